@@ -1,0 +1,84 @@
+"""The ``custops`` command line: validate data, make a sample, run reports, serve dashboards, bench.
+
+Each subcommand's arguments are declared here; the work is done by a ``cli_<name>(args) -> int``
+function in the module that owns it, imported only when that subcommand runs (imports are slow).
+A :class:`custops.CustopsError` is printed as one line on stderr with exit code 2 — users never see
+a traceback for a problem they can fix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from custops.errors import CustopsError
+
+DEFAULT_TZ = "Asia/Shanghai"
+
+
+def _add_data_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="data directory, DuckDB file (.duckdb) or URL")
+    p.add_argument("--as-of", dest="as_of", default=None, help="snapshot date YYYY-MM-DD")
+    p.add_argument("--mapping", default=None, help="YAML file mapping your column names")
+    p.add_argument("--tz", default=DEFAULT_TZ, help=f"time zone of naive times (default {DEFAULT_TZ})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="custops", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("validate", help="check input data and print a data-quality summary")
+    _add_data_args(p)
+    p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
+    p.add_argument("--rejects", default=None, help="write rejected rows to this CSV file")
+    p.set_defaults(module="custops.data", func="cli_validate")
+
+    p = sub.add_parser("sample", help="generate a synthetic dataset with ground truth")
+    p.add_argument("--customers", type=int, default=5000)
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--out", required=True, help="output directory (truth goes to OUT/truth/)")
+    p.add_argument("--as-of", dest="as_of", default="2026-09-30")
+    p.add_argument("--years", type=float, default=2.0, help="years of history before as_of")
+    p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.set_defaults(module="custops.sample", func="cli_sample")
+
+    p = sub.add_parser("report", help="run the four notebooks with papermill into a report folder")
+    _add_data_args(p)
+    p.add_argument("--out", required=True, help="report folder (replaced only on success)")
+    p.add_argument("--lang", choices=["en", "zh"], default="en")
+    p.add_argument("--seed", type=int, default=42)
+    p.add_argument("--notebooks", nargs="*", default=None, help="subset, e.g. 01_profile")
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
+                   metavar=("NAME", "VALUE"), help="extra notebook parameter (repeatable)")
+    p.set_defaults(module="custops.report", func="cli_report")
+
+    p = sub.add_parser("dashboard", help="serve the notebooks as Voila dashboards")
+    p.add_argument("--run", default=None, help="report folder whose artifacts to show")
+    p.add_argument("--port", type=int, default=8866)
+    p.add_argument("--ip", default="127.0.0.1")
+    p.set_defaults(module="custops.dashboard", func="cli_dashboard")
+
+    p = sub.add_parser("bench", help="run the benchmarks and write benchmarks/results.json")
+    p.add_argument("--out", default="benchmarks/results.json")
+    p.add_argument("--sizes", nargs="*", type=int, default=None, help="order counts to bench")
+    p.add_argument("--quick", action="store_true", help="small sizes only (smoke run)")
+    p.set_defaults(module="custops.bench", func="cli_bench")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        module = importlib.import_module(args.module)
+        return int(getattr(module, args.func)(args) or 0)
+    except CustopsError as exc:
+        print(f"custops {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"custops {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,65 @@
+"""Repository-level checks: packaging, environment files in step, notebooks stripped, ignores."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import tomllib
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# conda-forge names that differ from PyPI names.
+CONDA_NAMES = {"duckdb": "python-duckdb"}
+
+
+def _split(requirement: str) -> tuple[str, str]:
+    match = re.match(r"^([A-Za-z0-9_.\-]+)(\[[^\]]*\])?\s*(.*)$", requirement.strip())
+    assert match, requirement
+    return match.group(1).lower(), match.group(3).replace(" ", "")
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    wanted: dict[str, str] = {}
+    requirements = list(project["dependencies"])
+    for extra in ("dev", "spark"):
+        requirements += project["optional-dependencies"][extra]
+    for req in requirements:
+        name, pin = _split(req)
+        wanted[CONDA_NAMES.get(name, name)] = pin
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    found: dict[str, str] = {}
+    for dep in env["dependencies"]:
+        if isinstance(dep, str) and not dep.startswith(("python>=", "pip")):
+            name, pin = _split(dep)
+            found[name] = pin
+    assert found == wanted
+
+
+def test_gitignore_keeps_lib_and_ignores_reports():
+    def ignored(path: str) -> bool:
+        result = subprocess.run(
+            ["git", "check-ignore", "-q", "--no-index", path], cwd=ROOT, check=False
+        )
+        return result.returncode == 0
+
+    assert not ignored("lib/custops/__init__.py")
+    assert ignored("reports/01_profile.html")
+
+
+def test_committed_notebooks_have_no_outputs():
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    for path in notebooks:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        dirty = [i for i, c in enumerate(nb["cells"]) if c.get("outputs") or c.get("execution_count")]
+        assert not dirty, f"{path.name}: cells {dirty} carry outputs; strip them before committing"
+
+
+def test_ci_runs_the_readme_test_command():
+    assert "make test" in (ROOT / ".ci" / "run").read_text()
+    head = "\n".join((ROOT / "README.md").read_text().splitlines()[:15])
+    assert "make report" in head and "make test" in head
