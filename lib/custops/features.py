@@ -1,0 +1,267 @@
+"""Per-customer features as of a date: the one place where order-level data is aggregated.
+
+The feature table is a single ibis expression (:func:`feature_expression`), so the same
+definition runs on DuckDB (the default, in-process) and on a Spark session unchanged. Every
+step after this one works on one row per customer.
+
+Definitions (all "as of" the end of ``as_of``; nothing later is read):
+
+- *order days*: distinct calendar days with at least one purchase (refund rows excluded);
+  ``frequency`` = order days − 1 (repeat order days, as BTYD models count them);
+  ``recency_days`` = last − first order day; ``T_days`` = as_of − first order day.
+- ``monetary_value``: mean purchase amount per *repeat* order day (first day excluded) — the
+  Gamma-Gamma input; 0 for customers without repeats.
+- ``gross_spend`` purchases, ``refund_amount`` (positive number), ``net_spend`` = gross − refunds.
+- ``orders_<n>d`` / ``spend_<n>d``: purchases and net spend in the last n days (n in WINDOWS).
+- ``mean_gap_days``: the customer's usual gap between order days = recency / frequency.
+- ``favourite_channel`` / ``favourite_category`` / ``favourite_hour``: most frequent value among
+  purchases; ties go to the smallest value, so every engine returns the same answer.
+- ``events_<type>`` counts per event type, ``last_event_date``; ``referral_count`` and
+  ``complaint_count`` are the referral and complaint event counts.
+- Customer attributes (``customers`` table) are joined when present; customers who signed up
+  after ``as_of`` are left out.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+import ibis
+import numpy as np
+import pandas as pd
+from ibis import _
+
+from custops.errors import ParameterError
+
+WINDOWS = (30, 90, 180, 365)
+EVENT_TYPES = ("visit", "check_in", "cart_add", "share", "referral", "review", "complaint")
+CUSTOMER_ATTRIBUTES = (
+    "signup_time", "gender", "birth_year", "province", "city", "city_tier", "occupation",
+    "acquisition_channel", "consent_push", "consent_sms", "consent_wecom", "consent_email",
+    "consent_phone", "phone",
+)
+DATE_COLUMNS = ("first_order_date", "last_order_date", "last_event_date")
+
+
+def to_date(as_of: str | dt.date | pd.Timestamp) -> dt.date:
+    """Parse an ``as_of`` parameter into a date, with a clear error."""
+    try:
+        return pd.Timestamp(as_of).date()
+    except (ValueError, TypeError) as exc:
+        raise ParameterError(f"as_of={as_of!r} is not a date; write it as YYYY-MM-DD") from exc
+
+
+def _left_join(left: ibis.Table, right: ibis.Table) -> ibis.Table:
+    joined = left.left_join(right, left.customer_id == right.customer_id)
+    return joined.drop("customer_id_right")
+
+
+def _favourite(table: ibis.Table, column: str, name: str) -> ibis.Table:
+    counts = table.filter(table[column].notnull()).group_by(["customer_id", column]).aggregate(
+        n=_.count()
+    )
+    rank = ibis.row_number().over(
+        group_by=counts.customer_id, order_by=[ibis.desc(counts.n), counts[column]]
+    )
+    ranked = counts.mutate(_rank=rank)
+    return ranked.filter(ranked._rank == 0).select("customer_id", **{name: ranked[column]})
+
+
+def feature_expression(
+    orders: ibis.Table,
+    as_of: str | dt.date,
+    *,
+    customers: ibis.Table | None = None,
+    events: ibis.Table | None = None,
+) -> ibis.Table:
+    """Build the per-customer feature table as an ibis expression (any ibis backend).
+
+    Parameters
+    ----------
+    orders : ibis.Table
+        Columns ``customer_id``, ``order_id``, ``order_time`` (naive local timestamp),
+        ``amount``; optional ``is_refund``, ``channel``, ``category``.
+    as_of : str or date
+        Snapshot date; rows after the end of this day are ignored.
+    customers, events : ibis.Table, optional
+        The optional tables of the data contract.
+    """
+    as_of_date = to_date(as_of)
+    cutoff = ibis.timestamp(pd.Timestamp(as_of_date) + pd.Timedelta(days=1))
+    as_of_lit = ibis.date(as_of_date)
+    cols = set(orders.columns)
+
+    o = orders.filter(orders.order_time < cutoff)
+    refund = o.is_refund.fill_null(False) if "is_refund" in cols else ibis.literal(False)
+    o = o.mutate(order_date=o.order_time.date(), _refund=refund)
+    purchases = o.filter(~o._refund)
+
+    # Day level: BTYD counts repeat *days*; monetary value is spend per repeat day.
+    days = purchases.group_by(["customer_id", "order_date"]).aggregate(
+        day_spend=_.amount.sum(), day_orders=_.order_id.nunique()
+    )
+    first_day = days.group_by("customer_id").aggregate(first_order_date=_.order_date.min())
+    days = days.join(first_day, "customer_id")
+    age = as_of_lit.delta(days.order_date, unit="day")
+    window_aggs: dict[str, Any] = {}
+    for n in WINDOWS:
+        window_aggs[f"orders_{n}d"] = days.day_orders.sum(where=age < n)
+    per_customer = days.group_by("customer_id").aggregate(
+        first_order_date=days.first_order_date.min(),
+        last_order_date=days.order_date.max(),
+        order_days=days.order_date.count(),
+        order_count=days.day_orders.sum(),
+        gross_spend=days.day_spend.sum(),
+        repeat_spend=days.day_spend.sum(where=days.order_date > days.first_order_date),
+        **window_aggs,
+    )
+
+    # Net spend (refunds included) per window, from the order rows.
+    o_age = as_of_lit.delta(o.order_date, unit="day")
+    money = o.group_by("customer_id").aggregate(
+        net_spend=o.amount.sum(),
+        refund_amount=(-o.amount).sum(where=o._refund),
+        refund_count=o.order_id.count(where=o._refund),
+        **{f"spend_{n}d": o.amount.sum(where=o_age < n) for n in WINDOWS},
+    )
+    feats = _left_join(per_customer, money)
+
+    favourites = [_favourite(purchases.mutate(_hour=purchases.order_time.hour()), "_hour",
+                             "favourite_hour")]
+    for column in ("channel", "category"):
+        if column in cols:
+            favourites.append(_favourite(purchases, column, f"favourite_{column}"))
+    for fav in favourites:
+        feats = _left_join(feats, fav)
+
+    feats = feats.mutate(
+        frequency=feats.order_days - 1,
+        recency_days=feats.last_order_date.delta(feats.first_order_date, unit="day"),
+        T_days=as_of_lit.delta(feats.first_order_date, unit="day"),
+        days_since_last_order=as_of_lit.delta(feats.last_order_date, unit="day"),
+        repeat_spend=feats.repeat_spend.fill_null(0.0),
+        refund_amount=feats.refund_amount.fill_null(0.0),
+    )
+
+    # All customers known at as_of: buyers, registered customers, customers with events.
+    ids = [feats.select("customer_id")]
+    if customers is not None:
+        known = customers
+        if "signup_time" in customers.columns:
+            known = customers.filter(
+                customers.signup_time.isnull() | (customers.signup_time < cutoff)
+            )
+        ids.append(known.select("customer_id"))
+    ev = None
+    if events is not None:
+        ev = events.filter(events.event_time < cutoff)
+        ids.append(ev.select("customer_id"))
+    base = ibis.union(*ids, distinct=True) if len(ids) > 1 else ids[0]
+    table = _left_join(base, feats)
+
+    if ev is not None:
+        etype = ev.event_type
+        counts = {f"events_{t}": ev.customer_id.count(where=etype == t) for t in EVENT_TYPES}
+        event_feats = ev.group_by("customer_id").aggregate(
+            events_total=ev.customer_id.count(),
+            last_event_date=ev.event_time.max().date(),
+            **counts,
+        )
+        table = _left_join(table, event_feats)
+    if customers is not None:
+        attrs = [c for c in CUSTOMER_ATTRIBUTES if c in customers.columns]
+        table = _left_join(table, customers.select("customer_id", *attrs))
+    return table
+
+
+def _finish(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Engine-independent post-processing: dtypes, derived ratios, fixed column order."""
+    frame = frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    frame["customer_id"] = frame["customer_id"].astype("string")
+    for col in DATE_COLUMNS:
+        if col in frame:
+            frame[col] = pd.to_datetime(frame[col]).astype("datetime64[s]")
+    int_cols = ["order_days", "order_count", "frequency", "recency_days", "T_days",
+                "days_since_last_order", "refund_count", "favourite_hour"]
+    int_cols += [f"orders_{n}d" for n in WINDOWS]
+    int_cols += [c for c in frame.columns if c.startswith("events_")]
+    for col in int_cols:
+        if col in frame:
+            fill = 0 if col not in ("recency_days", "T_days", "days_since_last_order",
+                                    "favourite_hour", "frequency") else None
+            values = frame[col].astype("Float64")
+            frame[col] = (values.fillna(fill) if fill is not None else values).astype("Int64")
+    money = ["gross_spend", "net_spend", "refund_amount", "repeat_spend"]
+    money += [f"spend_{n}d" for n in WINDOWS]
+    for col in money:
+        frame[col] = frame[col].astype("float64").fillna(0.0).round(6)
+    frame["is_buyer"] = frame["order_days"] > 0
+    frequency = frame["frequency"].fillna(0).astype("int64").to_numpy()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frame["monetary_value"] = np.where(
+            frequency > 0, frame["repeat_spend"].to_numpy() / np.maximum(frequency, 1), 0.0
+        ).round(6)
+        frame["avg_order_value"] = np.where(
+            frame["order_count"] > 0, frame["gross_spend"] / frame["order_count"].clip(lower=1),
+            np.nan,
+        )
+        frame["mean_gap_days"] = np.where(
+            frequency > 0, frame["recency_days"].astype("float64") / np.maximum(frequency, 1),
+            np.nan,
+        )
+    if "last_event_date" in frame:
+        frame["days_since_last_event"] = (
+            (pd.Timestamp(as_of) - frame["last_event_date"]).dt.days.astype("Int64")
+        )
+        frame["referral_count"] = frame["events_referral"]
+        frame["complaint_count"] = frame["events_complaint"]
+    if "birth_year" in frame:
+        frame["age"] = (as_of.year - frame["birth_year"].astype("Float64")).astype("Int64")
+    if "signup_time" in frame:
+        frame["signup_time"] = pd.to_datetime(frame["signup_time"]).astype("datetime64[s]")
+    return frame.drop(columns=["repeat_spend"])
+
+
+def _as_table(con: Any, name: str, obj: Any) -> ibis.Table | None:
+    if obj is None:
+        return None
+    if isinstance(obj, ibis.Table):
+        return obj
+    if isinstance(obj, pd.DataFrame):
+        return ibis.memtable(obj)
+    raise TypeError(f"{name}: expected a pandas DataFrame or an ibis Table, got {type(obj)!r}")
+
+
+def build_features(
+    data: Any,
+    as_of: str | dt.date,
+    *,
+    con: Any = None,
+) -> pd.DataFrame:
+    """Compute the per-customer feature table (pandas, one row per customer).
+
+    Parameters
+    ----------
+    data : Dataset or mapping
+        A :class:`custops.data.Dataset` or a mapping with ``orders`` and optionally
+        ``customers`` / ``events``, each a pandas DataFrame or an ibis Table.
+    as_of : str or date
+        Snapshot date (YYYY-MM-DD).
+    con : ibis backend, optional
+        Where to compute: default an in-process DuckDB; pass ``ibis.pyspark.connect(spark)``
+        to compute on a Spark session.
+    """
+    tables = data if isinstance(data, Mapping) else {
+        name: getattr(data, name, None) for name in ("orders", "customers", "events")
+    }
+    con = con if con is not None else ibis.duckdb.connect()
+    as_of_date = to_date(as_of)
+    expr = feature_expression(
+        _as_table(con, "orders", tables["orders"]),
+        as_of_date,
+        customers=_as_table(con, "customers", tables.get("customers")),
+        events=_as_table(con, "events", tables.get("events")),
+    )
+    return _finish(con.execute(expr), as_of_date)
