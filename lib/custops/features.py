@@ -265,3 +265,66 @@ def build_features(
         events=_as_table(con, "events", tables.get("events")),
     )
     return _finish(con.execute(expr), as_of_date)
+
+
+# -- order-level aggregates for the profile (DuckDB; the same no-look-ahead cut-off) -----------
+
+def _duck(orders: pd.DataFrame, as_of: str | dt.date):
+    import duckdb
+
+    con = duckdb.connect()
+    con.register("orders_raw", orders)
+    cutoff = pd.Timestamp(to_date(as_of)) + pd.Timedelta(days=1)
+    refund = "coalesce(is_refund, false)" if "is_refund" in orders.columns else "false"
+    con.execute(
+        f"create temp view orders as select *, {refund} as _refund from orders_raw "
+        "where order_time < ?", [cutoff.to_pydatetime()]
+    )
+    return con
+
+
+def customer_months(orders: pd.DataFrame, as_of: str | dt.date) -> pd.DataFrame:
+    """Purchases and net spend per customer and calendar month (``month`` = first day)."""
+    con = _duck(orders, as_of)
+    return con.execute(
+        "select customer_id, date_trunc('month', order_time)::date as month, "
+        "count(distinct order_id) filter (where not _refund) as orders, "
+        "sum(amount) as net_spend from orders group by all order by customer_id, month"
+    ).df()
+
+
+def order_time_counts(orders: pd.DataFrame, as_of: str | dt.date) -> pd.DataFrame:
+    """Purchases by weekday (0 = Monday) and hour of day."""
+    con = _duck(orders, as_of)
+    return con.execute(
+        "select isodow(order_time) - 1 as weekday, hour(order_time) as hour, count(*) as orders "
+        "from orders where not _refund group by all order by weekday, hour"
+    ).df()
+
+
+def repeat_order_curve(orders: pd.DataFrame, as_of: str | dt.date, *, window_days: int = 90,
+                       max_order_days: int = 10) -> pd.DataFrame:
+    """Chance of another order day within ``window_days`` after the k-th order day.
+
+    Only customers whose k-th order day is at least ``window_days`` before ``as_of`` count
+    (everyone counted had the full window to come back: no right-censoring bias).
+    Returns columns ``order_days`` (k), ``eligible``, ``repeated``, ``p_repeat``.
+    """
+    con = _duck(orders, as_of)
+    last_eligible = pd.Timestamp(to_date(as_of)) - pd.Timedelta(days=window_days)
+    frame = con.execute(
+        """
+        with days as (select distinct customer_id, order_time::date as d from orders
+                      where not _refund),
+        seq as (select customer_id, d,
+                       row_number() over (partition by customer_id order by d) as k,
+                       lead(d) over (partition by customer_id order by d) as next_d
+                from days)
+        select least(k, ?) as order_days, count(*) as eligible,
+               count(*) filter (where next_d is not null and next_d - d <= ?) as repeated
+        from seq where d <= ? group by all order by order_days
+        """,
+        [max_order_days, window_days, last_eligible.date()],
+    ).df()
+    frame["p_repeat"] = frame["repeated"] / frame["eligible"].where(frame["eligible"] > 0)
+    return frame

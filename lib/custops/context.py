@@ -1,0 +1,169 @@
+"""The state one notebook run shares with the next: parameters, loaded data, artifacts.
+
+A notebook calls :func:`open_run` with its parameters. With a ``run_dir`` (set by the report
+runner) every step writes its artifacts to ``run_dir/artifacts/`` and later notebooks read them
+back instead of recomputing; without one (a notebook opened alone in JupyterLab) everything is
+computed in memory from ``data_dir``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from custops.errors import DataError
+from custops.labels import check_lang
+
+ARTIFACTS = "artifacts"
+CLEAN = "clean"
+TABLES = ("orders", "customers", "events", "touches")
+RUN_DIR_ENV = "CUSTOPS_RUN_DIR"
+
+
+def repo_root() -> Path:
+    """The checkout this package lives in (``lib/custops`` → repository root)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
+    """Find ``data_dir`` as given, or relative to the repository root (notebooks run from
+    ``notebooks/``, the CLI from anywhere)."""
+    path = Path(data_dir).expanduser()
+    if path.exists():
+        return path.resolve()
+    candidate = repo_root() / path
+    if candidate.exists():
+        return candidate.resolve()
+    raise DataError(f"data folder {str(data_dir)!r} does not exist (looked in {Path.cwd()} and "
+                    f"{repo_root()}); pass --data with the folder holding orders.csv")
+
+
+@dataclass
+class RunContext:
+    """Parameters of a run plus lazily loaded data and the artifact store."""
+
+    data_dir: Path
+    as_of: dt.date | None
+    lang: str = "en"
+    run_dir: Path | None = None
+    seed: int = 42
+    mapping: str | None = None
+    tz: str = "Asia/Shanghai"
+    _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    # -- artifacts -------------------------------------------------------------------------
+    @property
+    def artifacts_dir(self) -> Path | None:
+        return None if self.run_dir is None else self.run_dir / ARTIFACTS
+
+    def save(self, name: str, obj: Any) -> Path | None:
+        """Keep an artifact in memory and, with a run folder, on disk (DataFrame → Parquet,
+        dict/list → JSON)."""
+        self._cache[name] = obj
+        if self.artifacts_dir is None:
+            return None
+        self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        if isinstance(obj, pd.DataFrame):
+            path = self.artifacts_dir / f"{name}.parquet"
+            obj.to_parquet(path, index=False)
+        else:
+            path = self.artifacts_dir / f"{name}.json"
+            path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str),
+                            encoding="utf-8")
+        return path
+
+    def load(self, name: str) -> Any | None:
+        """An artifact saved earlier in this run (memory, then disk), or None."""
+        if name in self._cache:
+            return self._cache[name]
+        if self.artifacts_dir is None:
+            return None
+        parquet, js = self.artifacts_dir / f"{name}.parquet", self.artifacts_dir / f"{name}.json"
+        if parquet.exists():
+            self._cache[name] = pd.read_parquet(parquet)
+        elif js.exists():
+            self._cache[name] = json.loads(js.read_text(encoding="utf-8"))
+        else:
+            return None
+        return self._cache[name]
+
+    # -- data ------------------------------------------------------------------------------
+    def dataset(self):
+        """The loaded, validated data (cleaned tables are stored in the run folder once, so
+        later notebooks skip parsing)."""
+        if "dataset" in self._cache:
+            return self._cache["dataset"]
+        from custops import data as data_module
+
+        clean = None if self.artifacts_dir is None else self.artifacts_dir / CLEAN
+        if clean is not None and (clean / "orders.parquet").exists():
+            dataset = data_module.load_dataset(clean, as_of=self.as_of, tz=self.tz)
+        else:
+            dataset = data_module.load_dataset(
+                self.data_dir, as_of=self.as_of, mapping=self.mapping or None, tz=self.tz
+            )
+            if self.as_of is None:
+                self.as_of = pd.Timestamp(dataset.orders["order_time"].max()).date()
+            if clean is not None:
+                clean.mkdir(parents=True, exist_ok=True)
+                for name in TABLES:
+                    frame = getattr(dataset, name, None)
+                    if frame is not None:
+                        frame.to_parquet(clean / f"{name}.parquet", index=False)
+                dataset.write_rejects(self.artifacts_dir / "rejects.csv")
+                self.save("data_quality", dataset.summary())
+        self._cache["dataset"] = dataset
+        return dataset
+
+    def quality(self) -> dict:
+        """The data-quality summary of the original load (not of the cleaned copy)."""
+        stored = self.load("data_quality")
+        return stored if stored is not None else self.dataset().summary()
+
+    def features(self) -> pd.DataFrame:
+        """The per-customer feature table as of ``as_of`` (artifact ``features``)."""
+        stored = self.load("features")
+        if stored is not None:
+            return stored
+        from custops.features import build_features
+
+        dataset = self.dataset()
+        frame = build_features(dataset, self.as_of)
+        self.save("features", frame)
+        return frame
+
+
+def open_run(
+    data_dir: str = "data/sample",
+    as_of: str = "",
+    lang: str = "en",
+    run_dir: str = "",
+    seed: int = 42,
+    mapping: str = "",
+    tz: str = "Asia/Shanghai",
+) -> RunContext:
+    """Open a run from notebook parameters (empty strings mean "not given").
+
+    ``as_of`` empty: the day of the last order in the data. ``run_dir`` empty: the
+    ``CUSTOPS_RUN_DIR`` environment variable if set (dashboards), else no artifacts on disk.
+    """
+    as_of_date = pd.Timestamp(as_of).date() if as_of else None
+    run = run_dir or os.environ.get(RUN_DIR_ENV, "")
+    ctx = RunContext(
+        data_dir=resolve_data_dir(data_dir),
+        as_of=as_of_date,
+        lang=check_lang(lang),
+        run_dir=Path(run).resolve() if run else None,
+        seed=int(seed),
+        mapping=mapping or None,
+        tz=tz,
+    )
+    if ctx.as_of is None:
+        ctx.dataset()  # sets as_of from the data
+    return ctx

@@ -1,0 +1,159 @@
+"""Figures and their look: one template, one palette, fonts that render Chinese, offline HTML.
+
+Every ``*_figure`` function returns a :class:`plotly.graph_objects.Figure` and never shows it.
+:func:`setup_notebook` (called once at the top of each notebook) selects the template and a
+renderer that works in all three places the notebooks are read:
+
+- JupyterLab and Voila draw plotly's own MIME type;
+- nbconvert's HTML export falls back to a ``text/html`` part that does *not* inline plotly.js:
+  the first figure of a report carries ``<script src="plotly.min.js">`` and the report runner
+  writes that file once per report folder (see :func:`write_plotlyjs`). A report then stays
+  small and opens offline from disk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import plotly.io as pio
+from plotly.io._base_renderers import MimetypeRenderer
+
+PLOTLYJS_FILE = "plotly.min.js"
+FONT_FAMILY = (
+    '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", '
+    '"WenQuanYi Micro Hei", "Helvetica Neue", Arial, sans-serif'
+)
+PALETTE = ["#2f6690", "#d1495b", "#edae49", "#66a182", "#8e6c8a", "#3a7ca5", "#f28f3b",
+           "#00798c", "#9c6644", "#6c757d"]
+SEQUENTIAL = "Blues"
+TEMPLATE_NAME = "custops"
+
+
+def _template() -> go.layout.Template:
+    template = go.layout.Template(pio.templates["plotly_white"])
+    template.layout.font = {"family": FONT_FAMILY, "size": 13}
+    template.layout.colorway = PALETTE
+    template.layout.margin = {"l": 60, "r": 30, "t": 60, "b": 50}
+    template.layout.title = {"x": 0.0, "xanchor": "left", "font": {"size": 16}}
+    template.layout.legend = {"orientation": "h", "y": -0.18}
+    return template
+
+
+class _ScriptState:
+    """Shared mutable state: plotly copies the renderer on every display, so a flag on the
+    renderer instance would not stick between figures."""
+
+    tag_written = False
+
+
+class ReportRenderer(MimetypeRenderer):
+    """``text/html`` without plotly.js inlined; the first figure links ``plotly.min.js``."""
+
+    state = _ScriptState
+
+    def __init__(self, config: dict | None = None):
+        self.config = config or {"displaylogo": False, "responsive": True}
+
+    def to_mimebundle(self, fig_dict):
+        html = pio.to_html(
+            fig_dict, config=self.config, include_plotlyjs=False, include_mathjax=False,
+            full_html=False, default_width="100%", default_height=480, validate=False,
+        )
+        if not self.state.tag_written:
+            html = f'<script src="{PLOTLYJS_FILE}" charset="utf-8"></script>\n' + html
+            self.state.tag_written = True
+        return {"text/html": html}
+
+
+def setup_notebook() -> None:
+    """Select the custops template and the report renderer (idempotent)."""
+    pio.templates[TEMPLATE_NAME] = _template()
+    pio.templates.default = TEMPLATE_NAME
+    if "custops_report" not in pio.renderers:
+        pio.renderers["custops_report"] = ReportRenderer()
+    ReportRenderer.state.tag_written = False
+    pio.renderers.default = "plotly_mimetype+custops_report"
+
+
+def write_plotlyjs(folder: str | Path) -> Path:
+    """Write plotly.js once into a report folder (offline, no CDN)."""
+    from plotly.offline import get_plotlyjs
+
+    path = Path(folder) / PLOTLYJS_FILE
+    path.write_text(get_plotlyjs(), encoding="utf-8")
+    return path
+
+
+def color_map(categories: Sequence[str]) -> dict[str, str]:
+    """Stable colours per category label (same segment, same colour, in every figure)."""
+    return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(categories)}
+
+
+def bar_figure(frame: pd.DataFrame, x: str, y: str, *, title: str, color: str | None = None,
+               text: str | None = None, orientation: str = "v", xaxis_title: str | None = None,
+               yaxis_title: str | None = None, barmode: str = "group") -> go.Figure:
+    """A bar chart of ``y`` by ``x`` (one trace per value of ``color`` when given)."""
+    fig = go.Figure()
+    groups = [(None, frame)] if color is None else list(frame.groupby(color, sort=False))
+    for i, (name, part) in enumerate(groups):
+        xs, ys = (part[x], part[y]) if orientation == "v" else (part[y], part[x])
+        fig.add_bar(x=xs, y=ys, name=str(name) if name is not None else y,
+                    orientation=orientation, marker_color=PALETTE[i % len(PALETTE)],
+                    text=part[text] if text else None, textposition="auto" if text else None)
+    fig.update_layout(title=title, barmode=barmode, showlegend=color is not None,
+                      xaxis_title=xaxis_title, yaxis_title=yaxis_title)
+    return fig
+
+
+def line_figure(frame: pd.DataFrame, x: str, ys: Sequence[str], *, title: str,
+                names: Sequence[str] | None = None, yaxis_title: str | None = None,
+                percent: bool = False) -> go.Figure:
+    """One line per column in ``ys`` against ``x``."""
+    fig = go.Figure()
+    for i, col in enumerate(ys):
+        fig.add_scatter(x=frame[x], y=frame[col], mode="lines+markers",
+                        name=names[i] if names else col, line_color=PALETTE[i % len(PALETTE)])
+    fig.update_layout(title=title, yaxis_title=yaxis_title)
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def heatmap_figure(matrix: pd.DataFrame, *, title: str, xaxis_title: str | None = None,
+                   yaxis_title: str | None = None, percent: bool = False,
+                   colorscale: str = SEQUENTIAL, text_format: str | None = None) -> go.Figure:
+    """A heatmap of a frame (index → rows, columns → columns), NaN cells left blank."""
+    values = matrix.to_numpy(dtype=float)
+    fmt = text_format or (".0%" if percent else ",.0f")
+    text = np.where(np.isnan(values), "", np.vectorize(lambda v: format(v, fmt))(
+        np.nan_to_num(values)))
+    fig = go.Figure(go.Heatmap(
+        z=values, x=[str(c) for c in matrix.columns], y=[str(i) for i in matrix.index],
+        colorscale=colorscale, text=text, texttemplate="%{text}", hoverongaps=False,
+        colorbar={"tickformat": ".0%" if percent else None},
+    ))
+    fig.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title)
+    fig.update_yaxes(autorange="reversed", type="category")
+    fig.update_xaxes(type="category")
+    return fig
+
+
+def lorenz_figure(cum_customers: np.ndarray, cum_value: np.ndarray, *, title: str,
+                  x_title: str, y_title: str, curve_name: str, equality_name: str,
+                  marks: Sequence[tuple[float, float, str]] = ()) -> go.Figure:
+    """A Lorenz curve with the equality line and annotated points (top x% → y% of value)."""
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name=equality_name,
+                    line={"dash": "dash", "color": "#999"})
+    fig.add_scatter(x=cum_customers, y=cum_value, mode="lines", name=curve_name,
+                    line={"color": PALETTE[0], "width": 3}, fill="tonexty")
+    for x, y, label in marks:
+        fig.add_annotation(x=x, y=y, text=label, showarrow=True, arrowhead=2, ax=40, ay=30)
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title)
+    fig.update_xaxes(tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    return fig

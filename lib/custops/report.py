@@ -1,0 +1,245 @@
+"""The report runner: execute the notebooks with papermill into a report folder, safely.
+
+A run builds everything in a temporary folder next to the output folder and swaps it in only
+when every notebook succeeded, so a scheduled run that fails never clobbers the last good
+report. The report folder holds the executed notebooks, one HTML page per notebook (no code
+cells; plotly.js once, as a file beside them, so the pages open offline), ``index.html``,
+``artifacts/`` and ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import os
+import platform
+import re
+import shutil
+import tempfile
+import time
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from custops.context import repo_root, resolve_data_dir
+from custops.errors import ParameterError, RunError
+
+NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
+PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",
+            "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
+TITLES = {
+    "01_profile": {"en": "01 · Customer profile", "zh": "01 · 用户画像"},
+    "02_segment": {"en": "02 · Segments: tier, class, stage", "zh": "02 · 分级、分类、分阶段"},
+    "03_churn": {"en": "03 · Churn warning", "zh": "03 · 流失预警"},
+    "04_reach": {"en": "04 · Reach plan", "zh": "04 · 触达计划"},
+}
+KERNEL = "python3"
+# Online resources nbconvert's lab template links (require.js, MathJax): offline they only
+# produce failed requests, so they are removed.
+_ONLINE_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.I)
+
+
+def notebooks_dir() -> Path:
+    """Where the notebooks live (``CUSTOPS_NOTEBOOKS`` overrides the repository's folder)."""
+    return Path(os.environ.get("CUSTOPS_NOTEBOOKS", repo_root() / "notebooks"))
+
+
+def available_notebooks() -> list[str]:
+    """The notebooks of NOTEBOOKS that exist, in order."""
+    folder = notebooks_dir()
+    return [name for name in NOTEBOOKS if (folder / f"{name}.ipynb").exists()]
+
+
+def data_fingerprint(data_dir: Path) -> dict[str, Any]:
+    """Names, sizes and SHA-256 of the input files (what exactly a report was made from)."""
+    files = [data_dir] if data_dir.is_file() else sorted(
+        p for p in data_dir.iterdir() if p.is_file()
+    )
+    entries, overall = [], hashlib.sha256()
+    for path in files:
+        digest = hashlib.sha256()
+        with path.open("rb") as handle:
+            for chunk in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(chunk)
+        entries.append({"file": path.name, "bytes": path.stat().st_size,
+                        "sha256": digest.hexdigest()})
+        overall.update(f"{path.name}:{digest.hexdigest()}".encode())
+    return {"sha256": overall.hexdigest(), "files": entries}
+
+
+def package_versions() -> dict[str, str]:
+    versions = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions
+
+
+def export_html(notebook_path: Path, html_path: Path) -> int:
+    """Export an executed notebook to HTML without code cells; returns the file size."""
+    import nbformat
+    from nbconvert import HTMLExporter
+
+    exporter = HTMLExporter(template_name="lab")
+    exporter.exclude_input = True
+    exporter.exclude_input_prompt = True
+    exporter.exclude_output_prompt = True
+    nb = nbformat.read(notebook_path, as_version=4)
+    # Widget state would add a second copy of the JS libraries and cannot render offline.
+    nb.metadata.pop("widgets", None)
+    body, _ = exporter.from_notebook_node(nb)
+    body = _ONLINE_SCRIPT.sub("", body)
+    html_path.write_text(body, encoding="utf-8")
+    return html_path.stat().st_size
+
+
+def _index_html(manifest: dict[str, Any], lang: str) -> str:
+    title = "custops report" if lang == "en" else "custops 客户运营报告"
+    rows = []
+    for item in manifest["notebooks"]:
+        name = item["name"]
+        label = html.escape(TITLES.get(name, {}).get(lang, name))
+        rows.append(f'<li><a href="{name}.html">{label}</a> '
+                    f'<small>({item["seconds"]:.1f} s)</small></li>')
+    params = manifest["parameters"]
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
+        '<style>body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",Arial,'
+        'sans-serif;max-width:760px;margin:40px auto;color:#222}li{margin:8px 0;font-size:1.1em}'
+        'small{color:#777}</style></head><body>'
+        f"<h1>{title}</h1><p>as of <b>{html.escape(str(params['as_of']))}</b> · data "
+        f"<code>{html.escape(str(params['data_dir']))}</code> · finished "
+        f"{html.escape(manifest['finished'])}</p><ol>{''.join(rows)}</ol>"
+        '<p><a href="manifest.json">manifest.json</a> · <a href="artifacts/">artifacts/</a></p>'
+        "</body></html>"
+    )
+
+
+def _swap_in(build_dir: Path, out_dir: Path) -> None:
+    """Replace ``out_dir`` by ``build_dir`` with two renames (old report removed last)."""
+    old = out_dir.with_name(f".{out_dir.name}.old")
+    if old.exists():
+        shutil.rmtree(old)
+    if out_dir.exists():
+        out_dir.rename(old)
+    build_dir.rename(out_dir)
+    if old.exists():
+        shutil.rmtree(old)
+
+
+def run_report(
+    data_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    as_of: str | None = None,
+    lang: str = "en",
+    seed: int = 42,
+    mapping: str | None = None,
+    tz: str = "Asia/Shanghai",
+    notebooks: list[str] | None = None,
+    extra_parameters: dict[str, Any] | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Run the notebooks in order into ``out_dir``; return the manifest.
+
+    Raises :class:`RunError` when a notebook fails: the partial run is kept in
+    ``<out_dir>.failed/`` for debugging and ``out_dir`` is left as it was.
+    """
+    data_path = resolve_data_dir(data_dir)
+    out_path = Path(out_dir).resolve()
+    names = notebooks or available_notebooks()
+    unknown = [n for n in names if not (notebooks_dir() / f"{n}.ipynb").exists()]
+    if unknown:
+        raise ParameterError(f"no such notebook(s): {', '.join(unknown)}; available: "
+                             f"{', '.join(available_notebooks())}")
+    if not names:
+        raise ParameterError(f"no notebooks found in {notebooks_dir()}")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    build = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.build-", dir=out_path.parent))
+    parameters: dict[str, Any] = {
+        "data_dir": str(data_path), "as_of": as_of or "", "lang": lang,
+        "run_dir": str(build), "seed": int(seed), "mapping": str(mapping or ""), "tz": tz,
+    }
+    parameters.update(extra_parameters or {})
+    manifest: dict[str, Any] = {
+        "status": "running",
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "parameters": {k: v for k, v in parameters.items() if k != "run_dir"},
+        "data": data_fingerprint(data_path),
+        "packages": package_versions(),
+        "notebooks": [],
+    }
+    import papermill
+
+    from custops.plots import write_plotlyjs
+
+    total_start = time.perf_counter()
+    for index, name in enumerate(names, 1):
+        start = time.perf_counter()
+        executed = build / f"{name}.ipynb"
+        try:
+            papermill.execute_notebook(
+                str(notebooks_dir() / f"{name}.ipynb"), str(executed), parameters=parameters,
+                kernel_name=KERNEL, progress_bar=False, cwd=str(notebooks_dir()),
+            )
+        except Exception as exc:  # papermill raises PapermillExecutionError and others
+            seconds = time.perf_counter() - start
+            failed = out_path.with_name(f"{out_path.name}.failed")
+            if failed.exists():
+                shutil.rmtree(failed)
+            build.rename(failed)
+            reason = _one_line(exc)
+            log(f"[{index}/{len(names)}] {name} FAILED after {seconds:.1f} s")
+            raise RunError(
+                f"{name} failed: {reason} — executed notebook kept in "
+                f"{failed / executed.name}; the previous report in {out_path} is untouched"
+            ) from exc
+        seconds = time.perf_counter() - start
+        html_bytes = export_html(executed, build / f"{name}.html")
+        # The last notebook to run fixes as_of for the manifest (it may be derived from data).
+        manifest["notebooks"].append({"name": name, "status": "ok", "seconds": round(seconds, 2),
+                                      "html_bytes": html_bytes})
+        log(f"[{index}/{len(names)}] {name} ok ({seconds:.1f} s, HTML {html_bytes / 1e6:.2f} MB)")
+    write_plotlyjs(build)
+    quality = build / "artifacts" / "data_quality.json"
+    if quality.exists():
+        manifest["parameters"]["as_of"] = json.loads(quality.read_text("utf-8")).get(
+            "as_of", manifest["parameters"]["as_of"])
+    manifest["status"] = "ok"
+    manifest["seconds"] = round(time.perf_counter() - total_start, 2)
+    manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
+                                         encoding="utf-8")
+    (build / "index.html").write_text(_index_html(manifest, lang), encoding="utf-8")
+    _swap_in(build, out_path)
+    return manifest
+
+
+def _one_line(exc: BaseException) -> str:
+    ename = getattr(exc, "ename", type(exc).__name__)
+    evalue = getattr(exc, "evalue", str(exc))
+    text = f"{ename}: {evalue}".strip()
+    text = re.sub(r"\x1b\[[0-9;]*m", "", text)
+    return " ".join(text.split())[:500]
+
+
+def cli_report(args) -> int:
+    """``custops report``: run, print a progress line per notebook, exit non-zero on failure."""
+    extra = {}
+    for name, value in args.parameter:
+        try:
+            extra[name] = json.loads(value)
+        except json.JSONDecodeError:
+            extra[name] = value
+    manifest = run_report(
+        args.data, args.out, as_of=args.as_of, lang=args.lang, seed=args.seed,
+        mapping=args.mapping, tz=args.tz, notebooks=args.notebooks or None,
+        extra_parameters=extra, log=lambda line: print(line, flush=True),
+    )
+    print(f"report ready: {Path(args.out).resolve() / 'index.html'} "
+          f"({manifest['seconds']:.1f} s)", flush=True)
+    return 0
+
