@@ -139,6 +139,17 @@ class RunContext:
         return frame
 
 
+    def features_at(self, date: dt.date | str) -> pd.DataFrame:
+        """The feature table as of another date (for migration and backtests; not stored)."""
+        from custops.features import build_features
+
+        return build_features(self.dataset(), date)
+
+    def days_before(self, days: int) -> dt.date:
+        """``as_of`` minus ``days``."""
+        return self.as_of - dt.timedelta(days=int(days))
+
+
 def open_run(
     data_dir: str = "data/sample",
     as_of: str = "",

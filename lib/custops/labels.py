@@ -160,10 +160,136 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "留存用户 = Σ 渠道用户数 × 留存率 = {retained:,.0f}。{best} 的留存率为 "
               "{best_ret:.0%}，{worst} 仅 {worst_ret:.0%}：评估渠道看留存与价值，而不是注册数。",
     },
+    # segments (02)
+    "seg.rfm_title": {"en": "RFM classes (R/F/M high vs the {cut})",
+                      "zh": "RFM 八类客户（以{cut}为分界）"},
+    "seg.cut_mean": {"en": "mean", "zh": "均值"},
+    "seg.cut_median": {"en": "median", "zh": "中位数"},
+    "seg.segment": {"en": "Segment", "zh": "分群"},
+    "seg.focus": {"en": "Operating focus", "zh": "运营重点"},
+    "seg.mean_recency": {"en": "Mean days since last order", "zh": "平均未下单天数"},
+    "seg.mean_orders": {"en": "Mean orders", "zh": "平均订单数"},
+    "seg.mean_spend": {"en": "Mean net spend", "zh": "平均净消费"},
+    "seg.rfm_text": {
+        "en": "{top} is the largest class ({top_n:,} buyers); important-value customers are "
+              "{iv_share:.0%} of buyers and bring {iv_rev:.0%} of revenue.",
+        "zh": "人数最多的是{top}（{top_n:,} 人）；重要价值客户占成交客户的 {iv_share:.0%}，"
+              "贡献 {iv_rev:.0%} 的收入。",
+    },
+    "seg.scores_title": {"en": "RFM scores (1–5): customers by R and F score, colour = mean M",
+                         "zh": "RFM 评分（1–5）：按 R、F 评分的客户数，颜色为平均 M 评分"},
+    "seg.r_score": {"en": "R score (5 = most recent)", "zh": "R 评分（5 = 最近）"},
+    "seg.f_score": {"en": "F score (5 = most frequent)", "zh": "F 评分（5 = 最频繁）"},
+    "seg.tier_title": {"en": "Value tiers of buyers", "zh": "成交客户价值分级"},
+    "seg.tier_text": {
+        "en": "VIP and large customers are {top_share:.0%} of buyers and bring {top_rev:.0%} of "
+              "net revenue.",
+        "zh": "VIP 与大客户占成交客户的 {top_share:.0%}，贡献 {top_rev:.0%} 的净收入。",
+    },
+    "seg.grade_title": {"en": "Prospect grades (never bought)", "zh": "潜在客户分级（未成交）"},
+    "seg.grade_text": {
+        "en": "{a:,} grade-A prospects are engaged (cart adds, visits, check-ins) but have not "
+              "bought yet: the first place to convert.",
+        "zh": "{a:,} 位 A 级潜在客户活跃（加购、访问、签到）但尚未成交：最值得优先转化。",
+    },
+    "seg.stage_title": {"en": "Lifecycle stages", "zh": "用户生命周期阶段"},
+    "seg.stage_text": {
+        "en": "{decline:,} buyers are in decline (silent for more than {multiple:g}× their own "
+              "usual gap) and {churned:,} have churned (silent > {churn_days} days).",
+        "zh": "{decline:,} 位客户处于衰退期（沉默超过自身常规间隔的 {multiple:g} 倍），"
+              "{churned:,} 位已流失（超过 {churn_days} 天未下单）。",
+    },
+    "seg.class_title": {"en": "Customer classes", "zh": "客户分类"},
+    "seg.pyramid_title": {"en": "From customer pool to true fans", "zh": "从客户池到铁杆粉丝"},
+    "seg.pyramid_text": {
+        "en": "{fans:,} true fans (repeat buyers who refer others and write reviews) — "
+              "{fan_share:.1%} of buyers. Look after them: they recruit and give feedback.",
+        "zh": "{fans:,} 位铁杆粉丝（复购、转介绍且评价的客户），占成交客户 {fan_share:.1%}。"
+              "维护好他们：他们会带来新客户并提供反馈。",
+    },
+    "seg.cluster_title": {"en": "Behavioural clusters (k-means)", "zh": "行为聚类（k-means）"},
+    "seg.cluster": {"en": "Cluster", "zh": "聚类"},
+    "seg.description": {"en": "In plain words", "zh": "描述"},
+    "seg.migration_title": {"en": "Segment migration: {before} → {after}",
+                            "zh": "分群迁移：{before} → {after}"},
+    "seg.migration_text": {"en": "Largest moves: {moves}.", "zh": "最大的迁移：{moves}。"},
+    "seg.move": {"en": "{n:,} {src} → {dst}", "zh": "{n:,} 位{src}→{dst}"},
+    "seg.matrix_title": {"en": "Transition matrix (customers)", "zh": "迁移矩阵（客户数）"},
+    "seg.from": {"en": "From", "zh": "迁出"},
+    "seg.to": {"en": "To", "zh": "迁入"},
+    "cluster.high": {"en": "high {feature}", "zh": "{feature}高"},
+    "cluster.low": {"en": "low {feature}", "zh": "{feature}低"},
+    "cluster.average": {"en": "close to average", "zh": "接近平均"},
+    "feat.days_since_last_order": {"en": "days since last order", "zh": "未下单天数"},
+    "feat.order_days": {"en": "order days", "zh": "下单天数"},
+    "feat.net_spend": {"en": "spend", "zh": "消费额"},
+    "feat.avg_order_value": {"en": "basket size", "zh": "客单价"},
+    "feat.mean_gap_days": {"en": "gap between orders", "zh": "下单间隔"},
+    "feat.events_total": {"en": "engagement", "zh": "互动"},
+}
+
+# Operating focus per segment (DOMAIN.md and the seeds).
+FOCUS: dict[str, dict[str, str]] = {
+    "important_value": {"en": "Keep them: VIP service, exclusive perks, early access",
+                        "zh": "重点维护：VIP 服务、专属权益、新品优先"},
+    "important_development": {"en": "Raise frequency: membership, points, cross-sell",
+                              "zh": "提升频次：会员、积分、交叉销售"},
+    "important_retention": {"en": "Win back actively: 1:1 call-back, personal offer",
+                            "zh": "主动挽回：一对一回访、个性化优惠"},
+    "important_winback": {"en": "Recall with a strong incentive before they are gone",
+                          "zh": "强激励召回，防止彻底流失"},
+    "general_value": {"en": "Grow the basket: bundles, upsell", "zh": "提升客单价：组合购、升级推荐"},
+    "general_development": {"en": "Nurture: newcomer coupons, first repeat (破零)",
+                            "zh": "培育：新客券、促成首次复购（破零）"},
+    "general_retention": {"en": "Low-cost reminders (push, mass messages)",
+                          "zh": "低成本提醒（推送、群发）"},
+    "general_winback": {"en": "Low priority: low-cost mass reach only",
+                        "zh": "低优先级：仅低成本批量触达"},
+    "newcomer": {"en": "Guidance, first repeat (破零), newcomer perks",
+                 "zh": "新手引导、促成首次复购（破零）、新人福利"},
+    "growth": {"en": "Build stickiness: coupons, points, tasks, tiers",
+               "zh": "培养粘性：优惠券、积分、任务、等级"},
+    "mature": {"en": "Raise ARPU: frequency, basket, cross-category",
+               "zh": "提升 ARPU：频次、客单价、跨品类"},
+    "decline": {"en": "Early warning and retention", "zh": "预警与挽留"},
+    "churned": {"en": "Recall high-value churned first", "zh": "优先召回高价值流失客户"},
 }
 
 # Category values shown to users (segments, stages, channels...): value -> {lang: label}.
 VALUES: dict[str, dict[str, str]] = {
+    # RFM classes (DOMAIN.md)
+    "important_value": {"en": "Important value", "zh": "重要价值客户"},
+    "important_development": {"en": "Important development", "zh": "重要发展客户"},
+    "important_retention": {"en": "Important retention", "zh": "重要保持客户"},
+    "important_winback": {"en": "Important win-back", "zh": "重要挽留客户"},
+    "general_value": {"en": "General value", "zh": "一般价值客户"},
+    "general_development": {"en": "General development", "zh": "一般发展客户"},
+    "general_retention": {"en": "General retention", "zh": "一般保持客户"},
+    "general_winback": {"en": "General win-back", "zh": "一般挽留客户"},
+    # value tiers, prospect grades, classes, stages
+    "vip": {"en": "VIP", "zh": "VIP"},
+    "large": {"en": "Large", "zh": "大客户"},
+    "medium": {"en": "Medium", "zh": "中客户"},
+    "small": {"en": "Small", "zh": "小客户"},
+    "A": {"en": "Grade A", "zh": "A级"},
+    "B": {"en": "Grade B", "zh": "B级"},
+    "C": {"en": "Grade C", "zh": "C级"},
+    "D": {"en": "Grade D", "zh": "D级"},
+    "prospect": {"en": "Prospect", "zh": "潜在客户"},
+    "ordinary": {"en": "Ordinary", "zh": "普通客户"},
+    "loyal": {"en": "Loyal", "zh": "忠诚客户"},
+    "lost": {"en": "Lost", "zh": "流失客户"},
+    "newcomer": {"en": "Newcomer", "zh": "新手期"},
+    "growth": {"en": "Growth", "zh": "成长期"},
+    "mature": {"en": "Mature", "zh": "成熟期"},
+    "decline": {"en": "Decline", "zh": "衰退期"},
+    "churned": {"en": "Churned", "zh": "流失期"},
+    "new": {"en": "New since then", "zh": "期间新增"},
+    "none": {"en": "Not a buyer", "zh": "未成交"},
+    "pool": {"en": "Customer pool (私域)", "zh": "客户池（私域）"},
+    "buyers": {"en": "Buyers", "zh": "成交客户"},
+    "repeat": {"en": "Repeat buyers", "zh": "复购客户"},
+    "true_fans": {"en": "True fans", "zh": "铁杆粉丝"},
     "M": {"en": "Male", "zh": "男"},
     "F": {"en": "Female", "zh": "女"},
     # order channels
@@ -200,6 +326,11 @@ WEEKDAYS = {
     "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     "zh": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
 }
+
+
+def focus(segment: str, lang: str = "en") -> str:
+    """The operating focus for a segment or stage (empty when none is defined)."""
+    return FOCUS.get(segment, {}).get(check_lang(lang), "")
 
 
 def check_lang(lang: str) -> str:

@@ -157,3 +157,74 @@ def lorenz_figure(cum_customers: np.ndarray, cum_value: np.ndarray, *, title: st
     fig.update_xaxes(tickformat=".0%", range=[0, 1])
     fig.update_yaxes(tickformat=".0%", range=[0, 1])
     return fig
+
+
+def share_bars_figure(labels: Sequence[str], customer_share: Sequence[float],
+                      revenue_share: Sequence[float], *, title: str, customer_name: str,
+                      revenue_name: str) -> go.Figure:
+    """Side-by-side bars: share of customers and share of revenue per segment."""
+    fig = go.Figure()
+    fig.add_bar(x=list(labels), y=list(customer_share), name=customer_name,
+                marker_color=PALETTE[0], text=[f"{v:.0%}" for v in customer_share],
+                textposition="outside")
+    fig.add_bar(x=list(labels), y=list(revenue_share), name=revenue_name,
+                marker_color=PALETTE[1], text=[f"{v:.0%}" for v in revenue_share],
+                textposition="outside")
+    fig.update_layout(title=title, barmode="group")
+    fig.update_yaxes(tickformat=".0%")
+    return fig
+
+
+def treemap_figure(labels: Sequence[str], sizes: Sequence[float], colors: Sequence[float], *,
+                   title: str, color_title: str, hover: Sequence[str] | None = None
+                   ) -> go.Figure:
+    """A treemap (area = size, colour = a share), e.g. RFM classes."""
+    fig = go.Figure(go.Treemap(
+        labels=list(labels), parents=[""] * len(labels), values=list(sizes),
+        marker={"colors": list(colors), "colorscale": SEQUENTIAL,
+                "colorbar": {"title": color_title, "tickformat": ".0%"}},
+        text=list(hover) if hover is not None else None,
+        textinfo="label+value+text", branchvalues="total",
+    ))
+    fig.update_layout(title=title, margin={"t": 50, "l": 10, "r": 10, "b": 10})
+    return fig
+
+
+def funnel_figure(labels: Sequence[str], values: Sequence[int], *, title: str) -> go.Figure:
+    """A pyramid/funnel of nested customer groups."""
+    fig = go.Figure(go.Funnel(y=list(labels), x=list(values), textinfo="value+percent initial",
+                              marker={"color": PALETTE[: len(labels)]}))
+    fig.update_layout(title=title)
+    return fig
+
+
+def sankey_figure(matrix: pd.DataFrame, *, title: str, row_labels: Sequence[str],
+                  col_labels: Sequence[str], before: str, after: str) -> go.Figure:
+    """A Sankey diagram of a transition matrix (rows: before, columns: after)."""
+    n_rows = len(matrix.index)
+    sources, targets, values = [], [], []
+    for i, _ in enumerate(matrix.index):
+        for j, _ in enumerate(matrix.columns):
+            v = int(matrix.iat[i, j])
+            if v > 0:
+                sources.append(i)
+                targets.append(n_rows + j)
+                values.append(v)
+    colours = [PALETTE[i % len(PALETTE)] for i in range(n_rows)]
+    col_colours = [PALETTE[i % len(PALETTE)] for i in range(len(matrix.columns))]
+    fig = go.Figure(go.Sankey(
+        node={"label": [f"{x} ({before})" for x in row_labels]
+              + [f"{x} ({after})" for x in col_labels],
+              "color": colours + col_colours, "pad": 12},
+        link={"source": sources, "target": targets, "value": values,
+              "color": [_rgba(colours[s], 0.35)
+                        for s in sources]},
+    ))
+    fig.update_layout(title=title, height=600)
+    return fig
+
+
+def _rgba(hex_colour: str, alpha: float) -> str:
+    h = hex_colour.lstrip("#")
+    r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
+    return f"rgba({r},{g},{b},{alpha})"

@@ -1,0 +1,126 @@
+"""Segmentation on small frames whose segments are known by hand."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from custops import segment
+from custops.errors import ParameterError
+from custops.segment import SegmentParams
+
+
+def frame(rows):
+    cols = ["customer_id", "order_days", "order_count", "days_since_last_order", "net_spend",
+            "mean_gap_days", "T_days", "events_referral", "events_review", "events_visit",
+            "events_cart_add", "days_since_last_event"]
+    f = pd.DataFrame(rows, columns=cols)
+    for c in cols[1:]:
+        f[c] = f[c].astype("Float64")
+    f["avg_order_value"] = f["net_spend"] / f["order_count"]
+    f["events_total"] = f["events_visit"] + f["events_cart_add"]
+    return f
+
+
+@pytest.fixture
+def eight():
+    """One customer per RFM class around clear means, plus a prospect."""
+    rows = []
+    for i, (r, f, m) in enumerate([(1, 1, 1), (1, 0, 1), (0, 1, 1), (0, 0, 1),
+                                   (1, 1, 0), (1, 0, 0), (0, 1, 0), (0, 0, 0)]):
+        rows.append([f"c{i}", 10 if f else 1, 10 if f else 1, 5 if r else 300,
+                     1000.0 if m else 10.0, 20.0 if f else None, 400, 0, 0, 0, 0, None])
+    rows.append(["p", 0, 0, None, 0.0, None, None, 0, 0, 3, 1, 5])
+    return frame(rows)
+
+
+def test_eight_rfm_classes(eight):
+    table = segment.rfm_table(eight)
+    assert list(table["rfm_class"].iloc[:8]) == list(segment.RFM_CLASS_ORDER)
+    assert pd.isna(table["rfm_class"].iloc[8])
+    median = segment.rfm_table(eight, SegmentParams(rfm_cut="median"))
+    assert median["rfm_class"].notna().sum() == 8
+
+
+def test_quintile_scores_ties_share_a_score():
+    values = pd.Series([1, 1, 1, 1, 2, 3, 4, 5, 6, 7])
+    scores = segment.quintile_scores(values)
+    assert scores.iloc[:4].nunique() == 1 and scores.iloc[0] == 1
+    assert scores.iloc[-1] == 5 and scores.is_monotonic_increasing
+    recency = segment.quintile_scores(pd.Series([1, 50, 100, 200, 400]), higher_is_better=False)
+    assert list(recency) == [5, 4, 3, 2, 1]
+
+
+def test_value_tiers_by_rank_share():
+    f = frame([[f"c{i}", 1, 1, 10, float(100 - i), None, 10, 0, 0, 0, 0, None]
+               for i in range(100)])
+    tiers = segment.value_tiers(f)
+    assert (tiers.value_counts().to_dict()
+            == {"small": 50, "medium": 30, "large": 15, "vip": 5})
+    assert tiers.iloc[0] == "vip" and tiers.iloc[-1] == "small"
+
+
+def test_lifecycle_stages_by_hand():
+    f = frame([
+        ["new", 1, 1, 10, 50.0, None, 10, 0, 0, 0, 0, None],       # first order 10 days ago
+        ["grow", 3, 3, 5, 50.0, 20.0, 60, 0, 0, 0, 0, None],       # 3 order days, recent
+        ["mature", 6, 6, 5, 50.0, 15.0, 100, 0, 0, 0, 0, None],
+        ["decl", 6, 6, 50, 50.0, 10.0, 100, 0, 0, 0, 0, None],     # silent 50 > 2 × 10
+        ["churn", 6, 6, 200, 50.0, 10.0, 400, 0, 0, 0, 0, None],   # silent > 180
+        ["one_old", 1, 1, 100, 50.0, None, 100, 0, 0, 0, 0, None],  # > 2 × median gap (15)
+        ["pros", 0, 0, None, 0.0, None, None, 0, 0, 1, 0, 3],
+    ])
+    stages = segment.lifecycle_stages(f)
+    assert list(stages.iloc[:6]) == ["newcomer", "growth", "mature", "decline", "churned",
+                                     "decline"]
+    assert pd.isna(stages.iloc[6])
+    classes = segment.customer_classes(f, stages)
+    assert list(classes) == ["ordinary", "ordinary", "loyal", "ordinary", "lost", "ordinary",
+                             "prospect"]
+
+
+def test_prospect_grades_and_fans():
+    rows = [[f"p{i}", 0, 0, None, 0.0, None, None, 0, 0, i, 0, 1] for i in range(10)]
+    rows.append(["fan", 3, 3, 5, 100.0, 10.0, 50, 2, 1, 0, 0, 1])
+    rows.append(["nofan", 3, 3, 5, 100.0, 10.0, 50, 2, 0, 0, 0, 1])
+    f = frame(rows)
+    grades = segment.prospect_grades(f)
+    assert grades.iloc[9] == "A" and grades.iloc[0] == "D"  # p0 has no engagement at all
+    assert pd.isna(grades.iloc[10])
+    stages = segment.lifecycle_stages(f)
+    fans = segment.true_fans(f, stages)
+    assert list(fans.iloc[10:]) == [True, False] and not fans.iloc[:10].any()
+
+
+def test_migration_matrix_and_moves():
+    before = pd.Series(["a", "a", "b", "b"], index=["1", "2", "3", "4"])
+    after = pd.Series(["a", "b", "b", "b", "a"], index=["1", "2", "3", "4", "5"])
+    m = segment.migration_matrix(before, after, categories=["a", "b"])
+    assert m.loc["a", "a"] == 1 and m.loc["a", "b"] == 1 and m.loc["b", "b"] == 2
+    assert m.loc["new", "a"] == 1
+    moves = segment.top_moves(m)
+    assert moves.to_dict("records") == [{"from": "a", "to": "b", "customers": 1}]
+
+
+def test_clusters_are_seeded_and_described(eight):
+    labels1, profile1 = segment.behaviour_clusters(eight, n_clusters=3, seed=1)
+    labels2, _ = segment.behaviour_clusters(eight, n_clusters=3, seed=1)
+    pd.testing.assert_series_equal(labels1, labels2)
+    assert profile1["customers"].sum() == 8 and pd.isna(labels1.iloc[8])
+    assert isinstance(segment.describe_cluster(profile1.iloc[0], "zh"), str)
+
+
+def test_bad_parameters_are_clear():
+    with pytest.raises(ParameterError, match="rfm_cut"):
+        SegmentParams(rfm_cut="mode")
+    with pytest.raises(ParameterError, match="tier_shares"):
+        SegmentParams(tier_shares=(0.5, 0.5, 0.5))
+
+
+def test_segment_customers_one_row_each(eight):
+    seg = segment.segment_customers(eight)
+    assert len(seg) == len(eight) and seg["customer_id"].is_unique
+    assert set(seg.columns) >= {"rfm_class", "value_tier", "prospect_grade", "lifecycle_stage",
+                                "customer_class", "true_fan", "r_score", "f_score", "m_score"}
+    assert np.isin(seg["customer_class"], segment.CUSTOMER_CLASSES).all()
