@@ -328,3 +328,41 @@ def repeat_order_curve(orders: pd.DataFrame, as_of: str | dt.date, *, window_day
     ).df()
     frame["p_repeat"] = frame["repeated"] / frame["eligible"].where(frame["eligible"] > 0)
     return frame
+
+
+def churn_events(orders: pd.DataFrame, as_of: str | dt.date, *, churn_days: int = 180
+                 ) -> pd.DataFrame:
+    """Monthly churn flow: newly churned, reactivated, churned stock and churn rate.
+
+    A customer *churns* on the day ``churn_days`` after an order day not followed by another
+    order within ``churn_days``; a later order *reactivates* them. Stock at month end =
+    churn events − reactivations so far; rate = stock / buyers whose first order was before.
+    """
+    con = _duck(orders, as_of)
+    as_of_date = to_date(as_of)
+    frame = con.execute(
+        """
+        with days as (select distinct customer_id, order_time::date as d from orders
+                      where not _refund),
+        seq as (select customer_id, d, lead(d) over (partition by customer_id order by d) as nd,
+                       row_number() over (partition by customer_id order by d) as k from days),
+        churn as (select date_trunc('month', d + ?::integer)::date as month, count(*) as churned
+                  from seq where (nd is null or nd - d > ?) and d + ?::integer <= ?
+                  group by all),
+        react as (select date_trunc('month', nd)::date as month, count(*) as reactivated
+                  from seq where nd is not null and nd - d > ? group by all),
+        firsts as (select date_trunc('month', d)::date as month, count(*) as new_buyers
+                   from seq where k = 1 group by all)
+        select coalesce(coalesce(c.month, r.month), f.month) as month,
+               coalesce(churned, 0) as newly_churned, coalesce(reactivated, 0) as reactivated,
+               coalesce(new_buyers, 0) as new_buyers
+        from churn c full join react r on c.month = r.month full join firsts f
+             on coalesce(c.month, r.month) = f.month
+        order by month
+        """,
+        [churn_days, churn_days, churn_days, as_of_date, churn_days],
+    ).df()
+    frame["buyers"] = frame["new_buyers"].cumsum()
+    frame["churned_stock"] = (frame["newly_churned"] - frame["reactivated"]).cumsum()
+    frame["churn_rate"] = frame["churned_stock"] / frame["buyers"].where(frame["buyers"] > 0)
+    return frame

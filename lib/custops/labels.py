@@ -217,6 +217,83 @@ LABELS: dict[str, dict[str, str]] = {
     "seg.matrix_title": {"en": "Transition matrix (customers)", "zh": "迁移矩阵（客户数）"},
     "seg.from": {"en": "From", "zh": "迁出"},
     "seg.to": {"en": "To", "zh": "迁入"},
+    # churn (03)
+    "churn.reason_complaint": {"en": "complained {n} time(s)", "zh": "投诉过 {n} 次"},
+    "churn.reason_overdue": {"en": "no order for {days} days; usually orders every {gap} days",
+                             "zh": "已 {days} 天未下单；平时约每 {gap} 天下单一次"},
+    "churn.reason_single": {"en": "only one order day, {days} days ago",
+                            "zh": "仅下过一天单，距今 {days} 天"},
+    "churn.reason_falling": {"en": "orders fell: {recent} in the last 90 days vs {before:.1f} "
+                                   "per 90 days before",
+                             "zh": "下单减少：近 90 天 {recent} 单，此前平均每 90 天 {before:.1f} 单"},
+    "churn.reason_idle": {"en": "no visit or other activity for {days} days",
+                          "zh": "已 {days} 天无访问等互动"},
+    "churn.reason_healthy": {"en": "buying at their usual rhythm", "zh": "按平时节奏正常下单"},
+    "churn.backtest_title": {"en": "Backtest: fitted {horizon} days ago, graded on what happened "
+                                   "since", "zh": "回测：{horizon} 天前拟合，用此后的真实结果评估"},
+    "churn.model": {"en": "Model", "zh": "模型"},
+    "churn.auc": {"en": "AUC", "zh": "AUC"},
+    "churn.brier": {"en": "Brier score", "zh": "Brier 分数"},
+    "churn.lift": {"en": "Top-decile lift", "zh": "前 10% 提升度"},
+    "churn.capture": {"en": "Top-decile capture", "zh": "前 10% 捕获率"},
+    "churn.backtest_text": {
+        "en": "On this data the {winner} model ranks churners best (AUC {auc:.3f} vs {baseline:.3f} "
+              "for the plain RFM rule); it drives the risk bands below. Its top 10% of scores "
+              "hold {capture:.0%} of the customers who then stopped buying. BG/NBD predicted "
+              "{pred:,.0f} orders in the window; {actual:,.0f} happened.",
+        "zh": "在本数据上，{winner}模型对流失客户的排序最好（AUC {auc:.3f}，RFM 规则基线为 "
+              "{baseline:.3f}），下方风险分层使用该模型。其得分最高的 10% 覆盖了此后流失客户的 "
+              "{capture:.0%}。BG/NBD 预测该期间 {pred:,.0f} 单，实际 {actual:,.0f} 单。",
+    },
+    "churn.calibration_title": {"en": "Calibration: predicted vs actual churn rate",
+                                "zh": "校准：预测流失率与实际流失率"},
+    "churn.predicted": {"en": "Predicted churn probability", "zh": "预测流失概率"},
+    "churn.actual": {"en": "Actual churn rate", "zh": "实际流失率"},
+    "churn.btyd_title": {"en": "Buy-till-you-die model (BG/NBD + Gamma-Gamma)",
+                         "zh": "BTYD 模型（BG/NBD + Gamma-Gamma）"},
+    "churn.parameter": {"en": "Parameter", "zh": "参数"},
+    "churn.value": {"en": "Value", "zh": "取值"},
+    "churn.btyd_text": {
+        "en": "{alive:.0%} of buyers are probably still alive (P(alive) ≥ 0.5); together they "
+              "are expected to place {orders:,.0f} orders in the next {horizon} days and bring "
+              "{value:,.0f} in discounted value over {value_days} days.",
+        "zh": "{alive:.0%} 的成交客户大概率仍活跃（P(alive) ≥ 0.5）；预计未来 {horizon} 天共下 "
+              "{orders:,.0f} 单，{value_days} 天折现价值合计 {value:,.0f}。",
+    },
+    "churn.palive_title": {"en": "Probability alive (buyers)", "zh": "存活概率分布（成交客户）"},
+    "churn.risk_title": {"en": "Risk bands × value tiers (customers)",
+                         "zh": "风险分层 × 价值分级（客户数）"},
+    "churn.risk_text": {
+        "en": "{high:,} buyers are at high risk, holding {value_share:.0%} of expected value; "
+              "{hv_high:,} of them are VIP or large customers — save those first.",
+        "zh": "{high:,} 位客户处于高风险，占预期价值的 {value_share:.0%}；其中 {hv_high:,} 位是 "
+              "VIP 或大客户——优先挽留。",
+    },
+    "churn.priority_title": {"en": "Priority list: risk × expected value",
+                             "zh": "优先级名单：风险 × 预期价值"},
+    "churn.customer": {"en": "Customer", "zh": "客户"},
+    "churn.probability": {"en": "Churn probability", "zh": "流失概率"},
+    "churn.expected_value": {"en": "Expected value", "zh": "预期价值"},
+    "churn.reason": {"en": "Reason", "zh": "原因"},
+    "churn.strategy": {"en": "Strategy", "zh": "策略"},
+    "churn.tier": {"en": "Tier", "zh": "分级"},
+    "churn.stage": {"en": "Stage", "zh": "阶段"},
+    "churn.strategy_title": {"en": "Suggested strategies", "zh": "建议策略"},
+    "churn.trend_title": {"en": "Churn over time (silent > {days} days)",
+                          "zh": "流失趋势（超过 {days} 天未下单）"},
+    "churn.newly": {"en": "Newly churned", "zh": "新增流失"},
+    "churn.reactivated": {"en": "Reactivated", "zh": "召回"},
+    "churn.rate": {"en": "Churn rate", "zh": "流失率"},
+    "churn.trend_text": {
+        "en": "{last_new:,} buyers churned in {last_month} ({change}); the churned share of all "
+              "buyers is {rate:.0%}. The worst month was {peak_month} with {peak:,}.",
+        "zh": "{last_month} 新增流失 {last_new:,} 人（{change}）；流失客户占全部成交客户的 "
+              "{rate:.0%}。最严重的月份是 {peak_month}，新增流失 {peak:,} 人。",
+    },
+    "churn.vs_avg": {"en": "{diff:+.0%} vs the 12-month average", "zh": "较 12 个月均值 {diff:+.0%}"},
+    "churn.model_supervised": {"en": "gradient boosting", "zh": "梯度提升"},
+    "churn.model_btyd": {"en": "BG/NBD", "zh": "BG/NBD"},
+    "churn.model_rfm_rule": {"en": "RFM rule (baseline)", "zh": "RFM 规则（基线）"},
     "cluster.high": {"en": "high {feature}", "zh": "{feature}高"},
     "cluster.low": {"en": "low {feature}", "zh": "{feature}低"},
     "cluster.average": {"en": "close to average", "zh": "接近平均"},
@@ -257,6 +334,22 @@ FOCUS: dict[str, dict[str, str]] = {
 
 # Category values shown to users (segments, stages, channels...): value -> {lang: label}.
 VALUES: dict[str, dict[str, str]] = {
+    # churn risk bands and strategies
+    "high_risk": {"en": "High risk", "zh": "高风险"},
+    "medium_risk": {"en": "Medium risk", "zh": "中风险"},
+    "low_risk": {"en": "Low risk", "zh": "低风险"},
+    "recall_high_value": {"en": "Recall (high value): phone/SMS with a reward",
+                          "zh": "高价值召回：电话/短信 + 奖励"},
+    "recall_low_cost": {"en": "Low-cost recall: push or mass message",
+                        "zh": "低成本召回：推送或群发"},
+    "onboarding": {"en": "New-user churn: fix onboarding, first-repeat coupon",
+                   "zh": "新用户流失：优化新手引导、首次复购券"},
+    "service_callback": {"en": "Service: call back, ask what they need",
+                         "zh": "服务策略：回访、了解需求"},
+    "price_subsidy": {"en": "Price: targeted subsidy", "zh": "价格策略：定向补贴"},
+    "product_offer": {"en": "Product: differentiated offer for their group",
+                      "zh": "产品策略：差异化推荐"},
+    "monitor": {"en": "Monitor", "zh": "持续观察"},
     # RFM classes (DOMAIN.md)
     "important_value": {"en": "Important value", "zh": "重要价值客户"},
     "important_development": {"en": "Important development", "zh": "重要发展客户"},

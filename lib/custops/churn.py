@@ -1,0 +1,534 @@
+"""Churn warning (流失预警): who is about to stop buying, how sure we are, why, and what to do.
+
+Two models score every buyer, and both are backtested on the user's own history before anyone
+relies on them:
+
+- **BG/NBD + Gamma-Gamma** (:mod:`custops.btyd`): probability alive, expected orders and
+  discounted expected value over a horizon; P(no order in the horizon) exactly under the model.
+- **Gradient boosting** (scikit-learn's HistGradientBoosting) on the feature table as of
+  ``as_of − horizon``, label = no order in the following ``horizon`` days.
+
+A plain RFM rule (the churn rate of the customer's R × F score cell) is the baseline. The
+backtest fits everything one horizon earlier and compares with what happened since; the model
+with the higher AUC there drives the risk bands.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custops import btyd
+from custops.errors import DataError, ParameterError
+
+NUMERIC_FEATURES = (
+    "days_since_last_order", "order_days", "order_count", "frequency", "recency_days", "T_days",
+    "gross_spend", "net_spend", "refund_amount", "refund_count", "monetary_value",
+    "avg_order_value", "mean_gap_days", "orders_30d", "orders_90d", "orders_180d", "orders_365d",
+    "spend_30d", "spend_90d", "spend_180d", "spend_365d", "events_total", "events_visit",
+    "events_check_in", "events_cart_add", "events_share", "events_referral", "events_review",
+    "events_complaint", "days_since_last_event", "age", "city_tier", "favourite_hour",
+)
+CATEGORICAL_FEATURES = ("acquisition_channel", "favourite_channel", "favourite_category",
+                        "gender", "occupation")
+MODELS = ("supervised", "btyd", "rfm_rule")
+RISK_BANDS = ("high_risk", "medium_risk", "low_risk")
+STRATEGIES = ("recall_high_value", "recall_low_cost", "onboarding", "service_callback",
+              "price_subsidy", "product_offer", "monitor")
+
+
+@dataclass(frozen=True)
+class ChurnParams:
+    """Churn-step parameters (defaults: DOMAIN.md)."""
+
+    horizon_days: int = 90  # churn = no order in the next horizon_days
+    value_horizon_days: int = 365  # expected value over this horizon
+    discount_rate_annual: float = 0.10
+    high_risk: float = 0.7  # churn probability bands: high ≥ high_risk, medium ≥ medium_risk
+    medium_risk: float = 0.4
+    max_iter: int = 200  # boosting rounds
+    learning_rate: float = 0.05
+
+    def __post_init__(self):
+        if self.horizon_days <= 0 or self.value_horizon_days <= 0:
+            raise ParameterError("horizon_days and value_horizon_days must be positive")
+        if not 0 < self.medium_risk < self.high_risk < 1:
+            raise ParameterError(f"need 0 < medium_risk < high_risk < 1, got "
+                                 f"{self.medium_risk} and {self.high_risk}")
+
+
+# -- labels and the model matrix ---------------------------------------------------------------
+
+def buyers(features: pd.DataFrame) -> pd.DataFrame:
+    """Customers with at least one order day (the population churn is defined on)."""
+    return features[features["order_days"].fillna(0) > 0].reset_index(drop=True)
+
+
+def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.DataFrame:
+    """What happened between two snapshots, for the buyers of the first one.
+
+    ``churned`` = no order day after the first snapshot; ``orders_after`` = orders since.
+    """
+    then = buyers(features_then)[["customer_id", "last_order_date", "order_count"]]
+    later = features_later.set_index("customer_id")[["last_order_date", "order_count"]]
+    joined = then.join(later, on="customer_id", rsuffix="_later")
+    churned = joined["last_order_date_later"].isna() | (
+        joined["last_order_date_later"] <= joined["last_order_date"])
+    orders_after = (joined["order_count_later"].astype("Float64").fillna(0)
+                    - joined["order_count"].astype("Float64")).clip(lower=0)
+    return pd.DataFrame({"customer_id": joined["customer_id"], "churned": churned.astype(bool),
+                         "orders_after": orders_after.astype("float64")})
+
+
+def model_matrix(features: pd.DataFrame) -> pd.DataFrame:
+    """Features for the supervised model: numerics as float, low-cardinality categoricals as
+    pandas categories (HistGradientBoosting handles both natively), plus the overdue ratio."""
+    x = pd.DataFrame(index=features.index)
+    for col in NUMERIC_FEATURES:
+        if col in features:
+            x[col] = features[col].astype("Float64").astype("float64")
+    if {"days_since_last_order", "mean_gap_days"} <= set(x.columns):
+        x["overdue_ratio"] = x["days_since_last_order"] / x["mean_gap_days"]
+    for col in CATEGORICAL_FEATURES:
+        if col in features:
+            x[col] = features[col].astype("object").fillna("unknown").astype("category")
+    return x
+
+
+def _align_categories(train: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    other = other.reindex(columns=train.columns)
+    for col in train.columns:
+        if isinstance(train[col].dtype, pd.CategoricalDtype):
+            other[col] = pd.Categorical(other[col].astype("object"),
+                                        categories=train[col].cat.categories)
+    return other
+
+
+class SupervisedChurnModel:
+    """Gradient-boosted churn classifier (scikit-learn estimator conventions)."""
+
+    def __init__(self, *, max_iter: int = 200, learning_rate: float = 0.05, random_state: int = 0):
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+
+    def fit(self, features: pd.DataFrame, churned: pd.Series) -> SupervisedChurnModel:
+        from sklearn.ensemble import HistGradientBoostingClassifier
+
+        x = model_matrix(features)
+        y = np.asarray(churned, dtype=int)
+        if len(np.unique(y)) < 2:
+            raise DataError("the churn label has one class only in the training window "
+                            "(everyone churned or nobody did): use a longer history or "
+                            "another horizon_days")
+        self.model_ = HistGradientBoostingClassifier(
+            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=15,
+            min_samples_leaf=40, l2_regularization=1.0, categorical_features="from_dtype",
+            early_stopping=False, random_state=self.random_state,
+        ).fit(x, y)
+        self.columns_ = x
+        return self
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        x = _align_categories(self.columns_, model_matrix(features))
+        return self.model_.predict_proba(x)[:, 1]
+
+
+# -- BTYD scores -------------------------------------------------------------------------------
+
+@dataclass
+class BTYDScores:
+    """Fitted BTYD models and the per-buyer quantities they give."""
+
+    bgf: btyd.BetaGeoFitter
+    ggf: btyd.GammaGammaFitter | None
+    frame: pd.DataFrame  # customer_id, p_alive, expected_orders, p_no_order, expected_value
+
+
+def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams()) -> BTYDScores:
+    """Fit BG/NBD (+ Gamma-Gamma) on the buyers of a snapshot and score them."""
+    b = buyers(features)
+    x = b["frequency"].astype("float64").to_numpy()
+    t_x = b["recency_days"].astype("float64").to_numpy()
+    T = b["T_days"].astype("float64").to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", btyd.ConvergenceWarning)
+        bgf = btyd.BetaGeoFitter(time_unit="days").fit(x, t_x, T)
+    h = float(params.horizon_days)
+    p_alive = bgf.conditional_probability_alive(x, t_x, T)
+    expected = bgf.conditional_expected_number_of_purchases_up_to_time(h, x, t_x, T)
+    r, alpha = bgf.params_["r"], bgf.params_["alpha"]
+    # P(no purchase in the next h days | alive) = ((alpha+T) / (alpha+T+h))^(r+x), exactly,
+    # integrating the Poisson rate over its Gamma posterior.
+    p_none_alive = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + h)))
+    p_no_order = (1 - p_alive) + p_alive * p_none_alive
+    frame = pd.DataFrame({"customer_id": b["customer_id"], "p_alive": p_alive,
+                          "expected_orders": expected, "p_no_order": p_no_order})
+    ggf = None
+    m = b["monetary_value"].astype("float64").to_numpy()
+    repeat = (x > 0) & (m > 0)
+    if repeat.sum() >= 20:
+        try:
+            ggf = btyd.GammaGammaFitter().fit(x[repeat], m[repeat])
+            frame["expected_spend"] = ggf.conditional_expected_average_profit(
+                x, np.where(repeat, m, 0.0))
+            frame["expected_value"] = btyd.customer_lifetime_value(
+                bgf, ggf, x, t_x, T, np.where(repeat, m, 0.0),
+                time_horizon_days=params.value_horizon_days,
+                discount_rate_annual=params.discount_rate_annual, freq="D")
+        except (btyd.BTYDDataError, btyd.BTYDParameterError):
+            ggf = None
+    if ggf is None:  # fall back to the customer's own average order value
+        aov = b["avg_order_value"].astype("float64").fillna(0).to_numpy()
+        frame["expected_spend"] = aov
+        frame["expected_value"] = bgf.conditional_expected_number_of_purchases_up_to_time(
+            float(params.value_horizon_days), x, t_x, T) * aov
+    return BTYDScores(bgf=bgf, ggf=ggf, frame=frame)
+
+
+# -- baseline ----------------------------------------------------------------------------------
+
+def rfm_rule_fit(features: pd.DataFrame, churned: pd.Series) -> pd.DataFrame:
+    """Churn rate per (R score, F score) cell at the training snapshot — the plain rule."""
+    from custops.segment import rfm_table
+
+    scores = rfm_table(features)[["r_score", "f_score"]].loc[features.index]
+    cells = scores.assign(churned=np.asarray(churned, dtype=float))
+    return cells.groupby(["r_score", "f_score"])["churned"].mean().rename("rate").reset_index()
+
+
+def rfm_rule_predict(table: pd.DataFrame, features: pd.DataFrame, fallback: float) -> np.ndarray:
+    from custops.segment import rfm_table
+
+    scores = rfm_table(features)[["r_score", "f_score"]]
+    merged = scores.merge(table, on=["r_score", "f_score"], how="left")
+    return merged["rate"].fillna(fallback).to_numpy(dtype=float)
+
+
+# -- metrics -----------------------------------------------------------------------------------
+
+def classification_metrics(y: np.ndarray, score: np.ndarray, *, bins: int = 10) -> dict[str, Any]:
+    """AUC, Brier score, top-decile lift and capture, and a calibration table."""
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    y = np.asarray(y, dtype=int)
+    score = np.clip(np.asarray(score, dtype=float), 0, 1)
+    n = len(y)
+    base_rate = y.mean() if n else float("nan")
+    order = np.argsort(-score, kind="stable")
+    top = order[: max(int(np.ceil(n * 0.1)), 1)]
+    top_rate = y[top].mean() if n else float("nan")
+    edges = np.linspace(0, 1, bins + 1)
+    bucket = np.clip(np.digitize(score, edges[1:-1]), 0, bins - 1)
+    calibration = (pd.DataFrame({"bin": bucket, "predicted": score, "actual": y})
+                   .groupby("bin").agg(predicted=("predicted", "mean"), actual=("actual", "mean"),
+                                       customers=("actual", "size")).reset_index())
+    return {
+        "auc": float(roc_auc_score(y, score)) if 0 < y.sum() < n else float("nan"),
+        "brier": float(brier_score_loss(y, score)) if n else float("nan"),
+        "base_rate": float(base_rate),
+        "top_decile_rate": float(top_rate),
+        "top_decile_lift": float(top_rate / base_rate) if base_rate > 0 else float("nan"),
+        "top_decile_capture": float(y[top].sum() / max(y.sum(), 1)),
+        "calibration": calibration.to_dict("records"),
+        "customers": int(n),
+    }
+
+
+@dataclass
+class Backtest:
+    """The backtest: models fitted one horizon before ``as_of``, graded on what happened."""
+
+    metrics: dict[str, dict[str, Any]]
+    winner: str
+    predicted_vs_actual_orders: dict[str, float]
+    scored: pd.DataFrame  # customer_id, churned, orders_after, and each model's score
+    dates: dict[str, str] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"metrics": self.metrics, "winner": self.winner, "dates": self.dates,
+                "predicted_vs_actual_orders": self.predicted_vs_actual_orders}
+
+
+def backtest(features_train: pd.DataFrame, features_test: pd.DataFrame,
+             features_now: pd.DataFrame, params: ChurnParams = ChurnParams(), *, seed: int = 0,
+             dates: dict[str, str] | None = None) -> Backtest:
+    """Fit at ``test − horizon`` (labels up to ``test``), score at ``test``, compare with what
+    happened between ``test`` and ``now`` (= ``as_of``)."""
+    train = buyers(features_train)
+    train_y = outcome(features_train, features_test)["churned"]
+    test = buyers(features_test)
+    truth = outcome(features_test, features_now)
+    supervised = SupervisedChurnModel(max_iter=params.max_iter, learning_rate=params.learning_rate,
+                                      random_state=seed).fit(train, train_y)
+    scores = {"supervised": supervised.predict_proba(test)}
+    bt = btyd_scores(features_test, params)
+    scores["btyd"] = bt.frame["p_no_order"].to_numpy()
+    rule = rfm_rule_fit(train, train_y)
+    scores["rfm_rule"] = rfm_rule_predict(rule, test, float(train_y.mean()))
+    y = truth["churned"].to_numpy()
+    metrics = {name: classification_metrics(y, s) for name, s in scores.items()}
+    winner = max(("supervised", "btyd"), key=lambda m: (metrics[m]["auc"], m == "supervised"))
+    scored = truth.assign(**scores, expected_orders=bt.frame["expected_orders"].to_numpy())
+    pva = {"predicted_orders": float(scored["expected_orders"].sum()),
+           "actual_orders": float(scored["orders_after"].sum())}
+    return Backtest(metrics=metrics, winner=winner, predicted_vs_actual_orders=pva,
+                    scored=scored, dates=dates or {})
+
+
+# -- reasons, strategies, priority -------------------------------------------------------------
+
+def risk_band(probability: np.ndarray, params: ChurnParams = ChurnParams()) -> np.ndarray:
+    p = np.asarray(probability, dtype=float)
+    return np.select([p >= params.high_risk, p >= params.medium_risk],
+                     ["high_risk", "medium_risk"], "low_risk")
+
+
+def reasons(features: pd.DataFrame, lang: str = "en", *, max_reasons: int = 2) -> pd.Series:
+    """Plain-words reasons per buyer, from the quantities the models use.
+
+    Checked in order; the first ``max_reasons`` that apply are joined: complaints, overdue
+    against the customer's own rhythm, a single order long ago, falling activity, no recent
+    engagement. "Looks healthy" when none applies.
+    """
+    from custops.labels import t
+
+    f = features
+    silent = f["days_since_last_order"].astype("Float64").fillna(0).astype(float).to_numpy()
+    gap = f["mean_gap_days"].astype("Float64").astype(float).to_numpy()
+    order_days = f["order_days"].astype("Float64").fillna(0).astype(float).to_numpy()
+    complaints = (f["events_complaint"].astype("Float64").fillna(0).astype(float).to_numpy()
+                  if "events_complaint" in f else np.zeros(len(f)))
+    recent = f["orders_90d"].astype("Float64").fillna(0).astype(float).to_numpy()
+    year = f["orders_365d"].astype("Float64").fillna(0).astype(float).to_numpy()
+    before = np.maximum(year - recent, 0) / 3.0  # orders per 90 days in the 9 months before
+    idle = (f["days_since_last_event"].astype("Float64").fillna(np.inf).astype(float).to_numpy()
+            if "days_since_last_event" in f else np.full(len(f), np.nan))
+    candidates = [
+        (complaints > 0, lambda i: t("churn.reason_complaint", lang, n=int(complaints[i]))),
+        ((order_days >= 2) & (silent > 1.5 * np.nan_to_num(gap, nan=np.inf)),
+         lambda i: t("churn.reason_overdue", lang, days=int(silent[i]), gap=round(gap[i]))),
+        ((order_days == 1) & (silent >= 30),
+         lambda i: t("churn.reason_single", lang, days=int(silent[i]))),
+        ((before >= 1) & (recent < 0.5 * before),
+         lambda i: t("churn.reason_falling", lang, recent=int(recent[i]), before=before[i])),
+        ((idle >= 60) & np.isfinite(idle),
+         lambda i: t("churn.reason_idle", lang, days=int(idle[i]))),
+    ]
+    texts = [[] for _ in range(len(f))]
+    for mask, make in candidates:
+        for i in np.flatnonzero(mask):
+            if len(texts[i]) < max_reasons:
+                texts[i].append(make(i))
+    healthy = t("churn.reason_healthy", lang)
+    sep = "; " if lang == "en" else "；"
+    return pd.Series([sep.join(x) if x else healthy for x in texts], index=f.index)
+
+
+def strategies(features: pd.DataFrame, segments: pd.DataFrame | None, band: np.ndarray,
+               expected_value: np.ndarray) -> np.ndarray:
+    """A suggested strategy per buyer (DOMAIN.md): recall the valuable churned first; new-user
+    churn → onboarding; complaints → service; price-sensitive → subsidy; else product."""
+    f = features
+    stage = (segments.set_index("customer_id")["lifecycle_stage"].reindex(f["customer_id"])
+             .to_numpy() if segments is not None else np.full(len(f), None))
+    tier = (segments.set_index("customer_id")["value_tier"].reindex(f["customer_id"]).to_numpy()
+            if segments is not None else np.full(len(f), None))
+    value = np.nan_to_num(np.asarray(expected_value, dtype=float))
+    high_value = np.isin(tier, ["vip", "large"]) | (value >= np.nanquantile(value, 0.8))
+    churned = stage == "churned"
+    order_days = f["order_days"].astype("Float64").fillna(0).astype(float).to_numpy()
+    complaints = (f["events_complaint"].astype("Float64").fillna(0).astype(float).to_numpy()
+                  if "events_complaint" in f else np.zeros(len(f)))
+    refunds = f["refund_count"].astype("Float64").fillna(0).astype(float).to_numpy()
+    at_risk = np.isin(band, ["high_risk", "medium_risk"])
+    return np.select(
+        [churned & high_value, churned, at_risk & (order_days <= 1), at_risk & (complaints > 0),
+         at_risk & high_value, at_risk & (refunds > 0), at_risk],
+        ["recall_high_value", "recall_low_cost", "onboarding", "service_callback",
+         "service_callback", "price_subsidy", "product_offer"], default="monitor")
+
+
+def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
+                    segments: pd.DataFrame | None, winner: str,
+                    params: ChurnParams = ChurnParams(), *, seed: int = 0, lang: str = "en"
+                    ) -> tuple[pd.DataFrame, BTYDScores]:
+    """The ``churn_scores`` artifact at ``as_of``: both models refitted on the latest data."""
+    train = buyers(features_train)
+    train_y = outcome(features_train, features_now)["churned"]
+    now = buyers(features_now)
+    supervised = SupervisedChurnModel(max_iter=params.max_iter, learning_rate=params.learning_rate,
+                                      random_state=seed).fit(train, train_y)
+    bt = btyd_scores(features_now, params)
+    out = bt.frame.copy()
+    out["churn_probability_supervised"] = supervised.predict_proba(now)
+    out["churn_probability_btyd"] = out["p_no_order"]
+    out["churn_probability"] = out[f"churn_probability_{winner}"]
+    out["model"] = winner
+    out["risk_band"] = risk_band(out["churn_probability"], params)
+    out["reason"] = reasons(now, lang).to_numpy()
+    out["strategy"] = strategies(now, segments, out["risk_band"].to_numpy(),
+                                 out["expected_value"].to_numpy())
+    out["priority"] = out["churn_probability"] * out["expected_value"].clip(lower=0)
+    if segments is not None:
+        out = out.merge(segments[["customer_id", "value_tier", "rfm_class", "lifecycle_stage"]],
+                        on="customer_id", how="left")
+    out = out.sort_values("priority", ascending=False, kind="stable").reset_index(drop=True)
+    out.insert(1, "priority_rank", np.arange(1, len(out) + 1))
+    return out, bt
+
+
+def params_dict(params: ChurnParams) -> dict[str, Any]:
+    return asdict(params)
+
+
+# -- report sections ---------------------------------------------------------------------------
+
+def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang: str = "en"):
+    """Metrics of the three models, calibration plot, and which model wins."""
+    import plotly.graph_objects as go
+
+    from custops.labels import t
+    from custops.sections import Section
+
+    names = {m: t(f"churn.model_{m}", lang) for m in MODELS}
+    table = pd.DataFrame({
+        t("churn.model", lang): [names[m] for m in MODELS],
+        t("churn.auc", lang): [round(result.metrics[m]["auc"], 3) for m in MODELS],
+        t("churn.brier", lang): [round(result.metrics[m]["brier"], 3) for m in MODELS],
+        t("churn.lift", lang): [round(result.metrics[m]["top_decile_lift"], 2) for m in MODELS],
+        t("churn.capture", lang): [f"{result.metrics[m]['top_decile_capture']:.0%}"
+                                   for m in MODELS],
+    })
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#999"},
+                    showlegend=False)
+    for m in MODELS:
+        cal = pd.DataFrame(result.metrics[m]["calibration"])
+        fig.add_scatter(x=cal["predicted"], y=cal["actual"], mode="lines+markers",
+                        name=names[m], text=cal["customers"],
+                        hovertemplate="%{x:.2f} → %{y:.2f} (n=%{text})")
+    fig.update_layout(title=t("churn.calibration_title", lang),
+                      xaxis_title=t("churn.predicted", lang), yaxis_title=t("churn.actual", lang))
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    win = result.metrics[result.winner]
+    text = t("churn.backtest_text", lang, winner=names[result.winner], auc=win["auc"],
+             baseline=result.metrics["rfm_rule"]["auc"], capture=win["top_decile_capture"],
+             pred=result.predicted_vs_actual_orders["predicted_orders"],
+             actual=result.predicted_vs_actual_orders["actual_orders"])
+    return Section(t("churn.backtest_title", lang, horizon=params.horizon_days), text=text,
+                   tables=[table], figures=[fig], data=result.to_dict())
+
+
+def btyd_section(scores: BTYDScores, params: ChurnParams = ChurnParams(), lang: str = "en"):
+    from custops import plots
+    from custops.labels import t
+    from custops.sections import Section
+
+    fitted = {**{f"BG/NBD {k}": v for k, v in scores.bgf.params_.items()},
+              **({f"Gamma-Gamma {k}": v for k, v in scores.ggf.params_.items()}
+                 if scores.ggf is not None else {})}
+    table = pd.DataFrame({t("churn.parameter", lang): list(fitted),
+                          t("churn.value", lang): [round(v, 4) for v in fitted.values()]})
+    frame = scores.frame
+    hist = np.histogram(frame["p_alive"], bins=np.linspace(0, 1, 21))
+    fig = plots.bar_figure(pd.DataFrame({"p": (hist[1][:-1] + 0.025).round(3), "n": hist[0]}),
+                           "p", "n", title=t("churn.palive_title", lang),
+                           xaxis_title="P(alive)", yaxis_title=t("customers", lang))
+    text = t("churn.btyd_text", lang, alive=float((frame["p_alive"] >= 0.5).mean()),
+             orders=float(frame["expected_orders"].sum()), horizon=params.horizon_days,
+             value=float(frame["expected_value"].sum()), value_days=params.value_horizon_days)
+    return Section(t("churn.btyd_title", lang), text=text, tables=[table], figures=[fig],
+                   data=btyd_params(scores))
+
+
+def btyd_params(scores: BTYDScores) -> dict[str, Any]:
+    """The ``btyd_params.json`` artifact (time unit: days)."""
+    return {"time_unit": "days", "bgnbd": scores.bgf.to_dict(),
+            "gamma_gamma": scores.ggf.to_dict() if scores.ggf is not None else None}
+
+
+def risk_section(scores: pd.DataFrame, lang: str = "en"):
+    from custops import plots
+    from custops.labels import t, value_label
+    from custops.sections import Section
+
+    tiers = ("vip", "large", "medium", "small")
+    table = pd.crosstab(scores["risk_band"], scores.get("value_tier", pd.Series(
+        "small", index=scores.index))).reindex(index=list(RISK_BANDS), columns=list(tiers),
+                                               fill_value=0)
+    shown = table.copy()
+    shown.index = [value_label(b, lang) for b in shown.index]
+    shown.columns = [value_label(c, lang) for c in shown.columns]
+    fig = plots.heatmap_figure(shown, title=t("churn.risk_title", lang))
+    high = scores["risk_band"] == "high_risk"
+    total_value = scores["expected_value"].clip(lower=0).sum()
+    text = t("churn.risk_text", lang, high=int(high.sum()),
+             value_share=float(scores.loc[high, "expected_value"].clip(lower=0).sum()
+                               / total_value) if total_value > 0 else 0.0,
+             hv_high=int(table.loc["high_risk", ["vip", "large"]].sum()))
+    return Section(t("churn.risk_title", lang), text=text, figures=[fig],
+                   data={"bands": table.to_dict()})
+
+
+def priority_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
+    from custops.labels import t, value_label
+    from custops.sections import Section
+
+    at_risk = scores[scores["risk_band"] != "low_risk"].head(top)
+    table = pd.DataFrame({
+        "#": at_risk["priority_rank"],
+        t("churn.customer", lang): at_risk["customer_id"],
+        t("churn.tier", lang): [value_label(v, lang) for v in at_risk.get("value_tier", "")],
+        t("churn.stage", lang): [value_label(v, lang) for v in at_risk.get("lifecycle_stage", "")],
+        t("churn.probability", lang): at_risk["churn_probability"].map(lambda v: f"{v:.0%}"),
+        t("churn.expected_value", lang): at_risk["expected_value"].round(0),
+        t("churn.reason", lang): at_risk["reason"],
+        t("churn.strategy", lang): [value_label(v, lang) for v in at_risk["strategy"]],
+    })
+    counts = scores["strategy"].value_counts().reindex(list(STRATEGIES), fill_value=0)
+    strategy_table = pd.DataFrame({
+        t("churn.strategy", lang): [value_label(s, lang) for s in counts.index],
+        t("customers", lang): counts.values,
+        t("churn.expected_value", lang): [
+            round(float(scores.loc[scores["strategy"] == s, "expected_value"].sum()))
+            for s in counts.index],
+    })
+    return Section(t("churn.priority_title", lang), tables=[table, strategy_table],
+                   data={"strategies": counts.to_dict()})
+
+
+def trend_section(events: pd.DataFrame, as_of, lang: str = "en", *, churn_days: int = 180):
+    import plotly.graph_objects as go
+
+    from custops.labels import t
+    from custops.sections import Section
+
+    frame = events[pd.to_datetime(events["month"]) <= pd.Timestamp(as_of)].tail(24)
+    months = pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")
+    fig = go.Figure()
+    fig.add_bar(x=months, y=frame["newly_churned"], name=t("churn.newly", lang))
+    fig.add_bar(x=months, y=frame["reactivated"], name=t("churn.reactivated", lang))
+    fig.add_scatter(x=months, y=frame["churn_rate"], name=t("churn.rate", lang), yaxis="y2",
+                    mode="lines+markers")
+    fig.update_layout(title=t("churn.trend_title", lang, days=churn_days), barmode="group",
+                      yaxis={"title": t("customers", lang)},
+                      yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%",
+                              "title": t("churn.rate", lang), "rangemode": "tozero"})
+    if frame.empty:
+        return Section(t("churn.trend_title", lang, days=churn_days), figures=[fig])
+    last = frame.iloc[-1]
+    avg = frame["newly_churned"].tail(13).head(12).mean()
+    peak = frame.loc[frame["newly_churned"].idxmax()]
+    text = t("churn.trend_text", lang, last_new=int(last["newly_churned"]),
+             last_month=pd.Timestamp(last["month"]).strftime("%Y-%m"),
+             change=t("churn.vs_avg", lang, diff=last["newly_churned"] / avg - 1 if avg else 0),
+             rate=float(last["churn_rate"]), peak=int(peak["newly_churned"]),
+             peak_month=pd.Timestamp(peak["month"]).strftime("%Y-%m"))
+    return Section(t("churn.trend_title", lang, days=churn_days), text=text, figures=[fig],
+                   data={"monthly": frame.assign(month=months).to_dict("records")})
