@@ -108,8 +108,7 @@ class RunContext:
             dataset = data_module.load_dataset(
                 self.data_dir, as_of=self.as_of, mapping=self.mapping or None, tz=self.tz
             )
-            if self.as_of is None:
-                self.as_of = pd.Timestamp(dataset.orders["order_time"].max()).date()
+            self._set_default_as_of(dataset)
             if clean is not None:
                 clean.mkdir(parents=True, exist_ok=True)
                 for name in TABLES:
@@ -117,9 +116,14 @@ class RunContext:
                     if frame is not None:
                         frame.to_parquet(clean / f"{name}.parquet", index=False)
                 dataset.write_rejects(self.artifacts_dir / "rejects.csv")
-                self.save("data_quality", dataset.summary())
+                self.save("data_quality", {**dataset.summary(), "as_of": str(self.as_of)})
+        self._set_default_as_of(dataset)
         self._cache["dataset"] = dataset
         return dataset
+
+    def _set_default_as_of(self, dataset) -> None:
+        if self.as_of is None:
+            self.as_of = pd.Timestamp(dataset.orders["order_time"].max()).date()
 
     def quality(self) -> dict:
         """The data-quality summary of the original load (not of the cleaned copy)."""
@@ -176,5 +180,9 @@ def open_run(
         tz=tz,
     )
     if ctx.as_of is None:
-        ctx.dataset()  # sets as_of from the data
+        quality = ctx.load("data_quality")  # an earlier notebook of this run fixed it
+        if quality and quality.get("as_of"):
+            ctx.as_of = pd.Timestamp(quality["as_of"]).date()
+        else:
+            ctx.dataset()  # sets as_of to the day of the last order
     return ctx

@@ -45,6 +45,11 @@ CUSTOMER_ATTRIBUTES = (
 DATE_COLUMNS = ("first_order_date", "last_order_date", "last_event_date")
 
 
+def numeric(series: pd.Series, fill: float = np.nan) -> pd.Series:
+    """A nullable column as plain float64, missing values replaced by ``fill``."""
+    return series.astype("Float64").fillna(fill).astype("float64")
+
+
 def to_date(as_of: str | dt.date | pd.Timestamp) -> dt.date:
     """Parse an ``as_of`` parameter into a date, with a clear error."""
     try:
@@ -278,7 +283,7 @@ def _duck(orders: pd.DataFrame, as_of: str | dt.date):
     refund = "coalesce(is_refund, false)" if "is_refund" in orders.columns else "false"
     con.execute(
         f"create temp view orders as select *, {refund} as _refund from orders_raw "
-        "where order_time < ?", [cutoff.to_pydatetime()]
+        f"where order_time < timestamp '{cutoff:%Y-%m-%d %H:%M:%S}'"
     )
     return con
 

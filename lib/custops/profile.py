@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from custops import plots
+from custops.features import numeric
 from custops.labels import WEEKDAYS, t, value_label, value_labels
 from custops.sections import Section, pct
 
@@ -62,8 +63,8 @@ def customer_base(features: pd.DataFrame, *, active_days: int = 90) -> dict[str,
     ``active_days`` days.
     """
     buyers = features["order_days"].fillna(0) > 0
-    active = features["days_since_last_order"].fillna(np.inf) < active_days
-    alive_by_event = (features["days_since_last_event"].fillna(np.inf) < active_days
+    active = numeric(features["days_since_last_order"], np.inf) < active_days
+    alive_by_event = (numeric(features["days_since_last_event"], np.inf) < active_days
                       if "days_since_last_event" in features else pd.Series(False, features.index))
     known = len(features)
     return {
@@ -354,7 +355,7 @@ def channel_quality(features: pd.DataFrame, *, active_days: int = 90) -> pd.Data
     frame = features.assign(
         channel=features["acquisition_channel"].astype("object").fillna("unknown"),
         buyer=features["order_days"].fillna(0) > 0,
-        active=features["days_since_last_order"].fillna(np.inf) < active_days,
+        active=numeric(features["days_since_last_order"], np.inf) < active_days,
     )
     out = frame.groupby("channel").agg(users=("customer_id", "size"), buyers=("buyer", "sum"),
                                        active=("active", "sum"), revenue=("net_spend", "sum"))

@@ -159,6 +159,7 @@ def run_report(
         raise ParameterError(f"no notebooks found in {notebooks_dir()}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.build-", dir=out_path.parent))
+    build.chmod(0o755)  # mkdtemp makes it private; a report folder is meant to be shared
     parameters: dict[str, Any] = {
         "data_dir": str(data_path), "as_of": as_of or "", "lang": lang,
         "run_dir": str(build), "seed": int(seed), "mapping": str(mapping or ""), "tz": tz,

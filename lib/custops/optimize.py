@@ -1,0 +1,1352 @@
+"""Reach-planning maths: whom to contact by which channel, holdouts, power and campaign readouts.
+
+Pure functions on NumPy arrays and pandas frames; no I/O, no plotting.
+
+Contact assignment
+------------------
+``optimise_assignment`` chooses for every customer *i* at most one eligible channel *c* so as to
+
+    maximise   sum_ic gain[i, c] * x[i, c]
+    subject to sum_c x[i, c] <= 1                      (one contact per customer)
+               sum_ic cost[i, c] * x[i, c] <= budget   (spend)
+               sum_i x[i, c] <= capacity[c]            (per-channel contacts)
+               x[i, c] = 0 where not eligible,  x binary.
+
+``gain`` is the expected *incremental* value of the contact **net of its cost**, so a contact is
+only ever worth making when its gain is positive; ``cost`` only enters the budget. Two solvers:
+
+* ``"milp"`` -- exact, ``scipy.optimize.milp`` (HiGHS) on one binary per eligible pair with
+  positive gain. Good up to a few hundred thousand such pairs.
+* ``"lagrangian"`` -- for millions of customers. The budget gets a multiplier ``lambda >= 0`` and
+  each capacity a multiplier ``mu[c] >= 0``; for fixed multipliers the problem splits by customer
+  (each takes ``argmax_c gain - lambda * cost - mu[c]`` when that is positive) and
+
+      D(lambda, mu) = sum_i max(0, max_c gain[i, c] - lambda * cost[i, c] - mu[c])
+                      + lambda * budget + sum_c mu[c] * capacity[c]
+
+  is an upper bound on the optimum for *any* ``lambda, mu >= 0`` (weak duality); its minimum is
+  the value of the linear relaxation. ``D`` is minimised by exact coordinate steps (an exact
+  line search along ``lambda`` by sorting the breakpoints of every customer's upper envelope, and
+  a closed-form ``mu[c]`` = the (capacity + 1)-th largest advantage of channel *c*). Above
+  50,000 customers the multipliers are first estimated on a systematic sample, then refined on
+  the customers whose choice can still change inside a box around the estimate (the others
+  enter as constants), enlarging the box until the solution lies inside it. The plan read off
+  the multipliers is repaired (drop the lowest gain-per-cost contacts until every constraint
+  holds) and then greedily topped up. ``upper_bound`` is ``D`` at the final multipliers and
+  ``gap = (upper_bound - objective) / |upper_bound|`` bounds how far the plan is from optimal.
+
+Constraints hold exactly for counts and up to a relative ``1e-9`` for the budget (floating-point
+sums).
+
+Holdout, power and readout
+--------------------------
+``holdout_mask`` draws a reproducible randomised control group from a hash of (campaign, seed,
+customer id). ``power_two_proportions``, ``minimum_detectable_effect`` and
+``holdout_size_for_effect`` size it (two-sided two-proportion z-test, normal approximation).
+``campaign_readout`` reports conversion lift (Newcombe hybrid-score interval), revenue per
+customer (Welch interval), incremental revenue and ROI per segment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+import pandas as pd
+from numpy.typing import ArrayLike
+from scipy import optimize, sparse, stats
+
+from custops.errors import DataError, ParameterError
+
+__all__ = [
+    "AssignmentResult",
+    "HoldoutSize",
+    "OptimizeDataError",
+    "OptimizeParameterError",
+    "budget_curve",
+    "campaign_readout",
+    "holdout_mask",
+    "holdout_size_for_effect",
+    "minimum_detectable_effect",
+    "optimise_assignment",
+    "power_two_proportions",
+]
+
+# "auto" uses the exact MILP up to this many eligible positive-gain (customer, channel) pairs.
+_MILP_MAX_PAIRS = 200_000
+# Below this many customers the Lagrangian dual is minimised on all of them directly.
+_DIRECT_MAX_CUSTOMERS = 20_000
+# Larger instances start from the multipliers of a systematic sample this many times smaller
+# (solved the same way, so 1M customers go 20k -> 100k -> 1M).
+_SAMPLE_RATIO = 10
+# Share (and minimum number) of customers refined around the warm start.
+_ACTIVE_SET_SHARE = 0.05
+_ACTIVE_SET_MIN = 5_000
+_ACTIVE_SET_ROUNDS = 8
+_MAX_DESCENT_CYCLES = 500
+_FILL_ROUNDS = 20
+# Budget feasibility is checked up to this relative slack (floating-point sums of costs).
+_BUDGET_RTOL = 1e-9
+_TINY = 1e-12
+
+
+class OptimizeDataError(DataError, ValueError):
+    """Gains, costs, eligibility or campaign results cannot be used as given."""
+
+
+class OptimizeParameterError(ParameterError, ValueError):
+    """A budget, capacity, share or test setting is out of range."""
+
+
+# --------------------------------------------------------------------------------------------
+# Contact assignment
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class AssignmentResult:
+    """A contact plan and how good it provably is.
+
+    Attributes
+    ----------
+    channel : numpy.ndarray of int, shape (n_customers,)
+        Chosen channel index per customer, ``-1`` for no contact.
+    objective : float
+        Total gain (incremental value net of contact cost) of the plan.
+    spend : float
+        Total contact cost of the plan.
+    counts : numpy.ndarray of int, shape (n_channels,)
+        Contacts per channel.
+    upper_bound : float
+        A proven upper bound on the best achievable objective (Lagrangian dual value, or the
+        MILP solver's dual bound).
+    gap : float
+        ``(upper_bound - objective) / max(|upper_bound|, 1e-12)``; 0 means provably optimal.
+    method : str
+        ``"milp"`` or ``"lagrangian"`` (what ``"auto"`` resolved to).
+    multipliers : dict
+        Lagrangian method: ``{"budget": lambda, "capacity": mu}`` (``mu`` one per channel), the
+        shadow prices of one more unit of budget and one more contact per channel. Empty for MILP.
+    """
+
+    channel: np.ndarray
+    objective: float
+    spend: float
+    counts: np.ndarray
+    upper_bound: float
+    gap: float
+    method: str
+    multipliers: dict = field(default_factory=dict)
+
+    @property
+    def contacts(self) -> int:
+        """Number of customers contacted."""
+        return int(self.counts.sum())
+
+
+@dataclass
+class _Problem:
+    """The candidate pairs of an assignment problem, restricted to customers with any."""
+
+    n_customers: int
+    n_channels: int
+    rows: np.ndarray  # (m,) original index of every customer with at least one candidate
+    gain: np.ndarray  # (m, C) gain of candidate pairs, -inf elsewhere
+    cost: np.ndarray  # (C,) per channel, or (m, C) per pair (0 where not a candidate)
+    budget: float
+    capacity: np.ndarray  # (C,) float, inf when unlimited
+    n_pairs: int
+
+    def cost_at(self, rows: np.ndarray, channels: np.ndarray) -> np.ndarray:
+        """Cost of the given (row, channel) pairs."""
+        return _pair_cost(self.cost, rows, channels)
+
+    def subset(self, rows: np.ndarray) -> _Problem:
+        cost = self.cost[rows] if self.cost.ndim == 2 else self.cost
+        return replace(self, rows=self.rows[rows], gain=self.gain[rows], cost=cost)
+
+    def budget_is_binding(self) -> bool:
+        """Whether the budget can be exceeded at all (else its multiplier is 0)."""
+        if not np.isfinite(self.budget):
+            return False
+        return bool(_most_expensive_option(self.gain, self.cost).sum() > self.budget)
+
+    def binding_channels(self) -> np.ndarray:
+        """Channels whose capacity is below the number of customers who could use them."""
+        candidates_per_channel = np.isfinite(self.gain).sum(axis=0)
+        return np.flatnonzero(np.isfinite(self.capacity) & (self.capacity < candidates_per_channel))
+
+
+def _pair_cost(cost: np.ndarray, rows: np.ndarray, channels: np.ndarray) -> np.ndarray:
+    return cost[rows, channels] if cost.ndim == 2 else cost[channels]
+
+
+def _most_expensive_option(gain: np.ndarray, cost: np.ndarray) -> np.ndarray:
+    return np.where(np.isfinite(gain), cost, 0.0).max(axis=1, initial=0.0)
+
+
+def _prepare(
+    gain: ArrayLike,
+    cost: ArrayLike,
+    eligible: ArrayLike,
+    budget: float,
+    capacity: ArrayLike | None,
+) -> _Problem:
+    """Validate the inputs and keep only eligible positive-gain pairs."""
+    gain = np.asarray(gain, dtype=np.float64)
+    if gain.ndim != 2:
+        raise OptimizeDataError(
+            f"`gain` must be a 2-D array (customers x channels); got shape {gain.shape}."
+        )
+    n_customers, n_channels = gain.shape
+    eligible = np.asarray(eligible)
+    if eligible.shape != gain.shape:
+        raise OptimizeDataError(
+            f"`eligible` must have the shape of `gain` {gain.shape}; got {eligible.shape}."
+        )
+    if eligible.dtype != bool:
+        if not (np.issubdtype(eligible.dtype, np.integer) and np.isin(eligible, (0, 1)).all()):
+            raise OptimizeDataError("`eligible` must be boolean (True = may be contacted).")
+        eligible = eligible.astype(bool)
+    bad_gain = eligible & ~np.isfinite(gain)
+    if bad_gain.any():
+        rows = np.unique(np.nonzero(bad_gain)[0])[:5].tolist()
+        raise OptimizeDataError(
+            f"`gain` is missing or infinite for {int(bad_gain.sum())} eligible pair(s), e.g. "
+            f"customers at rows {rows}. Fill it or mark those pairs ineligible."
+        )
+    cost = np.asarray(cost, dtype=np.float64)
+    if cost.shape not in ((n_channels,), gain.shape):
+        raise OptimizeDataError(
+            f"`cost` must have shape ({n_channels},) (per channel) or {gain.shape} (per pair); "
+            f"got {cost.shape}."
+        )
+    candidate = eligible & (gain > 0)
+    relevant_cost = cost[candidate] if cost.ndim == 2 else cost
+    if not (np.isfinite(relevant_cost).all() and (relevant_cost >= 0).all()):
+        raise OptimizeDataError("`cost` must be finite and >= 0 for every eligible channel.")
+    budget = float(budget)
+    if math.isnan(budget) or budget < 0:
+        raise OptimizeParameterError(f"`budget` must be >= 0 (or inf); got {budget}.")
+    capacity_array = _as_capacity(capacity, n_channels)
+
+    rows = np.flatnonzero(candidate.any(axis=1))
+    candidate_rows = candidate[rows]
+    problem_gain = np.where(candidate_rows, gain[rows], -np.inf)
+    problem_cost = np.where(candidate_rows, cost[rows], 0.0) if cost.ndim == 2 else cost.copy()
+    return _Problem(
+        n_customers=n_customers,
+        n_channels=n_channels,
+        rows=rows,
+        gain=problem_gain,
+        cost=problem_cost,
+        budget=budget,
+        capacity=capacity_array,
+        n_pairs=int(candidate_rows.sum()),
+    )
+
+
+def _as_capacity(capacity: ArrayLike | None, n_channels: int) -> np.ndarray:
+    if capacity is None:
+        return np.full(n_channels, np.inf)
+    values = [np.inf if value is None else value for value in np.ravel(capacity).tolist()]
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (n_channels,):
+        raise OptimizeParameterError(
+            f"`capacity` must give one value per channel ({n_channels}); got {array.shape[0]}."
+        )
+    if np.isnan(array).any() or (array < 0).any():
+        raise OptimizeParameterError(
+            f"`capacity` must be >= 0 (inf or None = unlimited); got {array.tolist()}."
+        )
+    return np.floor(array)
+
+
+def optimise_assignment(
+    gain: ArrayLike,
+    cost: ArrayLike,
+    eligible: ArrayLike,
+    *,
+    budget: float,
+    capacity: ArrayLike | None = None,
+    method: str = "auto",
+    tol: float = 1e-6,
+) -> AssignmentResult:
+    """Choose at most one channel per customer to maximise total gain within budget and capacity.
+
+    Parameters
+    ----------
+    gain : array_like of float, shape (n_customers, n_channels)
+        Expected incremental value of contacting customer *i* by channel *c*, **net of the
+        contact cost** (may be negative; negative and zero gains are never contacted). Values at
+        ineligible pairs are ignored (may be NaN).
+    cost : array_like of float, shape (n_channels,) or (n_customers, n_channels)
+        Contact cost, ``>= 0``; counted against ``budget``.
+    eligible : array_like of bool, shape (n_customers, n_channels)
+        Whether the pair may be used at all: consent, frequency caps, quiet hours and channel
+        rules already folded in by the caller.
+    budget : float
+        Total spend cap, ``>= 0``; ``numpy.inf`` for none.
+    capacity : array_like, shape (n_channels,), optional
+        Maximum contacts per channel (``inf`` / ``None`` entries = unlimited).
+    method : {"auto", "milp", "lagrangian"}
+        ``"auto"`` uses the exact MILP when there are at most 200,000 eligible positive-gain
+        pairs and the Lagrangian heuristic (with a proven bound) above that.
+    tol : float
+        Relative optimality tolerance: the MILP's relative gap; for the Lagrangian method the
+        relative improvement of the dual below which its coordinate descent stops.
+
+    Returns
+    -------
+    AssignmentResult
+        The plan, its objective and spend, contacts per channel, a proven upper bound and the
+        relative gap to it.
+
+    Raises
+    ------
+    OptimizeDataError
+        Shapes disagree, eligible gains are missing, or eligible costs are negative.
+    OptimizeParameterError
+        ``budget``, ``capacity``, ``method`` or ``tol`` is out of range.
+    """
+    if method not in ("auto", "milp", "lagrangian"):
+        raise OptimizeParameterError(
+            f"`method` must be 'auto', 'milp' or 'lagrangian'; got {method!r}."
+        )
+    if not (0 < tol < 1):
+        raise OptimizeParameterError(f"`tol` must lie in (0, 1); got {tol}.")
+    problem = _prepare(gain, cost, eligible, budget, capacity)
+    if method == "auto":
+        method = "milp" if problem.n_pairs <= _MILP_MAX_PAIRS else "lagrangian"
+    if method == "milp":
+        return _solve_milp(problem, tol)
+    return _solve_lagrangian(problem, tol)
+
+
+def _result(
+    problem: _Problem,
+    choice: np.ndarray,
+    upper_bound: float,
+    method: str,
+    multipliers: dict,
+) -> AssignmentResult:
+    """Package a plan over the candidate customers as an AssignmentResult."""
+    contacted = np.flatnonzero(choice >= 0)
+    objective = float(problem.gain[contacted, choice[contacted]].sum())
+    spend = float(problem.cost_at(contacted, choice[contacted]).sum())
+    # The dual bound equals the objective up to round-off when the plan is optimal.
+    if upper_bound < objective and upper_bound >= objective - 1e-9 * max(1.0, abs(objective)):
+        upper_bound = objective
+    channel = np.full(problem.n_customers, -1, dtype=np.int64)
+    channel[problem.rows] = choice
+    return AssignmentResult(
+        channel=channel,
+        objective=objective,
+        spend=spend,
+        counts=np.bincount(choice[contacted], minlength=problem.n_channels).astype(np.int64),
+        upper_bound=float(upper_bound),
+        gap=float((upper_bound - objective) / max(abs(upper_bound), _TINY)),
+        method=method,
+        multipliers=multipliers,
+    )
+
+
+def _solve_milp(problem: _Problem, tol: float) -> AssignmentResult:
+    """Exact assignment with scipy.optimize.milp: one binary per candidate pair."""
+    row_of_pair, channel_of_pair = np.nonzero(np.isfinite(problem.gain))
+    pair_gain = problem.gain[row_of_pair, channel_of_pair]
+    pair_cost = problem.cost_at(row_of_pair, channel_of_pair)
+    n_pairs = pair_gain.size
+    m = problem.gain.shape[0]
+    blocks, upper = [], []
+    pairs_per_row = np.bincount(row_of_pair, minlength=m)
+    shared = pairs_per_row[row_of_pair] > 1  # customers with one pair need no row of their own
+    if shared.any():
+        customer_rows, customer_index = np.unique(row_of_pair[shared], return_inverse=True)
+        blocks.append(
+            sparse.csr_array(
+                (np.ones(int(shared.sum())), (customer_index, np.flatnonzero(shared))),
+                shape=(customer_rows.size, n_pairs),
+            )
+        )
+        upper.append(np.ones(customer_rows.size))
+    if problem.budget_is_binding():
+        blocks.append(sparse.csr_array(pair_cost.reshape(1, -1)))
+        upper.append([problem.budget])
+    for channel in problem.binding_channels():
+        in_channel = np.flatnonzero(channel_of_pair == channel)
+        blocks.append(
+            sparse.csr_array(
+                (np.ones(in_channel.size), (np.zeros(in_channel.size, dtype=int), in_channel)),
+                shape=(1, n_pairs),
+            )
+        )
+        upper.append([problem.capacity[channel]])
+
+    choice = np.full(m, -1, dtype=np.int64)
+    if n_pairs == 0:
+        return _result(problem, choice, 0.0, "milp", {})
+    constraints = None
+    if blocks:
+        matrix = sparse.vstack(blocks, format="csr")
+        constraints = optimize.LinearConstraint(matrix, -np.inf, np.concatenate(upper))
+    solution = optimize.milp(
+        -pair_gain,
+        integrality=np.ones(n_pairs),
+        bounds=optimize.Bounds(0.0, 1.0),
+        constraints=constraints,
+        options={"mip_rel_gap": tol, "disp": False},
+    )
+    if solution.x is None:  # pragma: no cover - HiGHS failing on a feasible (x = 0) problem
+        raise OptimizeDataError(f"the MILP solver failed: {solution.message}")
+    chosen = solution.x > 0.5
+    choice[row_of_pair[chosen]] = channel_of_pair[chosen]
+    choice = _repair_and_fill(problem, choice)
+    dual_bound = getattr(solution, "mip_dual_bound", None)
+    upper_bound = -float(dual_bound) if dual_bound is not None and np.isfinite(dual_bound) else None
+    result = _result(problem, choice, np.inf if upper_bound is None else upper_bound, "milp", {})
+    if upper_bound is None:
+        result.upper_bound = result.objective
+        result.gap = 0.0
+    return result
+
+
+# ---- Lagrangian dual ------------------------------------------------------------------------
+
+
+def _solve_lagrangian(
+    problem: _Problem, tol: float, start: np.ndarray | None = None
+) -> AssignmentResult:
+    """Minimise the Lagrangian dual, read off a plan, repair it and report the dual bound."""
+    multipliers = _minimise_dual(problem, tol, start)
+    choice, dual_value = _plan_at(problem, multipliers)
+    choice = _repair_and_fill(problem, choice)
+    return _result(
+        problem,
+        choice,
+        dual_value,
+        "lagrangian",
+        {"budget": float(multipliers[0]), "capacity": multipliers[1:].copy()},
+    )
+
+
+def _reduced_gain(gain: np.ndarray, cost: np.ndarray, multipliers: np.ndarray) -> np.ndarray:
+    """gain - lambda * cost - mu, the value of each pair once the constraints are priced."""
+    return gain - (multipliers[0] * cost + multipliers[1:])
+
+
+def _plan_at(problem: _Problem, multipliers: np.ndarray) -> tuple[np.ndarray, float]:
+    """Each customer's best priced option, and the dual value D at these multipliers."""
+    choice, best = _best_options(_reduced_gain(problem.gain, problem.cost, multipliers))
+    return choice, _dual_value(best, problem.budget, problem.capacity, multipliers)
+
+
+def _best_options(reduced: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    if reduced.shape[0] == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    best_channel = reduced.argmax(axis=1)
+    best = np.take_along_axis(reduced, best_channel[:, None], axis=1)[:, 0]
+    return np.where(best > 0, best_channel, -1), best
+
+
+def _dual_value(
+    best: np.ndarray, budget: float, capacity: np.ndarray, multipliers: np.ndarray
+) -> float:
+    value = float(np.maximum(best, 0.0).sum())
+    if np.isfinite(budget):
+        value += multipliers[0] * budget
+    limited = np.isfinite(capacity)
+    return value + float(multipliers[1:][limited] @ capacity[limited])
+
+
+def _minimise_dual(
+    problem: _Problem, tol: float, start: np.ndarray | None = None
+) -> np.ndarray:
+    """Multipliers [lambda, mu_1..mu_C] that (nearly) minimise the dual D."""
+    n_channels = problem.n_channels
+    active = np.zeros(n_channels + 1, dtype=bool)
+    active[0] = problem.budget_is_binding()
+    active[1:][problem.binding_channels()] = True
+    multipliers = np.zeros(n_channels + 1) if start is None else np.where(active, start, 0.0)
+    if not active.any():
+        return np.zeros(n_channels + 1)
+    m = problem.gain.shape[0]
+    unbounded = np.full(n_channels + 1, np.inf)
+    if m <= _DIRECT_MAX_CUSTOMERS:
+        return _dual_descent(problem, active, multipliers, np.zeros_like(unbounded), unbounded, tol)
+
+    # Warm start: the same problem on a systematic sample, budget and capacities scaled down.
+    sample_size = max(_DIRECT_MAX_CUSTOMERS, m // _SAMPLE_RATIO)
+    sample = np.unique(np.linspace(0, m - 1, sample_size).round().astype(np.int64))
+    if start is None:
+        share = sample.size / m
+        sampled = replace(
+            problem.subset(sample),
+            budget=problem.budget * share,
+            capacity=np.floor(problem.capacity * share),
+        )
+        multipliers = np.where(active, _minimise_dual(sampled, tol), 0.0)
+    scale = _multiplier_scale(problem.subset(sample), multipliers, active)
+    target = max(_ACTIVE_SET_MIN, int(_ACTIVE_SET_SHARE * m))
+    for _ in range(_ACTIVE_SET_ROUNDS):
+        if target >= m:
+            zeros = np.zeros_like(unbounded)
+            return _dual_descent(problem, active, multipliers, zeros, unbounded, tol)
+        multipliers, hit_box = _refine_in_box(problem, active, multipliers, scale, target, tol)
+        if not hit_box:
+            break
+        target *= 4
+    return multipliers
+
+
+def _multiplier_scale(sample: _Problem, multipliers: np.ndarray, active: np.ndarray) -> np.ndarray:
+    """How far each multiplier may plausibly move: its value plus 1% of a typical price."""
+    candidate = np.isfinite(sample.gain)
+    cost = np.broadcast_to(sample.cost, sample.gain.shape)
+    priced = candidate & (cost > 0)
+    typical_ratio = float(np.median(sample.gain[priced] / cost[priced])) if priced.any() else 0.0
+    scale = multipliers.astype(np.float64).copy()
+    scale[0] += 0.01 * typical_ratio
+    for channel in range(sample.n_channels):
+        gains = sample.gain[candidate[:, channel], channel]
+        scale[channel + 1] += 0.01 * float(np.median(gains)) if gains.size else 0.0
+    return np.where(active, scale, 0.0)
+
+
+def _refine_in_box(
+    problem: _Problem,
+    active: np.ndarray,
+    centre: np.ndarray,
+    scale: np.ndarray,
+    target: int,
+    tol: float,
+) -> tuple[np.ndarray, bool]:
+    """Minimise D in a box around ``centre`` over the customers whose choice can change there.
+
+    With the box ``|y - centre| <= t * scale``, every priced option moves by at most
+    ``t * (scale_lambda * cost + scale_mu)``. A customer whose best option beats every other by
+    more than the two can move together keeps it throughout the box, so it enters D as a
+    linear term: its spend and contact are taken out of budget and capacity. ``t`` is chosen so
+    that ``target`` customers stay free. Returns the new multipliers and whether they ended on
+    the box's edge (then the caller enlarges the box).
+    """
+    m, n_channels = problem.gain.shape
+    reduced = _reduced_gain(problem.gain, problem.cost, centre)
+    options = np.concatenate([reduced, np.zeros((m, 1))], axis=1)  # last column: no contact
+    slack = np.concatenate(
+        [np.broadcast_to(scale[0] * problem.cost + scale[1:], (m, n_channels)), np.zeros((m, 1))],
+        axis=1,
+    )
+    best = options.argmax(axis=1)
+    best_value = np.take_along_axis(options, best[:, None], axis=1)
+    best_slack = np.take_along_axis(slack, best[:, None], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        margin = (best_value - options) / (best_slack + slack)
+    margin[(best_slack + slack) == 0] = np.inf
+    margin[np.isnan(margin)] = np.inf  # -inf options (not candidates) never catch up
+    np.put_along_axis(margin, best[:, None], np.inf, axis=1)
+    switch_at = margin.min(axis=1)  # box half-width (in units of scale) that lets i switch
+    width = float(np.partition(switch_at, target - 1)[target - 1])
+    free = switch_at <= width
+    fixed = np.flatnonzero(~free & (best < n_channels))
+
+    fixed_channel = best[fixed]
+    budget = problem.budget - float(problem.cost_at(fixed, fixed_channel).sum())
+    capacity = problem.capacity - np.bincount(fixed_channel, minlength=n_channels)
+    lower = np.maximum(centre - width * scale, 0.0)
+    upper = centre + width * scale
+    reduced_problem = replace(problem.subset(np.flatnonzero(free)), budget=budget, capacity=capacity)
+    multipliers = _dual_descent(reduced_problem, active, centre.copy(), lower, upper, tol)
+    at_edge = active & (
+        (multipliers >= upper * (1 - 1e-12)) | ((lower > 0) & (multipliers <= lower * (1 + 1e-12)))
+    )
+    return multipliers, bool(at_edge.any())
+
+
+def _dual_descent(
+    problem: _Problem,
+    active: np.ndarray,
+    multipliers: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    tol: float,
+) -> np.ndarray:
+    """Exact coordinate descent on D within the box [lower, upper] (inactive entries stay 0)."""
+    multipliers = np.clip(np.where(active, multipliers, 0.0), lower, upper)
+    channels = np.flatnonzero(active[1:])
+    previous = np.inf
+    for _ in range(_MAX_DESCENT_CYCLES):
+        if active[0]:
+            multipliers[0] = _budget_step(problem, multipliers, lower[0], upper[0])
+        for channel in channels:
+            multipliers[channel + 1] = _capacity_step(
+                problem, multipliers, channel, lower[channel + 1], upper[channel + 1]
+            )
+        _, best = _best_options(_reduced_gain(problem.gain, problem.cost, multipliers))
+        value = _dual_value(best, problem.budget, problem.capacity, multipliers)
+        if previous - value <= 0.01 * tol * max(abs(value), _TINY):
+            break
+        previous = value
+    return multipliers
+
+
+def _capacity_step(
+    problem: _Problem, multipliers: np.ndarray, channel: int, lower: float, upper: float
+) -> float:
+    """Exact minimiser of D along mu[channel] in [lower, upper].
+
+    Customer *i* takes the channel iff ``mu < advantage_i`` (its priced gain there minus its
+    best alternative, 0 for no contact), so D's slope is ``capacity - #{advantage_i > mu}`` and
+    the minimiser is the (capacity + 1)-th largest advantage.
+    """
+    capacity = problem.capacity[channel]
+    if capacity < 0:
+        return upper
+    reduced = _reduced_gain(problem.gain, problem.cost, multipliers)
+    in_channel = reduced[:, channel] + multipliers[channel + 1]
+    reduced[:, channel] = -np.inf
+    alternative = np.maximum(reduced.max(axis=1, initial=-np.inf), 0.0)
+    advantage = (in_channel - alternative)[np.isfinite(in_channel)]
+    if np.count_nonzero(advantage > lower) <= capacity:
+        return lower
+    rank = advantage.size - int(capacity) - 1
+    return float(min(np.partition(advantage, rank)[rank], upper))
+
+
+def _budget_step(problem: _Problem, multipliers: np.ndarray, lower: float, upper: float) -> float:
+    """Exact minimiser of D along lambda in [lower, upper]: first lambda where spend <= budget.
+
+    D's slope in lambda is ``budget - spend(lambda)`` and spend never increases with lambda.
+    The bracket is narrowed by a few spend evaluations (first around the current lambda) until
+    few customers change option inside it; their envelope breakpoints are then sorted to find
+    the crossing exactly.
+    """
+    budget = problem.budget
+    if budget < 0:  # fixed customers already overspend inside the box: push lambda up
+        return upper
+    intercept = problem.gain - multipliers[1:]
+    cost = np.broadcast_to(problem.cost, intercept.shape)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ceiling = np.where((cost > 0) & (intercept > 0), intercept / cost, 0.0).max(initial=0.0)
+    # Above the ceiling only free options are worth anything, so spend is 0.
+    high = min(upper, float(ceiling))
+    low = lower
+    if high <= low:
+        return low
+
+    def option_cost(price: float) -> np.ndarray:
+        priced = intercept - price * cost
+        best = priced.argmax(axis=1)
+        rows = np.arange(best.size)
+        return np.where(priced[rows, best] > 0, cost[rows, best], 0.0)
+
+    cost_low = option_cost(low)
+    if cost_low.sum() <= budget:
+        return low
+    cost_high = option_cost(high)
+    guess = float(multipliers[0])
+    probe, step, expanding = guess, 1e-3 * guess, True
+    few = intercept.shape[0] // 16 + 64
+    for _ in range(60):
+        changing = cost_low != cost_high
+        if np.count_nonzero(changing) <= few:
+            break
+        if not (low < probe < high) or not expanding:
+            probe, expanding = 0.5 * (low + high), False
+        cost_probe = option_cost(probe)
+        overspent = cost_probe.sum() > budget
+        if overspent:
+            low, cost_low = probe, cost_probe
+        else:
+            high, cost_high = probe, cost_probe
+        probe += step if overspent else -step
+        step *= 4
+    changing = cost_low != cost_high
+    fixed_spend = float(cost_high[~changing].sum())
+    walked = np.flatnonzero(changing)
+    start_option, events = _envelope_events(
+        intercept[walked], problem.cost[walked] if problem.cost.ndim == 2 else problem.cost, low, high
+    )
+    contacted = start_option < problem.n_channels
+    spend = fixed_spend + float(cost[walked[contacted], start_option[contacted]].sum())
+    if spend <= budget:
+        return low
+    order = np.argsort(events.price, kind="stable")
+    saved = np.cumsum(events.spend_drop[order])
+    first = int(np.searchsorted(saved, spend - budget, side="left"))
+    return float(events.price[order][first]) if first < saved.size else high
+
+
+@dataclass
+class _EnvelopeEvents:
+    """Where, as the budget price lambda rises, a customer switches to a cheaper option."""
+
+    row: np.ndarray
+    price: np.ndarray  # lambda at the switch
+    step: np.ndarray  # 0 for the customer's first switch, 1 for the second, ...
+    from_option: np.ndarray  # option index, n_channels = no contact
+    to_option: np.ndarray
+    spend_drop: np.ndarray  # cost(from) - cost(to) > 0
+    gain_drop: np.ndarray  # intercept(from) - intercept(to)
+
+
+def _envelope_events(
+    intercept: np.ndarray, cost: np.ndarray, start: float, stop: float
+) -> tuple[np.ndarray, _EnvelopeEvents]:
+    """Walk every customer's upper envelope of ``intercept - lambda * cost`` (and 0) in lambda.
+
+    Returns the best option at ``lambda = start`` (ties to the cheaper option) and every switch
+    with ``start <= lambda <= stop``. Each switch moves to a strictly cheaper option, so a
+    customer switches at most ``n_channels`` times.
+    """
+    m, n_channels = intercept.shape
+    values = np.concatenate([intercept, np.zeros((m, 1))], axis=1)
+    costs = np.concatenate([np.broadcast_to(cost, (m, n_channels)), np.zeros((m, 1))], axis=1)
+    priced = values - start * costs
+    tied_best = priced >= priced.max(axis=1, keepdims=True)
+    start_option = np.where(tied_best, costs, np.inf).argmin(axis=1)
+
+    pieces: list[tuple[np.ndarray, ...]] = []
+    rows = np.flatnonzero(costs[np.arange(m), start_option] > 0)
+    option = start_option[rows]
+    price = np.full(rows.size, float(start))
+    step = 0
+    while rows.size:
+        row_values, row_costs = values[rows], costs[rows]
+        local = np.arange(rows.size)
+        current_value, current_cost = row_values[local, option], row_costs[local, option]
+        cost_cut = current_cost[:, None] - row_costs
+        with np.errstate(divide="ignore", invalid="ignore"):
+            crossing = (current_value[:, None] - row_values) / cost_cut
+        crossing = np.where(cost_cut > 0, crossing, np.inf)
+        crossing = np.maximum(crossing, price[:, None])  # round-off guard
+        next_price = crossing.min(axis=1)
+        tied = crossing <= next_price[:, None]
+        next_option = np.where(tied, row_costs, np.inf).argmin(axis=1)
+        inside = next_price <= stop
+        pieces.append(
+            (
+                rows[inside],
+                next_price[inside],
+                np.full(int(inside.sum()), step),
+                option[inside],
+                next_option[inside],
+                (current_cost - row_costs[local, next_option])[inside],
+                (current_value - row_values[local, next_option])[inside],
+            )
+        )
+        keep = inside & (row_costs[local, next_option] > 0)
+        rows, option, price = rows[keep], next_option[keep], next_price[keep]
+        step += 1
+    if not pieces:
+        empty_int, empty_float = np.zeros(0, dtype=np.int64), np.zeros(0)
+        pieces.append((empty_int, empty_float, empty_int, empty_int, empty_int) + (empty_float,) * 2)
+    columns = [np.concatenate(parts) for parts in zip(*pieces, strict=True)]
+    return start_option, _EnvelopeEvents(*columns)
+
+
+# ---- Repair -----------------------------------------------------------------------------------
+
+
+def _repair_and_fill(problem: _Problem, choice: np.ndarray) -> np.ndarray:
+    """Make a plan feasible (drop the weakest contacts), then add back whatever still fits.
+
+    Over-full channels lose their lowest-gain contacts; an over-spent budget loses the contacts
+    with the lowest gain per unit cost. Then, in rounds, each uncontacted customer proposes its
+    best pair that still fits (by gain per cost when the budget is finite, else by gain) and the
+    best proposals are accepted while budget and capacity last.
+    """
+    choice = choice.copy()
+    gain, n_channels = problem.gain, problem.n_channels
+    budget_limit = problem.budget + _BUDGET_RTOL * max(1.0, problem.budget)
+    for channel in np.flatnonzero(np.isfinite(problem.capacity)):
+        members = np.flatnonzero(choice == channel)
+        excess = members.size - int(problem.capacity[channel])
+        if excess > 0:
+            weakest = np.argpartition(gain[members, channel], excess - 1)[:excess]
+            choice[members[weakest]] = -1
+    if np.isfinite(problem.budget):
+        contacted = np.flatnonzero(choice >= 0)
+        costs = problem.cost_at(contacted, choice[contacted])
+        spend = float(costs.sum())
+        if spend > budget_limit:
+            with np.errstate(divide="ignore"):
+                ratio = gain[contacted, choice[contacted]] / costs
+            order = np.argsort(ratio, kind="stable")
+            dropped_spend = np.cumsum(costs[order])
+            last = int(np.searchsorted(dropped_spend, spend - budget_limit, side="left"))
+            choice[contacted[order[: last + 1]]] = -1
+
+    budget_is_finite = bool(np.isfinite(problem.budget))
+    for _ in range(_FILL_ROUNDS):
+        contacted = np.flatnonzero(choice >= 0)
+        remaining = budget_limit - float(problem.cost_at(contacted, choice[contacted]).sum())
+        spare = problem.capacity - np.bincount(choice[contacted], minlength=n_channels)
+        free = np.flatnonzero(choice < 0)
+        if free.size == 0 or remaining < 0:
+            break
+        free_gain = gain[free]
+        free_cost = np.broadcast_to(
+            problem.cost[free] if problem.cost.ndim == 2 else problem.cost, free_gain.shape
+        )
+        fits = np.isfinite(free_gain) & (free_cost <= remaining) & (spare > 0)[None, :]
+        if budget_is_finite:
+            with np.errstate(divide="ignore"):
+                key = free_gain / free_cost
+        else:
+            key = free_gain
+        key = np.where(fits, key, -np.inf)
+        proposal = key.argmax(axis=1)
+        proposes = fits[np.arange(free.size), proposal]
+        if not proposes.any():
+            break
+        rows, channels = free[proposes], proposal[proposes]
+        proposal_key = key[proposes, channels]
+        proposal_gain = gain[rows, channels]
+        order = np.lexsort((-proposal_gain, -proposal_key))
+        rows, channels = rows[order], channels[order]
+        rank_in_channel = _rank_within_groups(channels, n_channels)
+        within_capacity = rank_in_channel < spare[channels]
+        rows, channels = rows[within_capacity], channels[within_capacity]
+        spend_so_far = np.cumsum(problem.cost_at(rows, channels))
+        take = int(np.searchsorted(spend_so_far, remaining, side="right"))
+        if take == 0:
+            break
+        choice[rows[:take]] = channels[:take]
+    return choice
+
+
+def _rank_within_groups(groups: np.ndarray, n_groups: int) -> np.ndarray:
+    """0, 1, 2, ... within each group, in the order the elements appear."""
+    order = np.argsort(groups, kind="stable")
+    sizes = np.bincount(groups, minlength=n_groups)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    ranks = np.empty(groups.size, dtype=np.int64)
+    ranks[order] = np.arange(groups.size) - np.repeat(starts, sizes)
+    return ranks
+
+
+# ---- Budget curve -----------------------------------------------------------------------------
+
+
+def budget_curve(
+    gain: ArrayLike,
+    cost: ArrayLike,
+    eligible: ArrayLike,
+    budgets: Iterable[float],
+    capacity: ArrayLike | None = None,
+) -> pd.DataFrame:
+    """Best plan value at each budget: where more budget stops paying.
+
+    Without binding capacities the whole curve comes from one pass: every customer's upper
+    envelope of ``gain - lambda * cost`` is walked once, its switches (upgrades to a dearer
+    channel, or from no contact to a contact) are sorted by their price ``lambda`` and the plan
+    at budget ``B`` is the longest prefix of upgrades that fits (feasible, and within one
+    upgrade of the linear-relaxation optimum). With binding capacities each budget is solved by
+    the Lagrangian method, warm-started from the previous budget.
+
+    Parameters
+    ----------
+    gain, cost, eligible, capacity
+        As in :func:`optimise_assignment`.
+    budgets : iterable of float
+        Budgets to evaluate (``>= 0``; ``inf`` allowed).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per budget, in the order given: ``budget``, ``spend``, ``objective`` (total
+        incremental value net of contact cost), ``contacts``, ``marginal_return`` (extra net
+        value per extra unit of budget -- the budget's shadow price; 0 once more budget stops
+        paying) and ``upper_bound`` (proven bound on the objective at that budget). ``objective``
+        never decreases with the budget and reaches the unconstrained optimum once the budget
+        covers it.
+    """
+    budget_values = np.asarray(list(budgets), dtype=np.float64)
+    if budget_values.ndim != 1 or np.isnan(budget_values).any() or (budget_values < 0).any():
+        raise OptimizeParameterError("`budgets` must be a list of numbers >= 0 (inf allowed).")
+    problem = _prepare(gain, cost, eligible, np.inf, capacity)
+    ascending = np.unique(budget_values)
+    if problem.binding_channels().size == 0:
+        table = _budget_curve_without_capacity(problem, ascending)
+    else:
+        table = _budget_curve_with_capacity(problem, ascending)
+    positions = np.searchsorted(ascending, budget_values)
+    return table.iloc[positions].reset_index(drop=True)
+
+
+def _budget_curve_without_capacity(problem: _Problem, budgets: np.ndarray) -> pd.DataFrame:
+    start_option, events = _envelope_events(problem.gain, problem.cost, 0.0, np.inf)
+    n_channels = problem.n_channels
+    # At lambda = inf every customer sits at its last option: a free channel or no contact.
+    final_option = start_option.copy()
+    last_step = np.argsort(events.step, kind="stable")
+    final_option[events.row[last_step]] = events.to_option[last_step]
+    free_contact = np.flatnonzero(final_option < n_channels)
+    base_gain = float(problem.gain[free_contact, final_option[free_contact]].sum())
+    base_contacts = free_contact.size
+
+    # Raising the budget undoes the switches from the highest price down (later steps first).
+    order = np.lexsort((-events.step, -events.price))
+    price = events.price[order]
+    spend = np.concatenate([[0.0], np.cumsum(events.spend_drop[order])])
+    value = base_gain + np.concatenate([[0.0], np.cumsum(events.gain_drop[order])])
+    contacts = base_contacts + np.concatenate(
+        [[0], np.cumsum(events.to_option[order] == n_channels)]
+    )
+    slack = _BUDGET_RTOL * np.maximum(1.0, np.where(np.isfinite(budgets), budgets, 1.0))
+    taken = np.searchsorted(spend[1:], budgets + slack, side="right")
+    has_next = taken < price.size
+    marginal = np.where(has_next, price[np.minimum(taken, price.size - 1)] if price.size else 0, 0)
+    room = np.where(has_next, np.maximum(budgets - spend[taken], 0.0), 0.0)
+    return pd.DataFrame(
+        {
+            "budget": budgets,
+            "spend": spend[taken],
+            "objective": value[taken],
+            "contacts": contacts[taken].astype(np.int64),
+            "marginal_return": marginal.astype(np.float64),
+            "upper_bound": value[taken] + marginal * room,
+        }
+    )
+
+
+def _budget_curve_with_capacity(problem: _Problem, budgets: np.ndarray) -> pd.DataFrame:
+    records = []
+    multipliers = None
+    best: AssignmentResult | None = None
+    for budget in budgets:
+        priced = replace(problem, budget=float(budget))
+        multipliers = _minimise_dual(priced, 1e-6, multipliers)
+        choice, dual_value = _plan_at(priced, multipliers)
+        plan = _result(
+            priced, _repair_and_fill(priced, choice), dual_value, "lagrangian", {}
+        )
+        # A plan that fits a smaller budget fits this one too, so the curve never goes down.
+        if best is None or plan.objective >= best.objective:
+            best = plan
+        records.append(
+            {
+                "budget": float(budget),
+                "spend": best.spend,
+                "objective": best.objective,
+                "contacts": best.contacts,
+                "marginal_return": float(multipliers[0]),
+                "upper_bound": max(plan.upper_bound, best.objective),
+            }
+        )
+    return pd.DataFrame.from_records(records)
+
+
+# --------------------------------------------------------------------------------------------
+# Holdout
+# --------------------------------------------------------------------------------------------
+
+
+def holdout_mask(
+    customer_ids: Iterable,
+    campaign_id: str | int,
+    share: float,
+    *,
+    seed: int = 0,
+    exact: bool = False,
+) -> np.ndarray:
+    """Randomised holdout (control group, 对照组) that is reproducible per customer.
+
+    Each customer gets a uniform number ``u`` in [0, 1) from the BLAKE2b hash of
+    ``"{campaign_id}\\x1f{seed}\\x1f{customer_id}"`` (ids are converted with ``str``, so the
+    integer 42 and the string ``"42"`` are the same customer, but the float 42.0 is not). The
+    draw depends only on (customer, campaign, seed): the same on every run and machine,
+    whatever the order of the list and whoever else is in it.
+
+    Parameters
+    ----------
+    customer_ids : iterable
+        Customer identifiers (no missing values).
+    campaign_id : str or int
+        The campaign; different campaigns draw independent holdouts.
+    share : float
+        Holdout share in [0, 1].
+    seed : int
+        Redraws the whole holdout when changed.
+    exact : bool
+        ``False``: customer is held out iff ``u < share`` (the realised share is Binomial around
+        ``share``; membership depends on nobody else). ``True``: exactly
+        ``floor(share * n + 0.5)`` customers, those with the smallest hashes (membership then
+        depends on who else is in the list).
+
+    Returns
+    -------
+    numpy.ndarray of bool
+        ``True`` = hold out (do not contact), aligned with ``customer_ids``.
+    """
+    share = float(share)
+    if not 0.0 <= share <= 1.0:
+        raise OptimizeParameterError(f"`share` must lie in [0, 1]; got {share}.")
+    ids = list(customer_ids)
+    if ids and pd.isna(pd.Series(ids, dtype=object)).any():
+        raise OptimizeDataError("`customer_ids` has missing values; every customer needs an id.")
+    prefix = f"{campaign_id}\x1f{seed}\x1f".encode()
+    hashes = np.fromiter(
+        (
+            int.from_bytes(hashlib.blake2b(prefix + str(i).encode(), digest_size=8).digest(), "big")
+            for i in ids
+        ),
+        dtype=np.uint64,
+        count=len(ids),
+    )
+    if exact:
+        mask = np.zeros(len(ids), dtype=bool)
+        mask[np.argsort(hashes, kind="stable")[: math.floor(share * len(ids) + 0.5)]] = True
+        return mask
+    uniform = (hashes >> np.uint64(11)).astype(np.float64) * 2.0**-53  # 53 random bits
+    return uniform < share
+
+
+# --------------------------------------------------------------------------------------------
+# Power
+# --------------------------------------------------------------------------------------------
+
+
+def _check_rate(value: float, name: str) -> float:
+    value = float(value)
+    if not 0.0 < value < 1.0:
+        raise OptimizeParameterError(f"`{name}` must lie strictly between 0 and 1; got {value}.")
+    return value
+
+
+def power_two_proportions(
+    n_treatment: float,
+    n_control: float,
+    baseline_rate: float,
+    effect: float,
+    *,
+    alpha: float = 0.05,
+) -> float:
+    """Power of the two-sided two-proportion z-test (normal approximation).
+
+    With control rate ``p_c = baseline_rate``, treatment rate ``p_t = p_c + effect`` and the
+    pooled rate ``p = (n_t p_t + n_c p_c) / (n_t + n_c)``::
+
+        se_0 = sqrt(p (1 - p) (1/n_t + 1/n_c))            # under H0 (pooled)
+        se_1 = sqrt(p_t (1 - p_t) / n_t + p_c (1 - p_c) / n_c)   # under H1
+        power = Phi((|effect| - z_{1-alpha/2} se_0) / se_1)
+
+    (the far tail, rejecting in the wrong direction, is ignored as usual).
+
+    Returns
+    -------
+    float
+        Probability of a significant result; NaN when an arm is empty.
+    """
+    p_control = _check_rate(baseline_rate, "baseline_rate")
+    p_treatment = _check_rate(p_control + effect, "baseline_rate + effect")
+    alpha = _check_rate(alpha, "alpha")
+    if n_treatment <= 0 or n_control <= 0:
+        return math.nan
+    z_alpha = stats.norm.ppf(1 - alpha / 2)
+    pooled = (n_treatment * p_treatment + n_control * p_control) / (n_treatment + n_control)
+    se_null = math.sqrt(pooled * (1 - pooled) * (1 / n_treatment + 1 / n_control))
+    se_alternative = math.sqrt(
+        p_treatment * (1 - p_treatment) / n_treatment + p_control * (1 - p_control) / n_control
+    )
+    return float(stats.norm.cdf((abs(effect) - z_alpha * se_null) / se_alternative))
+
+
+def minimum_detectable_effect(
+    n_treatment: float,
+    n_control: float,
+    baseline_rate: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> float:
+    """Smallest absolute lift in conversion rate detected with the given power.
+
+    Solves ``effect = z_{1-alpha/2} se_0(effect) + z_{power} se_1(effect)`` for ``effect > 0``
+    (see :func:`power_two_proportions` for ``se_0``, ``se_1``); both standard errors depend on
+    the effect through ``p_t = baseline_rate + effect``. For equal arms of ``n`` this inverts the
+    textbook sample size ``n = (z_{1-alpha/2} sqrt(2 p q) + z_power sqrt(p_c q_c + p_t q_t))^2 /
+    effect^2`` with ``p`` the mean of the two rates (baseline 0.10, effect 0.02, alpha 0.05,
+    power 0.8 gives n = 3,841 per arm).
+
+    Returns
+    -------
+    float
+        Absolute effect (e.g. 0.02 = two percentage points); ``inf`` when not even a lift to a
+        100% rate is detectable, NaN when an arm is empty.
+    """
+    p_control = _check_rate(baseline_rate, "baseline_rate")
+    alpha = _check_rate(alpha, "alpha")
+    power = _check_rate(power, "power")
+    if n_treatment <= 0 or n_control <= 0:
+        return math.nan
+    z_alpha, z_power = stats.norm.ppf(1 - alpha / 2), stats.norm.ppf(power)
+
+    def shortfall(effect: float) -> float:
+        p_treatment = p_control + effect
+        pooled = (n_treatment * p_treatment + n_control * p_control) / (n_treatment + n_control)
+        se_null = math.sqrt(pooled * (1 - pooled) * (1 / n_treatment + 1 / n_control))
+        se_alternative = math.sqrt(
+            p_treatment * (1 - p_treatment) / n_treatment + p_control * (1 - p_control) / n_control
+        )
+        return effect - z_alpha * se_null - z_power * se_alternative
+
+    largest = 1.0 - p_control
+    if shortfall(largest) < 0:
+        return math.inf
+    return float(optimize.brentq(shortfall, 1e-12, largest, xtol=1e-12, rtol=1e-12))
+
+
+@dataclass(frozen=True)
+class HoldoutSize:
+    """How to split ``n_total`` customers so a given lift is detectable.
+
+    Attributes
+    ----------
+    n_control, n_treatment : int
+        Holdout (control) and contacted (treatment) sizes.
+    control_share : float
+        ``n_control / n_total``.
+    power : float
+        Power achieved with this split.
+    feasible : bool
+        False when no split reaches the requested power; the split shown is then the one with
+        the most power.
+    """
+
+    n_control: int
+    n_treatment: int
+    control_share: float
+    power: float
+    feasible: bool
+
+
+def holdout_size_for_effect(
+    n_total: int,
+    baseline_rate: float,
+    effect: float,
+    *,
+    alpha: float = 0.05,
+    power: float = 0.8,
+) -> HoldoutSize:
+    """Smallest holdout out of ``n_total`` customers that detects ``effect`` with ``power``.
+
+    Power (:func:`power_two_proportions`) rises with the holdout up to a near-even split, so
+    the smallest sufficient control size is found by bisection on ``1 .. n_peak`` where
+    ``n_peak`` is the most powerful split.
+
+    Parameters
+    ----------
+    n_total : int
+        Customers available for the campaign (treatment + holdout).
+    baseline_rate : float
+        Conversion rate without contact (the control's expected rate).
+    effect : float
+        Absolute lift to detect (``baseline_rate + effect`` must lie in (0, 1)).
+    alpha, power : float
+        Two-sided significance level and required power.
+    """
+    n_total = int(n_total)
+    if n_total < 2:
+        raise OptimizeParameterError(f"`n_total` must be at least 2; got {n_total}.")
+    if effect == 0:
+        raise OptimizeParameterError("`effect` must be non-zero.")
+    target = _check_rate(power, "power")
+
+    def power_at(n_control: float) -> float:
+        return power_two_proportions(
+            n_total - n_control, n_control, baseline_rate, effect, alpha=alpha
+        )
+
+    peak = optimize.minimize_scalar(
+        lambda n_control: -power_at(n_control), bounds=(1, n_total - 1), method="bounded"
+    )
+    candidates = {min(max(int(f(peak.x)), 1), n_total - 1) for f in (math.floor, math.ceil)}
+    n_peak = max(candidates, key=power_at)
+    if power_at(n_peak) < target:
+        return HoldoutSize(n_peak, n_total - n_peak, n_peak / n_total, power_at(n_peak), False)
+    low, high = 1, n_peak  # power_at(high) >= target
+    if power_at(low) >= target:
+        high = low
+    while high - low > 1:
+        middle = (low + high) // 2
+        if power_at(middle) >= target:
+            high = middle
+        else:
+            low = middle
+    return HoldoutSize(high, n_total - high, high / n_total, power_at(high), True)
+
+
+# --------------------------------------------------------------------------------------------
+# Readout
+# --------------------------------------------------------------------------------------------
+
+
+def _validate_cols(frame: pd.DataFrame, columns: Sequence[str]) -> None:
+    missing = [column for column in columns if column not in frame.columns]
+    if missing:
+        raise OptimizeDataError(
+            f"campaign results are missing column(s) {missing}; found {list(frame.columns)}. "
+            "Rename the columns or pass their names (group_col=..., converted_col=...)."
+        )
+
+
+def _wilson_interval(successes: np.ndarray, n: np.ndarray, z: float):
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate = successes / n
+        centre = (rate + z**2 / (2 * n)) / (1 + z**2 / n)
+        half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
+    return centre - half, centre + half
+
+
+def campaign_readout(
+    frame: pd.DataFrame,
+    *,
+    group_col: str = "group",
+    converted_col: str = "converted",
+    revenue_col: str | None = "revenue",
+    cost_col: str | None = None,
+    by: str | Sequence[str] | None = None,
+    alpha: float = 0.05,
+    treatment_label: object = "treatment",
+    control_label: object = "control",
+) -> pd.DataFrame:
+    """Campaign results per segment: lift with confidence intervals, incremental revenue, ROI.
+
+    Parameters
+    ----------
+    frame : pandas.DataFrame
+        One row per customer in the campaign. Required columns: ``group_col`` (values
+        ``treatment_label`` / ``control_label``), ``converted_col`` (0/1 or bool), and, when
+        given, ``revenue_col`` (revenue per customer in the measurement window; missing = 0),
+        ``cost_col`` (contact cost per customer) and the ``by`` columns.
+    group_col, converted_col, revenue_col, cost_col : str
+        Column names; ``revenue_col=None`` skips the revenue figures.
+    by : str or list of str, optional
+        Segment columns; ``None`` gives one overall row.
+    alpha : float
+        1 - confidence level of the intervals.
+    treatment_label, control_label
+        Values of ``group_col`` that mark the two arms.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per segment (``by`` columns first) with ``n_treatment``, ``n_control``,
+        ``conversions_treatment``, ``conversions_control``, ``rate_treatment``,
+        ``rate_control``, ``lift`` (absolute difference of rates) with ``lift_low`` /
+        ``lift_high`` (Newcombe hybrid-score interval, Wilson intervals per arm combined -- keeps
+        its coverage near 0% and 100% where Wald fails), ``lift_p_value`` (pooled two-proportion
+        z-test), ``relative_lift`` (``rate_t / rate_c - 1``), ``revenue_per_customer_treatment``
+        / ``_control``, ``revenue_diff`` with ``revenue_diff_low`` / ``_high`` (Welch),
+        ``incremental_revenue`` (``revenue_diff * n_treatment``, with ``_low`` / ``_high``),
+        ``cost`` (sum of ``cost_col`` over the treatment arm) and ``roi``
+        (``(incremental_revenue - cost) / cost``). Figures that need an arm that is empty (or,
+        for Welch, has fewer than 2 customers) are NaN.
+    """
+    by_columns = [] if by is None else ([by] if isinstance(by, str) else list(by))
+    needed = [group_col, converted_col, *by_columns]
+    needed += [column for column in (revenue_col, cost_col) if column is not None]
+    _validate_cols(frame, needed)
+    alpha = _check_rate(alpha, "alpha")
+    labels = frame[group_col]
+    unknown = sorted(set(labels.dropna().unique()) - {treatment_label, control_label}, key=str)
+    if unknown or labels.isna().any():
+        raise OptimizeDataError(
+            f"`{group_col}` must be {treatment_label!r} or {control_label!r}; found "
+            f"{unknown[:5] + (['<missing>'] if labels.isna().any() else [])}. Fix or drop those "
+            "rows, or pass treatment_label= / control_label=."
+        )
+    converted = pd.to_numeric(frame[converted_col].astype("float64"), errors="coerce")
+    if converted.isna().any() or not converted.isin((0.0, 1.0)).all():
+        raise OptimizeDataError(
+            f"`{converted_col}` must be 0/1 (or True/False) for every customer; found "
+            f"{int((converted.isna() | ~converted.isin((0.0, 1.0))).sum())} other value(s)."
+        )
+    work = pd.DataFrame(
+        {"_treated": (labels == treatment_label).to_numpy(), "_converted": converted.to_numpy()},
+        index=frame.index,
+    )
+    if revenue_col is not None:
+        work["_revenue"] = pd.to_numeric(frame[revenue_col], errors="coerce").fillna(0.0)
+    if cost_col is not None:
+        work["_cost"] = pd.to_numeric(frame[cost_col], errors="coerce").fillna(0.0)
+    for column in by_columns:
+        work[column] = frame[column]
+    if not by_columns:
+        work["_segment"] = "all"
+    keys = [*(by_columns or ["_segment"]), "_treated"]
+    aggregations = {"n": ("_converted", "size"), "conversions": ("_converted", "sum")}
+    if revenue_col is not None:
+        aggregations["revenue_mean"] = ("_revenue", "mean")
+        aggregations["revenue_var"] = ("_revenue", "var")
+    if cost_col is not None:
+        aggregations["cost"] = ("_cost", "sum")
+    per_arm = work.groupby(keys, dropna=False, observed=True, sort=True).agg(**aggregations)
+    arms = per_arm.unstack("_treated").reindex(
+        columns=pd.MultiIndex.from_product([list(aggregations), [True, False]])
+    )
+
+    def arm(statistic: str, treated: bool) -> np.ndarray:
+        return arms[(statistic, treated)].to_numpy(dtype=np.float64)
+
+    n_t = np.nan_to_num(arm("n", True))
+    n_c = np.nan_to_num(arm("n", False))
+    conversions_t = np.nan_to_num(arm("conversions", True))
+    conversions_c = np.nan_to_num(arm("conversions", False))
+    z = float(stats.norm.ppf(1 - alpha / 2))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rate_t, rate_c = conversions_t / n_t, conversions_c / n_c
+        low_t, high_t = _wilson_interval(conversions_t, n_t, z)
+        low_c, high_c = _wilson_interval(conversions_c, n_c, z)
+        lift = rate_t - rate_c
+        pooled = (conversions_t + conversions_c) / (n_t + n_c)
+        se_pooled = np.sqrt(pooled * (1 - pooled) * (1 / n_t + 1 / n_c))
+        z_stat = np.where(se_pooled > 0, lift / se_pooled, np.where(lift == 0, 0.0, np.nan))
+        relative_lift = np.where(rate_c > 0, rate_t / rate_c - 1, np.nan)
+    result = pd.DataFrame(index=arms.index)
+    result["n_treatment"] = n_t.astype(np.int64)
+    result["n_control"] = n_c.astype(np.int64)
+    result["conversions_treatment"] = conversions_t.astype(np.int64)
+    result["conversions_control"] = conversions_c.astype(np.int64)
+    result["rate_treatment"] = rate_t
+    result["rate_control"] = rate_c
+    result["lift"] = lift
+    result["lift_low"] = lift - np.sqrt((rate_t - low_t) ** 2 + (high_c - rate_c) ** 2)
+    result["lift_high"] = lift + np.sqrt((high_t - rate_t) ** 2 + (rate_c - low_c) ** 2)
+    result["lift_p_value"] = 2 * stats.norm.sf(np.abs(z_stat))
+    result["relative_lift"] = relative_lift
+
+    incremental = np.full(len(result), np.nan)
+    if revenue_col is not None:
+        mean_t, mean_c = arm("revenue_mean", True), arm("revenue_mean", False)
+        var_t, var_c = arm("revenue_var", True), arm("revenue_var", False)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diff = mean_t - mean_c
+            se = np.sqrt(var_t / n_t + var_c / n_c)
+            dof = (var_t / n_t + var_c / n_c) ** 2 / (
+                (var_t / n_t) ** 2 / (n_t - 1) + (var_c / n_c) ** 2 / (n_c - 1)
+            )
+            half = np.where(se > 0, stats.t.ppf(1 - alpha / 2, dof) * se, 0.0)
+        half = np.where(np.isnan(se), np.nan, half)
+        incremental = diff * n_t
+        result["revenue_per_customer_treatment"] = mean_t
+        result["revenue_per_customer_control"] = mean_c
+        result["revenue_diff"] = diff
+        result["revenue_diff_low"] = diff - half
+        result["revenue_diff_high"] = diff + half
+        result["incremental_revenue"] = incremental
+        result["incremental_revenue_low"] = (diff - half) * n_t
+        result["incremental_revenue_high"] = (diff + half) * n_t
+    if cost_col is not None:
+        cost = np.nan_to_num(arm("cost", True))
+        result["cost"] = cost
+        with np.errstate(divide="ignore", invalid="ignore"):
+            result["roi"] = np.where(cost > 0, (incremental - cost) / cost, np.nan)
+    if by_columns:
+        return result.reset_index()
+    return result.reset_index(drop=True)
