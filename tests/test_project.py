@@ -63,3 +63,22 @@ def test_ci_runs_the_readme_test_command():
     assert "make test" in (ROOT / ".ci" / "run").read_text()
     head = "\n".join((ROOT / "README.md").read_text().splitlines()[:15])
     assert "make report" in head and "make test" in head
+
+
+def test_parameters_cells_are_literals_papermill_can_read():
+    """papermill silently ignores a parameter line it cannot parse (e.g. '=' or ';' in its
+    comment); every notebook's parameters must be readable and shared ones identical."""
+    from papermill.inspection import inspect_notebook
+
+    common = None
+    for path in sorted((ROOT / "notebooks").glob("*.ipynb")):
+        params = inspect_notebook(str(path))
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        cell = next(c for c in nb["cells"] if "parameters" in c["metadata"].get("tags", []))
+        lines = [ln for ln in "".join(cell["source"]).splitlines() if ln.strip()]
+        assert len(params) == len(lines), f"{path.name}: a parameter line papermill cannot read"
+        names = {"data_dir", "as_of", "lang", "run_dir", "seed", "mapping", "tz"}
+        assert names <= set(params), path.name
+        shared = {k: params[k]["default"] for k in names}
+        common = common or shared
+        assert shared == common, path.name

@@ -114,6 +114,7 @@ LABELS: dict[str, dict[str, str]] = {
                      "zh": "按首单月份的同期群留存"},
     "cohort.x": {"en": "Months since first order", "zh": "首单后月数"},
     "cohort.y": {"en": "First-order month", "zh": "首单月份"},
+    "cohort.average": {"en": "All cohorts (weighted)", "zh": "全部同期群（加权）"},
     "cohort.curve_title": {"en": "Retention curves (share of cohort ordering in month k)",
                            "zh": "留存曲线（第 k 月仍下单的占比）"},
     "cohort.text": {

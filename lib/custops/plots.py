@@ -38,7 +38,7 @@ def _template() -> go.layout.Template:
     template.layout.font = {"family": FONT_FAMILY, "size": 13}
     template.layout.colorway = PALETTE
     template.layout.margin = {"l": 60, "r": 30, "t": 60, "b": 50}
-    template.layout.title = {"x": 0.0, "xanchor": "left", "font": {"size": 16}}
+    template.layout.title = {"x": 0.01, "xanchor": "left", "font": {"size": 16}}
     template.layout.legend = {"orientation": "h", "y": -0.18}
     return template
 

@@ -308,7 +308,8 @@ def cohort_section(months: pd.DataFrame, as_of: dt.date, lang: str = "en", *,
         "k", list(recent.index), title=t("cohort.curve_title", lang), percent=True,
         yaxis_title=t("share", lang),
     )
-    lines.add_scatter(x=curve["k"], y=curve["retention"], name="Σ", mode="lines",
+    lines.add_scatter(x=curve["k"], y=curve["retention"], name=t("cohort.average", lang),
+                      mode="lines",
                       line={"color": "#222", "width": 4, "dash": "dot"})
     text = t("cohort.text", lang, m1=mean_curve.get(1, np.nan), m3=mean_curve.get(3, np.nan),
              m6=mean_curve.get(6, np.nan))

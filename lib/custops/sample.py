@@ -133,7 +133,7 @@ class CampaignSpec:
     campaign_id: str
     send_month_day: str
     channels: tuple[str, ...]
-    target_share: float = 0.7
+    target_share: float = 0.8
     treatment_share: float = 0.5
     send_hour: float = 10.0
     send_spread_hours: float = 1.0
@@ -407,7 +407,7 @@ class SampleParameters:
     sleeping_dog_min_complaints: int = 1
     sleeping_dog_dormant_days: float = 270.0
     extra_purchase_prob: dict[str, float] = field(default_factory=lambda: {
-        "other": 0.05, "persuadable": 0.30, "sure_thing": 0.0, "sleeping_dog": 0.0,
+        "other": 0.06, "persuadable": 0.30, "sure_thing": 0.0, "sleeping_dog": 0.0,
     })
     sleeping_dog_dropout_prob: float = 0.75
     induced_purchase_mean_delay_days: float = 2.0
@@ -422,7 +422,7 @@ class SampleParameters:
 class SampleData:
     """A generated dataset: the four contract tables plus the ground truth.
 
-    The tables use the normalised dtypes of ``custops.data.load_dataset`` (string ids,
+    The tables use the normalised dtypes of ``custops.data.load_dataset`` (``str`` text,
     ``datetime64[ns]`` times, bool flags, nullable ``Int64`` integers); the files written by
     :func:`write_sample` use the file conventions (0/1 flags).
 
@@ -507,7 +507,7 @@ def _seconds(t: np.ndarray) -> np.ndarray:
 def _make_calendar(as_of: str, years: float, params: SampleParameters) -> _Calendar:
     try:
         as_of_day = np.datetime64(as_of, "D")
-    except ValueError as exc:
+    except (TypeError, ValueError) as exc:
         raise ParameterError(f"as_of must be a date YYYY-MM-DD, got {as_of!r}") from exc
     window_days = int(round(years * 365.25))
     epoch = as_of_day + 1 - window_days - params.signup_before_window_max_days - 1
@@ -568,9 +568,13 @@ def _format_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return _bytes_to_strings(matrix)
 
 
+#: pandas' default string dtype (``str``, missing = NaN), as ``custops.data.load_dataset`` returns.
+STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+
+
 def _string_series(values: pa.Array) -> pd.Series:
-    """Arrow strings → a pandas ``string`` Series (no copy through Python objects)."""
-    return pd.Series(pd.arrays.ArrowStringArray(values))
+    """Arrow strings → a pandas ``str`` Series (no copy through Python objects)."""
+    return pd.Series(pd.arrays.ArrowStringArray(values, dtype=STRING_DTYPE))
 
 
 def _take_strings(vocabulary: tuple[str | None, ...] | list, codes: np.ndarray) -> pd.Series:
@@ -778,7 +782,6 @@ class _Lives:
 
     order_owner: np.ndarray
     order_time: np.ndarray
-    order_induced: np.ndarray
     complaint_owner: np.ndarray
     complaint_time: np.ndarray
     death: np.ndarray
@@ -786,8 +789,8 @@ class _Lives:
 
 
 def _simulate_lives(rng: np.random.Generator, cal: _Calendar, cust: _Customers,
-                    params: SampleParameters, owners: np.ndarray, start: np.ndarray,
-                    induced: bool) -> _Lives:
+                    params: SampleParameters, owners: np.ndarray,
+                    start: np.ndarray) -> _Lives:
     """Simulate BG/NBD lives from ``start`` (a purchase) up to the calendar's horizon.
 
     After each purchase the customer drops out with probability p, so the number of purchases
@@ -838,23 +841,22 @@ def _simulate_lives(rng: np.random.Generator, cal: _Calendar, cust: _Customers,
 
     order_owner = np.concatenate([owners, repeat_owner[keep]])
     order_time = np.concatenate([start, repeat_time[keep]])
-    order_induced = np.zeros(len(order_owner), dtype=bool)
-    order_induced[:n] = induced
 
-    # Complaints: about single orders, and before leaving.
+    # Complaints: about single orders, about the last order of a dropout, and before the wave
+    # takes a customer to the competitor.
     complains = rng.random(len(order_owner)) < cust.complaint_prob[order_owner]
     about_order = order_time[complains] + rng.uniform(0.5, 5.0, int(complains.sum()))
     quits_after_complaint = dies & ~left_in_wave & (
         rng.random(n) < params.complaint_before_dropout_prob)
     leaves_after_complaint = left_in_wave & (
         rng.random(n) < params.complaint_before_wave_churn_prob)
-    before_dropout = death + rng.uniform(0.2, 7.0, n)
+    after_last_order = death + rng.uniform(0.2, 7.0, n)
     before_wave_exit = np.maximum(start, death - rng.uniform(0.0, 5.0, n))
     complaint_owner = np.concatenate([order_owner[complains], owners[quits_after_complaint],
                                       owners[leaves_after_complaint]])
-    complaint_time = np.concatenate([about_order, before_dropout[quits_after_complaint],
+    complaint_time = np.concatenate([about_order, after_last_order[quits_after_complaint],
                                      before_wave_exit[leaves_after_complaint]])
-    return _Lives(order_owner, order_time, order_induced, complaint_owner, complaint_time,
+    return _Lives(order_owner, order_time, complaint_owner, complaint_time,
                   death, left_in_wave)
 
 
@@ -864,7 +866,6 @@ class _History:
     def __init__(self, n: int, first_purchase: np.ndarray) -> None:
         self.order_owner = np.empty(0, dtype=np.int64)
         self.order_time = np.empty(0)
-        self.order_induced = np.empty(0, dtype=bool)
         self.complaint_owner = np.empty(0, dtype=np.int64)
         self.complaint_time = np.empty(0)
         self.first_purchase = first_purchase.copy()
@@ -874,7 +875,6 @@ class _History:
     def add(self, owners: np.ndarray, lives: _Lives) -> None:
         self.order_owner = np.concatenate([self.order_owner, lives.order_owner])
         self.order_time = np.concatenate([self.order_time, lives.order_time])
-        self.order_induced = np.concatenate([self.order_induced, lives.order_induced])
         self.complaint_owner = np.concatenate([self.complaint_owner, lives.complaint_owner])
         self.complaint_time = np.concatenate([self.complaint_time, lives.complaint_time])
         self.death[owners] = lives.death
@@ -887,7 +887,6 @@ class _History:
         keep = self.order_time <= cut_time[self.order_owner]
         self.order_owner = self.order_owner[keep]
         self.order_time = self.order_time[keep]
-        self.order_induced = self.order_induced[keep]
         keep = self.complaint_time <= cut_time[self.complaint_owner]
         self.complaint_owner = self.complaint_owner[keep]
         self.complaint_time = self.complaint_time[keep]
@@ -986,12 +985,13 @@ def _run_campaign(rng: np.random.Generator, cal: _Calendar, cust: _Customers,
                     np.where(started, 0.0, cust.first_purchase_rate[owners]))
     p_control = 1.0 - np.exp(-rate * exposure)
     extra = np.array([params.extra_purchase_prob[s] for s in TRUE_SEGMENTS])[segment]
-    drop = np.where(segment == 3, params.sleeping_dog_dropout_prob, 0.0)
-    p_treated = (1.0 - (1.0 - p_control) * (1.0 - extra)) * np.where(alive, 1.0 - drop, 1.0)
+    drop = np.where((segment == 3) & alive, params.sleeping_dog_dropout_prob, 0.0)
+    # Treated: an extra purchase (prob extra); otherwise a dropout at the send (prob drop);
+    # otherwise the customer behaves as without the contact.
+    p_treated = extra + (1.0 - extra) * (1.0 - drop) * p_control
 
-    draw = rng.random(len(owners))
-    induced = treated & (draw < extra)
-    dropped = treated & alive & (draw < drop)
+    induced = treated & (rng.random(len(owners)) < extra)
+    dropped = treated & ~induced & (rng.random(len(owners)) < drop)
     delay = np.minimum(rng.exponential(params.induced_purchase_mean_delay_days, len(owners)),
                        window - 0.5)
     induced_at = sent + 1.0 / 1440 + delay
@@ -1000,7 +1000,7 @@ def _run_campaign(rng: np.random.Generator, cal: _Calendar, cust: _Customers,
     history.death[owners[dropped]] = sent[dropped]
     won = owners[induced]
     history.cut(won, induced_at[induced])
-    lives = _simulate_lives(rng, cal, cust, params, won, induced_at[induced], induced=True)
+    lives = _simulate_lives(rng, cal, cust, params, won, induced_at[induced])
     history.add(won, lives)
     history.first_purchase[won] = np.minimum(history.first_purchase[won], induced_at[induced])
 
@@ -1369,8 +1369,8 @@ def generate_sample(n_customers: int = 5000, *, seed: int = 42, as_of: str = "20
     first_purchase[buyers] = _on_habit_clock(rng, cust, buyers, first_purchase[buyers],
                                              cust.signup[buyers], params)
     history = _History(n, first_purchase)
-    history.add(buyers, _simulate_lives(rng, cal, cust, params, buyers, first_purchase[buyers],
-                                        induced=False))
+    lives = _simulate_lives(rng, cal, cust, params, buyers, first_purchase[buyers])
+    history.add(buyers, lives)
 
     touches = _Touches()
     for index, (campaign_id, sent_day, spec) in enumerate(

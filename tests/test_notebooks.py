@@ -1,0 +1,125 @@
+"""The report runner and the notebooks, run for real on the shipped sample with papermill."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from custops import report
+from custops.errors import RunError
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+MAX_HTML_BYTES = 1_500_000
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="session")
+def report_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("runs") / "report"
+    report.run_report(SAMPLE, out, lang="en", seed=7, log=lambda line: None)
+    return out
+
+
+def test_every_notebook_ran_and_is_listed(report_dir):
+    manifest = json.loads((report_dir / "manifest.json").read_text("utf-8"))
+    names = report.available_notebooks()
+    assert names[:3] == ["01_profile", "02_segment", "03_churn"]
+    assert manifest["status"] == "ok"
+    assert [n["name"] for n in manifest["notebooks"]] == names
+    assert all(n["status"] == "ok" and n["seconds"] > 0 for n in manifest["notebooks"])
+    assert manifest["parameters"]["as_of"] == "2026-09-30"
+    assert manifest["data"]["sha256"] and manifest["packages"]["pandas"]
+    index = (report_dir / "index.html").read_text("utf-8")
+    for name in names:
+        assert f'href="{name}.html"' in index
+        assert (report_dir / f"{name}.ipynb").exists()
+
+
+def test_html_reports_are_small_offline_and_show_every_figure(report_dir):
+    assert (report_dir / "plotly.min.js").stat().st_size > 1_000_000
+    for html_path in sorted(report_dir.glob("0*.html")):
+        html = html_path.read_text("utf-8")
+        assert html_path.stat().st_size <= MAX_HTML_BYTES, html_path.name
+        # plotly.js is linked once, never inlined or fetched from a CDN
+        assert len(re.findall(r'<script[^>]*src="plotly.min.js"', html)) == 1, html_path.name
+        assert "cdn.plot.ly" not in html and not re.search(r'src="https?://', html)
+        nb = json.loads((report_dir / f"{html_path.stem}.ipynb").read_text("utf-8"))
+        figures = sum(1 for c in nb["cells"] for o in c.get("outputs", [])
+                      if "application/vnd.plotly.v1+json" in o.get("data", {}))
+        assert figures > 0
+        assert html.count("Plotly.newPlot(") == figures, html_path.name
+        # no code cells and no Python tracebacks in a report
+        assert "Traceback" not in html and "import custops" not in html
+
+
+def test_artifacts_feed_the_next_steps(report_dir):
+    import pandas as pd
+
+    artifacts = report_dir / "artifacts"
+    features = pd.read_parquet(artifacts / "features.parquet")
+    segments = pd.read_parquet(artifacts / "segments.parquet")
+    scores = pd.read_parquet(artifacts / "churn_scores.parquet")
+    assert len(segments) == len(features) and segments["customer_id"].is_unique
+    assert set(scores["customer_id"]) <= set(features["customer_id"])
+    assert (artifacts / "rejects.csv").exists()
+    summary = json.loads((artifacts / "profile_summary.json").read_text("utf-8"))
+    assert 0 < summary["concentration"]["top_shares"]["0.2"] <= 1
+    params = json.loads((artifacts / "btyd_params.json").read_text("utf-8"))
+    assert params["time_unit"] == "days"
+
+
+def test_segments_are_all_populated_on_the_sample(report_dir):
+    import pandas as pd
+
+    from custops import segment
+
+    segments = pd.read_parquet(report_dir / "artifacts" / "segments.parquet")
+    assert set(segments["rfm_class"].dropna()) == set(segment.RFM_CLASS_ORDER)
+    assert set(segments["lifecycle_stage"].dropna()) == set(segment.STAGES)
+    assert set(segments["value_tier"].dropna()) == set(segment.TIERS)
+    assert set(segments["customer_class"]) == set(segment.CUSTOMER_CLASSES)
+    assert segments["true_fan"].sum() > 0
+
+
+def test_a_failing_run_keeps_the_previous_report(report_dir, tmp_path):
+    out = tmp_path / "report"
+    shutil.copytree(report_dir, out)
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    with pytest.raises(RunError, match="01_profile failed"):
+        report.run_report(SAMPLE, out, notebooks=["01_profile"],
+                          extra_parameters={"lang": "xx"}, log=lambda line: None)
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
+    failed = tmp_path / "report.failed" / "01_profile.ipynb"
+    assert failed.exists()
+    assert not list(tmp_path.glob(".report.build-*"))
+
+
+def test_cli_fails_loudly_with_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "custops.cli", "report", "--data", str(SAMPLE), "--out",
+         str(tmp_path / "r"), "--notebooks", "01_profile", "-p", "lang", "xx"],
+        capture_output=True, text=True, check=False,
+    )
+    assert result.returncode == 2
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("custops report: 01_profile failed:") and "lang='xx'" in last
+    assert not (tmp_path / "r").exists()
+
+
+def test_chinese_report(tmp_path):
+    out = tmp_path / "zh"
+    report.run_report(SAMPLE, out, lang="zh", notebooks=["01_profile", "02_segment"],
+                      log=lambda line: None)
+    html = (out / "02_segment.html").read_text("utf-8")
+    for label in ("重要价值客户", "一般挽留客户", "新手期", "流失期", "铁杆粉丝"):
+        assert label in html
+    assert "Important value" not in html
+    assert "价值集中度" in (out / "01_profile.html").read_text("utf-8")
