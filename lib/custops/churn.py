@@ -24,6 +24,7 @@ import pandas as pd
 
 from custops import btyd
 from custops.errors import DataError, ParameterError
+from custops.threads import openmp_threads
 
 NUMERIC_FEATURES = (
     "days_since_last_order", "order_days", "order_count", "frequency", "recency_days", "T_days",
@@ -75,7 +76,8 @@ def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.Dat
     """
     then = buyers(features_then)[["customer_id", "last_order_date", "order_count"]]
     later = features_later.set_index("customer_id")[["last_order_date", "order_count"]]
-    joined = then.join(later, on="customer_id", rsuffix="_later")
+    joined = then.merge(later, left_on="customer_id", right_index=True, how="left",
+                        suffixes=("", "_later"))
     churned = joined["last_order_date_later"].isna() | (
         joined["last_order_date_later"] <= joined["last_order_date"])
     orders_after = (joined["order_count_later"].astype("Float64").fillna(0)
@@ -125,17 +127,20 @@ class SupervisedChurnModel:
             raise DataError("the churn label has one class only in the training window "
                             "(everyone churned or nobody did): use a longer history or "
                             "another horizon_days")
-        self.model_ = HistGradientBoostingClassifier(
+        model = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=15,
             min_samples_leaf=40, l2_regularization=1.0, categorical_features="from_dtype",
             early_stopping=False, random_state=self.random_state,
-        ).fit(x, y)
+        )
+        with openmp_threads(len(x)):
+            self.model_ = model.fit(x, y)
         self.columns_ = x
         return self
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         x = _align_categories(self.columns_, model_matrix(features))
-        return self.model_.predict_proba(x)[:, 1]
+        with openmp_threads(len(x)):
+            return self.model_.predict_proba(x)[:, 1]
 
 
 # -- BTYD scores -------------------------------------------------------------------------------

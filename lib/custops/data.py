@@ -1469,6 +1469,19 @@ def _clean_number_text(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
     return text, bracketed
 
 
+def _strings_to_float(text: pd.Series) -> np.ndarray:
+    """Plain numbers as float64, NaN where not a plain number (a writable copy)."""
+    try:  # pyarrow's cast is ~10x faster than pd.to_numeric but all-or-nothing
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        cast = pc.cast(pa.array(text.array), pa.float64())
+        return np.array(cast.to_numpy(zero_copy_only=False), dtype=float)
+    except Exception:  # noqa: BLE001 - some value is not a plain number, or not arrow-backed
+        converted = pd.to_numeric(text, errors="coerce")
+        return converted.to_numpy(dtype=float, na_value=np.nan, copy=True)
+
+
 def _parse_numbers(values: pd.Series) -> _Parsed:
     if pd.api.types.is_bool_dtype(values.dtype):
         numbers = values.astype(float)
@@ -1480,7 +1493,7 @@ def _parse_numbers(values: pd.Series) -> _Parsed:
                        ~missing & ~np.isfinite(array))
     text = _clean_text(values)
     missing = _as_bool_array(text.isna())
-    array = pd.to_numeric(text, errors="coerce").to_numpy(dtype=float, na_value=np.nan, copy=True)
+    array = _strings_to_float(text)
     residue = ~missing & np.isnan(array)
     if residue.any():
         cleaned, bracketed = _clean_number_text(text[residue])

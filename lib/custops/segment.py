@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from custops.errors import ParameterError
+from custops.threads import openmp_threads
 
 RFM_CLASSES = (  # (R high, F high, M high) → class key, in the order DOMAIN.md lists them
     ((True, True, True), "important_value"),
@@ -298,7 +299,8 @@ def behaviour_clusters(features: pd.DataFrame, *, n_clusters: int = 5, seed: int
     z = np.log1p(x.clip(lower=0))
     z = (z - z.mean()) / z.std(ddof=0).replace(0, 1)
     k = int(min(n_clusters, max(len(z), 1)))
-    model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(z.to_numpy())
+    with openmp_threads(len(z)):
+        model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(z.to_numpy())
     raw = pd.Series(model.labels_, index=z.index)
     # Number clusters by size (0 = largest) so labels are stable and readable.
     order = raw.value_counts().index
