@@ -235,6 +235,12 @@ def _as_table(con: Any, name: str, obj: Any) -> ibis.Table | None:
     if isinstance(obj, ibis.Table):
         return obj
     if isinstance(obj, pd.DataFrame):
+        if getattr(con, "name", "") == "pyspark":
+            # Spark turns NaN in text columns into the string "NaN": hand it real nulls.
+            obj = obj.copy()
+            for col in obj.columns:
+                if pd.api.types.is_string_dtype(obj[col]) or obj[col].dtype == object:
+                    obj[col] = obj[col].astype(object).where(obj[col].notna(), None)
         return ibis.memtable(obj)
     raise TypeError(f"{name}: expected a pandas DataFrame or an ibis Table, got {type(obj)!r}")
 

@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -75,8 +76,10 @@ __all__ = [
     "power_two_proportions",
 ]
 
-# "auto" uses the exact MILP up to this many eligible positive-gain (customer, channel) pairs.
-_MILP_MAX_PAIRS = 200_000
+# "auto" tries the exact MILP (when the Lagrangian plan is not provably within tol) only up to
+# this many eligible positive-gain pairs: HiGHS needs ~1 s for 7,500 pairs with a budget row but
+# minutes for 25,000, while the Lagrangian gap there is already ~1e-5.
+_MILP_MAX_PAIRS = 20_000
 # Below this many customers the Lagrangian dual is minimised on all of them directly.
 _DIRECT_MAX_CUSTOMERS = 20_000
 # Larger instances start from the multipliers of a systematic sample this many times smaller
@@ -274,6 +277,7 @@ def optimise_assignment(
     capacity: ArrayLike | None = None,
     method: str = "auto",
     tol: float = 1e-6,
+    time_limit: float = 60.0,
 ) -> AssignmentResult:
     """Choose at most one channel per customer to maximise total gain within budget and capacity.
 
@@ -293,11 +297,16 @@ def optimise_assignment(
     capacity : array_like, shape (n_channels,), optional
         Maximum contacts per channel (``inf`` / ``None`` entries = unlimited).
     method : {"auto", "milp", "lagrangian"}
-        ``"auto"`` uses the exact MILP when there are at most 200,000 eligible positive-gain
-        pairs and the Lagrangian heuristic (with a proven bound) above that.
+        ``"auto"`` solves with the Lagrangian method and keeps that plan when its proven gap is
+        at most ``tol``; otherwise, with at most 20,000 eligible positive-gain pairs, it also
+        runs the MILP and returns the better plan with the tighter bound. ``"milp"`` always
+        runs the MILP (falling back to the Lagrangian plan, with a warning, if HiGHS finds no
+        plan within ``time_limit``); ``"lagrangian"`` never does.
     tol : float
         Relative optimality tolerance: the MILP's relative gap; for the Lagrangian method the
         relative improvement of the dual below which its coordinate descent stops.
+    time_limit : float
+        Seconds the MILP solver may run; it then returns its best plan and bound so far.
 
     Returns
     -------
@@ -318,12 +327,31 @@ def optimise_assignment(
         )
     if not (0 < tol < 1):
         raise OptimizeParameterError(f"`tol` must lie in (0, 1); got {tol}.")
+    if not time_limit > 0:
+        raise OptimizeParameterError(f"`time_limit` must be > 0 seconds; got {time_limit}.")
     problem = _prepare(gain, cost, eligible, budget, capacity)
-    if method == "auto":
-        method = "milp" if problem.n_pairs <= _MILP_MAX_PAIRS else "lagrangian"
     if method == "milp":
-        return _solve_milp(problem, tol)
-    return _solve_lagrangian(problem, tol)
+        exact = _solve_milp(problem, tol, time_limit)
+        if exact is not None:
+            return exact
+        warnings.warn(
+            f"the MILP solver found no plan within {time_limit} s; returning the Lagrangian "
+            "plan (see its `gap`). Raise `time_limit` or use method='lagrangian'.",
+            stacklevel=2,
+        )
+    heuristic = _solve_lagrangian(problem, tol)
+    if method == "lagrangian" or heuristic.gap <= tol or problem.n_pairs > _MILP_MAX_PAIRS:
+        return heuristic
+    exact = _solve_milp(problem, tol, time_limit)
+    if exact is None:
+        return heuristic
+    best = exact if exact.objective >= heuristic.objective else heuristic
+    upper_bound = min(exact.upper_bound, heuristic.upper_bound)
+    return replace(
+        best,
+        upper_bound=upper_bound,
+        gap=float((upper_bound - best.objective) / max(abs(upper_bound), _TINY)),
+    )
 
 
 def _result(
@@ -354,8 +382,11 @@ def _result(
     )
 
 
-def _solve_milp(problem: _Problem, tol: float) -> AssignmentResult:
-    """Exact assignment with scipy.optimize.milp: one binary per candidate pair."""
+def _solve_milp(problem: _Problem, tol: float, time_limit: float) -> AssignmentResult | None:
+    """Exact assignment with scipy.optimize.milp: one binary per candidate pair.
+
+    Returns None when HiGHS stops (time limit) without any feasible plan.
+    """
     row_of_pair, channel_of_pair = np.nonzero(np.isfinite(problem.gain))
     pair_gain = problem.gain[row_of_pair, channel_of_pair]
     pair_cost = problem.cost_at(row_of_pair, channel_of_pair)
@@ -398,10 +429,10 @@ def _solve_milp(problem: _Problem, tol: float) -> AssignmentResult:
         integrality=np.ones(n_pairs),
         bounds=optimize.Bounds(0.0, 1.0),
         constraints=constraints,
-        options={"mip_rel_gap": tol, "disp": False},
+        options={"mip_rel_gap": tol, "disp": False, "time_limit": float(time_limit)},
     )
-    if solution.x is None:  # pragma: no cover - HiGHS failing on a feasible (x = 0) problem
-        raise OptimizeDataError(f"the MILP solver failed: {solution.message}")
+    if solution.x is None:
+        return None
     chosen = solution.x > 0.5
     choice[row_of_pair[chosen]] = channel_of_pair[chosen]
     choice = _repair_and_fill(problem, choice)
@@ -715,17 +746,23 @@ def _envelope_events(
     price = np.full(rows.size, float(start))
     step = 0
     while rows.size:
-        row_values, row_costs = values[rows], costs[rows]
+        whole = rows.size == m  # skip copying on the first pass
+        row_values = values if whole else values[rows]
+        row_costs = costs if whole else costs[rows]
         local = np.arange(rows.size)
         current_value, current_cost = row_values[local, option], row_costs[local, option]
-        cost_cut = current_cost[:, None] - row_costs
-        with np.errstate(divide="ignore", invalid="ignore"):
-            crossing = (current_value[:, None] - row_values) / cost_cut
-        crossing = np.where(cost_cut > 0, crossing, np.inf)
-        crossing = np.maximum(crossing, price[:, None])  # round-off guard
-        next_price = crossing.min(axis=1)
-        tied = crossing <= next_price[:, None]
-        next_option = np.where(tied, row_costs, np.inf).argmin(axis=1)
+        # Option j overtakes the current one at lambda = (value gap) / (cost saved), if cheaper.
+        cost_saved = current_cost[:, None] - row_costs
+        cheaper = cost_saved > 0
+        crossing = current_value[:, None] - row_values
+        np.divide(crossing, cost_saved, out=crossing, where=cheaper)
+        crossing[~cheaper] = np.inf
+        next_price = np.maximum(crossing.min(axis=1), price)  # max: round-off guard
+        tied = np.less_equal(crossing, next_price[:, None], out=cheaper)
+        np.copyto(cost_saved, row_costs)
+        cost_saved[~tied] = np.inf
+        next_option = cost_saved.argmin(axis=1)  # cheapest of the options crossing first
+        next_cost, next_value = row_costs[local, next_option], row_values[local, next_option]
         inside = next_price <= stop
         pieces.append(
             (
@@ -734,11 +771,11 @@ def _envelope_events(
                 np.full(int(inside.sum()), step),
                 option[inside],
                 next_option[inside],
-                (current_cost - row_costs[local, next_option])[inside],
-                (current_value - row_values[local, next_option])[inside],
+                (current_cost - next_cost)[inside],
+                (current_value - next_value)[inside],
             )
         )
-        keep = inside & (row_costs[local, next_option] > 0)
+        keep = inside & (next_cost > 0)
         rows, option, price = rows[keep], next_option[keep], next_price[keep]
         step += 1
     if not pieces:
