@@ -164,6 +164,9 @@ def run_report(
         "data_dir": str(data_path), "as_of": as_of or "", "lang": lang,
         "run_dir": str(build), "seed": int(seed), "mapping": str(mapping or ""), "tz": tz,
     }
+    # Static reports get no widgets (they would render as blank boxes in HTML); Voila and
+    # JupyterLab keep the notebooks' default, interactive=True.
+    parameters["interactive"] = False
     parameters.update(extra_parameters or {})
     manifest: dict[str, Any] = {
         "status": "running",
