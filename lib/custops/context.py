@@ -149,6 +149,12 @@ class RunContext:
 
         return build_features(self.dataset(), date)
 
+    def exports_dir(self) -> Path:
+        """Where contact lists go: ``<run_dir>/exports``, or ``reports/exports`` in the
+        repository for a notebook run on its own."""
+        base = self.run_dir if self.run_dir is not None else repo_root() / "reports"
+        return base / "exports"
+
     def days_before(self, days: int) -> dt.date:
         """``as_of`` minus ``days``."""
         return self.as_of - dt.timedelta(days=int(days))

@@ -377,3 +377,20 @@ def churn_events(orders: pd.DataFrame, as_of: str | dt.date, *, churn_days: int 
     frame["churned_stock"] = (frame["newly_churned"] - frame["reactivated"]).cumsum()
     frame["churn_rate"] = frame["churned_stock"] / frame["buyers"].where(frame["buyers"] > 0)
     return frame
+
+
+def activity_hours(orders: pd.DataFrame, events: pd.DataFrame | None, as_of: str | dt.date,
+                   *, days: int = 365) -> pd.DataFrame:
+    """How often each customer ordered or was active per hour of day in the last ``days``
+    (columns customer_id, hour, n) — the input for per-customer send times."""
+    con = _duck(orders, as_of)
+    start = pd.Timestamp(to_date(as_of)) - pd.Timedelta(days=days)
+    sql = (f"select customer_id, hour(order_time) as hour from orders "
+           f"where order_time >= timestamp '{start:%Y-%m-%d %H:%M:%S}'")
+    if events is not None and len(events):
+        cutoff = pd.Timestamp(to_date(as_of)) + pd.Timedelta(days=1)
+        con.register("events_raw", events)
+        sql += (f" union all select customer_id, hour(event_time) from events_raw "
+                f"where event_time >= timestamp '{start:%Y-%m-%d %H:%M:%S}' "
+                f"and event_time < timestamp '{cutoff:%Y-%m-%d %H:%M:%S}'")
+    return con.execute(f"select customer_id, hour, count(*) as n from ({sql}) group by all").df()

@@ -295,6 +295,87 @@ LABELS: dict[str, dict[str, str]] = {
     "churn.model_supervised": {"en": "gradient boosting", "zh": "梯度提升"},
     "churn.model_btyd": {"en": "BG/NBD", "zh": "BG/NBD"},
     "churn.model_rfm_rule": {"en": "RFM rule (baseline)", "zh": "RFM 规则（基线）"},
+    # reach (04)
+    "reach.uplift_title": {"en": "Who a contact actually changes: uplift from past campaigns",
+                           "zh": "触达真正能改变谁：基于历史活动的增量效果"},
+    "reach.uplift_text": {
+        "en": "Learned from {campaigns} randomised campaign(s) ({rows:,} customers with a control "
+              "group). On held-out customers, targeting by the model's uplift gains a Qini of "
+              "{qini:,.1f} incremental conversions over random targeting. Customers with negative "
+              "uplift (contact makes them less likely to buy) are never contacted.",
+        "zh": "基于 {campaigns} 个含对照组的随机活动（{rows:,} 位客户）学习。在留出客户上，按模型"
+              "增量排序比随机触达多带来 Qini {qini:,.1f} 个增量转化。增量为负（打扰反而降低购买）"
+              "的客户不会被触达。",
+    },
+    "reach.assumed_text": {
+        "en": "No randomised campaign history in the data: the plan uses ASSUMED uplifts per "
+              "lifecycle stage (parameters, shown below). Run a campaign with a holdout to "
+              "replace them with measured effects.",
+        "zh": "数据中没有随机对照活动：计划使用按生命周期阶段的**假设**增量（参数见下表）。"
+              "请带对照组开展一次活动，以实测效果替代假设。",
+    },
+    "reach.qini_x": {"en": "Share of customers targeted (by predicted uplift)",
+                     "zh": "触达客户占比（按预测增量排序）"},
+    "reach.qini_y": {"en": "Incremental conversions", "zh": "增量转化数"},
+    "reach.model_curve": {"en": "Uplift model", "zh": "增量模型"},
+    "reach.random_curve": {"en": "Random targeting", "zh": "随机触达"},
+    "reach.plan_title": {"en": "The plan: contacts, cost and expected return per channel",
+                         "zh": "触达计划：各渠道人数、成本与预期回报"},
+    "reach.channel": {"en": "Channel", "zh": "渠道"},
+    "reach.contacts": {"en": "Contacts", "zh": "触达人数"},
+    "reach.cost": {"en": "Cost", "zh": "成本"},
+    "reach.incremental": {"en": "Expected incremental revenue", "zh": "预期增量收入"},
+    "reach.roi": {"en": "ROI", "zh": "投资回报率"},
+    "reach.total": {"en": "Total", "zh": "合计"},
+    "reach.plan_text": {
+        "en": "Contact {contacts:,} customers for {cost:,.0f} (budget {budget:,.0f}); expected "
+              "incremental revenue {revenue:,.0f}, ROI {roi:.1f}×. The plan is within "
+              "{gap:.2%} of the best possible ({method}). A randomised holdout of {n_control:,} "
+              "customers ({share:.0%}) is kept uncontacted so the effect can be measured: it "
+              "detects a lift of {mde:.1%} or more (baseline conversion {baseline:.1%}).",
+        "zh": "触达 {contacts:,} 位客户，成本 {cost:,.0f}（预算 {budget:,.0f}）；预期增量收入 "
+              "{revenue:,.0f}，ROI {roi:.1f} 倍。该计划与理论最优相差不超过 {gap:.2%}（{method}）。"
+              "随机保留 {n_control:,} 位客户（{share:.0%}）作为对照组不触达，用于衡量效果：可检测 "
+              "{mde:.1%} 及以上的转化提升（基线转化率 {baseline:.1%}）。",
+    },
+    "reach.excluded_title": {"en": "Excluded by rule", "zh": "因规则排除"},
+    "reach.rule": {"en": "Rule", "zh": "规则"},
+    "reach.segment_title": {"en": "Plan by RFM class", "zh": "按 RFM 分类的计划"},
+    "reach.curve_title": {"en": "Budget curve: where more budget stops paying",
+                          "zh": "预算曲线：预算增加到哪里不再划算"},
+    "reach.spend": {"en": "Spend", "zh": "花费"},
+    "reach.net_value": {"en": "Incremental value net of cost", "zh": "扣除成本后的增量价值"},
+    "reach.current_budget": {"en": "current budget", "zh": "当前预算"},
+    "reach.curve_text": {
+        "en": "At the current budget one more unit of spend returns {marginal:.1f} in net "
+              "incremental value; beyond {saturation:,.0f} it returns less than 1.",
+        "zh": "在当前预算下，每多花 1 元可带来 {marginal:.1f} 元净增量价值；超过 {saturation:,.0f} "
+              "后回报低于 1。",
+    },
+    "reach.time_title": {"en": "Send times (before each customer's habit, outside quiet hours)",
+                         "zh": "发送时间（在客户习惯之前、勿扰时段之外）"},
+    "reach.time_text": {
+        "en": "Messages go out {lead} minutes before each customer's usual hour, never between "
+              "{quiet_start}:00 and {quiet_end}:00. Most common slot: {top}.",
+        "zh": "消息在客户习惯时段前 {lead} 分钟发出，{quiet_start}:00 至 {quiet_end}:00 不发送。"
+              "最常见时段：{top}。",
+    },
+    "reach.readout_title": {"en": "Readout of finished campaigns", "zh": "已完成活动复盘"},
+    "reach.campaign": {"en": "Campaign", "zh": "活动"},
+    "reach.lift": {"en": "Lift (95% CI)", "zh": "提升（95% 置信区间）"},
+    "reach.rates": {"en": "Conversion treated / control", "zh": "转化率 实验组 / 对照组"},
+    "reach.readout_text": {
+        "en": "{campaign}: conversion {rate_t:.1%} contacted vs {rate_c:.1%} holdout, lift "
+              "{lift:+.1%} (95% CI {low:+.1%} to {high:+.1%}); incremental revenue "
+              "{revenue:,.0f}.",
+        "zh": "{campaign}：触达组转化率 {rate_t:.1%}，对照组 {rate_c:.1%}，提升 {lift:+.1%}"
+              "（95% 置信区间 {low:+.1%} 至 {high:+.1%}）；增量收入 {revenue:,.0f}。",
+    },
+    "reach.exports_title": {"en": "Contact lists", "zh": "触达名单"},
+    "reach.exports_text": {
+        "en": "Files for the operators (CSV for tools, Excel for people; phones masked): {files}",
+        "zh": "供运营使用的文件（CSV 导入工具，Excel 便于查看；手机号已脱敏）：{files}",
+    },
     "cluster.high": {"en": "high {feature}", "zh": "{feature}高"},
     "cluster.low": {"en": "low {feature}", "zh": "{feature}低"},
     "cluster.average": {"en": "close to average", "zh": "接近平均"},
@@ -335,6 +416,16 @@ FOCUS: dict[str, dict[str, str]] = {
 
 # Category values shown to users (segments, stages, channels...): value -> {lang: label}.
 VALUES: dict[str, dict[str, str]] = {
+    # reach channels
+    "push": {"en": "App push", "zh": "App 推送"},
+    "sms": {"en": "SMS", "zh": "短信"},
+    "wecom_1v1": {"en": "WeCom 1:1", "zh": "企业微信一对一"},
+    "wecom_mass": {"en": "WeCom mass message", "zh": "企业微信群发"},
+    "email": {"en": "E-mail", "zh": "邮件"},
+    "phone": {"en": "Phone call-back", "zh": "电话回访"},
+    "wecom": {"en": "WeCom", "zh": "企业微信"},
+    "treatment": {"en": "Contacted", "zh": "触达组"},
+    "control": {"en": "Holdout", "zh": "对照组"},
     # churn risk bands and strategies
     "high_risk": {"en": "High risk", "zh": "高风险"},
     "medium_risk": {"en": "Medium risk", "zh": "中风险"},

@@ -13,10 +13,11 @@ Contact assignment
                x[i, c] = 0 where not eligible,  x binary.
 
 ``gain`` is the expected *incremental* value of the contact **net of its cost**, so a contact is
-only ever worth making when its gain is positive; ``cost`` only enters the budget. Two solvers:
+only ever worth making when its gain is positive; ``cost`` only enters the budget. Methods:
 
 * ``"milp"`` -- exact, ``scipy.optimize.milp`` (HiGHS) on one binary per eligible pair with
-  positive gain. Good up to a few hundred thousand such pairs.
+  positive gain. Quick up to a few thousand such pairs; with a budget row HiGHS may need
+  minutes from ~25,000 pairs on (hence ``time_limit``).
 * ``"lagrangian"`` -- for millions of customers. The budget gets a multiplier ``lambda >= 0`` and
   each capacity a multiplier ``mu[c] >= 0``; for fixed multipliers the problem splits by customer
   (each takes ``argmax_c gain - lambda * cost - mu[c]`` when that is positive) and
@@ -28,12 +29,17 @@ only ever worth making when its gain is positive; ``cost`` only enters the budge
   the value of the linear relaxation. ``D`` is minimised by exact coordinate steps (an exact
   line search along ``lambda`` by sorting the breakpoints of every customer's upper envelope, and
   a closed-form ``mu[c]`` = the (capacity + 1)-th largest advantage of channel *c*). Above
-  50,000 customers the multipliers are first estimated on a systematic sample, then refined on
-  the customers whose choice can still change inside a box around the estimate (the others
-  enter as constants), enlarging the box until the solution lies inside it. The plan read off
+  20,000 customers the multipliers are first estimated on a systematic sample ten times
+  smaller (recursively), then refined on the customers whose choice can still change inside a
+  box around the estimate (the others enter as constants), enlarging the box until the
+  solution lies inside it. 1M customers x 6 channels take about 0.5-2 s. The plan read off
   the multipliers is repaired (drop the lowest gain-per-cost contacts until every constraint
   holds) and then greedily topped up. ``upper_bound`` is ``D`` at the final multipliers and
-  ``gap = (upper_bound - objective) / |upper_bound|`` bounds how far the plan is from optimal.
+  ``gap = (upper_bound - objective) / |upper_bound|`` bounds how far the plan is from optimal
+  (the repair costs a few customers' gain, so the gap shrinks like 1/n: ~1e-3 at 1,000
+  customers, ~1e-7 at 1M).
+* ``"auto"`` -- the Lagrangian plan when its gap is within ``tol``; otherwise, for up to
+  20,000 pairs, also the MILP (within ``time_limit``), keeping the better plan.
 
 Constraints hold exactly for counts and up to a relative ``1e-9`` for the budget (floating-point
 sums).
@@ -277,7 +283,7 @@ def optimise_assignment(
     capacity: ArrayLike | None = None,
     method: str = "auto",
     tol: float = 1e-6,
-    time_limit: float = 60.0,
+    time_limit: float = 10.0,
 ) -> AssignmentResult:
     """Choose at most one channel per customer to maximise total gain within budget and capacity.
 
@@ -319,7 +325,7 @@ def optimise_assignment(
     OptimizeDataError
         Shapes disagree, eligible gains are missing, or eligible costs are negative.
     OptimizeParameterError
-        ``budget``, ``capacity``, ``method`` or ``tol`` is out of range.
+        ``budget``, ``capacity``, ``method``, ``tol`` or ``time_limit`` is out of range.
     """
     if method not in ("auto", "milp", "lagrangian"):
         raise OptimizeParameterError(
@@ -339,6 +345,7 @@ def optimise_assignment(
             "plan (see its `gap`). Raise `time_limit` or use method='lagrangian'.",
             stacklevel=2,
         )
+        return _solve_lagrangian(problem, tol)
     heuristic = _solve_lagrangian(problem, tol)
     if method == "lagrangian" or heuristic.gap <= tol or problem.n_pairs > _MILP_MAX_PAIRS:
         return heuristic
@@ -493,9 +500,7 @@ def _dual_value(
     return value + float(multipliers[1:][limited] @ capacity[limited])
 
 
-def _minimise_dual(
-    problem: _Problem, tol: float, start: np.ndarray | None = None
-) -> np.ndarray:
+def _minimise_dual(problem: _Problem, tol: float, start: np.ndarray | None = None) -> np.ndarray:
     """Multipliers [lambda, mu_1..mu_C] that (nearly) minimise the dual D."""
     n_channels = problem.n_channels
     active = np.zeros(n_channels + 1, dtype=bool)
@@ -589,7 +594,9 @@ def _refine_in_box(
     capacity = problem.capacity - np.bincount(fixed_channel, minlength=n_channels)
     lower = np.maximum(centre - width * scale, 0.0)
     upper = centre + width * scale
-    reduced_problem = replace(problem.subset(np.flatnonzero(free)), budget=budget, capacity=capacity)
+    reduced_problem = replace(
+        problem.subset(np.flatnonzero(free)), budget=budget, capacity=capacity
+    )
     multipliers = _dual_descent(reduced_problem, active, centre.copy(), lower, upper, tol)
     at_edge = active & (
         (multipliers >= upper * (1 - 1e-12)) | ((lower > 0) & (multipliers <= lower * (1 + 1e-12)))
@@ -699,7 +706,10 @@ def _budget_step(problem: _Problem, multipliers: np.ndarray, lower: float, upper
     fixed_spend = float(cost_high[~changing].sum())
     walked = np.flatnonzero(changing)
     start_option, events = _envelope_events(
-        intercept[walked], problem.cost[walked] if problem.cost.ndim == 2 else problem.cost, low, high
+        intercept[walked],
+        problem.cost[walked] if problem.cost.ndim == 2 else problem.cost,
+        low,
+        high,
     )
     contacted = start_option < problem.n_channels
     spend = fixed_spend + float(cost[walked[contacted], start_option[contacted]].sum())
@@ -780,7 +790,9 @@ def _envelope_events(
         step += 1
     if not pieces:
         empty_int, empty_float = np.zeros(0, dtype=np.int64), np.zeros(0)
-        pieces.append((empty_int, empty_float, empty_int, empty_int, empty_int) + (empty_float,) * 2)
+        pieces.append(
+            (empty_int, empty_float, empty_int, empty_int, empty_int) + (empty_float,) * 2
+        )
     columns = [np.concatenate(parts) for parts in zip(*pieces, strict=True)]
     return start_option, _EnvelopeEvents(*columns)
 
@@ -959,9 +971,7 @@ def _budget_curve_with_capacity(problem: _Problem, budgets: np.ndarray) -> pd.Da
         priced = replace(problem, budget=float(budget))
         multipliers = _minimise_dual(priced, 1e-6, multipliers)
         choice, dual_value = _plan_at(priced, multipliers)
-        plan = _result(
-            priced, _repair_and_fill(priced, choice), dual_value, "lagrangian", {}
-        )
+        plan = _result(priced, _repair_and_fill(priced, choice), dual_value, "lagrangian", {})
         # A plan that fits a smaller budget fits this one too, so the curve never goes down.
         if best is None or plan.objective >= best.objective:
             best = plan

@@ -371,17 +371,12 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
     baseline_rate (conversion without contact), send_hour, and any descriptive columns to
     carry into the lists (strategy, reason, segment, tier, phone...).
     """
-    gain = expected_gain(candidates["uplift"].to_numpy(float),
-                         candidates["value"].to_numpy(float), channels)
-    hour = candidates["send_hour"].to_numpy(float)
-    windowed = eligible.copy()
-    for j, row in channels.reset_index(drop=True).iterrows():
-        windowed[:, j] &= _in_window(hour, row["window_start"], row["window_end"])
+    gain, cost, windowed = plan_inputs(candidates, channels, eligible, params)
     capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
     # The holdout is not contacted, so the budget buys contacts for the treatment share only.
     share = params.holdout_share or 0.0
     result = optimize.optimise_assignment(
-        gain, channels["cost"].to_numpy(float), windowed,
+        gain, cost, windowed,
         budget=params.budget / max(1 - share, 1e-9) if share else params.budget,
         capacity=capacity / max(1 - share, 1e-9) if share else capacity)
     chosen = result.channel >= 0
@@ -528,3 +523,247 @@ def readout(touches: pd.DataFrame, segments: pd.DataFrame | None = None,
         frame[by] = frame[by].astype("object").fillna("none")
         cols.append(by)
     return optimize.campaign_readout(frame, cost_col="cost", by=cols)
+
+
+# -- the step as the notebook runs it ----------------------------------------------------------
+
+@dataclass
+class UpliftResult:
+    """Where the uplift came from and how good it is."""
+
+    source: str  # "model" or "assumption"
+    uplift: np.ndarray
+    baseline_rate: np.ndarray
+    evaluation: dict[str, Any] | None = None
+
+
+def estimate_uplift(features: pd.DataFrame, segments: pd.DataFrame, touches: pd.DataFrame | None,
+                    features_at, *, seed: int = 0, assumed: dict[str, float] | None = None
+                    ) -> UpliftResult:
+    """Uplift per customer: learned from past randomised campaigns when there are any,
+    otherwise the stated assumptions per lifecycle stage."""
+    training = campaign_training_frame(touches, features_at) if touches is not None else None
+    if training is not None and len(training) >= 200:
+        evaluation = evaluate_uplift(training, seed=seed)
+        model = UpliftModel(random_state=seed).fit(training, training["treated"],
+                                                   training["converted"])
+        return UpliftResult("model", model.predict(features), model.predict_control(features),
+                            evaluation)
+    assumed = {**ASSUMED_UPLIFT, **(assumed or {})}
+    stage = segments.set_index("customer_id")["lifecycle_stage"].reindex(features["customer_id"])
+    stage = stage.astype("object").fillna("prospect")
+    return UpliftResult("assumption", stage.map(assumed).fillna(0.0).to_numpy(float),
+                        np.full(len(features), 0.1))
+
+
+def candidates_frame(features: pd.DataFrame, segments: pd.DataFrame,
+                     churn_scores: pd.DataFrame | None, uplift: UpliftResult,
+                     hour_counts: pd.DataFrame, params: ReachParams = ReachParams()
+                     ) -> pd.DataFrame:
+    """Everyone who could be contacted, with uplift, value of a conversion, send hour and the
+    descriptive columns the contact lists carry."""
+    out = features[["customer_id"]].copy()
+    out["uplift"] = uplift.uplift
+    out["baseline_rate"] = uplift.baseline_rate
+    seg_cols = [c for c in ("rfm_class", "lifecycle_stage", "value_tier", "customer_class")
+                if c in segments]
+    out = out.merge(segments[["customer_id", *seg_cols]], on="customer_id", how="left")
+    if churn_scores is not None:
+        keep = [c for c in ("expected_spend", "expected_value", "churn_probability", "reason",
+                            "strategy") if c in churn_scores]
+        out = out.merge(churn_scores[["customer_id", *keep]], on="customer_id", how="left")
+    if "expected_spend" not in out:
+        out["expected_spend"] = features["avg_order_value"].to_numpy()
+    typical = float(np.nanmedian(out["expected_spend"])) if out["expected_spend"].notna().any() \
+        else 0.0
+    out["value"] = out["expected_spend"].fillna(typical).clip(lower=0) * params.margin
+    for col in ("phone",):
+        if col in features:
+            out[col] = features[col].to_numpy()
+    out["send_hour"] = send_hours(hour_counts, out["customer_id"],
+                                  out.get("lifecycle_stage", pd.Series("all", index=out.index)),
+                                  params)
+    return out
+
+
+def plan_inputs(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
+                params: ReachParams = ReachParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """gain, cost and eligibility (incl. send windows) as the optimiser takes them — shared by
+    the plan and the budget curve so both see the same problem."""
+    gain = expected_gain(candidates["uplift"].to_numpy(float),
+                         candidates["value"].to_numpy(float), channels)
+    hour = candidates["send_hour"].to_numpy(float)
+    windowed = eligible.copy()
+    for j, row in channels.reset_index(drop=True).iterrows():
+        windowed[:, j] &= _in_window(hour, row["window_start"], row["window_end"])
+    return gain, channels["cost"].to_numpy(float), windowed
+
+
+def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
+                 params: ReachParams = ReachParams(), *, points: int = 25) -> pd.DataFrame:
+    """Incremental value net of cost against spend, from zero to 3× the budget."""
+    gain, cost, windowed = plan_inputs(candidates, channels, eligible, params)
+    top = max(params.budget * 3, 1.0)
+    budgets = np.linspace(0, top, points)
+    capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
+    return optimize.budget_curve(gain, cost, windowed, budgets, capacity=capacity)
+
+
+# -- report sections ---------------------------------------------------------------------------
+
+def uplift_section(uplift: UpliftResult, touches: pd.DataFrame | None, lang: str = "en"):
+    import plotly.graph_objects as go
+
+    from custops.labels import t, value_label
+    from custops.sections import Section
+
+    if uplift.source != "model":
+        table = pd.DataFrame({t("seg.segment", lang): [value_label(k, lang) for k in ASSUMED_UPLIFT],
+                              "uplift": list(ASSUMED_UPLIFT.values())})
+        return Section(t("reach.uplift_title", lang), text=t("reach.assumed_text", lang),
+                       tables=[table], data={"source": "assumption", "assumed": ASSUMED_UPLIFT})
+    curve = uplift.evaluation["curve"]
+    fig = go.Figure()
+    fig.add_scatter(x=curve["share"], y=curve["incremental"], name=t("reach.model_curve", lang),
+                    mode="lines")
+    fig.add_scatter(x=curve["share"], y=curve["random"], name=t("reach.random_curve", lang),
+                    mode="lines", line={"dash": "dash", "color": "#999"})
+    fig.update_layout(title=t("reach.uplift_title", lang), xaxis_title=t("reach.qini_x", lang),
+                      yaxis_title=t("reach.qini_y", lang))
+    fig.update_xaxes(tickformat=".0%")
+    text = t("reach.uplift_text", lang, campaigns=touches["campaign_id"].nunique(),
+             rows=len(touches), qini=uplift.evaluation["qini"])
+    return Section(t("reach.uplift_title", lang), text=text, figures=[fig],
+                   data={"source": "model", "qini": uplift.evaluation["qini"]})
+
+
+def _summary_table(summary: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
+    from custops.labels import t, value_label
+
+    return pd.DataFrame({
+        t("reach.channel" if by == "channel" else "seg.segment", lang): [
+            t("reach.total", lang) if v == "total" else value_label(v, lang) for v in summary[by]],
+        t("reach.contacts", lang): summary["contacts"].astype("int64"),
+        t("reach.cost", lang): summary["cost"].round(1),
+        t("reach.incremental", lang): summary["expected_incremental_revenue"].round(0),
+        t("reach.roi", lang): summary["roi"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}×"),
+    })
+
+
+def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lang: str = "en"):
+    from custops import plots
+    from custops.labels import t, value_label
+    from custops.sections import Section
+
+    summary = reach_plan.summary
+    total = summary[summary["channel"] == "total"]
+    tot = total.iloc[0] if len(total) else pd.Series({"contacts": 0, "cost": 0.0,
+                                                     "expected_incremental_revenue": 0.0,
+                                                     "roi": float("nan")})
+    h = reach_plan.holdout
+    text = t("reach.plan_text", lang, contacts=int(tot["contacts"]), cost=float(tot["cost"]),
+             budget=params.budget, revenue=float(tot["expected_incremental_revenue"]),
+             roi=float(tot["roi"]) if pd.notna(tot["roi"]) else 0.0,
+             gap=max(reach_plan.result.gap, 0.0), method=reach_plan.result.method,
+             n_control=h["n_control"], share=h["share"],
+             mde=h["minimum_detectable_effect"] if pd.notna(h["minimum_detectable_effect"])
+             else 0.0, baseline=h["baseline_rate"])
+    parts = summary[summary["channel"] != "total"]
+    fig = plots.bar_figure(parts.assign(name=[value_label(c, lang) for c in parts["channel"]]),
+                           "name", "contacts", title=t("reach.plan_title", lang),
+                           yaxis_title=t("reach.contacts", lang), text="contacts")
+    tables = [_summary_table(summary, "channel", lang)]
+    if "rfm_class" in reach_plan.plan and len(reach_plan.plan):
+        by_class = plan_summary(reach_plan.plan.assign(
+            rfm_class=reach_plan.plan["rfm_class"].astype("object").fillna("prospect")),
+            by="rfm_class")
+        tables.append(_summary_table(by_class, "rfm_class", lang))
+    excluded = pd.DataFrame({t("reach.rule", lang): list(reach_plan.excluded),
+                             t("customers", lang): list(reach_plan.excluded.values())})
+    tables.append(excluded)
+    return Section(t("reach.plan_title", lang), text=text, tables=tables, figures=[fig],
+                   data={"summary": summary.to_dict("records"), "holdout": h,
+                         "gap": reach_plan.result.gap, "method": reach_plan.result.method,
+                         "excluded": reach_plan.excluded})
+
+
+def budget_section(curve: pd.DataFrame, params: ReachParams = ReachParams(), lang: str = "en"):
+    import plotly.graph_objects as go
+
+    from custops.labels import t
+    from custops.sections import Section
+
+    fig = go.Figure()
+    fig.add_scatter(x=curve["budget"], y=curve["objective"], mode="lines+markers",
+                    name=t("reach.net_value", lang))
+    fig.add_vline(x=params.budget, line_dash="dot",
+                  annotation_text=t("reach.current_budget", lang))
+    fig.update_layout(title=t("reach.curve_title", lang), xaxis_title=t("reach.spend", lang),
+                      yaxis_title=t("reach.net_value", lang))
+    at = curve.iloc[(curve["budget"] - params.budget).abs().argmin()]
+    below_one = curve[curve["marginal_return"] < 1]
+    saturation = float(below_one["budget"].iloc[0]) if len(below_one) else float(
+        curve["budget"].iloc[-1])
+    text = t("reach.curve_text", lang, marginal=float(at["marginal_return"]),
+             saturation=saturation)
+    return Section(t("reach.curve_title", lang), text=text, figures=[fig],
+                   data={"curve": curve.to_dict("records")})
+
+
+def send_time_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(),
+                      lang: str = "en"):
+    from custops import plots
+    from custops.labels import t, value_label
+    from custops.sections import Section
+
+    plan = reach_plan.plan
+    counts = (plan.groupby(["send_time", "channel"]).size().rename("n").reset_index()
+              if len(plan) else pd.DataFrame(columns=["send_time", "channel", "n"]))
+    counts["channel"] = [value_label(c, lang) for c in counts["channel"]]
+    fig = plots.bar_figure(counts.sort_values("send_time"), "send_time", "n", color="channel",
+                           title=t("reach.time_title", lang), barmode="stack",
+                           yaxis_title=t("reach.contacts", lang))
+    top = plan["send_time"].mode().iloc[0] if len(plan) else "-"
+    text = t("reach.time_text", lang, lead=params.lead_minutes, quiet_start=int(params.quiet_start),
+             quiet_end=int(params.quiet_end), top=top)
+    return Section(t("reach.time_title", lang), text=text, figures=[fig])
+
+
+def readout_section(results: pd.DataFrame, lang: str = "en"):
+    from custops.labels import t
+    from custops.sections import Section
+
+    if results.empty:
+        return Section(t("reach.readout_title", lang))
+    table = pd.DataFrame({
+        t("reach.campaign", lang): results["campaign_id"],
+        t("reach.contacts", lang): results["n_treatment"].astype("int64"),
+        "n (control)": results["n_control"].astype("int64"),
+        t("reach.rates", lang): [f"{a:.1%} / {b:.1%}" for a, b in
+                                 zip(results["rate_treatment"], results["rate_control"],
+                                     strict=True)],
+        t("reach.lift", lang): [f"{v:+.1%} ({lo:+.1%} … {hi:+.1%})" for v, lo, hi in
+                                zip(results["lift"], results["lift_low"], results["lift_high"],
+                                    strict=True)],
+        t("reach.incremental", lang): results["incremental_revenue"].round(0),
+        t("reach.roi", lang): results["roi"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}×"),
+    })
+    text = " ".join(t("reach.readout_text", lang, campaign=r.campaign_id,
+                      rate_t=r.rate_treatment, rate_c=r.rate_control, lift=r.lift,
+                      low=r.lift_low, high=r.lift_high, revenue=r.incremental_revenue)
+                    for r in results.itertuples())
+    return Section(t("reach.readout_title", lang), text=text, tables=[table],
+                   data={"readout": results.to_dict("records")})
+
+
+def exports_section(paths: list[Path], lang: str = "en"):
+    from custops.labels import t
+    from custops.sections import Section
+
+    names = ", ".join(f"`{p.name}`" for p in paths)
+    return Section(t("reach.exports_title", lang), text=t("reach.exports_text", lang, files=names),
+                   data={"files": [p.name for p in paths]})
+
+
+def params_dict(params: ReachParams) -> dict[str, Any]:
+    return asdict(params)
