@@ -1,0 +1,194 @@
+"""Reach planning: every rule holds, the holdout is reproducible, the plan beats simple
+targeting on true incremental value, uplift graded on ground truth, exports open in Excel."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from custops import churn, context, features, reach, sample, segment
+from custops.errors import ParameterError
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+@pytest.fixture(scope="module")
+def sample_plan():
+    ctx = context.open_run(str(SAMPLE))
+    data, feats = ctx.dataset(), ctx.features()
+    segs = segment.segment_customers(feats)
+    scores, _ = churn.score_customers(ctx.features_at(ctx.days_before(90)), feats, segs,
+                                      "supervised", seed=1)
+    up = reach.estimate_uplift(feats, segs, data.touches, ctx.features_at, seed=1)
+    params = reach.ReachParams(budget=800.0)
+    cand = reach.candidates_frame(feats, segs, scores, up,
+                                  features.activity_hours(data.orders, data.events, ctx.as_of),
+                                  params)
+    channels = reach.load_channels()
+    eligible, excluded = reach.eligibility(feats, channels, data.touches, ctx.as_of, params)
+    plan = reach.build_plan(cand, channels, eligible, params, seed=1, excluded=excluded)
+    return dict(ctx=ctx, feats=feats, cand=cand, channels=channels, eligible=eligible,
+                plan=plan, params=params, uplift=up)
+
+
+def test_every_rule_holds(sample_plan):
+    plan, params = sample_plan["plan"], sample_plan["params"]
+    channels, feats = sample_plan["channels"], sample_plan["feats"].set_index("customer_id")
+    chosen = pd.concat([plan.plan, plan.control])
+    assert chosen["customer_id"].is_unique  # at most one channel per customer
+    assert plan.plan["cost"].sum() <= params.budget + 1e-6
+    consent = channels.set_index("channel")["consent"]
+    for channel, part in chosen.groupby("channel"):
+        assert feats.loc[part["customer_id"], consent[channel]].all(), channel
+        cap = channels.set_index("channel").loc[channel, "daily_capacity"]
+        assert len(part) <= cap * params.campaign_days
+    hours = chosen["send_time"].str.slice(0, 2).astype(int) + chosen["send_time"].str.slice(
+        3, 5).astype(int) / 60
+    assert ((hours >= params.quiet_end) & (hours < params.quiet_start)).all()
+    assert (chosen["uplift"] > 0).all()  # nobody whose uplift says a contact hurts
+    assert plan.result.gap <= 1e-3
+
+
+def test_fatigue_and_wecom_caps():
+    customers = pd.DataFrame({"customer_id": ["a", "b", "c"], "consent_wecom": [True] * 3,
+                              "consent_sms": [True, False, True]})
+    as_of = dt.date(2026, 9, 30)
+    touches = pd.DataFrame({
+        "customer_id": ["a", "a", "b", "c"], "channel": ["sms", "push", "wecom", "wecom"],
+        "group": ["treatment", "treatment", "treatment", "control"],
+        "sent_time": pd.to_datetime(["2026-09-28 10:00", "2026-09-29 10:00",
+                                     "2026-09-30 09:30", "2026-09-30 09:30"]),
+    })
+    channels = reach.load_channels()
+    eligible, excluded = reach.eligibility(customers, channels, touches, as_of,
+                                           reach.ReachParams(max_touches_7d=2))
+    col = {c: i for i, c in enumerate(channels["channel"])}
+    assert not eligible[0].any()  # two touches this week: fatigue cap
+    assert not eligible[1, col["wecom_mass"]] and eligible[1, col["wecom_1v1"]]  # 1 mass today
+    assert not eligible[1, col["sms"]]  # no SMS consent
+    assert eligible[2, col["wecom_mass"]]  # control rows were never contacted
+    assert excluded["fatigue cap (7 days)"] == 1
+
+
+def test_send_time_before_the_habit_and_outside_quiet_hours():
+    hours = pd.DataFrame({"customer_id": ["lunch"] * 20 + ["late"] * 20 + ["early"] * 20,
+                          "hour": [12] * 20 + [23] * 20 + [7] * 20, "n": 1})
+    ids = pd.Series(["lunch", "late", "early", "nobody"])
+    send = reach.send_hours(hours, ids, pd.Series(["a", "a", "a", "a"]), reach.ReachParams())
+    assert list(reach.format_hour(send[:3])) == ["10:30", "20:30", "09:00"]
+    assert 9 <= send[3] < 21
+
+
+def test_holdout_is_reproducible_and_sized(sample_plan):
+    s = sample_plan
+    again = reach.build_plan(s["cand"], s["channels"], s["eligible"], s["params"], seed=1)
+    assert set(again.control["customer_id"]) == set(s["plan"].control["customer_id"])
+    fixed = reach.build_plan(s["cand"], s["channels"], s["eligible"],
+                             reach.ReachParams(budget=800.0, holdout_share=0.2), seed=1)
+    n = len(fixed.plan) + len(fixed.control)
+    assert len(fixed.control) == int(np.floor(0.2 * n + 0.5))
+    h = s["plan"].holdout
+    assert h["n_control"] == len(s["plan"].control) and 0 < h["minimum_detectable_effect"] < 0.2
+
+
+def test_plan_beats_simple_targeting_on_true_value(sample_plan):
+    s = sample_plan
+    truth = pd.read_csv(SAMPLE / "truth" / "campaign_effects.csv", dtype={"customer_id": str})
+    latest = truth[truth["campaign_id"] == truth["campaign_id"].max()]
+    true_uplift = latest.set_index("customer_id")["true_uplift"]
+    cand = s["cand"][s["cand"]["customer_id"].isin(true_uplift.index)].reset_index(drop=True)
+    eligible = s["eligible"][s["cand"]["customer_id"].isin(true_uplift.index).to_numpy()]
+    params = reach.ReachParams(budget=300.0, holdout_share=0.01)
+    channels = s["channels"]
+    plan = reach.build_plan(cand, channels, eligible, params, seed=1)
+    chosen = pd.concat([plan.plan, plan.control])
+    value = cand.set_index("customer_id")["value"]
+    ours = reach.true_incremental_value(chosen["customer_id"], chosen["channel"], true_uplift,
+                                        value, channels)
+    sms = int(channels.index[channels["channel"] == "sms"][0])
+    reachable = cand[eligible[:, sms]]
+    n_affordable = int(params.budget // channels.loc[sms, "cost"])
+
+    def value_of(ids):
+        ids = pd.Series(list(ids)[:n_affordable])
+        return reach.true_incremental_value(ids, pd.Series("sms", index=ids.index),
+                                            true_uplift, value, channels)
+
+    highest_risk = value_of(reachable.sort_values("churn_probability",
+                                                  ascending=False)["customer_id"])
+    everyone = value_of(reachable["customer_id"])
+    assert ours > highest_risk and ours > everyone
+
+
+def test_uplift_ranks_persuadables_graded_on_truth():
+    """On data generated with known effects, the X-learner captures most of the oracle's
+    Qini (expected incremental conversions from the true effects of those it ranks first)."""
+    data = sample.generate_sample(20_000, seed=3)
+    tables = {"orders": data.orders, "customers": data.customers, "events": data.events}
+    training = reach.campaign_training_frame(
+        data.touches, lambda day: features.build_features(tables, day))
+    evaluation = reach.evaluate_uplift(training, seed=0)
+    held = evaluation["test"].merge(data.truth_campaign_effects,
+                                    on=["customer_id", "campaign_id"], how="left")
+    true_effect = held["true_uplift"].to_numpy()
+
+    def expected_qini(score):
+        cum = np.cumsum(true_effect[np.argsort(-np.asarray(score), kind="stable")])
+        return float(np.mean(cum - np.arange(1, len(cum) + 1) / len(cum) * cum[-1]))
+
+    ratio = expected_qini(evaluation["score"]) / expected_qini(true_effect)
+    random_ratio = expected_qini(np.random.default_rng(0).random(len(held))) / \
+        expected_qini(true_effect)
+    # Measured: 0.76 (the true effect also depends on the latent purchase rate, which no
+    # model sees); random targeting ~0.
+    assert ratio > 0.7 and abs(random_ratio) < 0.15
+
+
+def test_without_campaign_history_uplift_is_an_assumption(sample_plan):
+    s = sample_plan
+    segs = segment.segment_customers(s["feats"])
+    up = reach.estimate_uplift(s["feats"], segs, None, s["ctx"].features_at)
+    assert up.source == "assumption"
+    churned = segs["lifecycle_stage"].eq("churned").to_numpy()
+    assert np.allclose(up.uplift[churned], reach.ASSUMED_UPLIFT["churned"])
+    section = reach.uplift_section(up, None, "en")
+    assert "ASSUMED" in section.text
+
+
+def test_exports_open_in_excel(sample_plan, tmp_path):
+    paths = reach.export_lists(sample_plan["plan"], tmp_path, lang="zh")
+    names = {p.name for p in paths}
+    assert "reach_plan.xlsx" in names and "control_list.csv" in names
+    book = pd.read_excel(tmp_path / "reach_plan.xlsx", sheet_name=None)
+    assert "plan" in book and "control" in book
+    contacts = pd.concat([pd.read_csv(p, encoding="utf-8-sig", dtype=str)
+                          for p in paths if p.name.startswith("contacts_")])
+    assert len(contacts) == len(sample_plan["plan"].plan)
+    assert contacts["wecom_tags"].str.startswith("custops|").all()
+    assert contacts["phone"].dropna().map(lambda p: bool(re.fullmatch(r"\d{3}\*{4}\d{4}", p))).all()
+    assert (tmp_path / "control_list.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+
+
+def test_readout_of_the_sample_campaigns():
+    ctx = context.open_run(str(SAMPLE))
+    results = reach.readout(ctx.dataset().touches).set_index("campaign_id")
+    truth = pd.read_csv(SAMPLE / "truth" / "campaign_effects.csv", dtype={"customer_id": str})
+    true_mean = truth.groupby("campaign_id")["true_uplift"].mean()
+    for campaign, row in results.iterrows():
+        assert row["lift_low"] < true_mean[campaign] < row["lift_high"]
+        assert row["lift"] > 0 and row["incremental_revenue"] > 0
+
+
+def test_bad_parameters(tmp_path):
+    with pytest.raises(ParameterError):
+        reach.ReachParams(budget=-1)
+    bad = tmp_path / "channels.yaml"
+    bad.write_text("channels:\n  - {channel: sms, cost: 0.05}\n", encoding="utf-8")
+    with pytest.raises(ParameterError, match="missing daily_capacity"):
+        reach.load_channels(bad)
