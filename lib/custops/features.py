@@ -99,7 +99,9 @@ def feature_expression(
     cols = set(orders.columns)
 
     o = orders.filter(orders.order_time < cutoff)
-    refund = o.is_refund.fill_null(False) if "is_refund" in cols else ibis.literal(False)
+    # Parquet exports often store the flag as 0/1 integers: cast before filling.
+    refund = (o.is_refund.cast("boolean").fill_null(False) if "is_refund" in cols
+              else ibis.literal(False))
     o = o.mutate(order_date=o.order_time.date(), _refund=refund)
     purchases = o.filter(~o._refund)
 
@@ -286,7 +288,8 @@ def _duck(orders: pd.DataFrame, as_of: str | dt.date):
     con = duckdb.connect()
     con.register("orders_raw", orders)
     cutoff = pd.Timestamp(to_date(as_of)) + pd.Timedelta(days=1)
-    refund = "coalesce(is_refund, false)" if "is_refund" in orders.columns else "false"
+    refund = ("coalesce(cast(is_refund as boolean), false)" if "is_refund" in orders.columns
+              else "false")
     con.execute(
         f"create temp view orders as select *, {refund} as _refund from orders_raw "
         f"where order_time < timestamp '{cutoff:%Y-%m-%d %H:%M:%S}'"

@@ -1,0 +1,290 @@
+"""Benchmarks (``make bench`` / ``custops bench``): speed and memory, measured as ratios in one run.
+
+Each measurement runs in a fresh Python process so its peak memory (max RSS, whole process
+tree for the report) is its own. Results are merged into ``benchmarks/results.json`` under a
+key per case, with the machine and the date, and quoted in the README.
+
+Cases:
+- ``features``: the per-customer feature layer (ibis → DuckDB, straight from Parquet) against
+  an idiomatic-pandas version of the same definition and a lone DuckDB group-by over the file.
+- ``btyd``: BG/NBD maximum-likelihood fit on 1M customers, custops against lifetimes 0.11.3
+  (installed only for the benchmark, into ``benchmarks/.lifetimes``).
+- ``report``: ``custops report`` end to end on generated data.
+- ``dashboard``: first render and filter change in headless Chromium (when available).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from custops.context import repo_root
+
+AS_OF = "2026-09-30"
+ORDERS_PER_CUSTOMER = 7.5  # what the generator produces over two years (measured)
+BENCH_DATA = "benchmarks/data"
+LIFETIMES_DIR = "benchmarks/.lifetimes"
+
+
+# -- the idiomatic-pandas reference of the feature definition ----------------------------------
+
+def features_pandas(orders: pd.DataFrame, as_of: str) -> pd.DataFrame:
+    """The order-derived part of :func:`custops.features.build_features`, in plain pandas
+    (the comparison point for the benchmark and a second implementation for the tests)."""
+    as_of_ts = pd.Timestamp(as_of)
+    o = orders[orders["order_time"] < as_of_ts + pd.Timedelta(days=1)].copy()
+    o["order_date"] = o["order_time"].dt.normalize()
+    refund = o["is_refund"].fillna(False).astype(bool) if "is_refund" in o else False
+    o["_refund"] = refund
+    p = o[~o["_refund"]]
+    days = p.groupby(["customer_id", "order_date"]).agg(day_spend=("amount", "sum"),
+                                                         day_orders=("order_id", "nunique"))
+    days = days.reset_index()
+    first = days.groupby("customer_id")["order_date"].transform("min")
+    days["repeat"] = np.where(days["order_date"] > first, days["day_spend"], 0.0)
+    age = (as_of_ts - days["order_date"]).dt.days
+    aggs = {"first_order_date": ("order_date", "min"), "last_order_date": ("order_date", "max"),
+            "order_days": ("order_date", "size"), "order_count": ("day_orders", "sum"),
+            "gross_spend": ("day_spend", "sum"), "repeat_spend": ("repeat", "sum")}
+    for n in (30, 90, 180, 365):
+        days[f"o{n}"] = np.where(age < n, days["day_orders"], 0)
+        aggs[f"orders_{n}d"] = (f"o{n}", "sum")
+    out = days.groupby("customer_id").agg(**aggs)
+    o_age = (as_of_ts - o["order_date"]).dt.days
+    money = {"net_spend": o["amount"], "refund_amount": np.where(o["_refund"], -o["amount"], 0.0)}
+    for n in (30, 90, 180, 365):
+        money[f"spend_{n}d"] = np.where(o_age < n, o["amount"], 0.0)
+    money_frame = pd.DataFrame(money).groupby(o["customer_id"]).sum()
+    out = out.join(money_frame, how="left")
+    out["frequency"] = out["order_days"] - 1
+    out["recency_days"] = (out["last_order_date"] - out["first_order_date"]).dt.days
+    out["T_days"] = (as_of_ts - out["first_order_date"]).dt.days
+    out["days_since_last_order"] = (as_of_ts - out["last_order_date"]).dt.days
+    out["monetary_value"] = np.where(out["frequency"] > 0,
+                                     out["repeat_spend"] / out["frequency"].clip(lower=1), 0.0)
+    hour = p["order_time"].dt.hour.rename("hour")
+    for column, values in (("hour", hour), ("channel", p.get("channel")),
+                           ("category", p.get("category"))):
+        if values is None:
+            continue
+        counts = pd.DataFrame({"customer_id": p["customer_id"], "v": values}).dropna()
+        counts = counts.groupby(["customer_id", "v"]).size().rename("n").reset_index()
+        counts = counts.sort_values(["customer_id", "n", "v"], ascending=[True, False, True])
+        out[f"favourite_{column}"] = counts.drop_duplicates("customer_id").set_index(
+            "customer_id")["v"]
+    return out.drop(columns=["repeat_spend"]).reset_index()
+
+
+# -- child processes ---------------------------------------------------------------------------
+
+def _peak_rss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _child(case: str, path: str, as_of: str) -> dict[str, Any]:
+    """One measurement inside a fresh process; prints JSON."""
+    start = time.perf_counter()
+    if case == "ibis_duckdb":
+        import ibis
+
+        from custops.features import build_features
+
+        con = ibis.duckdb.connect()
+        frame = build_features({"orders": con.read_parquet(path)}, as_of, con=con)
+        rows = len(frame)
+    elif case == "pandas":
+        frame = features_pandas(pd.read_parquet(path), as_of)
+        rows = len(frame)
+    elif case == "duckdb_groupby":
+        import duckdb
+
+        rows = len(duckdb.sql(f"select customer_id, count(*) as n, sum(amount) as s from "
+                              f"read_parquet('{path}') group by customer_id").df())
+    else:
+        raise ValueError(case)
+    return {"seconds": round(time.perf_counter() - start, 3), "rows": rows,
+            "peak_rss_gib": round(_peak_rss_bytes() / 2**30, 3)}
+
+
+def _run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
+    result = subprocess.run([sys.executable, "-m", "custops.bench", *args], capture_output=True,
+                            text=True, check=False, env={**os.environ, **(env or {})})
+    if result.returncode != 0:
+        return {"error": result.stderr.strip().splitlines()[-1] if result.stderr else "failed"}
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+# -- cases -------------------------------------------------------------------------------------
+
+def make_orders(n_orders: int, folder: Path, seed: int = 1) -> tuple[Path, int]:
+    """Generate a dataset with about ``n_orders`` orders; write all tables as Parquet."""
+    from custops.sample import generate_sample, write_sample
+
+    folder = Path(folder)
+    customers = max(int(n_orders / ORDERS_PER_CUSTOMER), 100)
+    marker = folder / f"generated-{customers}-{seed}.json"
+    if not marker.exists():
+        data = generate_sample(customers, seed=seed, as_of=AS_OF)
+        if folder.exists():
+            for old in folder.glob("*"):
+                if old.is_file():
+                    old.unlink()
+        write_sample(data, folder, fmt="parquet")
+        marker.write_text(json.dumps({"customers": customers, "orders": len(data.orders)}))
+    info = json.loads(marker.read_text())
+    return folder / "orders.parquet", int(info["orders"])
+
+
+def bench_features(sizes: list[int], log=print) -> dict[str, Any]:
+    out = {}
+    for n in sizes:
+        path, n_orders = make_orders(n, repo_root() / BENCH_DATA / f"orders_{n}")
+        row: dict[str, Any] = {"orders": n_orders}
+        for case in ("duckdb_groupby", "ibis_duckdb", "pandas"):
+            row[case] = _run_child(["child", case, str(path), AS_OF])
+            log(f"features {n_orders:,} orders · {case}: {row[case]}")
+        ours, pandas_, floor = (row[c].get("seconds") for c in
+                                ("ibis_duckdb", "pandas", "duckdb_groupby"))
+        if ours and pandas_ and floor:
+            row["speedup_vs_pandas"] = round(pandas_ / ours, 2)
+            row["ratio_to_lone_groupby"] = round(ours / floor, 2)
+        out[str(n)] = row
+    return out
+
+
+def _ensure_lifetimes() -> Path | None:
+    target = repo_root() / LIFETIMES_DIR
+    if not (target / "lifetimes").exists():
+        result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
+                                 "--target", str(target), "lifetimes==0.11.3", "autograd",
+                                 "dill"], capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            return None
+    return target
+
+
+def bench_btyd(n_customers: int, log=print) -> dict[str, Any]:
+    row = {"customers": n_customers,
+           "custops": _run_child(["btyd", "custops", str(n_customers)])}
+    log(f"btyd {n_customers:,} · custops: {row['custops']}")
+    target = _ensure_lifetimes()
+    if target is None:
+        row["lifetimes"] = {"error": "could not install lifetimes 0.11.3"}
+    else:
+        row["lifetimes"] = _run_child(["btyd", "lifetimes", str(n_customers)],
+                                      env={"PYTHONPATH": str(target)})
+    log(f"btyd {n_customers:,} · lifetimes: {row['lifetimes']}")
+    if "seconds" in row["custops"] and "seconds" in row.get("lifetimes", {}):
+        row["speedup_vs_lifetimes"] = round(row["lifetimes"]["seconds"]
+                                            / row["custops"]["seconds"], 1)
+    return row
+
+
+def _child_btyd(which: str, n: int) -> dict[str, Any]:
+    from custops.btyd import simulate_bgnbd
+
+    data = simulate_bgnbd(n, r=0.8, alpha=20.0, a=0.6, b=3.0, T=np.random.default_rng(0)
+                          .integers(1, 731, n).astype(float), seed=0)
+    start = time.perf_counter()
+    if which == "custops":
+        from custops.btyd import BetaGeoFitter
+
+        params = BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"]).params_
+    else:
+        from lifetimes import BetaGeoFitter as LifetimesBGF
+
+        model = LifetimesBGF().fit(data["frequency"], data["recency"], data["T"])
+        params = {k: float(v) for k, v in model.params_.items()}
+    return {"seconds": round(time.perf_counter() - start, 3),
+            "params": {k: round(float(v), 4) for k, v in params.items()},
+            "peak_rss_gib": round(_peak_rss_bytes() / 2**30, 3)}
+
+
+def bench_report(n_customers: int, log=print) -> dict[str, Any]:
+    """``custops report`` end to end; peak memory of the whole process tree (kernels too)."""
+    from custops.sample import generate_sample, write_sample
+
+    folder = repo_root() / BENCH_DATA / f"report_{n_customers}"
+    marker = folder / "generated.json"
+    if not marker.exists():
+        data = generate_sample(n_customers, seed=2, as_of=AS_OF)
+        write_sample(data, folder, fmt="parquet")
+        marker.write_text(json.dumps({"orders": len(data.orders)}))
+    orders = json.loads(marker.read_text())["orders"]
+    out = repo_root() / BENCH_DATA / f"report_{n_customers}_out"
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "custops.cli", "report", "--data", str(folder),
+                             "--out", str(out), "--as-of", AS_OF], capture_output=True,
+                            text=True, check=False)
+    seconds = time.perf_counter() - start
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    row = {"customers": n_customers, "orders": orders, "seconds": round(seconds, 1),
+           "status": "ok" if result.returncode == 0 else "failed",
+           "peak_rss_gib_largest_process": round(peak / 2**30, 2)}
+    if result.returncode != 0:
+        row["error"] = result.stderr.strip().splitlines()[-1] if result.stderr else ""
+    manifest = out / "manifest.json"
+    if result.returncode == 0 and manifest.exists():
+        row["notebooks"] = {n["name"]: n["seconds"]
+                            for n in json.loads(manifest.read_text())["notebooks"]}
+    log(f"report {n_customers:,} customers: {row}")
+    return row
+
+
+def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | None = None,
+                   cases: tuple[str, ...] = ("features", "btyd", "report", "dashboard"),
+                   log=print) -> dict[str, Any]:
+    results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}
+    results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
+                          "platform": platform.platform()}
+    results["date"] = time.strftime("%Y-%m-%d")
+    key = "quick" if quick else "full"
+    section = results.setdefault(key, {})
+    if "features" in cases:
+        section["features"] = bench_features(sizes or ([20_000] if quick else
+                                                       [1_000_000, 10_000_000]), log)
+    if "btyd" in cases:
+        section["btyd"] = bench_btyd(20_000 if quick else 1_000_000, log)
+    if "report" in cases and not quick:
+        section["report"] = bench_report(1_000_000, log)
+    if "dashboard" in cases and not quick:
+        try:
+            from custops import dashboard
+
+            section["dashboard"] = dashboard.bench_dashboard(repo_root() / "reports")
+        except Exception as exc:  # the browser may be missing; record why
+            section["dashboard"] = {"error": f"{type(exc).__name__}: {exc}"}
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    out_path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
+    return results
+
+
+def cli_bench(args) -> int:
+    out = Path(args.out)
+    run_benchmarks(out, quick=args.quick, sizes=args.sizes,
+                   log=lambda line: print(line, flush=True))
+    print(f"results written to {out}")
+    return 0
+
+
+def _main(argv: list[str]) -> None:
+    if argv[0] == "child":
+        print(json.dumps(_child(argv[1], argv[2], argv[3])))
+    elif argv[0] == "btyd":
+        print(json.dumps(_child_btyd(argv[1], int(argv[2]))))
+    else:
+        raise SystemExit(f"unknown bench entry {argv[0]!r}")
+
+
+if __name__ == "__main__":
+    _main(sys.argv[1:])

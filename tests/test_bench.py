@@ -1,0 +1,45 @@
+"""The benchmark machinery, and the pandas reference that the feature layer is compared with."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+
+from custops import bench
+from custops.data import load_dataset
+from custops.features import build_features
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CORE = ["first_order_date", "last_order_date", "order_days", "order_count", "gross_spend",
+        "net_spend", "refund_amount", "frequency", "recency_days", "T_days",
+        "days_since_last_order", "monetary_value", "orders_30d", "orders_365d", "spend_90d",
+        "favourite_hour", "favourite_channel", "favourite_category"]
+
+
+def test_pandas_reference_agrees_with_the_feature_layer():
+    dataset = load_dataset(ROOT / "data" / "sample")
+    ours = build_features({"orders": dataset.orders}, "2026-09-30").set_index("customer_id")
+    reference = bench.features_pandas(dataset.orders, "2026-09-30").set_index("customer_id")
+    ours = ours.loc[reference.index]
+    for column in CORE:
+        left = ours[column]
+        right = reference[column]
+        if pd.api.types.is_numeric_dtype(left) and not pd.api.types.is_bool_dtype(left):
+            assert ((left.astype(float) - right.astype(float)).abs() < 1e-6).all(), column
+        else:
+            assert (left.astype(str).to_numpy() == right.astype(str).to_numpy()).all(), column
+
+
+def test_quick_benchmark_writes_results(tmp_path, monkeypatch):
+    monkeypatch.setattr(bench, "BENCH_DATA", str(tmp_path / "data"))
+    out = tmp_path / "results.json"
+    bench.run_benchmarks(out, quick=True, cases=("features",), log=lambda line: None)
+    results = json.loads(out.read_text())
+    row = results["quick"]["features"]["20000"]
+    assert row["orders"] > 10_000
+    for case in ("ibis_duckdb", "pandas", "duckdb_groupby"):
+        assert row[case]["seconds"] > 0 and row[case]["peak_rss_gib"] > 0
+    assert row["ibis_duckdb"]["rows"] == row["pandas"]["rows"]
