@@ -88,6 +88,14 @@ def features_pandas(orders: pd.DataFrame, as_of: str) -> pd.DataFrame:
 # -- child processes ---------------------------------------------------------------------------
 
 def _peak_rss_bytes() -> int:
+    """This process's peak resident memory. VmHWM, not ru_maxrss: Linux keeps ru_maxrss across
+    exec, so a child would report its parent's peak."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 

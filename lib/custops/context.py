@@ -31,9 +31,12 @@ def repo_root() -> Path:
     return Path(__file__).resolve().parents[2]
 
 
-def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
+def resolve_data_dir(data_dir: str | os.PathLike) -> Path | str:
     """Find ``data_dir`` as given, or relative to the repository root (notebooks run from
-    ``notebooks/``, the CLI from anywhere)."""
+    ``notebooks/``, the CLI from anywhere). URLs (``duckdb://…``, ``postgres://…``) pass as
+    they are."""
+    if "://" in str(data_dir):
+        return str(data_dir)
     path = Path(data_dir).expanduser()
     if path.exists():
         return path.resolve()
@@ -48,7 +51,7 @@ def resolve_data_dir(data_dir: str | os.PathLike) -> Path:
 class RunContext:
     """Parameters of a run plus lazily loaded data and the artifact store."""
 
-    data_dir: Path
+    data_dir: Path | str
     as_of: dt.date | None
     lang: str = "en"
     run_dir: Path | None = None

@@ -298,7 +298,8 @@ class Panel:
         self.range = None
         if self.date_label and len(self.months) > 1:
             self.range = widgets.SelectionRangeSlider(
-                options=self.months, index=(0, len(self.months) - 1), continuous_update=False,
+                options=[(m.replace("-", "/"), m) for m in self.months],
+                index=(0, len(self.months) - 1), continuous_update=False,
                 style=wide, layout=widgets.Layout(width="520px"))
             self.range.add_class("custops-months")
         self.reset = widgets.Button(icon="undo", layout=widgets.Layout(width="auto"))
@@ -428,7 +429,8 @@ class Panel:
         ctx = self.ctx
         source = (t("dash.source_run", lang, run=ctx.run_dir.name) if ctx.run_dir is not None
                   else t("dash.source_data", lang, data=ctx.data_dir.name))
-        return f"{t('dash.intro', lang, as_of=ctx.as_of, source=source)} {t('dash.below', lang)}"
+        sep = ". " if lang == "en" else "。"
+        return f"{t('dash.intro', lang, as_of=ctx.as_of, source=source)}{sep}{t('dash.below', lang)}"
 
     def _switch_language(self, change) -> None:
         self.lang = check_lang(change["new"])
@@ -698,6 +700,8 @@ def _download_button_class():
         function render({ model, el }) {
           const button = document.createElement("button");
           button.className = "jupyter-widgets jupyter-button widget-button custops-download-button";
+          button.style.width = "auto";
+          button.style.padding = "0 12px";
           const label = () => { button.textContent = "\\u2B07 " + model.get("label"); };
           label();
           model.on("change:label", label);
@@ -1147,10 +1151,16 @@ def bench_dashboard(run_dir: str | os.PathLike, *, notebooks: Iterable[str] | No
                 result["baseline_static_plotly_s"] = round(time.perf_counter() - start, 3)
                 context.close()
                 for name in names:
-                    result["dashboards"][name] = _bench_one(browser, server, name)
-                    base = result["baseline_static_plotly_s"]
-                    entry = result["dashboards"][name]
-                    entry["first_figure_ratio"] = round(entry["first_figure_s"] / base, 2)
+                    try:
+                        entry = _bench_one(browser, server, name)
+                    except Exception as exc:  # a failed page is a result, not a crash
+                        log_tail = (tmp / "voila.log").read_text("utf-8", "replace")
+                        entry = {"error": f"{type(exc).__name__}: {str(exc)[:300]}",
+                                 "server_log_tail": log_tail.splitlines()[-15:]}
+                    else:
+                        entry["first_figure_ratio"] = round(
+                            entry["first_figure_s"] / result["baseline_static_plotly_s"], 2)
+                    result["dashboards"][name] = entry
             finally:
                 browser.close()
     finally:

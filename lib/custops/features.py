@@ -58,20 +58,39 @@ def to_date(as_of: str | dt.date | pd.Timestamp) -> dt.date:
         raise ParameterError(f"as_of={as_of!r} is not a date; write it as YYYY-MM-DD") from exc
 
 
+def _outer_join(left: ibis.Table, right: ibis.Table) -> ibis.Table:
+    joined = left.outer_join(right, left.customer_id == right.customer_id)
+    return joined.mutate(
+        customer_id=joined.customer_id.fill_null(joined.customer_id_right)
+    ).drop("customer_id_right")
+
+
 def _left_join(left: ibis.Table, right: ibis.Table) -> ibis.Table:
     joined = left.left_join(right, left.customer_id == right.customer_id)
     return joined.drop("customer_id_right")
 
 
-def _favourite(table: ibis.Table, column: str, name: str) -> ibis.Table:
+def _favourite(table: ibis.Table, column: str, name: str, values: list | None = None
+               ) -> ibis.Table:
+    """Most frequent value of ``column`` per customer; ties go to the smallest value.
+
+    With the sorted distinct ``values`` known (up to MAX_VOCABULARY), one group-by on
+    (customer, value) and one ``argmax`` on the unique key count × K − rank(value) do it:
+    deterministic on every engine, no window. Otherwise a ranked window does the same.
+    """
     counts = table.filter(table[column].notnull()).group_by(["customer_id", column]).aggregate(
         n=_.count()
     )
-    rank = ibis.row_number().over(
-        group_by=counts.customer_id, order_by=[ibis.desc(counts.n), counts[column]]
-    )
-    ranked = counts.mutate(_rank=rank)
+    if values is not None and len(values) <= MAX_VOCABULARY:
+        rank = counts[column].cases(*[(v, i) for i, v in enumerate(values)], else_=len(values))
+        key = counts.n * (MAX_VOCABULARY + 1) + (MAX_VOCABULARY - rank)
+        return counts.group_by("customer_id").aggregate(**{name: counts[column].argmax(key)})
+    ranked = counts.mutate(_rank=ibis.row_number().over(
+        group_by=counts.customer_id, order_by=[ibis.desc(counts.n), counts[column]]))
     return ranked.filter(ranked._rank == 0).select("customer_id", **{name: ranked[column]})
+
+
+MAX_VOCABULARY = 1000  # favourites by a ranked key up to this many distinct values
 
 
 def feature_expression(
@@ -80,95 +99,92 @@ def feature_expression(
     *,
     customers: ibis.Table | None = None,
     events: ibis.Table | None = None,
+    vocabularies: Mapping[str, list] | None = None,
 ) -> ibis.Table:
     """Build the per-customer feature table as an ibis expression (any ibis backend).
+
+    Two group-bys do all order-level work (orders → customer-days → customers): hashing is the
+    cost at scale, so every per-customer quantity, including the counts behind the favourite
+    hour/channel/category, is fused into them.
 
     Parameters
     ----------
     orders : ibis.Table
         Columns ``customer_id``, ``order_id``, ``order_time`` (naive local timestamp),
-        ``amount``; optional ``is_refund``, ``channel``, ``category``.
+        ``amount``; optional ``is_refund``, ``channel``, ``category``. One row per order (and
+        per refund), as :func:`custops.data.load_dataset` guarantees.
     as_of : str or date
         Snapshot date; rows after the end of this day are ignored.
     customers, events : ibis.Table, optional
         The optional tables of the data contract.
+    vocabularies : mapping, optional
+        The distinct values of ``channel`` / ``category`` (see :func:`vocabulary`); a column
+        with more than MAX_VOCABULARY values, or none given, falls back to a ranked group-by.
     """
     as_of_date = to_date(as_of)
     cutoff = ibis.timestamp(pd.Timestamp(as_of_date) + pd.Timedelta(days=1))
     as_of_lit = ibis.date(as_of_date)
     cols = set(orders.columns)
+    vocabularies = vocabularies or {}
 
     o = orders.filter(orders.order_time < cutoff)
     # Parquet exports often store the flag as 0/1 integers: cast before filling.
     refund = (o.is_refund.cast("boolean").fill_null(False) if "is_refund" in cols
               else ibis.literal(False))
-    o = o.mutate(order_date=o.order_time.date(), _refund=refund)
-    purchases = o.filter(~o._refund)
+    o = o.mutate(order_date=o.order_time.date(), _refund=refund, _hour=o.order_time.hour())
+    purchase = ~o._refund
 
-    # Day level: BTYD counts repeat *days*; monetary value is spend per repeat day.
-    days = purchases.group_by(["customer_id", "order_date"]).aggregate(
-        day_spend=_.amount.sum(), day_orders=_.order_id.nunique()
-    )
-    first_day = days.group_by("customer_id").aggregate(first_order_date=_.order_date.min())
-    days = days.join(first_day, "customer_id")
+    # 1) customer-day level. BTYD counts repeat *days*; monetary value is spend per repeat day.
+    day_aggs: dict[str, Any] = {
+        "day_spend": o.amount.sum(where=purchase),
+        "day_orders": o.order_id.count(where=purchase),
+        "day_net": o.amount.sum(),
+        "day_refund": (-o.amount).sum(where=o._refund),
+        "day_refund_count": o.order_id.count(where=o._refund),
+    }
+    days = o.group_by(["customer_id", "order_date"]).aggregate(**day_aggs)
+
+    # 2) customer level.
+    bought = days.day_orders > 0
     age = as_of_lit.delta(days.order_date, unit="day")
-    window_aggs: dict[str, Any] = {}
+    aggs: dict[str, Any] = {
+        "first_order_date": days.order_date.min(where=bought),
+        "last_order_date": days.order_date.max(where=bought),
+        "order_days": days.order_date.count(where=bought),
+        "order_count": days.day_orders.sum(),
+        "gross_spend": days.day_spend.sum(),
+        "first_day_spend": days.day_spend.argmin(days.order_date, where=bought),
+        "net_spend": days.day_net.sum(),
+        "refund_amount": days.day_refund.sum(),
+        "refund_count": days.day_refund_count.sum(),
+    }
     for n in WINDOWS:
-        window_aggs[f"orders_{n}d"] = days.day_orders.sum(where=age < n)
-    per_customer = days.group_by("customer_id").aggregate(
-        first_order_date=days.first_order_date.min(),
-        last_order_date=days.order_date.max(),
-        order_days=days.order_date.count(),
-        order_count=days.day_orders.sum(),
-        gross_spend=days.day_spend.sum(),
-        repeat_spend=days.day_spend.sum(where=days.order_date > days.first_order_date),
-        **window_aggs,
-    )
+        aggs[f"orders_{n}d"] = days.day_orders.sum(where=age < n)
+        aggs[f"spend_{n}d"] = days.day_net.sum(where=age < n)
+    feats = days.group_by("customer_id").aggregate(**aggs)
 
-    # Net spend (refunds included) per window, from the order rows.
-    o_age = as_of_lit.delta(o.order_date, unit="day")
-    money = o.group_by("customer_id").aggregate(
-        net_spend=o.amount.sum(),
-        refund_amount=(-o.amount).sum(where=o._refund),
-        refund_count=o.order_id.count(where=o._refund),
-        **{f"spend_{n}d": o.amount.sum(where=o_age < n) for n in WINDOWS},
-    )
-    feats = _left_join(per_customer, money)
-
-    favourites = [_favourite(purchases.mutate(_hour=purchases.order_time.hour()), "_hour",
-                             "favourite_hour")]
+    purchases = o.filter(purchase)
+    feats = _left_join(feats, _favourite(purchases, "_hour", "favourite_hour", list(range(24))))
     for column in ("channel", "category"):
         if column in cols:
-            favourites.append(_favourite(purchases, column, f"favourite_{column}"))
-    for fav in favourites:
-        feats = _left_join(feats, fav)
+            feats = _left_join(feats, _favourite(purchases, column, f"favourite_{column}",
+                                                 vocabularies.get(column)))
 
     feats = feats.mutate(
         frequency=feats.order_days - 1,
         recency_days=feats.last_order_date.delta(feats.first_order_date, unit="day"),
         T_days=as_of_lit.delta(feats.first_order_date, unit="day"),
         days_since_last_order=as_of_lit.delta(feats.last_order_date, unit="day"),
-        repeat_spend=feats.repeat_spend.fill_null(0.0),
+        repeat_spend=(feats.gross_spend - feats.first_day_spend.fill_null(0.0)),
         refund_amount=feats.refund_amount.fill_null(0.0),
-    )
+    ).drop("first_day_spend")
 
     # All customers known at as_of: buyers, registered customers, customers with events.
-    ids = [feats.select("customer_id")]
-    if customers is not None:
-        known = customers
-        if "signup_time" in customers.columns:
-            known = customers.filter(
-                customers.signup_time.isnull() | (customers.signup_time < cutoff)
-            )
-        ids.append(known.select("customer_id"))
-    ev = None
+    # Outer joins keep every id while reading ``feats`` once (a union of ids joined back to
+    # it would make the engine compute the order aggregation twice).
+    table = feats
     if events is not None:
         ev = events.filter(events.event_time < cutoff)
-        ids.append(ev.select("customer_id"))
-    base = ibis.union(*ids, distinct=True) if len(ids) > 1 else ids[0]
-    table = _left_join(base, feats)
-
-    if ev is not None:
         etype = ev.event_type
         counts = {f"events_{t}": ev.customer_id.count(where=etype == t) for t in EVENT_TYPES}
         event_feats = ev.group_by("customer_id").aggregate(
@@ -176,16 +192,33 @@ def feature_expression(
             last_event_date=ev.event_time.max().date(),
             **counts,
         )
-        table = _left_join(table, event_feats)
+        table = _outer_join(table, event_feats)
     if customers is not None:
+        known = customers
+        if "signup_time" in customers.columns:
+            known = customers.filter(
+                customers.signup_time.isnull() | (customers.signup_time < cutoff)
+            )
         attrs = [c for c in CUSTOMER_ATTRIBUTES if c in customers.columns]
-        table = _left_join(table, customers.select("customer_id", *attrs))
+        table = _outer_join(table, known.select("customer_id", *attrs))
     return table
+
+
+def vocabulary(con: Any, table: ibis.Table, column: str) -> list | None:
+    """The sorted distinct non-null values of a column, or None when there are too many to
+    count in columns (the favourite then comes from a ranked group-by)."""
+    if column not in table.columns:
+        return None
+    values = con.execute(table.select(table[column]).distinct().limit(MAX_VOCABULARY + 1))
+    values = sorted(v for v in values[column].tolist() if v is not None and v == v)
+    return values if len(values) <= MAX_VOCABULARY else None
 
 
 def _finish(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Engine-independent post-processing: dtypes, derived ratios, fixed column order."""
     frame = frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
+    if "favourite_hour" in frame:
+        frame["favourite_hour"] = frame["favourite_hour"].astype("Float64").astype("Int64")
     frame["customer_id"] = frame["customer_id"].astype("string")
     for col in DATE_COLUMNS:
         if col in frame:
@@ -271,13 +304,17 @@ def build_features(
     }
     con = con if con is not None else ibis.duckdb.connect()
     as_of_date = to_date(as_of)
+    orders = _as_table(con, "orders", tables["orders"])
+    vocabularies = {c: vocabulary(con, orders, c) for c in ("channel", "category")}
     expr = feature_expression(
-        _as_table(con, "orders", tables["orders"]),
+        orders,
         as_of_date,
         customers=_as_table(con, "customers", tables.get("customers")),
         events=_as_table(con, "events", tables.get("events")),
+        vocabularies=vocabularies,
     )
-    return _finish(con.execute(expr), as_of_date)
+    # Arrow → pandas directly: ibis's own pandas conversion costs ~1.5 s at a million rows.
+    return _finish(con.to_pyarrow(expr).to_pandas(), as_of_date)
 
 
 # -- order-level aggregates for the profile (DuckDB; the same no-look-ahead cut-off) -----------

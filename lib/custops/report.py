@@ -51,8 +51,10 @@ def available_notebooks() -> list[str]:
     return [name for name in NOTEBOOKS if (folder / f"{name}.ipynb").exists()]
 
 
-def data_fingerprint(data_dir: Path) -> dict[str, Any]:
+def data_fingerprint(data_dir: Path | str) -> dict[str, Any]:
     """Names, sizes and SHA-256 of the input files (what exactly a report was made from)."""
+    if isinstance(data_dir, str):  # a database URL: nothing on disk to fingerprint
+        return {"sha256": None, "source": data_dir.split("@")[-1], "files": []}
     files = [data_dir] if data_dir.is_file() else sorted(
         p for p in data_dir.iterdir() if p.is_file()
     )
