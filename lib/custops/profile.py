@@ -270,10 +270,12 @@ def cohort_retention(months: pd.DataFrame, as_of: dt.date, *, max_months: int = 
     buying = months[months["orders"] > 0][["customer_id", "month"]].copy()
     if buying.empty:
         return pd.DataFrame()
-    buying["month"] = pd.to_datetime(buying["month"]).dt.to_period("M")
-    cohort = buying.groupby("customer_id")["month"].min().rename("cohort")
-    buying = buying.join(cohort, on="customer_id")
-    buying["k"] = (buying["month"] - buying["cohort"]).apply(lambda d: d.n)
+    month = pd.to_datetime(buying["month"])
+    buying["month_index"] = month.dt.year * 12 + month.dt.month - 1  # vectorised month arithmetic
+    buying["month"] = month.dt.to_period("M")
+    first = buying.groupby("customer_id")["month_index"].transform("min")
+    buying["k"] = buying["month_index"] - first
+    buying["cohort"] = buying.groupby("customer_id")["month"].transform("min")
     buying = buying[buying["k"] <= max_months]
     counts = buying.groupby(["cohort", "k"])["customer_id"].nunique().unstack(fill_value=0)
     sizes = counts[0]

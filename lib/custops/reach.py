@@ -453,6 +453,7 @@ def true_incremental_value(plan_ids: pd.Series, channels_used: pd.Series, truth_
 
 # -- exports -----------------------------------------------------------------------------------
 
+EXCEL_ROWS_PER_SHEET = 50_000  # people read the workbook; tools load the full CSV lists
 EXPORT_COLUMNS = ("customer_id", "channel", "send_time", "strategy", "reason", "rfm_class",
                   "lifecycle_stage", "value_tier", "wecom_tags", "phone", "group")
 
@@ -493,13 +494,14 @@ def export_lists(reach_plan: ReachPlan, folder: str | Path, lang: str = "en") ->
             part[cols].to_csv(path, index=False, encoding="utf-8-sig")
             written.append(path)
         xlsx = folder / "reach_plan.xlsx"
+        control = reach_plan.control.assign(wecom_tags=wecom_tags(reach_plan.control, lang))
         with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
             reach_plan.summary.to_excel(writer, sheet_name="plan", index=False)
             for channel, part in frame.groupby("channel"):
-                part[cols].to_excel(writer, sheet_name=str(channel)[:31], index=False)
-            reach_plan.control.assign(wecom_tags=wecom_tags(reach_plan.control, lang))[
-                [c for c in EXPORT_COLUMNS if c in reach_plan.control or c == "wecom_tags"]
-            ].to_excel(writer, sheet_name="control", index=False)
+                part[cols].head(EXCEL_ROWS_PER_SHEET).to_excel(
+                    writer, sheet_name=str(channel)[:31], index=False)
+            control[[c for c in EXPORT_COLUMNS if c in control]].head(
+                EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name="control", index=False)
         written.append(xlsx)
     return written
 

@@ -284,7 +284,8 @@ def top_moves(matrix: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 # -- behavioural clusters ----------------------------------------------------------------------
 
 def behaviour_clusters(features: pd.DataFrame, *, n_clusters: int = 5, seed: int = 42,
-                       columns=CLUSTER_FEATURES) -> tuple[pd.Series, pd.DataFrame]:
+                       columns=CLUSTER_FEATURES, fit_rows: int = 100_000
+                       ) -> tuple[pd.Series, pd.DataFrame]:
     """K-means on standardised log features of buyers; returns labels and cluster profiles.
 
     Profiles hold each cluster's size and the mean of every feature relative to all buyers
@@ -299,9 +300,12 @@ def behaviour_clusters(features: pd.DataFrame, *, n_clusters: int = 5, seed: int
     z = np.log1p(x.clip(lower=0))
     z = (z - z.mean()) / z.std(ddof=0).replace(0, 1)
     k = int(min(n_clusters, max(len(z), 1)))
-    with openmp_threads(len(z)):
-        model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(z.to_numpy())
-    raw = pd.Series(model.labels_, index=z.index)
+    # Fit on at most fit_rows customers (centres are stable long before a million rows),
+    # then assign everyone.
+    fit_on = z.sample(n=min(len(z), fit_rows), random_state=seed) if len(z) > fit_rows else z
+    with openmp_threads(len(fit_on)):
+        model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(fit_on.to_numpy())
+        raw = pd.Series(model.predict(z.to_numpy()), index=z.index)
     # Number clusters by size (0 = largest) so labels are stable and readable.
     order = raw.value_counts().index
     relabel = {old: new for new, old in enumerate(order)}
