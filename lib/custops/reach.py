@@ -141,7 +141,9 @@ class UpliftModel:
     """
 
     def __init__(self, *, max_iter: int = 100, learning_rate: float = 0.05, max_depth: int = 3,
-                 min_samples_leaf: int = 80, random_state: int = 0):
+                 min_samples_leaf: int = 80, random_state: int = 0,
+                 max_train_rows: int = 200_000):
+        self.max_train_rows = max_train_rows
         self.max_iter = max_iter
         self.learning_rate = learning_rate
         self.max_depth = max_depth
@@ -162,6 +164,10 @@ class UpliftModel:
         x = model_matrix(features)
         treated = np.asarray(treated, dtype=bool)
         y = np.asarray(converted, dtype=int)
+        if len(x) > self.max_train_rows:  # a seeded sample: shallow trees need no more
+            keep = np.sort(np.random.default_rng(self.random_state).choice(
+                len(x), self.max_train_rows, replace=False))
+            x, treated, y = x.iloc[keep], treated[keep], y[keep]
         for arm, name in ((treated, "treatment"), (~treated, "control")):
             if len(np.unique(y[arm])) < 2:
                 raise DataError(f"touches: the {name} group has no variation in 'converted'; "
