@@ -9,7 +9,8 @@ Cases:
   an idiomatic-pandas version of the same definition and a lone DuckDB group-by over the file.
 - ``btyd``: BG/NBD maximum-likelihood fit on 1M customers, custops against lifetimes 0.11.3
   (installed only for the benchmark, into ``benchmarks/.lifetimes``).
-- ``report``: ``custops report`` end to end on generated data.
+- ``report``: ``custops report`` end to end on generated data (1M customers).
+- ``out_of_core``: the feature layer on ~100M orders with DuckDB capped at 6 GB, spilling.
 - ``dashboard``: first render and filter change in headless Chromium (when available).
 """
 
@@ -110,6 +111,16 @@ def _child(case: str, path: str, as_of: str) -> dict[str, Any]:
         con = ibis.duckdb.connect()
         frame = build_features({"orders": con.read_parquet(path)}, as_of, con=con)
         rows = len(frame)
+    elif case == "ibis_duckdb_spill":
+        import ibis
+
+        from custops.features import build_features
+
+        spill = Path(path).parent / "duckdb_spill"
+        spill.mkdir(exist_ok=True)
+        con = ibis.duckdb.connect(memory_limit="6GB", temp_directory=str(spill))
+        frame = build_features({"orders": con.read_parquet(path)}, as_of, con=con)
+        rows = len(frame)
     elif case == "pandas":
         frame = features_pandas(pd.read_parquet(path), as_of)
         rows = len(frame)
@@ -168,6 +179,26 @@ def bench_features(sizes: list[int], log=print) -> dict[str, Any]:
             row["ratio_to_lone_groupby"] = round(ours / floor, 2)
         out[str(n)] = row
     return out
+
+
+def bench_out_of_core(copies: int = 10, log=print) -> dict[str, Any]:
+    """The feature layer on ~100M orders (the 10M file repeated with distinct customer ids),
+    DuckDB capped at 6 GB of memory and spilling to disk."""
+    import duckdb
+
+    source, n_orders = make_orders(10_000_000, repo_root() / BENCH_DATA / "orders_10000000")
+    target = repo_root() / BENCH_DATA / f"orders_x{copies}" / "orders.parquet"
+    if not target.exists():
+        target.parent.mkdir(parents=True, exist_ok=True)
+        parts = " union all ".join(
+            f"select customer_id || '-{i}' as customer_id, order_id || '-{i}' as order_id, "
+            f"order_time, amount, is_refund, channel, category from read_parquet('{source}')"
+            for i in range(copies))
+        duckdb.sql(f"copy ({parts}) to '{target}' (format parquet)")
+    row = {"orders": n_orders * copies,
+           "ibis_duckdb_spill": _run_child(["child", "ibis_duckdb_spill", str(target), AS_OF])}
+    log(f"out of core {n_orders * copies:,} orders: {row}")
+    return row
 
 
 def _ensure_lifetimes() -> Path | None:
@@ -269,7 +300,8 @@ def bench_report(n_customers: int, log=print) -> dict[str, Any]:
 
 
 def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | None = None,
-                   cases: tuple[str, ...] = ("features", "btyd", "report", "dashboard"),
+                   cases: tuple[str, ...] = ("features", "btyd", "report", "out_of_core",
+                                             "dashboard"),
                    log=print) -> dict[str, Any]:
     results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -284,6 +316,8 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
         section["btyd"] = bench_btyd(20_000 if quick else 1_000_000, log)
     if "report" in cases and not quick:
         section["report"] = bench_report(1_000_000, log)
+    if "out_of_core" in cases and not quick:
+        section["out_of_core"] = bench_out_of_core(log=log)
     if "dashboard" in cases and not quick:
         try:
             from custops import dashboard
