@@ -106,7 +106,11 @@ class RunContext:
 
         clean = None if self.artifacts_dir is None else self.artifacts_dir / CLEAN
         if clean is not None and (clean / "orders.parquet").exists():
-            dataset = data_module.load_dataset(clean, as_of=self.as_of, tz=self.tz)
+            # Validated earlier in this run: read the typed tables back as they are.
+            tables = {name: pd.read_parquet(clean / f"{name}.parquet")
+                      if (clean / f"{name}.parquet").exists() else None for name in TABLES}
+            dataset = data_module.Dataset(**tables, tz=self.tz, source=str(self.data_dir),
+                                          as_of=pd.Timestamp(self.as_of) if self.as_of else None)
         else:
             dataset = data_module.load_dataset(
                 self.data_dir, as_of=self.as_of, mapping=self.mapping or None, tz=self.tz

@@ -142,7 +142,7 @@ class UpliftModel:
 
     def __init__(self, *, max_iter: int = 100, learning_rate: float = 0.05, max_depth: int = 3,
                  min_samples_leaf: int = 80, random_state: int = 0,
-                 max_train_rows: int = 200_000):
+                 max_train_rows: int = 100_000):
         self.max_train_rows = max_train_rows
         self.max_iter = max_iter
         self.learning_rate = learning_rate
@@ -459,7 +459,7 @@ def true_incremental_value(plan_ids: pd.Series, channels_used: pd.Series, truth_
 
 # -- exports -----------------------------------------------------------------------------------
 
-EXCEL_ROWS_PER_SHEET = 50_000  # people read the workbook; tools load the full CSV lists
+EXCEL_ROWS_PER_SHEET = 20_000  # people read the workbook; tools load the full CSV lists
 EXPORT_COLUMNS = ("customer_id", "channel", "send_time", "strategy", "reason", "rfm_class",
                   "lifecycle_stage", "value_tier", "wecom_tags", "phone", "group")
 
@@ -608,7 +608,7 @@ def plan_inputs(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.n
 
 
 def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
-                 params: ReachParams = ReachParams(), *, points: int = 25) -> pd.DataFrame:
+                 params: ReachParams = ReachParams(), *, points: int = 13) -> pd.DataFrame:
     """Incremental value net of cost against spend, from zero to 3× the budget."""
     gain, cost, windowed = plan_inputs(candidates, channels, eligible, params)
     top = max(params.budget * 3, 1.0)
