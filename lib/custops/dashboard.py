@@ -7,8 +7,8 @@ Three parts:
   panel: filters (RFM class, value tier, lifecycle stage, province, acquisition channel and a
   month range where one applies), a language switch, a view selector, a few key numbers and the
   selected view, recomputed by the step's own ``*_section`` functions on the filtered frames.
-  Figures are re-rendered into an :class:`ipywidgets.Output` with plotly's MIME type (the same
-  renderer the static figures use, so no second plotly bundle is loaded); only aggregates and
+  Figures go into an :class:`ipywidgets.Output` as plotly's MIME type (the renderer the static
+  figures use: no second plotly bundle, as a ``FigureWidget`` would load); only aggregates and
   the first rows of tables reach the browser. On ``03_churn`` a button downloads the filtered
   priority list as CSV (phones masked).
 - :func:`cli_dashboard` — ``custops dashboard``: serves the notebooks folder with Voila on
@@ -60,7 +60,6 @@ _NEW_LABELS: dict[str, dict[str, str]] = {
     "dash.source_data": {"en": "computed from {data}", "zh": "由 {data} 计算"},
     "dash.below": {"en": "The full report follows below the panel.",
                    "zh": "完整报告见面板下方。"},
-    "dash.language": {"en": "Language", "zh": "语言"},
     "dash.view": {"en": "View", "zh": "视图"},
     "dash.all": {"en": "All", "zh": "全部"},
     "dash.reset": {"en": "Reset filters", "zh": "重置筛选"},
@@ -89,7 +88,13 @@ _NEW_LABELS: dict[str, dict[str, str]] = {
 }
 register_labels({key: entry for key, entry in _NEW_LABELS.items() if key not in LABELS})
 
+# Errors of a panel go to the kernel's own stderr (the Voila server's log), never into the page.
 log = logging.getLogger(__name__)
+if not log.handlers:
+    _handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
+    _handler.setFormatter(logging.Formatter("[custops.dashboard] %(levelname)s %(message)s"))
+    log.addHandler(_handler)
+    log.propagate = False
 
 FILTERS = ("rfm_class", "value_tier", "lifecycle_stage", "province", "acquisition_channel")
 FILTER_LABELS = {"rfm_class": "dash.rfm_class", "value_tier": "dash.value_tier",
@@ -442,8 +447,8 @@ class Panel:
         ctx = self.ctx
         source = (t("dash.source_run", lang, run=ctx.run_dir.name) if ctx.run_dir is not None
                   else t("dash.source_data", lang, data=ctx.data_dir.name))
-        sep = ". " if lang == "en" else "。"
-        return f"{t('dash.intro', lang, as_of=ctx.as_of, source=source)}{sep}{t('dash.below', lang)}"
+        intro = t("dash.intro", lang, as_of=ctx.as_of, source=source)
+        return intro + (". " if lang == "en" else "。") + t("dash.below", lang)
 
     def _switch_language(self, change) -> None:
         self.lang = check_lang(change["new"])
