@@ -41,8 +41,9 @@ lint: setup
 test: setup system-deps lint
 	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
+# Serves the latest finished report in $(OUT) (run `make report` first), else the sample.
 dashboard: setup
-	$(VENV)/bin/custops dashboard --run $(OUT)
+	$(VENV)/bin/custops dashboard $(if $(wildcard $(OUT)/manifest.json),--run $(OUT),)
 
 bench: setup
 	$(VENV)/bin/custops bench --out benchmarks/results.json

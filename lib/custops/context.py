@@ -58,6 +58,7 @@ class RunContext:
     seed: int = 42
     mapping: str | None = None
     tz: str = "Asia/Shanghai"
+    read_only: bool = False  # a published report (dashboards): read artifacts, never rewrite
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
 
     # -- artifacts -------------------------------------------------------------------------
@@ -69,7 +70,7 @@ class RunContext:
         """Keep an artifact in memory and, with a run folder, on disk (DataFrame → Parquet,
         dict/list → JSON)."""
         self._cache[name] = obj
-        if self.artifacts_dir is None:
+        if self.artifacts_dir is None or self.read_only:
             return None
         self.artifacts_dir.mkdir(parents=True, exist_ok=True)
         if isinstance(obj, pd.DataFrame):
@@ -116,7 +117,7 @@ class RunContext:
                 self.data_dir, as_of=self.as_of, mapping=self.mapping or None, tz=self.tz
             )
             self._set_default_as_of(dataset)
-            if clean is not None:
+            if clean is not None and not self.read_only:
                 clean.mkdir(parents=True, exist_ok=True)
                 for name in TABLES:
                     frame = getattr(dataset, name, None)
@@ -157,10 +158,11 @@ class RunContext:
         return build_features(self.dataset(), date)
 
     def exports_dir(self) -> Path:
-        """Where contact lists go: ``<run_dir>/exports``, or ``reports/exports`` in the
-        repository for a notebook run on its own."""
-        base = self.run_dir if self.run_dir is not None else repo_root() / "reports"
-        return base / "exports"
+        """Where contact lists go: ``<run_dir>/exports``; for a notebook run on its own, or a
+        dashboard reading a published report, a scratch folder under ``reports/``."""
+        if self.run_dir is not None and not self.read_only:
+            return self.run_dir / "exports"
+        return repo_root() / "reports" / "scratch-exports"
 
     def days_before(self, days: int) -> dt.date:
         """``as_of`` minus ``days``."""
@@ -179,7 +181,8 @@ def open_run(
     """Open a run from notebook parameters (empty strings mean "not given").
 
     ``as_of`` empty: the day of the last order in the data. ``run_dir`` empty: the
-    ``CUSTOPS_RUN_DIR`` environment variable if set (dashboards), else no artifacts on disk.
+    ``CUSTOPS_RUN_DIR`` environment variable if set (dashboards: that report is read, never
+    rewritten), else no artifacts on disk.
     """
     as_of_date = pd.Timestamp(as_of).date() if as_of else None
     run = run_dir or os.environ.get(RUN_DIR_ENV, "")
@@ -188,6 +191,7 @@ def open_run(
         as_of=as_of_date,
         lang=check_lang(lang),
         run_dir=Path(run).resolve() if run else None,
+        read_only=not run_dir and bool(run),
         seed=int(seed),
         mapping=mapping or None,
         tz=tz,

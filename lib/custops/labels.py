@@ -376,6 +376,38 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Files for the operators (CSV for tools, Excel for people; phones masked): {files}",
         "zh": "供运营使用的文件（CSV 导入工具，Excel 便于查看；手机号已脱敏）：{files}",
     },
+    # dashboards
+    "dash.intro": {"en": "Interactive view · data as of {as_of} · {source}",
+                   "zh": "交互视图 · 数据截至 {as_of} · {source}"},
+    "dash.source_run": {"en": "report {run}", "zh": "报告 {run}"},
+    "dash.source_data": {"en": "computed from {data}", "zh": "由 {data} 计算"},
+    "dash.below": {"en": "The full report follows below the panel.",
+                   "zh": "完整报告见面板下方。"},
+    "dash.view": {"en": "View", "zh": "视图"},
+    "dash.all": {"en": "All", "zh": "全部"},
+    "dash.reset": {"en": "Reset filters", "zh": "重置筛选"},
+    "dash.rfm_class": {"en": "RFM class", "zh": "RFM 分类"},
+    "dash.value_tier": {"en": "Value tier", "zh": "价值分级"},
+    "dash.lifecycle_stage": {"en": "Lifecycle stage", "zh": "生命周期阶段"},
+    "dash.orders_between": {"en": "Orders in", "zh": "订单月份"},
+    "dash.last_order_between": {"en": "Last order in", "zh": "最近下单月份"},
+    "dash.net_revenue": {"en": "Net revenue", "zh": "净收入"},
+    "dash.top_tiers": {"en": "VIP + large", "zh": "VIP + 大客户"},
+    "dash.value_at_risk": {"en": "Expected value at risk", "zh": "风险客户预期价值"},
+    "dash.empty": {"en": "No customers match these filters.",
+                   "zh": "没有符合筛选条件的客户。"},
+    "dash.failed": {"en": "This view cannot be drawn for the selected customers; widen the "
+                          "filters.",
+                    "zh": "所选客户无法生成该视图，请放宽筛选条件。"},
+    "dash.download": {"en": "Download priority list (CSV)", "zh": "下载优先级名单（CSV）"},
+    "dash.phone": {"en": "Phone (masked)", "zh": "手机号（已脱敏）"},
+    "dash.rank": {"en": "Priority rank", "zh": "优先级排名"},
+    "dash.risk_band": {"en": "Risk band", "zh": "风险等级"},
+    "dash.landing_title": {"en": "Customer operations dashboards", "zh": "客户运营看板"},
+    "dash.landing_run": {"en": "Showing report {run}: data as of {as_of}, finished {finished}.",
+                         "zh": "当前报告 {run}：数据截至 {as_of}，生成于 {finished}。"},
+    "dash.landing_no_run": {"en": "No finished report: each dashboard computes from {data}.",
+                            "zh": "没有已完成的报告：各看板直接由 {data} 计算。"},
     "cluster.high": {"en": "high {feature}", "zh": "{feature}高"},
     "cluster.low": {"en": "low {feature}", "zh": "{feature}低"},
     "cluster.average": {"en": "close to average", "zh": "接近平均"},
@@ -546,21 +578,3 @@ def value_label(value, lang: str = "en") -> str:
 def value_labels(values: Iterable, lang: str = "en") -> list[str]:
     """:func:`value_label` for each value."""
     return [value_label(v, lang) for v in values]
-
-
-def register_values(values: dict[str, dict[str, str]]) -> None:
-    """Add category value labels (used by the step modules for their own vocabularies)."""
-    for key, entry in values.items():
-        missing = set(LANGS) - set(entry)
-        if missing:
-            raise ValueError(f"label for {key!r} lacks {sorted(missing)}")
-        VALUES[key] = entry
-
-
-def register_labels(labels: dict[str, dict[str, str]]) -> None:
-    """Add text labels (used by the step modules for their own texts)."""
-    for key, entry in labels.items():
-        missing = set(LANGS) - set(entry)
-        if missing:
-            raise ValueError(f"label {key!r} lacks {sorted(missing)}")
-        LABELS[key] = entry

@@ -1,0 +1,285 @@
+"""Dashboards: filters, masking and the server set-up (fast), then the real thing in Chromium.
+
+The browser tests make one report of the sample (01–03), serve the notebooks with Voila as a
+subprocess on a free port with short culling, and drive Debian chromium with Playwright.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from custops import dashboard
+from custops.errors import ParameterError
+from custops.labels import t
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
+CULL_SECONDS = 10  # test server: kernels of closed pages go after 10 idle seconds
+
+
+# -- pure pieces -------------------------------------------------------------------------------
+
+def test_phones_are_masked_or_dropped():
+    phones = pd.Series(["138****5678", "13812345678", "+86 139-1234-5678", "12345", None,
+                        np.nan])
+    masked = dashboard.mask_phones(phones)
+    assert masked.tolist() == ["138****5678", "138****5678", "139****5678", "", "", ""]
+
+
+def test_filter_mask_combines_values_and_month_range():
+    frame = pd.DataFrame({
+        "value_tier": ["vip", "vip", "small", None],
+        "province": ["北京", "上海", "北京", "北京"],
+        "last_order_date": pd.to_datetime(["2025-01-31", "2025-03-01", "2025-02-10", None]),
+    })
+    assert dashboard.filter_mask(frame, {"value_tier": "vip", "province": ""}).tolist() == [
+        True, True, False, False]
+    assert dashboard.filter_mask(frame, {"province": "北京"}, date_column="last_order_date",
+                                 months=("2025-01", "2025-02")).tolist() == [
+        True, False, True, False]
+    assert dashboard.month_options("2024-11-15", "2025-02-01") == [
+        "2024-11", "2024-12", "2025-01", "2025-02"]
+
+
+def test_filter_values_follow_the_steps_order_then_frequency():
+    frame = pd.DataFrame({"value_tier": ["small", "vip", "small", "large", None],
+                          "province": ["上海", "北京", "北京", "广东", "北京"]})
+    assert dashboard.filter_values(frame, "value_tier") == ["vip", "large", "small"]
+    assert dashboard.filter_values(frame, "province")[0] == "北京"
+
+
+def test_priority_list_is_at_risk_only_masked_and_labelled():
+    scores = pd.DataFrame({
+        "customer_id": ["A", "B", "C"], "priority_rank": [1, 2, 3],
+        "risk_band": ["high_risk", "low_risk", "medium_risk"],
+        "churn_probability": [0.9, 0.1, 0.5], "expected_value": [100.0, 50.0, 20.0],
+        "strategy": ["service_callback", "monitor", "product_offer"],
+        "value_tier": ["vip", "small", "small"], "lifecycle_stage": ["decline", "mature", None],
+    })
+    features = pd.DataFrame({
+        "customer_id": ["A", "B", "C"], "days_since_last_order": [40, 3, 80],
+        "mean_gap_days": [10.0, 5.0, np.nan], "order_days": [6, 9, 1],
+        "orders_90d": [1, 4, 0], "orders_365d": [12, 14, 1], "events_complaint": [1, 0, 0],
+        "days_since_last_event": [30, 1, 90],
+    })
+    customers = pd.DataFrame({"customer_id": ["A", "B", "C"],
+                              "phone": ["13812345678", "139****0000", None]})
+    table = dashboard.priority_list(scores, customers, features, "zh")
+    assert table[t("churn.customer", "zh")].tolist() == ["A", "C"]
+    assert table[t("dash.phone", "zh")].tolist() == ["138****5678", ""]
+    assert table[t("churn.tier", "zh")].tolist() == ["VIP", "小客户"]
+    assert "投诉" in table[t("churn.reason", "zh")].iloc[0]
+    text = dashboard.to_csv(table)
+    assert text.startswith("\ufeff") and "13812345678" not in text
+
+
+def test_panel_shows_nothing_for_the_report_runner(capsys):
+    assert dashboard.panel(SimpleNamespace(), "01_profile", interactive=False) is None
+    assert capsys.readouterr().out == ""
+    with pytest.raises(ParameterError, match="no dashboard panel"):
+        dashboard.panel(SimpleNamespace(lang="en"), "09_nothing", interactive=True)
+
+
+def test_dashboard_labels_exist_in_both_languages():
+    from custops.labels import LABELS
+
+    keys = [k for k in LABELS if k.startswith("dash.")]
+    assert len(keys) >= 20
+    for key in keys:
+        assert t(key, "en", as_of="", source="", run="", data="", finished="")
+        assert t(key, "zh", as_of="", source="", run="", data="", finished="")
+
+
+def test_run_folder_must_be_a_finished_report(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ParameterError, match="not a finished report"):
+        dashboard.resolve_run(str(tmp_path / "missing"))
+    failed = tmp_path / "failed"
+    failed.mkdir()
+    (failed / "manifest.json").write_text(json.dumps({"status": "running"}))
+    assert dashboard.finished_run(failed) is None
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "manifest.json").write_text(json.dumps({"status": "ok"}))
+    assert dashboard.resolve_run(str(good)) == good.resolve()
+    assert dashboard.resolve_run(None, default="good") == good.resolve()
+    assert dashboard.resolve_run(None, default="nothing-here") is None
+
+
+def test_voila_command_keeps_sources_and_tracebacks_hidden_and_culls():
+    command = dashboard.voila_command("nb", port=8866)
+    joined = " ".join(command)
+    assert "--Voila.ip=127.0.0.1" in command and "--port=8866" in command
+    assert "--Voila.port_retries=0" in command
+    assert "--MappingKernelManager.cull_idle_timeout=600" in command
+    assert "strip_sources" not in joined and "show_tracebacks" not in joined
+    assert "preheat" not in joined
+    preheated = dashboard.voila_command("nb", port=1, preheat=True)
+    assert "--preheat_kernel=True" in preheated and "--pool_size=1" in preheated
+    with pytest.raises(ParameterError, match="cull_idle_timeout"):
+        dashboard.voila_command("nb", port=1, preheat=True, cull_idle_timeout=10)
+
+
+# -- in the browser ----------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    if not Path(dashboard.CHROMIUM).exists():
+        pytest.skip(f"{dashboard.CHROMIUM} is missing: `make system-deps` installs Debian "
+                    "chromium for the dashboard browser tests")
+    return dashboard.CHROMIUM
+
+
+@pytest.fixture(scope="module")
+def run_dir(chromium, tmp_path_factory) -> Path:
+    from custops import report
+
+    out = tmp_path_factory.mktemp("dash") / "report"
+    report.run_report(SAMPLE, out, notebooks=["01_profile", "02_segment", "03_churn"],
+                      log=lambda line: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def server(run_dir, tmp_path_factory):
+    import psutil
+
+    log_path = tmp_path_factory.mktemp("voila") / "voila.log"
+    started = dashboard.start_server(run_dir, cull_idle_timeout=CULL_SECONDS, cull_interval=1,
+                                     log_path=log_path)
+    kernels: list[int] = []
+    try:
+        assert started.process.poll() is None and started.pid > 0
+        yield started
+        kernels = dashboard.kernel_pids(started.pid)
+    finally:
+        started.stop()
+    assert not [pid for pid in kernels if psutil.pid_exists(pid)], "kernels outlived Voila"
+
+
+@pytest.fixture(scope="module")
+def browser(server, chromium):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium, args=dashboard.CHROMIUM_ARGS)
+        try:
+            yield launched
+        finally:
+            launched.close()
+
+
+def _open(browser, url: str, selector: str):
+    context = browser.new_context(accept_downloads=True)
+    page = context.new_page()
+    page.goto(url, wait_until="domcontentloaded", timeout=90_000)
+    page.wait_for_selector(selector, timeout=90_000)
+    return context, page
+
+
+def _assert_clean(page) -> None:
+    """No traceback, error output or stderr anywhere on the page."""
+    text = page.inner_text("body")
+    for marker in ("Traceback", "Error:", "There was an error", "ExecutionError",
+                   "An exception occurred"):
+        assert marker not in text, marker
+    assert page.locator("[data-mime-type='application/vnd.jupyter.stderr']").count() == 0
+    assert page.locator(".jp-OutputArea-output[data-mime-type*='error']").count() == 0
+
+
+def _figure_title(page) -> str:
+    return page.evaluate("""() => {
+        const plot = document.querySelector('.custops-output .js-plotly-plot');
+        const title = plot && plot.layout && plot.layout.title;
+        return title ? (title.text || String(title)) : '';
+    }""")
+
+
+@pytest.mark.parametrize(("name", "zh_title"), [
+    ("01_profile", "monthly.title"), ("02_segment", "seg.rfm_title"),
+    ("03_churn", "churn.risk_title")])
+@pytest.mark.browser
+@pytest.mark.slow
+def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, name, zh_title,
+                                                       tmp_path):
+    context, page = _open(browser, server.url(name), dashboard.PANEL_FIGURE)
+    try:
+        before = page.evaluate(dashboard.panel_state_js())
+        column, index = dashboard.FILTER_STEPS[name][0]
+        page.locator(dashboard.filter_selector(column)).select_option(index=index)
+        after = dashboard.wait_for_change(page, before)  # numbers and figure data both changed
+        assert json.loads(after)["kpis"] != json.loads(before)["kpis"]
+
+        page.locator(".custops-lang button", has_text="中文").click()
+        expected = t(zh_title, "zh", cut=t("seg.cut_mean", "zh"))
+        page.wait_for_function(
+            """t => { const p = document.querySelector('.custops-output .js-plotly-plot');
+                      return p && p.layout && JSON.stringify(p.layout.title).includes(t); }""",
+            arg=expected, timeout=10_000)
+        panel_text = page.inner_text(".custops-dashboard")
+        assert t("dash.all", "zh") in panel_text and t("dash.reset", "zh") in panel_text
+        assert expected in _figure_title(page)
+        _assert_clean(page)
+
+        if name == "03_churn":
+            with page.expect_download(timeout=30_000) as download:
+                page.locator(".custops-download-button").click()
+            path = tmp_path / "priority.csv"
+            download.value.save_as(path)
+            rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8-sig"))))
+            scores = pd.read_parquet(run_dir / "artifacts" / "churn_scores.parquet")
+            tier = dashboard.filter_values(scores, column)[index - 1]
+            at_risk = scores[(scores[column] == tier) & (scores["risk_band"] != "low_risk")]
+            assert len(rows) == len(at_risk) > 0
+            phones = [row[t("dash.phone", "zh")] for row in rows]
+            assert all(MASKED.match(phone) for phone in phones if phone)
+            assert sum(bool(phone) for phone in phones) > 0.9 * len(phones)
+            assert not re.search(r"(?<!\d)1\d{10}(?!\d)", path.read_text("utf-8-sig"))
+            assert {row[t("churn.customer", "zh")] for row in rows} == set(at_risk["customer_id"])
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_landing_page_links_every_dashboard(server, browser):
+    context, page = _open(browser, server.url(), ".custops-landing")
+    try:
+        hrefs = page.eval_on_selector_all(".custops-landing a", "els => els.map(e => e.href)")
+        for name in dashboard.PANELS:
+            assert any(href.endswith(f"/voila/render/{name}.ipynb") for href in hrefs), name
+        text = page.inner_text(".custops-landing")
+        assert "03 · Churn warning" in text and "03 · 流失预警" in text
+        assert "as of 2026-09-30" in text
+        _assert_clean(page)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_kernels_stay_while_a_page_is_open_and_are_culled_after(server, browser):
+    context, page = _open(browser, server.url("02_segment"), dashboard.PANEL_FIGURE)
+    try:
+        time.sleep(CULL_SECONDS + 3)  # idle longer than the cull timeout, but still connected
+        assert server.kernel_count() >= 1
+        before = page.evaluate(dashboard.panel_state_js())
+        page.locator(dashboard.filter_selector("value_tier")).select_option(index=1)
+        dashboard.wait_for_change(page, before, timeout_ms=30_000)  # the kernel still answers
+    finally:
+        context.close()  # closes without beforeunload: as if the browser crashed
+    deadline = time.monotonic() + 30
+    while server.kernel_count() > 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert server.kernel_count() == 0
