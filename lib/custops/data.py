@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from custops.errors import DataError, ParameterError
+from custops.labels import t
 
 __all__ = [
     "DEFAULT_TZ",
@@ -541,7 +542,7 @@ def format_summary(summary: Mapping[str, Any], lang: str = "en") -> str:
         raise ParameterError(f"lang must be 'en' or 'zh', got {lang!r}")
 
     def label(key: str) -> str:
-        return SUMMARY_LABELS[key][lang]
+        return t(f"validate.{key}", lang)
 
     as_of = summary.get("as_of")
     header = f"{label('title')} — {label('source')}: {summary.get('source', '')}"
@@ -551,7 +552,7 @@ def format_summary(summary: Mapping[str, Any], lang: str = "en") -> str:
     columns = ["table", "file", "rows_read", "rows_kept", "rows_rejected", "dates", "customers"]
     rows = [[label(name) for name in columns]]
     for table, quality in summary["tables"].items():
-        table_label = TABLE_LABELS[table][lang]
+        table_label = t(f"table.{table}", lang)
         if quality is None:
             rows.append([table_label, label("not_found"), "", "", "", "", ""])
             continue
@@ -570,7 +571,7 @@ def format_summary(summary: Mapping[str, Any], lang: str = "en") -> str:
         if quality and quality["rejected_by_reason"]:
             reasons = ", ".join(f"{_translate_reason(reason, lang)} {count:,}"
                                 for reason, count in quality["rejected_by_reason"].items())
-            reason_lines.append(f"  {TABLE_LABELS[table][lang]}: {reasons}")
+            reason_lines.append(f"  {t('table.' + table, lang)}: {reasons}")
     lines.extend(["", f"{label('reasons')}:"])
     lines.extend(reason_lines or [f"  {label('none')}"])
     if summary.get("warnings"):
@@ -613,35 +614,8 @@ def cli_validate(args: Any) -> int:
     return 0
 
 
-# ---------------------------------------------------------------------------------------------
-# Labels for the text summary (English and Chinese)
-# ---------------------------------------------------------------------------------------------
+# Labels for the text summary live in custops.labels ("validate.*", "table.*").
 
-SUMMARY_LABELS: dict[str, dict[str, str]] = {
-    "title": {"en": "Data check", "zh": "数据检查"},
-    "source": {"en": "source", "zh": "数据来源"},
-    "as_of": {"en": "as of", "zh": "截至"},
-    "no_as_of": {"en": "not given (no future-date check)", "zh": "未指定（不检查未来时间）"},
-    "tz": {"en": "time zone", "zh": "时区"},
-    "table": {"en": "table", "zh": "表"},
-    "file": {"en": "file", "zh": "文件"},
-    "rows_read": {"en": "read", "zh": "读取行数"},
-    "rows_kept": {"en": "kept", "zh": "保留"},
-    "rows_rejected": {"en": "rejected", "zh": "拒绝"},
-    "dates": {"en": "dates", "zh": "时间范围"},
-    "customers": {"en": "customers", "zh": "客户数"},
-    "total": {"en": "total", "zh": "合计"},
-    "not_found": {"en": "(not found)", "zh": "（未找到）"},
-    "reasons": {"en": "Rejected rows by reason", "zh": "被拒绝的行（按原因）"},
-    "none": {"en": "none", "zh": "无"},
-    "warnings": {"en": "Warnings", "zh": "提示"},
-}
-TABLE_LABELS: dict[str, dict[str, str]] = {
-    "orders": {"en": "orders", "zh": "订单"},
-    "customers": {"en": "customers", "zh": "客户"},
-    "events": {"en": "events", "zh": "行为事件"},
-    "touches": {"en": "touches", "zh": "触达记录"},
-}
 _REASON_TEMPLATES_ZH = (
     (re.compile(r"^missing (\w+)$"), r"\1 为空"),
     (re.compile(r"^unparseable (\w+)$"), r"\1 无法解析"),
