@@ -180,6 +180,23 @@ def browser(server, chromium):
             launched.close()
 
 
+def _change_filter(page, column: str, index: int, attempts: int = 3) -> tuple[str, str]:
+    """Select a filter value and wait until numbers and figure change; on a loaded 2-core
+    machine the widgets may attach a moment after the first figure, so retry by toggling."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    select = page.locator(dashboard.filter_selector(column))
+    for attempt in range(attempts):
+        before = page.evaluate(dashboard.panel_state_js())
+        select.select_option(index=index if attempt % 2 == 0 else 0)
+        try:
+            return before, dashboard.wait_for_change(page, before, timeout_ms=20_000)
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+    raise AssertionError("unreachable")
+
+
 def _open(browser, url: str, selector: str):
     context = browser.new_context(accept_downloads=True)
     page = context.new_page()
@@ -215,10 +232,8 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
                                                        tmp_path):
     context, page = _open(browser, server.url(name), dashboard.PANEL_FIGURE)
     try:
-        before = page.evaluate(dashboard.panel_state_js())
         column, index = dashboard.FILTER_STEPS[name][0]
-        page.locator(dashboard.filter_selector(column)).select_option(index=index)
-        after = dashboard.wait_for_change(page, before)  # numbers and figure data both changed
+        before, after = _change_filter(page, column, index)  # numbers and figure both change
         assert json.loads(after)["kpis"] != json.loads(before)["kpis"]
 
         page.locator(".custops-lang button", has_text="中文").click()
@@ -226,7 +241,7 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
         page.wait_for_function(
             """t => { const p = document.querySelector('.custops-output .js-plotly-plot');
                       return p && p.layout && JSON.stringify(p.layout.title).includes(t); }""",
-            arg=expected, timeout=10_000)
+            arg=expected, timeout=30_000)
         panel_text = page.inner_text(".custops-dashboard")
         assert t("dash.all", "zh") in panel_text and t("dash.reset", "zh") in panel_text
         assert expected in _figure_title(page)
@@ -274,12 +289,10 @@ def test_kernels_stay_while_a_page_is_open_and_are_culled_after(server, browser)
     try:
         time.sleep(CULL_SECONDS + 3)  # idle longer than the cull timeout, but still connected
         assert server.kernel_count() >= 1
-        before = page.evaluate(dashboard.panel_state_js())
-        page.locator(dashboard.filter_selector("value_tier")).select_option(index=1)
-        dashboard.wait_for_change(page, before, timeout_ms=30_000)  # the kernel still answers
+        _change_filter(page, "value_tier", 1)  # the kernel still answers
     finally:
         context.close()  # closes without beforeunload: as if the browser crashed
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 60
     while server.kernel_count() > 0 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert server.kernel_count() == 0
