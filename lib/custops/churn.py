@@ -101,7 +101,7 @@ def model_matrix(features: pd.DataFrame) -> pd.DataFrame:
     return x
 
 
-def _align_categories(train: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+def align_categories(train: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
     other = other.reindex(columns=train.columns)
     for col in train.columns:
         if isinstance(train[col].dtype, pd.CategoricalDtype):
@@ -148,7 +148,7 @@ class SupervisedChurnModel:
         return self
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        x = _align_categories(self.columns_, model_matrix(features))
+        x = align_categories(self.columns_, model_matrix(features))
         with openmp_threads(len(x)):
             return self.model_.predict_proba(x)[:, 1]
 

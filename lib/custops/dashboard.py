@@ -772,16 +772,15 @@ def landing(run_dir: str = "", data_dir: str = "data/sample") -> None:
     titles in English and Chinese."""
     from IPython.display import HTML, display
 
-    from custops.report import TITLES, available_notebooks
+    from custops.report import available_notebooks, notebook_title
 
     run = finished_run(run_dir or os.environ.get(RUN_DIR_ENV, ""))
     items = []
     for name in available_notebooks():
-        titles = TITLES.get(name, {})
         items.append(f'<li style="margin:10px 0;font-size:1.15em"><a href="{name}.ipynb">'
-                     f'{html.escape(titles.get("en", name))}</a> · '
-                     f'<a href="{name}.ipynb" lang="zh">{html.escape(titles.get("zh", name))}'
-                     f'</a></li>')
+                     f'{html.escape(notebook_title(name, "en"))}</a> · '
+                     f'<a href="{name}.ipynb" lang="zh">'
+                     f'{html.escape(notebook_title(name, "zh"))}</a></li>')
     lines = []
     for lang in ("en", "zh"):
         if run is not None:

@@ -214,7 +214,7 @@ def vocabulary(con: Any, table: ibis.Table, column: str) -> list | None:
     return values if len(values) <= MAX_VOCABULARY else None
 
 
-def _finish(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+def finish_features(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Engine-independent post-processing: dtypes, derived ratios, fixed column order."""
     frame = frame.sort_values("customer_id", kind="stable").reset_index(drop=True)
     if "favourite_hour" in frame:
@@ -314,7 +314,7 @@ def build_features(
         vocabularies=vocabularies,
     )
     # Arrow → pandas directly: ibis's own pandas conversion costs ~1.5 s at a million rows.
-    return _finish(con.to_pyarrow(expr).to_pandas(), as_of_date)
+    return finish_features(con.to_pyarrow(expr).to_pandas(), as_of_date)
 
 
 # -- order-level aggregates for the profile (DuckDB; the same no-look-ahead cut-off) -----------

@@ -45,6 +45,11 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "订单共读取 {read:,} 行，保留 {kept:,} 行，{rejected:,} 行被拒绝"
               "（见 artifacts/rejects.csv）{reasons}。",
     },
+    # notebook titles (report index, dashboard landing page)
+    "notebook.01_profile": {"en": "01 · Customer profile", "zh": "01 · 用户画像"},
+    "notebook.02_segment": {"en": "02 · Segments: tier, class, stage", "zh": "02 · 分级、分类、分阶段"},
+    "notebook.03_churn": {"en": "03 · Churn warning", "zh": "03 · 流失预警"},
+    "notebook.04_reach": {"en": "04 · Reach plan", "zh": "04 · 触达计划"},
     # custops validate
     "validate.title": {"en": "Data check", "zh": "数据检查"},
     "validate.source": {"en": "source", "zh": "数据来源"},

@@ -188,9 +188,9 @@ class UpliftModel:
         return self
 
     def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
-        from custops.churn import _align_categories, model_matrix
+        from custops.churn import align_categories, model_matrix
 
-        return _align_categories(self.columns_, model_matrix(features))
+        return align_categories(self.columns_, model_matrix(features))
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Estimated uplift (change in conversion probability) per customer."""

@@ -28,12 +28,6 @@ from custops.errors import ParameterError, RunError
 NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
 PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",
             "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
-TITLES = {
-    "01_profile": {"en": "01 · Customer profile", "zh": "01 · 用户画像"},
-    "02_segment": {"en": "02 · Segments: tier, class, stage", "zh": "02 · 分级、分类、分阶段"},
-    "03_churn": {"en": "03 · Churn warning", "zh": "03 · 流失预警"},
-    "04_reach": {"en": "04 · Reach plan", "zh": "04 · 触达计划"},
-}
 KERNEL = "python3"
 # Online resources nbconvert's lab template links (require.js, MathJax): offline they only
 # produce failed requests, so they are removed.
@@ -43,6 +37,13 @@ _ONLINE_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</scrip
 def notebooks_dir() -> Path:
     """Where the notebooks live (``CUSTOPS_NOTEBOOKS`` overrides the repository's folder)."""
     return Path(os.environ.get("CUSTOPS_NOTEBOOKS", repo_root() / "notebooks"))
+
+
+def notebook_title(name: str, lang: str = "en") -> str:
+    """A notebook's title as users read it (labels ``notebook.<name>``)."""
+    from custops.labels import LABELS, t
+
+    return t(f"notebook.{name}", lang) if f"notebook.{name}" in LABELS else name
 
 
 def available_notebooks() -> list[str]:
@@ -103,7 +104,7 @@ def _index_html(manifest: dict[str, Any], lang: str) -> str:
     rows = []
     for item in manifest["notebooks"]:
         name = item["name"]
-        label = html.escape(TITLES.get(name, {}).get(lang, name))
+        label = html.escape(notebook_title(name, lang))
         rows.append(f'<li><a href="{name}.html">{label}</a> '
                     f'<small>({item["seconds"]:.1f} s)</small></li>')
     params = manifest["parameters"]

@@ -51,13 +51,13 @@ def score_churn(features: Any, model: Any, as_of: str) -> Any:
     ``model`` is a fitted :class:`custops.churn.SupervisedChurnModel` (fit it on a sample
     collected with ``features.sample(...).toPandas()``).
     """
-    from custops.features import _finish, to_date
+    from custops.features import finish_features, to_date
 
     as_of_date = to_date(as_of)
 
     def score(batches):
         for batch in batches:
-            frame = _finish(batch, as_of_date)
+            frame = finish_features(batch, as_of_date)
             yield pd.DataFrame({
                 "customer_id": frame["customer_id"].astype(str),
                 "churn_probability": np.asarray(model.predict_proba(frame), dtype=float),
