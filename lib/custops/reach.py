@@ -513,15 +513,16 @@ def export_lists(reach_plan: ReachPlan, folder: str | Path, lang: str = "en") ->
 
 
 def readout(touches: pd.DataFrame, segments: pd.DataFrame | None = None,
-            by: str | None = None) -> pd.DataFrame:
+            by: str | None = None, channels: pd.DataFrame | None = None) -> pd.DataFrame:
     """Results of finished campaigns: lift with CI, incremental revenue, ROI (per campaign and
-    optionally per segment column of ``segments``)."""
+    optionally per segment column of ``segments``). Contact costs come from ``channels``
+    (the same table the plan uses; default :data:`DEFAULT_CHANNELS`)."""
     frame = touches.copy()
     frame["group"] = frame["group"].astype(str).str.lower()
     frame["converted"] = frame["converted"].astype(bool)
     if "revenue" not in frame:
         frame["revenue"] = 0.0
-    channel_cost = DEFAULT_CHANNELS.set_index("channel")["cost"]
+    channel_cost = (DEFAULT_CHANNELS if channels is None else channels).set_index("channel")["cost"]
     frame["cost"] = np.where(frame["group"] == "treatment",
                              frame["channel"].astype(str).map(TOUCH_CHANNELS).map(channel_cost)
                              .fillna(0.0), 0.0)
