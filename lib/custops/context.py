@@ -152,10 +152,22 @@ class RunContext:
 
 
     def features_at(self, date: dt.date | str) -> pd.DataFrame:
-        """The feature table as of another date (for migration and backtests; not stored)."""
-        from custops.features import build_features
+        """The feature table as of another date (migration, backtests, campaign snapshots).
 
-        return build_features(self.dataset(), date)
+        Stored as artifact ``features_<YYYY-MM-DD>``: 02 and 03 both need as_of − 90 days,
+        and at a million customers each snapshot costs seconds.
+        """
+        from custops.features import build_features, to_date
+
+        day = to_date(date)
+        if day == self.as_of:
+            return self.features()
+        name = f"features_{day:%Y-%m-%d}"
+        stored = self.load(name)
+        if stored is None:
+            stored = build_features(self.dataset(), day)
+            self.save(name, stored)
+        return stored
 
     def exports_dir(self) -> Path:
         """Where contact lists go: ``<run_dir>/exports``; for a notebook run on its own, or a
