@@ -7,6 +7,7 @@ subprocess on a free port with short culling, and drive Debian chromium with Pla
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import re
@@ -97,8 +98,10 @@ def test_dashboard_labels_exist_in_both_languages():
     keys = [k for k in LABELS if k.startswith("dash.")]
     assert len(keys) >= 20
     for key in keys:
-        assert t(key, "en", as_of="", source="", run="", data="", finished="")
-        assert t(key, "zh", as_of="", source="", run="", data="", finished="")
+        fields = {"as_of": "", "source": "", "run": "", "data": "", "finished": "", "rows": 0,
+                  "total": 0}
+        assert t(key, "en", **fields)
+        assert t(key, "zh", **fields)
 
 
 def test_run_folder_must_be_a_finished_report(tmp_path, monkeypatch):
@@ -131,6 +134,79 @@ def test_voila_command_keeps_sources_and_tracebacks_hidden_and_culls():
         dashboard.voila_command("nb", port=1, preheat=True, cull_idle_timeout=10)
 
 
+def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path):
+    """The 04 panel re-runs the optimiser on the run's stored inputs: the same plan as the
+    notebook's at the run's budget, cheaper under a lower budget, no contacts on a switched-off
+    channel, only selected customers, and a masked contact list matching the plan."""
+    from custops import context, reach, segment
+
+    ctx = context.open_run(str(SAMPLE), run_dir=str(tmp_path / "run"))
+    feats = ctx.features()
+    params = reach.ReachParams(budget=300.0)
+    inputs = reach.prepare(ctx, feats, segment.segment_customers(feats), None,
+                           reach.load_channels(), params)
+    # a dashboard opening that run reads the stored inputs back, with the run's parameters
+    reader = context.open_run(str(SAMPLE))
+    reader.run_dir, reader.read_only = ctx.run_dir, True
+    stored = reach.stored_inputs(reader)
+    assert stored is not None and stored.params.budget == 300.0
+    np.testing.assert_array_equal(stored.eligible, inputs.eligible)
+    assert stored.candidates["customer_id"].equals(inputs.candidates["customer_id"])
+    assert stored.excluded == inputs.excluded
+
+    board = dashboard.ReachPanel(reader)
+    expected = reach.build_plan(inputs.candidates, inputs.channels, inputs.eligible, params,
+                                seed=ctx.seed, method="lagrangian")
+    everyone = np.ones(len(board.candidates), bool)
+    plan, used, _ = board.plan(everyone)
+    assert len(plan.plan) == len(expected.plan) > 0
+    assert plan.plan["cost"].sum() + plan.control["cost"].sum() <= 300.0 + 1e-6
+
+    def numbers():
+        return dict(re.findall(r'data-kpi="(\w+)".*?custops-kpi-value[^>]*>([^<]*)<',
+                               board.kpis.value))
+
+    assert numbers()["contacts"] == f"{len(expected.plan):,}"
+    board.budget.value = 60.0
+    cheap, _, _ = board.plan(everyone)
+    assert cheap.plan["cost"].sum() + cheap.control["cost"].sum() <= 60.0 + 1e-6
+    assert numbers()["contacts"] == f"{len(cheap.plan):,}"
+    assert len(cheap.plan) + len(cheap.control) < len(plan.plan) + len(plan.control)
+    busiest = cheap.plan["channel"].value_counts().index[0]
+    board.capacity[busiest].value = 0
+    off, _, _ = board.plan(everyone)
+    assert busiest not in set(off.plan["channel"]) and len(off.plan) > 0
+
+    tier = board.values["value_tier"][0]
+    board.dropdowns["value_tier"].value = tier
+    selected = board.customers.loc[board.customer_mask(), "customer_id"]
+    chosen, _, _ = board.plan(board.customer_mask())
+    assert set(chosen.plan["customer_id"]) <= set(selected) and len(chosen.plan) > 0
+    rows = list(csv.DictReader(io.StringIO(board._csv().lstrip("\ufeff"))))
+    assert [r["customer_id"] for r in rows] == chosen.plan["customer_id"].tolist()
+    assert all(MASKED.match(r["phone"]) for r in rows if r["phone"])
+    assert sum(bool(r["phone"]) for r in rows) > 0.9 * len(rows)
+    assert not re.search(r"(?<!\d)1\d{10}(?!\d)", board._csv())
+
+    board.view.value = "budget"
+    assert any("plotly" in json.dumps(o["data"])[:200] for o in board.output.outputs)
+    board.language.value = "zh"
+    board.view.value = "contacts"
+    assert t("dash.phone", "zh") in json.dumps(board.output.outputs, ensure_ascii=False)
+    board.reset.click()
+    assert board.budget.value == 300.0 and board.capacity[busiest].value > 0
+    assert board.dropdowns["value_tier"].value == dashboard.ALL
+
+
+def test_exclusion_rules_read_in_both_languages():
+    from custops.reach import rule_label
+
+    assert rule_label("no consent: sms", "zh") == "未授权：短信"
+    assert rule_label("no consent list: email", "en").startswith("No opt-out list")
+    assert rule_label("fatigue cap (7 days)", "zh") == "疲劳度上限（7 天）"
+    assert rule_label("something new", "zh") == "something new"
+
+
 # -- in the browser ----------------------------------------------------------------------------
 
 @pytest.fixture(scope="module")
@@ -146,8 +222,7 @@ def run_dir(chromium, tmp_path_factory) -> Path:
     from custops import report
 
     out = tmp_path_factory.mktemp("dash") / "report"
-    report.run_report(SAMPLE, out, notebooks=["01_profile", "02_segment", "03_churn"],
-                      log=lambda line: None)
+    report.run_report(SAMPLE, out, log=lambda line: None)
     return out
 
 
@@ -225,7 +300,7 @@ def _figure_title(page) -> str:
 
 @pytest.mark.parametrize(("name", "zh_title"), [
     ("01_profile", "monthly.title"), ("02_segment", "seg.rfm_title"),
-    ("03_churn", "churn.risk_title")])
+    ("03_churn", "churn.risk_title"), ("04_reach", "reach.plan_title")])
 @pytest.mark.browser
 @pytest.mark.slow
 def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, name, zh_title,
@@ -296,3 +371,67 @@ def test_kernels_stay_while_a_page_is_open_and_are_culled_after(server, browser)
     while server.kernel_count() > 0 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert server.kernel_count() == 0
+
+
+def _set_slider(page, selector: str, value: str) -> None:
+    """Type a value into an ipywidgets slider's editable readout, as a user can."""
+    readout = page.locator(f"{selector} .widget-readout")
+    readout.click()
+    page.keyboard.press("Control+A")
+    page.keyboard.type(value)
+    page.keyboard.press("Enter")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_reach_dashboard_sliders_replan_and_download_the_contact_list(server, browser, run_dir,
+                                                                       tmp_path):
+    """Budget and channel sliders re-run the optimiser on the stored inputs: the numbers on
+    the page are those of the plan at the new settings, and the download is that plan."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    from custops import context, reach
+
+    context_, page = _open(browser, server.url("04_reach"), dashboard.PANEL_FIGURE)
+    try:
+        for attempt in range(3):  # the widgets may attach a moment after the first figure
+            before = page.evaluate(dashboard.panel_state_js())
+            _set_slider(page, ".custops-budget", "100" if attempt % 2 == 0 else "150")
+            try:
+                after = dashboard.wait_for_change(page, before, timeout_ms=20_000)
+                break
+            except PlaywrightTimeout:
+                if attempt == 2:
+                    raise
+        budget = 100.0 if attempt % 2 == 0 else 150.0
+        kpis = json.loads(after)["kpis"]
+        _set_slider(page, ".custops-capacity-push", "0")
+        after_push = dashboard.wait_for_change(page, after, timeout_ms=20_000)
+
+        ctx = context.open_run(str(SAMPLE))
+        ctx.run_dir, ctx.read_only = run_dir, True
+        inputs = reach.stored_inputs(ctx)
+        channels = inputs.channels.assign(daily_capacity=[
+            0.0 if c == "push" else min(float(v) * inputs.params.campaign_days,
+                                        len(inputs.candidates))
+            for c, v in zip(inputs.channels["channel"], inputs.channels["daily_capacity"],
+                            strict=True)])
+        params = dataclasses.replace(inputs.params, budget=budget, campaign_days=1)
+        expected = reach.build_plan(inputs.candidates, channels, inputs.eligible, params,
+                                    seed=ctx.seed, method="lagrangian")
+        assert json.loads(after_push)["kpis"][0] == f"{len(expected.plan):,}"
+        assert float(kpis[2].replace(",", "")) <= budget
+        assert json.loads(after_push)["kpis"] != kpis
+
+        with page.expect_download(timeout=30_000) as download:
+            page.locator(".custops-download-button").click()
+        path = tmp_path / "contacts.csv"
+        download.value.save_as(path)
+        rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8-sig"))))
+        assert [r["customer_id"] for r in rows] == expected.plan["customer_id"].tolist()
+        assert "push" not in {r["channel"] for r in rows}
+        assert all(MASKED.match(r["phone"]) for r in rows if r["phone"])
+        assert not re.search(r"(?<!\d)1\d{10}(?!\d)", path.read_text("utf-8-sig"))
+        _assert_clean(page)
+    finally:
+        context_.close()

@@ -10,7 +10,9 @@ Three parts:
   Figures go into an :class:`ipywidgets.Output` as plotly's MIME type (the renderer the static
   figures use: no second plotly bundle, as a ``FigureWidget`` would load); only aggregates and
   the first rows of tables reach the browser. On ``03_churn`` a button downloads the filtered
-  priority list as CSV (phones masked).
+  priority list as CSV (phones masked). On ``04_reach`` a budget slider and a contact limit
+  per channel re-run the optimiser (Lagrangian, milliseconds) on the run's stored candidates
+  for the selected customers, and a button downloads the filtered contact list.
 - :func:`cli_dashboard` — ``custops dashboard``: serves the notebooks folder with Voila on
   127.0.0.1 with sources stripped, tracebacks hidden and idle kernels culled, pointing the
   notebooks at a finished report with ``CUSTOPS_RUN_DIR``.
@@ -285,7 +287,8 @@ class Panel:
         self.view.add_class("custops-view")
         self.dropdowns: dict[str, Any] = {}
         for col in FILTERS:
-            dropdown = widgets.Dropdown(style=wide, layout=widgets.Layout(width="auto"),
+            dropdown = widgets.Dropdown(style=wide, layout=widgets.Layout(width="auto",
+                                                                  margin="2px 12px 2px 0"),
                                         disabled=not self.values[col])
             dropdown.add_class(f"custops-filter-{col.replace('_', '-')}")
             self.dropdowns[col] = dropdown
@@ -308,6 +311,8 @@ class Panel:
             control.observe(self.refresh, "value")
         if self.range is not None:
             self.range.observe(self.refresh, "value")
+        for control in self.controls():
+            control.observe(self.refresh, "value")
         self.language.observe(self._switch_language, "value")
         self.reset.on_click(self._reset)
         filters = [*self.dropdowns.values()] + ([self.range] if self.range is not None else [])
@@ -315,7 +320,7 @@ class Panel:
             self.intro,
             widgets.HBox([self.language, self.view, self.reset],
                          layout=widgets.Layout(flex_flow="row wrap", align_items="center")),
-            widgets.HBox(filters, layout=widgets.Layout(flex_flow="row wrap", gap="4px 12px")),
+            widgets.HBox(filters, layout=widgets.Layout(flex_flow="row wrap")),
             self.kpis, *self.extra_widgets(), self.output,
         ], layout=widgets.Layout(border="1px solid #d8dde3", padding="10px", margin="0 0 24px 0"))
         self.widget.add_class("custops-dashboard")
@@ -331,6 +336,17 @@ class Panel:
 
     def extra_widgets(self) -> list:
         return []
+
+    def controls(self) -> list:
+        """Extra widgets whose value changes the view (observed like the filters)."""
+        return []
+
+    def state(self) -> tuple:
+        """The extra controls' values, part of the cache key."""
+        return ()
+
+    def reset_extra(self) -> None:
+        """Put the extra controls back to their initial values (called muted)."""
 
     # -- state -----------------------------------------------------------------------------
     def selection(self) -> dict[str, str]:
@@ -353,7 +369,7 @@ class Panel:
             return
         start = time.perf_counter()
         lang, months = self.lang, self.month_range()
-        key = (lang, self.view.value, tuple(self.selection().items()), months)
+        key = (lang, self.view.value, tuple(self.selection().items()), months, self.state())
         try:
             if key in self._cache:
                 self._cache.move_to_end(key)
@@ -425,6 +441,7 @@ class Panel:
                 dropdown.value = ALL
             if self.range is not None:
                 self.range.index = (0, len(self.months) - 1)
+            self.reset_extra()
         finally:
             self._muted = False
         self.refresh()
@@ -626,6 +643,199 @@ class ChurnPanel(Panel):
                  _fmt(scores.loc[at_risk, "expected_value"].clip(lower=0).sum()))]
 
 
+class ReachPanel(Panel):
+    """04_reach: the campaign re-planned for the selected customers. A budget slider and one
+    contact-limit slider per channel (0 switches the channel off) re-run the optimiser on the
+    run's stored candidates (uplift, value of a conversion, send hour) and eligibility; the
+    views show the plan, the budget curve, send times and the first contacts, and a button
+    downloads the filtered contact list (phones masked)."""
+
+    def __init__(self, ctx, *, segments: pd.DataFrame | None = None,
+                 scores: pd.DataFrame | None = None, params=None,
+                 channels: pd.DataFrame | None = None):
+        import ipywidgets as widgets
+
+        from custops import reach
+
+        self.features = ctx.features()
+        inputs = reach.stored_inputs(ctx)
+        if inputs is None:  # no finished 04 in this run: compute as 04_reach does (shared)
+            segments = segments if segments is not None else _segments(ctx, self.features)
+            scores = scores if scores is not None else ctx.load("churn_scores")
+            inputs = reach.prepare(ctx, self.features, segments, scores,
+                                   channels if channels is not None else reach.load_channels(),
+                                   params if params is not None else reach.ReachParams())
+        self.inputs, self.channels, self.params = inputs, inputs.channels, inputs.params
+        customers = customer_frame(self.features, inputs.candidates)
+        order = pd.Index(inputs.candidates["customer_id"]).get_indexer(customers["customer_id"])
+        customers = customers[order >= 0].reset_index(drop=True)
+        order = order[order >= 0]
+        self.candidates = inputs.candidates.iloc[order].reset_index(drop=True)
+        self.eligible = inputs.eligible[order]
+        self._plans: OrderedDict[tuple, tuple[Any, Any]] = OrderedDict()
+
+        wide = {"description_width": "initial"}
+        n = len(self.candidates)
+        budget = float(self.params.budget)
+        top = max(budget * 3, 10.0)
+        self.budget = widgets.FloatSlider(
+            value=budget, min=0.0, max=top, step=_nice_step(top / 60), continuous_update=False,
+            readout_format=",.0f", style=wide, layout=widgets.Layout(width="560px"))
+        self.budget.add_class("custops-budget")
+        self.capacity: dict[str, Any] = {}
+        self._initial_capacity: dict[str, int] = {}
+        for row in self.channels.itertuples():
+            limit = int(min(float(row.daily_capacity) * self.params.campaign_days, n))
+            slider = widgets.IntSlider(value=limit, min=0, max=n, continuous_update=False,
+                                       readout_format=",d", style=wide,
+                                       layout=widgets.Layout(width="360px", margin="2px 16px 2px 0"))
+            slider.add_class(f"custops-capacity-{str(row.channel).replace('_', '-')}")
+            self.capacity[str(row.channel)] = slider
+            self._initial_capacity[str(row.channel)] = limit
+        self._initial_budget = budget
+        self.capacity_help = widgets.HTML()
+        self.download = download_button(filename="contact_list.csv")
+        self.download.add_class("custops-download")
+        self.download.provider = self._csv
+        super().__init__(ctx, customers)
+
+    # -- widgets ---------------------------------------------------------------------------
+    def extra_widgets(self) -> list:
+        import ipywidgets as widgets
+
+        return [self.budget, self.capacity_help,
+                widgets.HBox(list(self.capacity.values()),
+                             layout=widgets.Layout(flex_flow="row wrap")),
+                self.download]
+
+    def controls(self) -> list:
+        return [self.budget, *self.capacity.values()]
+
+    def state(self) -> tuple:
+        return (round(float(self.budget.value), 2),
+                tuple(int(s.value) for s in self.capacity.values()))
+
+    def reset_extra(self) -> None:
+        self.budget.value = self._initial_budget
+        for name, slider in self.capacity.items():
+            slider.value = self._initial_capacity[name]
+
+    def relabel_extra(self, lang: str) -> None:
+        self.budget.description = t("dash.budget", lang)
+        self.capacity_help.value = (f'<div style="color:#555;margin-top:6px">'
+                                    f'{html.escape(t("dash.capacity", lang))}</div>')
+        for name, slider in self.capacity.items():
+            slider.description = value_label(name, lang)
+        self.download.label = t("dash.download_contacts", lang)
+
+    # -- the plan --------------------------------------------------------------------------
+    def plan(self, mask: np.ndarray):
+        """The re-optimised plan for the customers in ``mask`` at the sliders' budget and
+        limits, and the parameters it used (memoised: views share one optimisation)."""
+        import dataclasses
+
+        from custops import reach
+
+        key = (np.packbits(mask).tobytes(), self.state())
+        if key in self._plans:
+            self._plans.move_to_end(key)
+            return self._plans[key]
+        params = dataclasses.replace(self.params, budget=float(self.budget.value),
+                                     campaign_days=1)
+        channels = self.channels.assign(
+            daily_capacity=[float(self.capacity[str(c)].value) for c in self.channels["channel"]])
+        eligible = self.eligible[mask]
+        if mask.all():
+            excluded = self.inputs.excluded
+        else:  # the stored counts are for everyone; per channel for the selection
+            excluded = {f"not eligible: {c}": int((~eligible[:, j]).sum())
+                        for j, c in enumerate(channels["channel"])}
+        plan = reach.build_plan(self.candidates[mask].reset_index(drop=True), channels,
+                                eligible, params, seed=self.ctx.seed, excluded=excluded,
+                                uplift_source=self.inputs.uplift.source, method="lagrangian")
+        self._plans[key] = (plan, params, channels)
+        while len(self._plans) > 12:
+            self._plans.popitem(last=False)
+        return self._plans[key]
+
+    def _csv(self) -> str:
+        plan, _, _ = self.plan(self.customer_mask())
+        return to_csv(contact_list(plan.plan, self.lang))
+
+    def make_views(self) -> dict[str, View]:
+        from custops import reach
+        from custops.sections import Section
+
+        def plan_view(mask, months, lang):
+            plan, params, _ = self.plan(mask)
+            return [reach.plan_section(plan, params, lang)]
+
+        def budget_view(mask, months, lang):
+            _, params, channels = self.plan(mask)
+            curve = reach.budget_curve(self.candidates[mask].reset_index(drop=True), channels,
+                                       self.eligible[mask], params)
+            return [reach.budget_section(curve, params, lang)]
+
+        def timing_view(mask, months, lang):
+            plan, params, _ = self.plan(mask)
+            return [reach.send_time_section(plan, params, lang)]
+
+        def contacts_view(mask, months, lang):
+            plan, _, _ = self.plan(mask)
+            table = contact_list(plan.plan, lang, labelled=True)
+            return [Section(t("dash.contacts_title", lang, rows=min(TABLE_ROWS, len(table)),
+                              total=len(table)), tables=[table])]
+
+        return {"plan": View(lambda lang: t("reach.plan_title", lang), plan_view),
+                "budget": View(lambda lang: t("reach.curve_title", lang), budget_view),
+                "timing": View(lambda lang: t("reach.time_title", lang), timing_view),
+                "contacts": View(lambda lang: t("reach.exports_title", lang), contacts_view)}
+
+    def key_numbers(self, mask, months, lang):
+        plan, _, _ = self.plan(mask)
+        total = plan.summary[plan.summary["channel"] == "total"]
+        cost = float(total["cost"].iloc[0]) if len(total) else 0.0
+        revenue = float(total["expected_incremental_revenue"].iloc[0]) if len(total) else 0.0
+        roi = total["roi"].iloc[0] if len(total) else float("nan")
+        return [("contacts", t("reach.contacts", lang), _fmt(len(plan.plan))),
+                ("holdout", t("dash.holdout", lang), _fmt(len(plan.control))),
+                ("cost", t("reach.cost", lang), _fmt(cost)),
+                ("incremental", t("reach.incremental", lang), _fmt(revenue)),
+                ("roi", t("reach.roi", lang), "–" if pd.isna(roi) else f"{roi:.1f}×")]
+
+
+def _nice_step(raw: float) -> float:
+    """A round slider step near ``raw`` (1, 2 or 5 × a power of ten)."""
+    if raw <= 0:
+        return 1.0
+    power = 10 ** np.floor(np.log10(raw))
+    return float(min((m * power for m in (1, 2, 5, 10)), key=lambda v: abs(v - raw)))
+
+
+def contact_list(plan: pd.DataFrame, lang: str = "en", *, labelled: bool = False
+                 ) -> pd.DataFrame:
+    """The contacted customers in the exports' columns (:data:`custops.reach.EXPORT_COLUMNS`:
+    operators' tools import them), WeCom tags in ``lang`` and phones masked; ``labelled``
+    gives headers and values in ``lang`` for reading."""
+    from custops.reach import EXPORT_COLUMNS, wecom_tags
+
+    frame = plan.assign(wecom_tags=wecom_tags(plan, lang))
+    if "phone" in frame:
+        frame["phone"] = mask_phones(frame["phone"]).to_numpy()
+    out = frame[[c for c in EXPORT_COLUMNS if c in frame]].reset_index(drop=True)
+    if not labelled:
+        return out
+    headers = {"customer_id": "churn.customer", "channel": "reach.channel",
+               "send_time": "dash.send_time", "strategy": "churn.strategy",
+               "reason": "churn.reason", "rfm_class": "dash.rfm_class",
+               "lifecycle_stage": "churn.stage", "value_tier": "churn.tier",
+               "wecom_tags": "dash.wecom_tags", "phone": "dash.phone", "group": "dash.group"}
+    for col in ("channel", "strategy", "rfm_class", "lifecycle_stage", "value_tier", "group"):
+        if col in out:
+            out[col] = [value_label(v, lang) if pd.notna(v) else "" for v in out[col]]
+    return out.rename(columns={c: t(headers[c], lang) for c in out.columns if c in headers})
+
+
 def _with_reasons(scores: pd.DataFrame, features: pd.DataFrame, lang: str, *, top: int = 25
                   ) -> pd.DataFrame:
     """``scores`` with the reasons of the rows the priority table shows rewritten in ``lang``
@@ -728,6 +938,7 @@ def download_button(**kwargs):
 
 PANELS: dict[str, type[Panel]] = {
     "01_profile": ProfilePanel, "02_segment": SegmentPanel, "03_churn": ChurnPanel,
+    "04_reach": ReachPanel,
 }
 
 
@@ -740,13 +951,15 @@ def panel(ctx, notebook: str, interactive: bool = True, **inputs) -> Panel | Non
     ctx : custops.context.RunContext
         The notebook's run (its artifacts are read; nothing is written).
     notebook : str
-        "01_profile", "02_segment" or "03_churn".
+        "01_profile", "02_segment", "03_churn" or "04_reach".
     interactive : bool
         The notebooks' ``interactive`` parameter.
     **inputs
-        The notebook's own objects the panel should reuse: ``segments`` (all notebooks) and
+        The notebook's own objects the panel should reuse: ``segments`` (all notebooks),
         ``params`` (02: :class:`custops.segment.SegmentParams`, 03:
-        :class:`custops.churn.ChurnParams`).
+        :class:`custops.churn.ChurnParams`, 04: :class:`custops.reach.ReachParams`), and on 04
+        ``scores`` (churn scores) and ``channels`` (the channel table); 04 prefers the run's
+        stored inputs, parameters and channels when the run has them.
 
     Returns
     -------
@@ -1045,7 +1258,8 @@ PANEL_FIGURE = ".custops-output .js-plotly-plot .main-svg"
 FILTER_STEPS = {"01_profile": [("value_tier", 1), ("province", 1), ("value_tier", 0)],
                 "02_segment": [("lifecycle_stage", 1), ("acquisition_channel", 1),
                                ("lifecycle_stage", 0)],
-                "03_churn": [("value_tier", 1), ("province", 1), ("value_tier", 0)]}
+                "03_churn": [("value_tier", 1), ("province", 1), ("value_tier", 0)],
+                "04_reach": [("value_tier", 1), ("lifecycle_stage", 1), ("value_tier", 0)]}
 
 
 def filter_selector(column: str) -> str:

@@ -369,13 +369,17 @@ def expected_gain(uplift: np.ndarray, value: np.ndarray, channels: pd.DataFrame)
 
 def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
                params: ReachParams = ReachParams(), *, seed: int = 0,
-               excluded: dict[str, int] | None = None, uplift_source: str = "model"
-               ) -> ReachPlan:
+               excluded: dict[str, int] | None = None, uplift_source: str = "model",
+               method: str = "auto", tol: float = 1e-4) -> ReachPlan:
     """Choose contacts and channels, then split the chosen into contacted and holdout.
 
     ``candidates`` columns: customer_id, uplift, value (expected value of a conversion),
     baseline_rate (conversion without contact), send_hour, and any descriptive columns to
-    carry into the lists (strategy, reason, segment, tier, phone...).
+    carry into the lists (strategy, reason, segment, tier, phone...). ``method`` is the
+    optimiser's (:func:`custops.optimize.optimise_assignment`): the dashboards use
+    "lagrangian", milliseconds with its proven gap shown, where "auto" may spend seconds in the
+    MILP to close a gap of a few millionths. ``tol``: a plan proven within this relative gap
+    of the best possible is kept (1e-4: within 0.01 %; the MILP runs only above it).
     """
     gain, cost, windowed = plan_inputs(candidates, channels, eligible, params)
     capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
@@ -384,7 +388,8 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
     result = optimize.optimise_assignment(
         gain, cost, windowed,
         budget=params.budget / max(1 - share, 1e-9) if share else params.budget,
-        capacity=capacity / max(1 - share, 1e-9) if share else capacity)
+        capacity=capacity / max(1 - share, 1e-9) if share else capacity, method=method,
+        tol=tol)
     chosen = result.channel >= 0
     selected = candidates[chosen].copy()
     selected["channel"] = channels["channel"].to_numpy()[result.channel[chosen]]
@@ -512,6 +517,15 @@ def export_lists(reach_plan: ReachPlan, folder: str | Path, lang: str = "en") ->
     return written
 
 
+def write_exports(ctx, reach_plan: ReachPlan, lang: str = "en") -> list[Path]:
+    """The contact lists of a run (:func:`export_lists` into ``ctx.exports_dir()``); a
+    dashboard showing a published report lists that report's files instead of writing again."""
+    if ctx.read_only and ctx.run_dir is not None:
+        folder = ctx.run_dir / "exports"
+        return sorted(folder.glob("*")) if folder.exists() else []
+    return export_lists(reach_plan, ctx.exports_dir(), lang)
+
+
 def readout(touches: pd.DataFrame, segments: pd.DataFrame | None = None,
             by: str | None = None, channels: pd.DataFrame | None = None) -> pd.DataFrame:
     """Results of finished campaigns: lift with CI, incremental revenue, ROI (per campaign and
@@ -563,6 +577,97 @@ def estimate_uplift(features: pd.DataFrame, segments: pd.DataFrame, touches: pd.
     stage = stage.astype("object").fillna("prospect")
     return UpliftResult("assumption", stage.map(assumed).fillna(0.0).to_numpy(float),
                         np.full(len(features), 0.1))
+
+
+@dataclass
+class ReachInputs:
+    """What the optimiser plans from: uplift, candidates (one row per customer, in the feature
+    table's order), the (customer × channel) eligibility and the exclusion counts."""
+
+    uplift: UpliftResult
+    candidates: pd.DataFrame
+    eligible: np.ndarray
+    excluded: dict[str, int]
+    channels: pd.DataFrame
+    params: ReachParams
+
+
+def inputs_fingerprint(ctx, channels: pd.DataFrame, params: ReachParams) -> str:
+    """What the stored reach inputs depend on besides the run's data: as-of date, seed, the
+    channel table and the rules (the budget and campaign id only steer the optimiser)."""
+    import hashlib
+    import json
+
+    rules = {k: v for k, v in asdict(params).items() if k not in ("budget", "campaign_id",
+                                                                  "holdout_share",
+                                                                  "target_lift")}
+    blob = json.dumps({"as_of": str(ctx.as_of), "data": str(ctx.data_dir), "seed": ctx.seed,
+                       "rules": rules, "channels": channels.to_dict("records")},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def stored_inputs(ctx) -> ReachInputs | None:
+    """The reach inputs a finished 04 run stored (artifacts ``reach_candidates``,
+    ``reach_eligible``, ``reach_channels`` and ``reach_inputs``), with that run's channel table
+    and parameters; None when the run has none."""
+    meta = ctx.load("reach_inputs")
+    candidates = ctx.load("reach_candidates")
+    eligible = ctx.load("reach_eligible")
+    channels = ctx.load("reach_channels")
+    if meta is None or candidates is None or eligible is None or channels is None:
+        return None
+    channels = channels.copy()
+    channels["daily_capacity"] = pd.to_numeric(channels["daily_capacity"]).fillna(math.inf)
+    names = [str(c) for c in channels["channel"]]
+    if list(eligible.columns[1:]) != names or not eligible["customer_id"].equals(
+            candidates["customer_id"]):
+        raise DataError("reach artifacts disagree: reach_eligible does not match "
+                        "reach_candidates/reach_channels; rerun 04_reach")
+    evaluation = None
+    if meta.get("qini") is not None:
+        evaluation = {"qini": meta["qini"], "curve": pd.DataFrame(meta.get("curve", []))}
+    uplift = UpliftResult(meta.get("source", "model"), candidates["uplift"].to_numpy(float),
+                          candidates["baseline_rate"].to_numpy(float), evaluation)
+    params = ReachParams(**meta["params"]) if meta.get("params") else ReachParams()
+    return ReachInputs(uplift, candidates, eligible[names].to_numpy(bool),
+                       {str(k): int(v) for k, v in meta.get("excluded", {}).items()},
+                       channels, params)
+
+
+def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
+            churn_scores: pd.DataFrame | None, channels: pd.DataFrame,
+            params: ReachParams = ReachParams()) -> ReachInputs:
+    """Uplift, candidates and eligibility for this run, computed once: reused from the run's
+    artifacts (or memory) when they were made with the same rules and channels, else computed
+    and stored, so a dashboard and the notebook below it share one computation."""
+    from custops.features import activity_hours
+
+    fingerprint = inputs_fingerprint(ctx, channels, params)
+    meta = ctx.load("reach_inputs")
+    if meta is not None and meta.get("fingerprint") == fingerprint:
+        stored = stored_inputs(ctx)
+        if stored is not None:
+            stored.params = params
+            return stored
+    data = ctx.dataset()
+    uplift = estimate_uplift(features, segments, data.touches, ctx.features_at, seed=ctx.seed)
+    candidates = candidates_frame(features, segments, churn_scores, uplift,
+                                  activity_hours(data.orders, data.events, ctx.as_of), params)
+    eligible, excluded = eligibility(features, channels, data.touches, ctx.as_of, params)
+    names = [str(c) for c in channels["channel"]]
+    evaluation = uplift.evaluation or {}
+    curve = evaluation.get("curve")
+    ctx.save("reach_candidates", candidates)
+    ctx.save("reach_eligible", pd.concat([candidates[["customer_id"]].reset_index(drop=True),
+                                          pd.DataFrame(eligible, columns=names)], axis=1))
+    ctx.save("reach_channels", channels.reset_index(drop=True))
+    ctx.save("reach_inputs", {
+        "fingerprint": fingerprint, "source": uplift.source, "excluded": excluded,
+        "qini": evaluation.get("qini"), "params": params_dict(params),
+        "curve": curve.to_dict("records") if curve is not None else []})
+    return ReachInputs(uplift, candidates, eligible, excluded, channels.reset_index(drop=True),
+                       params)
 
 
 def candidates_frame(features: pd.DataFrame, segments: pd.DataFrame,
@@ -646,6 +751,22 @@ def uplift_section(uplift: UpliftResult, touches: pd.DataFrame | None, lang: str
                    data={"source": "model", "qini": uplift.evaluation["qini"]})
 
 
+RULE_LABELS = (("no consent list: ", "reach.rule_no_list"), ("no consent: ", "reach.rule_consent"),
+               ("not eligible: ", "reach.rule_not_eligible"),
+               ("fatigue cap (7 days)", "reach.rule_fatigue"),
+               ("WeCom mass-message cap", "reach.rule_wecom_cap"))
+
+
+def rule_label(rule: str, lang: str = "en") -> str:
+    """An exclusion rule as :func:`eligibility` names it ("no consent: sms"), in ``lang``."""
+    from custops.labels import t, value_label
+
+    for prefix, key in RULE_LABELS:
+        if rule.startswith(prefix):
+            return t(key, lang, channel=value_label(rule[len(prefix):], lang))
+    return rule
+
+
 def _summary_table(summary: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
     from custops.labels import t, value_label
 
@@ -687,7 +808,8 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
             rfm_class=reach_plan.plan["rfm_class"].astype("object").fillna("prospect")),
             by="rfm_class")
         tables.append(_summary_table(by_class, "rfm_class", lang))
-    excluded = pd.DataFrame({t("reach.rule", lang): list(reach_plan.excluded),
+    excluded = pd.DataFrame({t("reach.rule", lang): [rule_label(k, lang)
+                                                     for k in reach_plan.excluded],
                              t("customers", lang): list(reach_plan.excluded.values())})
     tables.append(excluded)
     return Section(t("reach.plan_title", lang), text=text, tables=tables, figures=[fig],
