@@ -192,3 +192,24 @@ def test_bad_parameters(tmp_path):
     bad.write_text("channels:\n  - {channel: sms, cost: 0.05}\n", encoding="utf-8")
     with pytest.raises(ParameterError, match="missing daily_capacity"):
         reach.load_channels(bad)
+
+
+def test_campaign_snapshots_for_touched_customers_equal_the_full_snapshot():
+    """The uplift model builds campaign snapshots for the touched customers only; their rows
+    must equal the full feature table's, and a sample of a randomised campaign stays balanced."""
+    from custops import context
+
+    ctx = context.open_run(str(SAMPLE))
+    data = ctx.dataset()
+    touches = reach.sample_campaign_rows(data.touches, 1_500, seed=7)
+    assert len(touches) == 1_500
+    assert reach.sample_campaign_rows(data.touches, None) is data.touches
+    full_share = data.touches["group"].astype(str).str.lower().eq("treatment").mean()
+    share = touches["group"].astype(str).str.lower().eq("treatment").mean()
+    assert abs(share - full_share) < 0.05
+    day = pd.Timestamp(touches["sent_time"].min()).date()
+    subset = reach.campaign_features_at(data, touches)(day)
+    full = ctx.features_at(day)
+    full = full[full["customer_id"].isin(touches["customer_id"])].reset_index(drop=True)
+    assert len(subset) > 1_000 and subset["customer_id"].tolist() == full["customer_id"].tolist()
+    pd.testing.assert_frame_equal(subset.reset_index(drop=True), full[subset.columns])

@@ -326,11 +326,11 @@ LABELS: dict[str, dict[str, str]] = {
     "reach.uplift_title": {"en": "Who a contact actually changes: uplift from past campaigns",
                            "zh": "触达真正能改变谁：基于历史活动的增量效果"},
     "reach.uplift_text": {
-        "en": "Learned from {campaigns} randomised campaign(s) ({rows:,} customers with a control "
-              "group). On held-out customers, targeting by the model's uplift gains a Qini of "
+        "en": "Learned from {campaigns} randomised campaign(s) ({rows:,} campaign rows, treated "
+              "and held out; larger histories are sampled). On held-out customers, targeting by the model's uplift gains a Qini of "
               "{qini:,.1f} incremental conversions over random targeting. Customers with negative "
               "uplift (contact makes them less likely to buy) are never contacted.",
-        "zh": "基于 {campaigns} 个含对照组的随机活动（{rows:,} 位客户）学习。在留出客户上，按模型"
+        "zh": "基于 {campaigns} 个含对照组的随机活动（{rows:,} 条活动记录，含触达组与对照组；记录过多时抽样）学习。在留出客户上，按模型"
               "增量排序比随机触达多带来 Qini {qini:,.1f} 个增量转化。增量为负（打扰反而降低购买）"
               "的客户不会被触达。",
     },
@@ -407,8 +407,10 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "reach.exports_title": {"en": "Contact lists", "zh": "触达名单"},
     "reach.exports_text": {
-        "en": "Files for the operators (CSV for tools, Excel for people; phones masked): {files}",
-        "zh": "供运营使用的文件（CSV 导入工具，Excel 便于查看；手机号已脱敏）：{files}",
+        "en": "Files for the operators (CSV with every contact for tools; Excel for people, the "
+              "first {rows:,} contacts per channel sheet; phones masked): {files}",
+        "zh": "供运营使用的文件（CSV 含全部名单，用于导入工具；Excel 便于查看，每个渠道工作表含前 "
+              "{rows:,} 人；手机号已脱敏）：{files}",
     },
     # dashboards
     "dash.intro": {"en": "Interactive view · data as of {as_of} · {source}",
