@@ -323,25 +323,47 @@ def reasons(features: pd.DataFrame, lang: str = "en", *, max_reasons: int = 2) -
     before = np.maximum(year - recent, 0) / 3.0  # orders per 90 days in the 9 months before
     idle = (f["days_since_last_event"].astype("Float64").fillna(np.inf).astype(float).to_numpy()
             if "days_since_last_event" in f else np.full(len(f), np.nan))
+    # (applies, the values its text shows, the text for row i): texts are formatted once per
+    # distinct combination of shown values, not once per customer.
     candidates = [
-        (complaints > 0, lambda i: t("churn.reason_complaint", lang, n=int(complaints[i]))),
+        (complaints > 0, (complaints.astype(np.int64),),
+         lambda i: t("churn.reason_complaint", lang, n=int(complaints[i]))),
         ((order_days >= 2) & (silent > 1.5 * np.nan_to_num(gap, nan=np.inf)),
+         (silent.astype(np.int64), np.round(np.nan_to_num(gap))),
          lambda i: t("churn.reason_overdue", lang, days=int(silent[i]), gap=round(gap[i]))),
-        ((order_days == 1) & (silent >= 30),
+        ((order_days == 1) & (silent >= 30), (silent.astype(np.int64),),
          lambda i: t("churn.reason_single", lang, days=int(silent[i]))),
-        ((before >= 1) & (recent < 0.5 * before),
+        ((before >= 1) & (recent < 0.5 * before), (recent.astype(np.int64), before),
          lambda i: t("churn.reason_falling", lang, recent=int(recent[i]), before=before[i])),
         ((idle >= 60) & np.isfinite(idle),
+         (np.where(np.isfinite(idle), idle, 0).astype(np.int64),),
          lambda i: t("churn.reason_idle", lang, days=int(idle[i]))),
     ]
-    texts = [[] for _ in range(len(f))]
-    for mask, make in candidates:
-        for i in np.flatnonzero(mask):
-            if len(texts[i]) < max_reasons:
-                texts[i].append(make(i))
+    n = len(f)
+    count = np.zeros(n, dtype=np.int64)
+    parts = [np.full(n, "", dtype=object) for _ in range(max_reasons)]
+    for mask, shown, make in candidates:
+        rows = np.flatnonzero(mask & (count < max_reasons))
+        if not len(rows):
+            continue
+        keys = pd.MultiIndex.from_arrays([values[rows] for values in shown])
+        codes, uniques = pd.factorize(keys)
+        first = np.zeros(len(uniques), dtype=np.int64)
+        first[codes[::-1]] = rows[::-1]  # the first row of each combination
+        texts = np.array([make(i) for i in first], dtype=object)[codes]
+        for slot in range(max_reasons):
+            here = count[rows] == slot
+            parts[slot][rows[here]] = texts[here]
+        count[rows] += 1
     healthy = t("churn.reason_healthy", lang)
     sep = "; " if lang == "en" else "；"
-    return pd.Series([sep.join(x) if x else healthy for x in texts], index=f.index)
+    joined = pd.Series(parts[0], dtype=object)
+    for slot in range(1, max_reasons):
+        more = count > slot
+        joined[more] = joined[more] + sep + pd.Series(parts[slot][more], dtype=object,
+                                                      index=joined.index[more])
+    joined[count == 0] = healthy
+    return pd.Series(joined.to_numpy(), index=f.index)
 
 
 def strategies(features: pd.DataFrame, segments: pd.DataFrame | None, band: np.ndarray,

@@ -105,18 +105,18 @@ class RunContext:
             return self._cache["dataset"]
         from custops import data as data_module
 
-        clean = None if self.artifacts_dir is None else self.artifacts_dir / CLEAN
-        if clean is not None and (clean / "orders.parquet").exists():
-            # Validated earlier in this run: read the typed tables back as they are.
-            tables = {name: pd.read_parquet(clean / f"{name}.parquet")
-                      if (clean / f"{name}.parquet").exists() else None for name in TABLES}
-            dataset = data_module.Dataset(**tables, tz=self.tz, source=str(self.data_dir),
-                                          as_of=pd.Timestamp(self.as_of) if self.as_of else None)
+        clean = self._clean_dir()
+        if clean is not None:
+            # Validated earlier in this run: the typed tables are read back as they are, each
+            # on first use (03 needs only the orders; 18M event rows cost seconds and GBs).
+            dataset = StoredDataset(clean, tz=self.tz, source=str(self.data_dir),
+                                    as_of=pd.Timestamp(self.as_of) if self.as_of else None)
         else:
             dataset = data_module.load_dataset(
                 self.data_dir, as_of=self.as_of, mapping=self.mapping or None, tz=self.tz
             )
             self._set_default_as_of(dataset)
+            clean = None if self.artifacts_dir is None else self.artifacts_dir / CLEAN
             if clean is not None and not self.read_only:
                 clean.mkdir(parents=True, exist_ok=True)
                 for name in TABLES:
@@ -128,6 +128,31 @@ class RunContext:
         self._set_default_as_of(dataset)
         self._cache["dataset"] = dataset
         return dataset
+
+    def _clean_dir(self) -> Path | None:
+        """The folder of tables validated earlier in this run, if there is one."""
+        clean = None if self.artifacts_dir is None else self.artifacts_dir / CLEAN
+        return clean if clean is not None and (clean / "orders.parquet").exists() else None
+
+    def _build_features(self, day: dt.date) -> pd.DataFrame:
+        """The feature table as of ``day``: from the tables in memory when this notebook has
+        read them, else straight from the run's validated Parquet files (DuckDB reads only
+        the columns it needs, and nothing is held in pandas)."""
+        from custops.features import build_features
+
+        clean = self._clean_dir()
+        dataset = self._cache.get("dataset")
+        in_memory = dataset is not None and (
+            not isinstance(dataset, StoredDataset) or dataset.loaded())
+        if clean is None or in_memory:
+            return build_features(self.dataset(), day)
+        import ibis
+
+        con = ibis.duckdb.connect()
+        tables = {name: con.read_parquet(clean / f"{name}.parquet", table_name=name)
+                  for name in ("orders", "customers", "events")
+                  if (clean / f"{name}.parquet").exists()}
+        return build_features(tables, day, con=con)
 
     def _set_default_as_of(self, dataset) -> None:
         if self.as_of is None:
@@ -143,10 +168,7 @@ class RunContext:
         stored = self.load("features")
         if stored is not None:
             return stored
-        from custops.features import build_features
-
-        dataset = self.dataset()
-        frame = build_features(dataset, self.as_of)
+        frame = self._build_features(self.as_of)
         self.save("features", frame)
         return frame
 
@@ -157,7 +179,7 @@ class RunContext:
         Stored as artifact ``features_<YYYY-MM-DD>``: 02 and 03 both need as_of − 90 days,
         and at a million customers each snapshot costs seconds.
         """
-        from custops.features import build_features, to_date
+        from custops.features import to_date
 
         day = to_date(date)
         if day == self.as_of:
@@ -165,7 +187,7 @@ class RunContext:
         name = f"features_{day:%Y-%m-%d}"
         stored = self.load(name)
         if stored is None:
-            stored = build_features(self.dataset(), day)
+            stored = self._build_features(day)
             self.save(name, stored)
         return stored
 
@@ -179,6 +201,46 @@ class RunContext:
     def days_before(self, days: int) -> dt.date:
         """``as_of`` minus ``days``."""
         return self.as_of - dt.timedelta(days=int(days))
+
+
+class StoredDataset:
+    """A :class:`custops.data.Dataset` validated earlier in the run and stored as Parquet:
+    each table is read on first use."""
+
+    def __init__(self, folder: Path, *, tz: str, source: str, as_of: pd.Timestamp | None):
+        from custops.data import _empty_rejects
+
+        self.folder = folder
+        self.tz, self.source, self.as_of = tz, source, as_of
+        self.quality: dict[str, dict[str, Any]] = {}
+        self.rejects = _empty_rejects()
+        self.warnings: list[str] = []
+        self._tables: dict[str, pd.DataFrame | None] = {}
+
+    def _table(self, name: str) -> pd.DataFrame | None:
+        if name not in self._tables:
+            path = self.folder / f"{name}.parquet"
+            self._tables[name] = pd.read_parquet(path) if path.exists() else None
+        return self._tables[name]
+
+    orders = property(lambda self: self._table("orders"))
+    customers = property(lambda self: self._table("customers"))
+    events = property(lambda self: self._table("events"))
+    touches = property(lambda self: self._table("touches"))
+
+    def loaded(self) -> bool:
+        """Whether any table the feature layer reads is already in memory."""
+        return any(name in self._tables for name in ("orders", "customers", "events"))
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        from custops.data import Dataset
+
+        return Dataset.tables(self)
+
+    def summary(self) -> dict[str, Any]:
+        from custops.data import Dataset
+
+        return Dataset.summary(self)
 
 
 def open_run(
