@@ -758,9 +758,22 @@ class ReachPanel(Panel):
             self._plans.popitem(last=False)
         return self._plans[key]
 
+    def contacts(self, mask: np.ndarray, lang: str, *, rows: int | None = None) -> pd.DataFrame:
+        """The contacted customers of the plan for ``mask`` (the first ``rows``, labelled for
+        reading, or all in the exports' columns), reasons written in ``lang``."""
+        from custops.churn import reasons
+
+        plan, _, _ = self.plan(mask)
+        frame = plan.plan if rows is None else plan.plan.head(rows)
+        if "reason" in frame and len(frame):  # stored reasons are in the run's language
+            by_id = self.features.set_index("customer_id").reindex(frame["customer_id"])
+            rewritten = pd.Series(reasons(by_id.reset_index(), lang).to_numpy(),
+                                  index=frame.index)
+            frame = frame.assign(reason=rewritten.where(frame["reason"].notna()))
+        return contact_list(frame, lang, labelled=rows is not None)
+
     def _csv(self) -> str:
-        plan, _, _ = self.plan(self.customer_mask())
-        return to_csv(contact_list(plan.plan, self.lang))
+        return to_csv(self.contacts(self.customer_mask(), self.lang))
 
     def make_views(self) -> dict[str, View]:
         from custops import reach
@@ -772,8 +785,9 @@ class ReachPanel(Panel):
 
         def budget_view(mask, months, lang):
             _, params, channels = self.plan(mask)
+            # 7 points, not the report's 13: each is one optimisation (~1 s at 1M customers)
             curve = reach.budget_curve(self.candidates[mask].reset_index(drop=True), channels,
-                                       self.eligible[mask], params)
+                                       self.eligible[mask], params, points=7)
             return [reach.budget_section(curve, params, lang)]
 
         def timing_view(mask, months, lang):
@@ -782,9 +796,9 @@ class ReachPanel(Panel):
 
         def contacts_view(mask, months, lang):
             plan, _, _ = self.plan(mask)
-            table = contact_list(plan.plan, lang, labelled=True)
-            return [Section(t("dash.contacts_title", lang, rows=min(TABLE_ROWS, len(table)),
-                              total=len(table)), tables=[table])]
+            table = self.contacts(mask, lang, rows=TABLE_ROWS)
+            return [Section(t("dash.contacts_title", lang, rows=len(table),
+                              total=len(plan.plan)), tables=[table])]
 
         return {"plan": View(lambda lang: t("reach.plan_title", lang), plan_view),
                 "budget": View(lambda lang: t("reach.curve_title", lang), budget_view),
@@ -833,6 +847,8 @@ def contact_list(plan: pd.DataFrame, lang: str = "en", *, labelled: bool = False
     for col in ("channel", "strategy", "rfm_class", "lifecycle_stage", "value_tier", "group"):
         if col in out:
             out[col] = [value_label(v, lang) if pd.notna(v) else "" for v in out[col]]
+    if "reason" in out:
+        out["reason"] = out["reason"].astype("object").where(out["reason"].notna(), "")
     return out.rename(columns={c: t(headers[c], lang) for c in out.columns if c in headers})
 
 
@@ -1259,7 +1275,7 @@ FILTER_STEPS = {"01_profile": [("value_tier", 1), ("province", 1), ("value_tier"
                 "02_segment": [("lifecycle_stage", 1), ("acquisition_channel", 1),
                                ("lifecycle_stage", 0)],
                 "03_churn": [("value_tier", 1), ("province", 1), ("value_tier", 0)],
-                "04_reach": [("value_tier", 1), ("lifecycle_stage", 1), ("value_tier", 0)]}
+                "04_reach": [("value_tier", 1), ("value_tier", 2), ("value_tier", 0)]}
 
 
 def filter_selector(column: str) -> str:
