@@ -335,11 +335,16 @@ def _duck(orders: pd.DataFrame, as_of: str | dt.date):
 
 
 def customer_months(orders: pd.DataFrame, as_of: str | dt.date) -> pd.DataFrame:
-    """Purchases and net spend per customer and calendar month (``month`` = first day)."""
+    """Purchases and net spend per customer and calendar month (``month`` = first day).
+
+    ``orders`` holds one row per order (and per refund), as :func:`custops.data.load_dataset`
+    guarantees, so purchases are counted by rows: a distinct count of text order ids cost
+    more than the rest of the query at millions of orders.
+    """
     con = _duck(orders, as_of)
     return con.execute(
         "select customer_id, date_trunc('month', order_time)::date as month, "
-        "count(distinct order_id) filter (where not _refund) as orders, "
+        "count(*) filter (where not _refund) as orders, "
         "sum(amount) as net_spend from orders group by all order by customer_id, month"
     ).df()
 
