@@ -166,10 +166,12 @@ class UpliftModel:
     on x; the uplift is their mix weighted by the treated share g: g·τ0(x) + (1 − g)·τ1(x).
     Shallow trees: on a few thousand campaign rows this ranked persuadable customers better
     than a two-model learner (measured on the sample's ground truth: Qini 0.77 vs 0.68 of the
-    oracle).
+    oracle). 50 trees at learning rate 0.1 graded as 100 at 0.05 (0.761 vs 0.762 and 0.782 vs
+    0.790 of the oracle on two 20,000-customer samples) at half the cost: scoring a million
+    customers walks every tree of three models.
     """
 
-    def __init__(self, *, max_iter: int = 100, learning_rate: float = 0.05, max_depth: int = 3,
+    def __init__(self, *, max_iter: int = 50, learning_rate: float = 0.1, max_depth: int = 3,
                  min_samples_leaf: int = 80, random_state: int = 0,
                  max_train_rows: int = 100_000):
         self.max_train_rows = max_train_rows
