@@ -1377,11 +1377,32 @@ def _as_bool_array(values: Any) -> np.ndarray:
     return np.asarray(values, dtype=bool)
 
 
+_MAX_NULL_TOKEN_LENGTH = max(len(token) for token in _NULL_TOKENS)
+
+
 def _clean_text(values: pd.Series) -> pd.Series:
     """Strip text and turn blanks and null words (NULL, nan, 未知, …) into NA."""
     text = values.astype(STRING_DTYPE).str.strip()
-    null_word = text.str.lower().isin(list(_NULL_TOKENS))
-    return text.mask(_as_bool_array(null_word) | _as_bool_array(text.isna()))
+    # Lower-casing never shortens text, so only short values can be null words: ids of
+    # millions of rows skip the lower-casing.
+    short = _short_text(text, _MAX_NULL_TOKEN_LENGTH)
+    null_word = np.zeros(len(text), dtype=bool)
+    if short.any():
+        null_word[short] = _as_bool_array(text[short].str.lower().isin(list(_NULL_TOKENS)))
+    return text.mask(null_word | _as_bool_array(text.isna()))
+
+
+def _short_text(text: pd.Series, max_length: int) -> np.ndarray:
+    """Which values have at most ``max_length`` characters (False for missing values)."""
+    try:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        lengths = pc.utf8_length(pa.array(text.array))
+        short = pc.fill_null(pc.less_equal(lengths, max_length), False)
+        return np.asarray(short.to_numpy(zero_copy_only=False), dtype=bool)
+    except Exception:  # noqa: BLE001 - not arrow-backed: pandas' own length
+        return _as_bool_array(text.str.len() <= max_length)
 
 
 def _normalize_value(value: str) -> str:
