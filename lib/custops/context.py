@@ -137,6 +137,13 @@ class RunContext:
         clean = None if self.artifacts_dir is None else self.artifacts_dir / CLEAN
         return clean if clean is not None and (clean / "orders.parquet").exists() else None
 
+    def parquet_table(self, name: str) -> Path | None:
+        """The run's validated table ``name`` as a Parquet file, when this run stored one
+        (DuckDB reads the columns a query needs from it; nothing is held in pandas)."""
+        clean = self._clean_dir()
+        path = None if clean is None else clean / f"{name}.parquet"
+        return path if path is not None and path.exists() else None
+
     def _build_features(self, day: dt.date) -> pd.DataFrame:
         """The feature table as of ``day``: from the tables in memory when this notebook has
         read them, else straight from the run's validated Parquet files (DuckDB reads only
