@@ -386,6 +386,11 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "在当前预算下，每多花 1 元可带来 {marginal:.1f} 元净增量价值；超过 {saturation:,.0f} "
               "后回报低于 1。",
     },
+    "reach.curve_sampled": {
+        "en": "(Curve estimated on a random sample of {n:,} customers, scaled up; the plan "
+              "above uses everyone.)",
+        "zh": "（曲线基于随机抽取的 {n:,} 位客户估算并按比例放大；上方计划使用全部客户。）",
+    },
     "reach.time_title": {"en": "Send times (before each customer's habit, outside quiet hours)",
                          "zh": "发送时间（在客户习惯之前、勿扰时段之外）"},
     "reach.time_text": {
