@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 import pytest
 
+from custops import features
 from custops.features import build_features
 
 AS_OF = "2025-03-31"
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 @pytest.fixture
@@ -87,3 +91,24 @@ def test_orders_alone(tiny):
     # Without an is_refund column (the loader always adds one) a negative row is just a row.
     assert a.order_days == 4 and a.net_spend == 70.0
     assert "favourite_channel" not in f and "events_total" not in f
+
+
+def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
+    """A run's validated orders can be read by DuckDB straight from Parquet: same results."""
+    from custops import context
+
+    ctx = context.open_run(str(SAMPLE))
+    orders = ctx.dataset().orders
+    path = tmp_path / "orders.parquet"
+    orders.to_parquet(path, index=False)
+    pd.testing.assert_frame_equal(features.churn_events(path, ctx.as_of),
+                                  features.churn_events(orders, ctx.as_of))
+    events = ctx.dataset().events
+    events_path = tmp_path / "events.parquet"
+    events.to_parquet(events_path, index=False)
+    by_path = features.activity_hours(path, events_path, ctx.as_of)
+    in_memory = features.activity_hours(orders, events, ctx.as_of)
+    key = ["customer_id", "hour"]
+    pd.testing.assert_frame_equal(
+        by_path.sort_values(key).reset_index(drop=True),
+        in_memory.sort_values(key).reset_index(drop=True), check_dtype=False)

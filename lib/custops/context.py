@@ -144,6 +144,15 @@ class RunContext:
         path = None if clean is None else clean / f"{name}.parquet"
         return path if path is not None and path.exists() else None
 
+    def table_source(self, name: str):
+        """What a DuckDB query should read for table ``name``: the table already in memory,
+        else the run's validated Parquet file, else the loaded table."""
+        dataset = self._cache.get("dataset")
+        in_memory = dataset is not None and (not isinstance(dataset, StoredDataset)
+                                             or name in dataset._tables)
+        path = None if in_memory else self.parquet_table(name)
+        return path if path is not None else getattr(self.dataset(), name)
+
     def _build_features(self, day: dt.date) -> pd.DataFrame:
         """The feature table as of ``day``: from the tables in memory when this notebook has
         read them, else straight from the run's validated Parquet files (DuckDB reads only

@@ -323,13 +323,23 @@ def build_features(
 
 # -- order-level aggregates for the profile (DuckDB; the same no-look-ahead cut-off) -----------
 
-def _duck(orders: pd.DataFrame, as_of: str | dt.date):
+def _duck(orders: pd.DataFrame | str | os.PathLike, as_of: str | dt.date):
+    """A DuckDB connection with view ``orders`` (orders before the day after ``as_of``, with
+    ``_refund``) over a DataFrame or a Parquet file (a run's validated orders)."""
     import duckdb
 
     con = duckdb.connect()
-    con.register("orders_raw", orders)
+    if isinstance(orders, pd.DataFrame):
+        con.register("orders_raw", orders)
+        columns = list(orders.columns)
+    else:
+        import pyarrow.parquet as pq
+
+        path = str(orders).replace("'", "''")
+        con.execute(f"create temp view orders_raw as select * from read_parquet('{path}')")
+        columns = pq.read_schema(str(orders)).names
     cutoff = pd.Timestamp(to_date(as_of)) + pd.Timedelta(days=1)
-    refund = ("coalesce(cast(is_refund as boolean), false)" if "is_refund" in orders.columns
+    refund = ("coalesce(cast(is_refund as boolean), false)" if "is_refund" in columns
               else "false")
     con.execute(
         f"create temp view orders as select *, {refund} as _refund from orders_raw "
@@ -390,13 +400,14 @@ def repeat_order_curve(orders: pd.DataFrame, as_of: str | dt.date, *, window_day
     return frame
 
 
-def churn_events(orders: pd.DataFrame, as_of: str | dt.date, *, churn_days: int = 180
-                 ) -> pd.DataFrame:
+def churn_events(orders: pd.DataFrame | str | os.PathLike, as_of: str | dt.date, *,
+                 churn_days: int = 180) -> pd.DataFrame:
     """Monthly churn flow: newly churned, reactivated, churned stock and churn rate.
 
     A customer *churns* on the day ``churn_days`` after an order day not followed by another
     order within ``churn_days``; a later order *reactivates* them. Stock at month end =
     churn events − reactivations so far; rate = stock / buyers whose first order was before.
+    ``orders``: a DataFrame or a Parquet file (a run's validated orders).
     """
     con = _duck(orders, as_of)
     as_of_date = to_date(as_of)
