@@ -3,6 +3,7 @@ targeting on true incremental value, uplift graded on ground truth, exports open
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 from pathlib import Path
@@ -231,3 +232,29 @@ def test_budget_curve_on_a_sample_tracks_the_exact_curve(sample_plan):
     assert rel.max() < 0.15  # half of 5,000 customers; ~1 % at 200k of 1M (docstring)
     text = reach.budget_section(sampled, s["params"], "zh").text
     assert "随机抽取" in text
+
+
+def test_exports_never_carry_an_unmasked_phone(sample_plan, tmp_path):
+    plan = sample_plan["plan"]
+    raw = dataclasses.replace(plan, plan=plan.plan.assign(phone="+86 139-1234-5678"),
+                              control=plan.control.assign(phone="13912345678"))
+    reach.export_lists(raw, tmp_path, lang="en")
+    for path in tmp_path.glob("*.csv"):
+        text = path.read_text("utf-8-sig")
+        assert "139****5678" in text and not re.search(r"1\d{10}|1\d{2}-\d{4}", text), path
+
+
+def test_a_published_report_keeps_its_own_reach_parameters(tmp_path):
+    """Under Voila the notebook runs with its defaults; the reach inputs come back with the
+    parameters and channels the scheduled run used."""
+    ctx = context.open_run(str(SAMPLE), run_dir=str(tmp_path / "run"))
+    feats = ctx.features()
+    channels = reach.load_channels().assign(cost=lambda c: c["cost"] * 2)
+    made = reach.prepare(ctx, feats, segment.segment_customers(feats), None, channels,
+                         reach.ReachParams(budget=1234.0, max_touches_7d=3))
+    viewer = context.open_run(str(SAMPLE))
+    viewer.run_dir, viewer.read_only = ctx.run_dir, True
+    shown = reach.prepare(viewer, feats, None, None, reach.load_channels(), reach.ReachParams())
+    assert shown.params.budget == 1234.0 and shown.params.max_touches_7d == 3
+    assert shown.channels["cost"].tolist() == made.channels["cost"].tolist()
+    np.testing.assert_array_equal(shown.eligible, made.eligible)

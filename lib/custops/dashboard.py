@@ -32,7 +32,6 @@ import io
 import json
 import logging
 import os
-import re
 import shutil
 import signal
 import socket
@@ -50,6 +49,7 @@ import numpy as np
 import pandas as pd
 
 from custops.context import RUN_DIR_ENV
+from custops.data import PHONE_MASKED, mask_phones  # noqa: F401  (PHONE_MASKED: tests)
 from custops.errors import ParameterError, RunError
 from custops.labels import check_lang, t, value_label
 
@@ -68,7 +68,6 @@ FILTER_LABELS = {"rfm_class": "dash.rfm_class", "value_tier": "dash.value_tier",
 ALL = ""  # dropdown value meaning "no filter on this column"
 LANG_OPTIONS = (("English", "en"), ("中文", "zh"))
 TABLE_ROWS = 30  # rows of a table sent to the browser
-PHONE_MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
 DEFAULT_PORT = 8866
 CULL_IDLE_SECONDS = 600  # a closed browser tab's kernel (~215 MB) goes after 10 idle minutes
 CULL_INTERVAL_SECONDS = 60
@@ -147,22 +146,6 @@ def month_options(first: Any, last: Any) -> list[str]:
     return [str(p) for p in periods]
 
 
-def mask_phones(phones: pd.Series) -> pd.Series:
-    """Phones as ``138****5678``: already masked values stay, 11-digit numbers are masked,
-    anything else becomes empty — an unmasked number never reaches a page or a file."""
-    def one(value: Any) -> str:
-        if value is None or (not isinstance(value, str) and pd.isna(value)):
-            return ""
-        text = str(value).strip()
-        if PHONE_MASKED.match(text):
-            return text
-        digits = re.sub(r"\D", "", text)
-        if len(digits) >= 11:
-            digits = digits[-11:]
-            return f"{digits[:3]}****{digits[-4:]}"
-        return ""
-
-    return phones.astype("object").map(one).astype("object")
 
 
 def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, features: pd.DataFrame,
@@ -174,12 +157,8 @@ def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, features: pd.Da
     expected_value, strategy (value_tier, lifecycle_stage, rfm_class optional); ``customers``
     — customer_id, phone (see :func:`customer_frame`); ``features`` — the feature table.
     """
-    from custops.churn import reasons
-
     at_risk = scores[scores["risk_band"] != "low_risk"]
-    by_id = features.set_index("customer_id")
-    rows = by_id.reindex(at_risk["customer_id"]).reset_index()
-    reason = reasons(rows, lang).to_numpy() if len(rows) else np.array([], dtype=object)
+    reason = reasons_in(at_risk["customer_id"], features, lang)
     phone = customers.set_index("customer_id")["phone"].reindex(at_risk["customer_id"])
 
     def labelled(column: str) -> list[str]:
@@ -761,13 +740,10 @@ class ReachPanel(Panel):
     def contacts(self, mask: np.ndarray, lang: str, *, rows: int | None = None) -> pd.DataFrame:
         """The contacted customers of the plan for ``mask`` (the first ``rows``, labelled for
         reading, or all in the exports' columns), reasons written in ``lang``."""
-        from custops.churn import reasons
-
         plan, _, _ = self.plan(mask)
         frame = plan.plan if rows is None else plan.plan.head(rows)
-        if "reason" in frame and len(frame):  # stored reasons are in the run's language
-            by_id = self.features.set_index("customer_id").reindex(frame["customer_id"])
-            rewritten = pd.Series(reasons(by_id.reset_index(), lang).to_numpy(),
+        if "reason" in frame and len(frame):  # only where the run gave one (at-risk buyers)
+            rewritten = pd.Series(reasons_in(frame["customer_id"], self.features, lang),
                                   index=frame.index)
             frame = frame.assign(reason=rewritten.where(frame["reason"].notna()))
         return contact_list(frame, lang, labelled=rows is not None)
@@ -828,15 +804,12 @@ def _nice_step(raw: float) -> float:
 
 def contact_list(plan: pd.DataFrame, lang: str = "en", *, labelled: bool = False
                  ) -> pd.DataFrame:
-    """The contacted customers in the exports' columns (:data:`custops.reach.EXPORT_COLUMNS`:
-    operators' tools import them), WeCom tags in ``lang`` and phones masked; ``labelled``
-    gives headers and values in ``lang`` for reading."""
-    from custops.reach import EXPORT_COLUMNS, wecom_tags
+    """The contacted customers as the exports write them (:func:`custops.reach.export_frame`:
+    operators' tools import these columns; phones masked); ``labelled`` gives headers and
+    values in ``lang`` for reading."""
+    from custops.reach import export_frame
 
-    frame = plan.assign(wecom_tags=wecom_tags(plan, lang))
-    if "phone" in frame:
-        frame["phone"] = mask_phones(frame["phone"]).to_numpy()
-    out = frame[[c for c in EXPORT_COLUMNS if c in frame]].reset_index(drop=True)
+    out = export_frame(plan, lang).reset_index(drop=True)
     if not labelled:
         return out
     headers = {"customer_id": "churn.customer", "channel": "reach.channel",
@@ -856,15 +829,23 @@ def _with_reasons(scores: pd.DataFrame, features: pd.DataFrame, lang: str, *, to
                   ) -> pd.DataFrame:
     """``scores`` with the reasons of the rows the priority table shows rewritten in ``lang``
     (the stored reasons are in the run's language)."""
-    from custops.churn import reasons
-
     shown = scores.index[scores["risk_band"] != "low_risk"][:top]
     if len(shown) == 0:
         return scores
-    rows = features.set_index("customer_id").reindex(scores.loc[shown, "customer_id"])
     out = scores.copy()
-    out.loc[shown, "reason"] = reasons(rows.reset_index(), lang).to_numpy()
+    out.loc[shown, "reason"] = reasons_in(scores.loc[shown, "customer_id"], features, lang)
     return out
+
+
+def reasons_in(customer_ids: pd.Series, features: pd.DataFrame, lang: str) -> np.ndarray:
+    """Churn reasons (:func:`custops.churn.reasons`) of these customers written in ``lang``
+    (stored reasons are in the run's language)."""
+    from custops.churn import reasons
+
+    if len(customer_ids) == 0:
+        return np.array([], dtype=object)
+    rows = features.set_index("customer_id").reindex(customer_ids)
+    return reasons(rows.reset_index(), lang).to_numpy()
 
 
 def _segments(ctx, features: pd.DataFrame, params=None) -> pd.DataFrame:

@@ -323,21 +323,26 @@ def build_features(
 
 # -- order-level aggregates for the profile (DuckDB; the same no-look-ahead cut-off) -----------
 
+def _register(con, name: str, table: pd.DataFrame | str | os.PathLike) -> list[str]:
+    """Make ``table`` (a DataFrame or a Parquet file) queryable as ``name`` on a DuckDB
+    connection; returns its column names."""
+    if isinstance(table, pd.DataFrame):
+        con.register(name, table)
+        return list(table.columns)
+    import pyarrow.parquet as pq
+
+    path = str(table).replace("'", "''")
+    con.execute(f"create temp view {name} as select * from read_parquet('{path}')")
+    return pq.read_schema(str(table)).names
+
+
 def _duck(orders: pd.DataFrame | str | os.PathLike, as_of: str | dt.date):
     """A DuckDB connection with view ``orders`` (orders before the day after ``as_of``, with
     ``_refund``) over a DataFrame or a Parquet file (a run's validated orders)."""
     import duckdb
 
     con = duckdb.connect()
-    if isinstance(orders, pd.DataFrame):
-        con.register("orders_raw", orders)
-        columns = list(orders.columns)
-    else:
-        import pyarrow.parquet as pq
-
-        path = str(orders).replace("'", "''")
-        con.execute(f"create temp view orders_raw as select * from read_parquet('{path}')")
-        columns = pq.read_schema(str(orders)).names
+    columns = _register(con, "orders_raw", orders)
     cutoff = pd.Timestamp(to_date(as_of)) + pd.Timedelta(days=1)
     refund = ("coalesce(cast(is_refund as boolean), false)" if "is_refund" in columns
               else "false")
@@ -458,11 +463,7 @@ def activity_hours(orders: pd.DataFrame | str | os.PathLike,
                              ("events_raw", events, "event_time")):
         if table is None or (isinstance(table, pd.DataFrame) and table.empty):
             continue
-        if isinstance(table, pd.DataFrame):
-            con.register(name, table)
-        else:
-            path = str(table).replace("'", "''")
-            con.execute(f"create temp view {name} as select * from read_parquet('{path}')")
+        _register(con, name, table)
         parts.append(f"select customer_id, hour({col}) as hour from {name} "
                      f"where {col} {window.format(col=col)}")
     if not parts:

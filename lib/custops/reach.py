@@ -569,35 +569,42 @@ def wecom_tags(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
     return "custops|" + tags
 
 
+def export_frame(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """Rows of a plan (or its holdout) in the exports' columns (:data:`EXPORT_COLUMNS`), with
+    WeCom tags in ``lang`` and phones masked (:func:`custops.data.mask_phones`) — the same
+    for the files of a run and the dashboard's download."""
+    from custops.data import mask_phones
+
+    out = frame.assign(wecom_tags=wecom_tags(frame, lang))
+    if "phone" in out:
+        out["phone"] = mask_phones(out["phone"]).to_numpy()
+    return out[[c for c in EXPORT_COLUMNS if c in out]]
+
+
 def export_lists(reach_plan: ReachPlan, folder: str | Path, lang: str = "en") -> list[Path]:
     """Contact lists per channel (CSV for tools, Excel for people), the control list and the
     one-page plan summary. CSVs are UTF-8 with BOM so Excel shows Chinese correctly."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
+    treatment = export_frame(reach_plan.plan, lang)
+    control = export_frame(reach_plan.control, lang)
+    by_channel = list(treatment.groupby("channel")) if "channel" in treatment else []
     written = []
-    frames = {"treatment": reach_plan.plan, "control": reach_plan.control}
-    for name, frame in frames.items():
-        frame = frame.assign(wecom_tags=wecom_tags(frame, lang))
-        cols = [c for c in EXPORT_COLUMNS if c in frame]
-        if name == "control":
-            path = folder / "control_list.csv"
-            frame[cols].to_csv(path, index=False, encoding="utf-8-sig")
-            written.append(path)
-            continue
-        for channel, part in frame.groupby("channel"):
-            path = folder / f"contacts_{channel}.csv"
-            part[cols].to_csv(path, index=False, encoding="utf-8-sig")
-            written.append(path)
-        xlsx = folder / "reach_plan.xlsx"
-        control = reach_plan.control.assign(wecom_tags=wecom_tags(reach_plan.control, lang))
-        with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
-            reach_plan.summary.to_excel(writer, sheet_name="plan", index=False)
-            for channel, part in frame.groupby("channel"):
-                part[cols].head(EXCEL_ROWS_PER_SHEET).to_excel(
-                    writer, sheet_name=str(channel)[:31], index=False)
-            control[[c for c in EXPORT_COLUMNS if c in control]].head(
-                EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name="control", index=False)
-        written.append(xlsx)
+    for channel, part in by_channel:
+        path = folder / f"contacts_{channel}.csv"
+        part.to_csv(path, index=False, encoding="utf-8-sig")
+        written.append(path)
+    xlsx = folder / "reach_plan.xlsx"
+    with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
+        reach_plan.summary.to_excel(writer, sheet_name="plan", index=False)
+        for channel, part in by_channel:
+            part.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name=str(channel)[:31],
+                                                     index=False)
+        control.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name="control", index=False)
+    written.append(xlsx)
+    path = folder / "control_list.csv"
+    control.to_csv(path, index=False, encoding="utf-8-sig")
+    written.append(path)
     return written
 
 
@@ -727,9 +734,16 @@ def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
             params: ReachParams = ReachParams()) -> ReachInputs:
     """Uplift, candidates and eligibility for this run, computed once: reused from the run's
     artifacts (or memory) when they were made with the same rules and channels, else computed
-    and stored, so a dashboard and the notebook below it share one computation."""
+    and stored, so a dashboard and the notebook below it share one computation. A dashboard
+    showing a published report (``ctx.read_only``) gets that report's own inputs, channels and
+    parameters (budget included), whatever the notebook's defaults: the page then shows the
+    plan the scheduled run made."""
     from custops.features import activity_hours
 
+    if ctx.read_only:
+        published = stored_inputs(ctx)
+        if published is not None:
+            return published
     fingerprint = inputs_fingerprint(ctx, channels, params)
     meta = ctx.load("reach_inputs")
     if meta is not None and meta.get("fingerprint") == fingerprint:
