@@ -91,26 +91,54 @@ def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.Dat
 
 def model_matrix(features: pd.DataFrame) -> pd.DataFrame:
     """Features for the supervised model: numerics as float, low-cardinality categoricals as
-    pandas categories (HistGradientBoosting handles both natively), plus the overdue ratio."""
-    x = pd.DataFrame(index=features.index)
+    pandas categories (sorted; a missing value is the category "unknown"), plus the overdue
+    ratio. :func:`numeric_matrix` turns it into what the boosted trees take."""
+    columns: dict[str, Any] = {}
     for col in NUMERIC_FEATURES:
         if col in features:
-            x[col] = features[col].astype("Float64").astype("float64")
-    if {"days_since_last_order", "mean_gap_days"} <= set(x.columns):
-        x["overdue_ratio"] = x["days_since_last_order"] / x["mean_gap_days"]
+            columns[col] = features[col].to_numpy(dtype="float64", na_value=np.nan)
+    if {"days_since_last_order", "mean_gap_days"} <= set(columns):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            columns["overdue_ratio"] = columns["days_since_last_order"] / columns["mean_gap_days"]
     for col in CATEGORICAL_FEATURES:
         if col in features:
-            x[col] = features[col].astype("object").fillna("unknown").astype("category")
-    return x
+            values = features[col]
+            missing = values.isna()
+            if missing.any():
+                if isinstance(values.dtype, pd.CategoricalDtype):
+                    values = values.astype("object")
+                values = values.where(~missing, "unknown")
+            columns[col] = values.astype("category").array
+    return pd.DataFrame(columns, index=features.index)
 
 
 def align_categories(train: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """``other`` with ``train``'s columns and category lists (unseen values become missing)."""
     other = other.reindex(columns=train.columns)
     for col in train.columns:
         if isinstance(train[col].dtype, pd.CategoricalDtype):
-            other[col] = pd.Categorical(other[col].astype("object"),
-                                        categories=train[col].cat.categories)
+            values = other[col]
+            if not isinstance(values.dtype, pd.CategoricalDtype):
+                values = values.astype("object").astype("category")
+            other[col] = values.cat.set_categories(train[col].cat.categories)
     return other
+
+
+def numeric_matrix(x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """A model matrix as one float array (categories as their codes, missing as NaN) and the
+    mask of categorical columns: what HistGradientBoosting takes with
+    ``categorical_features=mask``. Same trees and predictions as ``"from_dtype"`` on the
+    DataFrame, without the column transformer it runs on every call (1.5 s per million rows
+    per prediction)."""
+    mask = np.array([isinstance(x[c].dtype, pd.CategoricalDtype) for c in x.columns], dtype=bool)
+    out = np.empty((len(x), len(x.columns)), dtype=np.float64, order="F")
+    for j, col in enumerate(x.columns):
+        if mask[j]:
+            codes = x[col].cat.codes.to_numpy()
+            out[:, j] = np.where(codes >= 0, codes, np.nan)
+        else:
+            out[:, j] = x[col].to_numpy(dtype="float64", na_value=np.nan)
+    return out, mask
 
 
 class SupervisedChurnModel:
@@ -130,28 +158,29 @@ class SupervisedChurnModel:
     def fit(self, features: pd.DataFrame, churned: pd.Series) -> SupervisedChurnModel:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        x = model_matrix(features)
+        frame = model_matrix(features)
+        x, mask = numeric_matrix(frame)
         y = np.asarray(churned, dtype=int)
         if len(x) > self.max_train_rows:
             keep = np.random.default_rng(self.random_state).choice(
                 len(x), self.max_train_rows, replace=False)
-            x, y = x.iloc[np.sort(keep)], y[np.sort(keep)]
+            x, y = x[np.sort(keep)], y[np.sort(keep)]
         if len(np.unique(y)) < 2:
             raise DataError("the churn label has one class only in the training window "
                             "(everyone churned or nobody did): use a longer history or "
                             "another horizon_days")
         model = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=15,
-            min_samples_leaf=40, l2_regularization=1.0, categorical_features="from_dtype",
+            min_samples_leaf=40, l2_regularization=1.0, categorical_features=mask,
             early_stopping=False, random_state=self.random_state,
         )
         with openmp_threads(len(x)):
             self.model_ = model.fit(x, y)
-        self.columns_ = x
+        self.columns_ = frame.iloc[:0]  # column names and category lists, for predictions
         return self
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        x = align_categories(self.columns_, model_matrix(features))
+        x, _ = numeric_matrix(align_categories(self.columns_, model_matrix(features)))
         with openmp_threads(len(x)):
             return self.model_.predict_proba(x)[:, 1]
 

@@ -206,21 +206,22 @@ class UpliftModel:
     def _options(self) -> dict[str, Any]:
         return dict(max_iter=self.max_iter, learning_rate=self.learning_rate,
                     max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
-                    categorical_features="from_dtype", early_stopping=False,
+                    categorical_features=self.categorical_, early_stopping=False,
                     random_state=self.random_state)
 
     def fit(self, features: pd.DataFrame, treated, converted) -> UpliftModel:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-        from custops.churn import model_matrix
+        from custops.churn import model_matrix, numeric_matrix
 
-        x = model_matrix(features)
+        frame = model_matrix(features)
+        x, self.categorical_ = numeric_matrix(frame)
         treated = np.asarray(treated, dtype=bool)
         y = np.asarray(converted, dtype=int)
         if len(x) > self.max_train_rows:  # a seeded sample: shallow trees need no more
             keep = np.sort(np.random.default_rng(self.random_state).choice(
                 len(x), self.max_train_rows, replace=False))
-            x, treated, y = x.iloc[keep], treated[keep], y[keep]
+            x, treated, y = x[keep], treated[keep], y[keep]
         for arm, name in ((treated, "treatment"), (~treated, "control")):
             if len(np.unique(y[arm])) < 2:
                 raise DataError(f"touches: the {name} group has no variation in 'converted'; "
@@ -237,13 +238,13 @@ class UpliftModel:
             self.tau_control_ = HistGradientBoostingRegressor(**self._options()).fit(
                 x[~treated], effect_control)
         self.treated_share_ = float(treated.mean())
-        self.columns_ = x
+        self.columns_ = frame.iloc[:0]  # column names and category lists, for predictions
         return self
 
-    def _matrix(self, features: pd.DataFrame) -> pd.DataFrame:
-        from custops.churn import align_categories, model_matrix
+    def _matrix(self, features: pd.DataFrame) -> np.ndarray:
+        from custops.churn import align_categories, model_matrix, numeric_matrix
 
-        return align_categories(self.columns_, model_matrix(features))
+        return numeric_matrix(align_categories(self.columns_, model_matrix(features)))[0]
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Estimated uplift (change in conversion probability) per customer."""
