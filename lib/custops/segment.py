@@ -260,13 +260,35 @@ def migration_matrix(before: pd.Series, after: pd.Series, *, categories=None) ->
     Both series are indexed by customer_id; customers missing at the earlier date appear as
     "new" and missing labels (e.g. prospects) as "none".
     """
-    # A marker column says who existed before (cheaper than Index.isin on text ids).
-    known = pd.Series(True, index=before.index, name="_known")
-    joined = pd.concat([before.rename("before"), known, after.rename("after")], axis=1)
-    joined["before"] = joined["before"].astype("object").where(
-        joined["_known"].notna().to_numpy(), "new")
-    joined = joined[["before", "after"]].astype("object").fillna("none")
-    matrix = pd.crosstab(joined["before"], joined["after"])
+    # A full join of a million text ids: DuckDB hashes them in a fraction of what pandas'
+    # index alignment took (3 s per matrix). Labels travel as codes, so they keep their type.
+    import duckdb
+
+    b_codes, b_labels = pd.factorize(before)
+    a_codes, a_labels = pd.factorize(after)
+    con = duckdb.connect()
+    try:
+        con.register("b", pd.DataFrame({"id": pd.Series(before.index, dtype="string"),
+                                        "code": b_codes}))
+        con.register("a", pd.DataFrame({"id": pd.Series(after.index, dtype="string"),
+                                        "code": a_codes}))
+        moves = con.execute(
+            "select case when b.id is null then -2 else b.code end as before, "
+            "coalesce(a.code, -1) as after, count(*) as n "
+            "from b full join a on b.id = a.id group by all").df()
+    finally:
+        con.close()
+
+    def label(codes: pd.Series, labels) -> list:
+        names = {-2: "new", -1: "none", **dict(enumerate(labels))}
+        return [names[int(c)] for c in codes]
+
+    moves["before"], moves["after"] = label(moves["before"], b_labels), \
+        label(moves["after"], a_labels)
+    matrix = moves.pivot_table(index="before", columns="after", values="n", aggfunc="sum",
+                               fill_value=0)
+    matrix = matrix.sort_index().sort_index(axis=1)
+    matrix.index.name, matrix.columns.name = "before", "after"
     if categories is not None:
         rows = [c for c in ("new", *categories, "none") if c in matrix.index]
         cols = [c for c in (*categories, "none") if c in matrix.columns]
