@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -112,3 +113,24 @@ def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
     pd.testing.assert_frame_equal(
         by_path.sort_values(key).reset_index(drop=True),
         in_memory.sort_values(key).reset_index(drop=True), check_dtype=False)
+
+
+def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
+    """The one-query hour matrix (report runs) holds the same counts as the (customer, hour)
+    frame placed row by row, in the order of the ids given, zeros for customers without any."""
+    from custops import context, reach
+
+    ctx = context.open_run(str(SAMPLE))
+    data = ctx.dataset()
+    orders_path, events_path = tmp_path / "orders.parquet", tmp_path / "events.parquet"
+    data.orders.to_parquet(orders_path, index=False)
+    data.events.to_parquet(events_path, index=False)
+    ids = ctx.features()["customer_id"].sample(frac=1.0, random_state=3)
+    ids = pd.concat([ids, pd.Series(["NOBODY"], dtype=ids.dtype)], ignore_index=True)
+    matrix = features.activity_hour_matrix(orders_path, events_path, ctx.as_of, ids)
+    frame = features.activity_hours(data.orders, data.events, ctx.as_of)
+    expected = reach._hour_matrix(frame, ids)
+    assert matrix.shape == (len(ids), 24) and matrix.dtype == np.float32
+    np.testing.assert_array_equal(matrix, expected)
+    assert matrix.sum() == frame["n"].sum() and matrix[-1].sum() == 0
+    np.testing.assert_array_equal(reach._hour_matrix(matrix, ids), matrix)

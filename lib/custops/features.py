@@ -444,16 +444,9 @@ def churn_events(orders: pd.DataFrame | str | os.PathLike, as_of: str | dt.date,
     return frame
 
 
-def activity_hours(orders: pd.DataFrame | str | os.PathLike,
-                   events: pd.DataFrame | str | os.PathLike | None, as_of: str | dt.date,
-                   *, days: int = 365) -> pd.DataFrame:
-    """How often each customer ordered or was active per hour of day in the last ``days``
-    (columns customer_id, hour, n) — the input for per-customer send times. ``orders`` and
-    ``events`` are DataFrames or Parquet files (a run's validated tables: DuckDB then reads
-    two columns instead of pandas holding 18M event rows)."""
-    import duckdb
-
-    con = duckdb.connect()
+def _activity_rows(con, orders, events, as_of, days: int) -> str | None:
+    """SQL for one row (customer_id, hour) per order or event in the ``days`` up to
+    ``as_of``, with the tables registered on ``con``; None when there are none."""
     cutoff = pd.Timestamp(to_date(as_of)) + pd.Timedelta(days=1)
     start = pd.Timestamp(to_date(as_of)) - pd.Timedelta(days=days)
     window = (f">= timestamp '{start:%Y-%m-%d %H:%M:%S}' and {{col}} < "
@@ -466,8 +459,48 @@ def activity_hours(orders: pd.DataFrame | str | os.PathLike,
         _register(con, name, table)
         parts.append(f"select customer_id, hour({col}) as hour from {name} "
                      f"where {col} {window.format(col=col)}")
-    if not parts:
+    return " union all ".join(parts) if parts else None
+
+
+def activity_hours(orders: pd.DataFrame | str | os.PathLike,
+                   events: pd.DataFrame | str | os.PathLike | None, as_of: str | dt.date,
+                   *, days: int = 365) -> pd.DataFrame:
+    """How often each customer ordered or was active per hour of day in the last ``days``
+    (columns customer_id, hour, n) — the input for per-customer send times. ``orders`` and
+    ``events`` are DataFrames or Parquet files (a run's validated tables: DuckDB then reads
+    two columns instead of pandas holding 18M event rows)."""
+    import duckdb
+
+    con = duckdb.connect()
+    sql = _activity_rows(con, orders, events, as_of, days)
+    if sql is None:
         return pd.DataFrame({"customer_id": pd.Series(dtype="string"),
                              "hour": pd.Series(dtype="int64"), "n": pd.Series(dtype="int64")})
-    sql = " union all ".join(parts)
     return con.execute(f"select customer_id, hour, count(*) as n from ({sql}) group by all").df()
+
+
+def activity_hour_matrix(orders: pd.DataFrame | str | os.PathLike,
+                         events: pd.DataFrame | str | os.PathLike | None, as_of: str | dt.date,
+                         customer_ids: pd.Series, *, days: int = 365) -> np.ndarray:
+    """:func:`activity_hours` as a matrix: one float32 row of 24 hourly counts per customer in
+    ``customer_ids`` (in that order). One DuckDB query from the tables to the cells: at a
+    million customers the (customer, hour) frame in between cost 2 s."""
+    import duckdb
+
+    n = len(customer_ids)
+    counts = np.zeros(n * 24, dtype=np.float32)
+    con = duckdb.connect()
+    try:
+        sql = _activity_rows(con, orders, events, as_of, days)
+        if sql is None or n == 0:
+            return counts.reshape(n, 24)
+        con.register("ids", pd.DataFrame({"customer_id": pd.Series(customer_ids, dtype="string")
+                                          .to_numpy(), "row": np.arange(n, dtype=np.int64)}))
+        found = con.execute(
+            f"select ids.row * 24 + h.hour as cell, count(*) as n from ({sql}) h "
+            "join ids on cast(h.customer_id as varchar) = ids.customer_id group by all"
+        ).fetchnumpy()
+    finally:
+        con.close()
+    counts[np.asarray(found["cell"], dtype=np.int64)] = np.asarray(found["n"], dtype=np.float32)
+    return counts.reshape(n, 24)

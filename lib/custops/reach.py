@@ -165,8 +165,11 @@ def campaign_features_at(data, touches: pd.DataFrame | None,
         tables = {}
         for name, path in parquet.items():
             if path is not None:
-                table = con.read_parquet(path, table_name=name)
-                tables[name] = table.filter(table.customer_id.isin(id_table.customer_id))
+                table = con.read_parquet(path, table_name=f"{name}_all")
+                # Materialised once: every campaign's snapshot then reads the touched
+                # customers' rows instead of scanning the whole file again.
+                tables[name] = con.create_table(
+                    name, table.filter(table.customer_id.isin(id_table.customer_id)), temp=True)
         return lambda day: build_features(tables, day, con=con)
     ids = pa.array(id_list, type=pa.large_string())
     tables = {}
@@ -361,7 +364,7 @@ def _in_window(hour: np.ndarray, start: float, end: float) -> np.ndarray:
     return (hour >= start) & (hour < end) if start < end else (hour >= start) | (hour < end)
 
 
-def send_hours(hour_counts: pd.DataFrame, customer_ids: pd.Series, groups: pd.Series,
+def send_hours(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series, groups: pd.Series,
                params: ReachParams = ReachParams()) -> np.ndarray:
     """A send time (hours, e.g. 10.5 = 10:30) per customer, placed before their habit.
 
@@ -392,13 +395,18 @@ def send_hours(hour_counts: pd.DataFrame, customer_ids: pd.Series, groups: pd.Se
     return send
 
 
-def _hour_matrix(hour_counts: pd.DataFrame, customer_ids: pd.Series) -> np.ndarray:
-    """Counts per (customer in ``customer_ids`` order) × hour of day, float32. The ids are
-    matched in DuckDB: a hash join of millions of (customer, hour) rows to a million ids takes
-    a second where pandas' indexer took four."""
+def _hour_matrix(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series) -> np.ndarray:
+    """Counts per (customer in ``customer_ids`` order) × hour of day, float32. A matrix made
+    by :func:`custops.features.activity_hour_matrix` passes as it is; a (customer_id, hour, n)
+    frame is matched in DuckDB: a hash join of millions of (customer, hour) rows to a million
+    ids takes a second where pandas' indexer took four."""
     import duckdb
 
     n = len(customer_ids)
+    if isinstance(hour_counts, np.ndarray):
+        if hour_counts.shape != (n, 24):
+            raise ValueError(f"hour matrix has shape {hour_counts.shape}, expected ({n}, 24)")
+        return hour_counts.astype(np.float32, copy=True)
     counts = np.zeros(n * 24, dtype=np.float32)
     if hour_counts.empty or n == 0:
         return counts.reshape(n, 24)
@@ -739,7 +747,7 @@ def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
     showing a published report (``ctx.read_only``) gets that report's own inputs, channels and
     parameters (budget included), whatever the notebook's defaults: the page then shows the
     plan the scheduled run made."""
-    from custops.features import activity_hours
+    from custops.features import activity_hour_matrix, activity_hours
 
     if ctx.read_only:
         published = stored_inputs(ctx)
@@ -760,7 +768,8 @@ def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
     touches = sample_campaign_rows(data.touches, MAX_CAMPAIGN_ROWS, seed=ctx.seed)
     uplift = estimate_uplift(features, segments, touches,
                              campaign_features_at(data, touches, parquet), seed=ctx.seed)
-    hours = (activity_hours(parquet["orders"], parquet["events"], ctx.as_of) if parquet
+    hours = (activity_hour_matrix(parquet["orders"], parquet["events"], ctx.as_of,
+                                  features["customer_id"]) if parquet
              else activity_hours(data.orders, data.events, ctx.as_of))
     candidates = candidates_frame(features, segments, churn_scores, uplift, hours, params)
     eligible, excluded = eligibility(features, channels, data.touches, ctx.as_of, params)
@@ -780,9 +789,23 @@ def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
                        params)
 
 
+def _join_by_customer(left: pd.DataFrame, right: pd.DataFrame, columns: list[str]
+                      ) -> pd.DataFrame:
+    """``left`` with ``columns`` of ``right`` by customer_id (a left join). Tables made from
+    the same feature table list the customers in the same order: their columns are taken as
+    they are, without hashing a million text ids."""
+    if len(left) == len(right) and left["customer_id"].reset_index(drop=True).equals(
+            right["customer_id"].reset_index(drop=True)):
+        out = left.copy()
+        for col in columns:
+            out[col] = right[col].set_axis(out.index)
+        return out
+    return left.merge(right[["customer_id", *columns]], on="customer_id", how="left")
+
+
 def candidates_frame(features: pd.DataFrame, segments: pd.DataFrame,
                      churn_scores: pd.DataFrame | None, uplift: UpliftResult,
-                     hour_counts: pd.DataFrame, params: ReachParams = ReachParams()
+                     hour_counts: pd.DataFrame | np.ndarray, params: ReachParams = ReachParams()
                      ) -> pd.DataFrame:
     """Everyone who could be contacted, with uplift, value of a conversion, send hour and the
     descriptive columns the contact lists carry."""
@@ -791,11 +814,11 @@ def candidates_frame(features: pd.DataFrame, segments: pd.DataFrame,
     out["baseline_rate"] = uplift.baseline_rate
     seg_cols = [c for c in ("rfm_class", "lifecycle_stage", "value_tier", "customer_class")
                 if c in segments]
-    out = out.merge(segments[["customer_id", *seg_cols]], on="customer_id", how="left")
+    out = _join_by_customer(out, segments, seg_cols)
     if churn_scores is not None:
         keep = [c for c in ("expected_spend", "expected_value", "churn_probability", "reason",
                             "strategy") if c in churn_scores]
-        out = out.merge(churn_scores[["customer_id", *keep]], on="customer_id", how="left")
+        out = _join_by_customer(out, churn_scores, keep)
     if "expected_spend" not in out:
         out["expected_spend"] = features["avg_order_value"].to_numpy()
     typical = float(np.nanmedian(out["expected_spend"])) if out["expected_spend"].notna().any() \
