@@ -134,3 +134,35 @@ def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
     np.testing.assert_array_equal(matrix, expected)
     assert matrix.sum() == frame["n"].sum() and matrix[-1].sum() == 0
     np.testing.assert_array_equal(reach._hour_matrix(matrix, ids), matrix)
+
+
+def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path):
+    """prefetch_features builds earlier snapshots in a background thread: features_at then
+    returns exactly the table it would have built, stores it in the run folder, and a failure
+    in the thread surfaces at features_at rather than being lost."""
+    from custops import context
+
+    run = tmp_path / "run"
+    ctx = context.open_run(str(SAMPLE), run_dir=str(run))
+    ctx.features()
+    days = [ctx.days_before(90), ctx.days_before(180)]
+    ctx.prefetch_features(*days, ctx.as_of)
+    assert sorted(ctx._pending) == [f"features_{d:%Y-%m-%d}" for d in sorted(days)]
+    prefetched = [ctx.features_at(d) for d in days]
+    assert not ctx._pending
+    for day, frame in zip(days, prefetched):
+        assert (run / "artifacts" / f"features_{day:%Y-%m-%d}.parquet").exists()
+        pd.testing.assert_frame_equal(frame, build_features(ctx.dataset(), day))
+    ctx.prefetch_features(*days)  # already stored: nothing to do
+    assert not ctx._pending
+
+    broken = context.open_run(str(SAMPLE))
+    broken.features()
+
+    def fail(day):
+        raise RuntimeError(f"snapshot {day} failed")
+
+    broken._build_features = fail
+    broken.prefetch_features(broken.days_before(30))
+    with pytest.raises(RuntimeError, match="failed"):
+        broken.features_at(broken.days_before(30))
