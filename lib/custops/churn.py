@@ -89,56 +89,82 @@ def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.Dat
                          "orders_after": orders_after.astype("float64")})
 
 
-def model_matrix(features: pd.DataFrame) -> pd.DataFrame:
-    """Features for the supervised model: numerics as float, low-cardinality categoricals as
-    pandas categories (sorted; a missing value is the category "unknown"), plus the overdue
-    ratio. :func:`numeric_matrix` turns it into what the boosted trees take."""
-    columns: dict[str, Any] = {}
-    for col in NUMERIC_FEATURES:
-        if col in features:
-            columns[col] = features[col].to_numpy(dtype="float64", na_value=np.nan)
-    if {"days_since_last_order", "mean_gap_days"} <= set(columns):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            columns["overdue_ratio"] = columns["days_since_last_order"] / columns["mean_gap_days"]
-    for col in CATEGORICAL_FEATURES:
-        if col in features:
-            values = features[col]
-            missing = values.isna()
-            if missing.any():
-                if isinstance(values.dtype, pd.CategoricalDtype):
-                    values = values.astype("object")
-                values = values.where(~missing, "unknown")
-            columns[col] = values.astype("category").array
-    return pd.DataFrame(columns, index=features.index)
+def _with_unknown(values: pd.Series) -> pd.Series:
+    """A categorical feature with missing values written as the category "unknown"."""
+    missing = values.isna()
+    if not missing.any():
+        return values
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        values = values.astype("object")
+    return values.where(~missing, "unknown")
 
 
-def align_categories(train: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
-    """``other`` with ``train``'s columns and category lists (unseen values become missing)."""
-    other = other.reindex(columns=train.columns)
-    for col in train.columns:
-        if isinstance(train[col].dtype, pd.CategoricalDtype):
-            values = other[col]
-            if not isinstance(values.dtype, pd.CategoricalDtype):
-                values = values.astype("object").astype("category")
-            other[col] = values.cat.set_categories(train[col].cat.categories)
-    return other
+@dataclass
+class ModelDesign:
+    """The input of the boosted models: numeric features as floats, the overdue ratio, and the
+    low-cardinality categoricals as codes into category lists fixed on the training data
+    (sorted; "unknown" stands for missing; a value not seen there becomes missing).
+
+    :meth:`matrix` gives one float array for ``HistGradientBoosting*(categorical_features=
+    design.mask)``: the same trees and predictions as ``"from_dtype"`` on a DataFrame of
+    pandas categories, without the column transformer scikit-learn runs on every call (1.5 s
+    per million rows per prediction), and built only for the rows a fit samples.
+    """
+
+    columns: list[str]
+    categories: dict[str, pd.Index]
+
+    @classmethod
+    def of(cls, features: pd.DataFrame) -> ModelDesign:
+        columns = [c for c in NUMERIC_FEATURES if c in features]
+        if {"days_since_last_order", "mean_gap_days"} <= set(columns):
+            columns.append("overdue_ratio")
+        categories = {}
+        for col in CATEGORICAL_FEATURES:
+            if col in features:
+                values = features[col]
+                present = pd.Index(values.dropna().unique())
+                if values.isna().any():
+                    present = present.append(pd.Index(["unknown"]))
+                categories[col] = pd.Categorical(present.unique()).categories
+                columns.append(col)
+        return cls(columns, categories)
+
+    @property
+    def mask(self) -> np.ndarray:
+        """Which columns of :meth:`matrix` are categorical."""
+        return np.array([c in self.categories for c in self.columns], dtype=bool)
+
+    def matrix(self, features: pd.DataFrame) -> np.ndarray:
+        """The float64 model input for ``features`` (a column it lacks is all missing)."""
+        out = np.full((len(features), len(self.columns)), np.nan, dtype=np.float64, order="F")
+
+        def floats(col: str) -> np.ndarray | None:
+            return (features[col].to_numpy(dtype="float64", na_value=np.nan)
+                    if col in features else None)
+
+        for j, col in enumerate(self.columns):
+            if col in self.categories:
+                if col in features:
+                    codes = pd.Categorical(_with_unknown(features[col]),
+                                           categories=self.categories[col]).codes
+                    out[:, j] = np.where(codes >= 0, codes, np.nan)
+            elif col == "overdue_ratio":
+                silent, gap = floats("days_since_last_order"), floats("mean_gap_days")
+                if silent is not None and gap is not None:
+                    with np.errstate(divide="ignore", invalid="ignore"):
+                        out[:, j] = silent / gap
+            elif col in features:
+                out[:, j] = floats(col)
+        return out
 
 
-def numeric_matrix(x: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """A model matrix as one float array (categories as their codes, missing as NaN) and the
-    mask of categorical columns: what HistGradientBoosting takes with
-    ``categorical_features=mask``. Same trees and predictions as ``"from_dtype"`` on the
-    DataFrame, without the column transformer it runs on every call (1.5 s per million rows
-    per prediction)."""
-    mask = np.array([isinstance(x[c].dtype, pd.CategoricalDtype) for c in x.columns], dtype=bool)
-    out = np.empty((len(x), len(x.columns)), dtype=np.float64, order="F")
-    for j, col in enumerate(x.columns):
-        if mask[j]:
-            codes = x[col].cat.codes.to_numpy()
-            out[:, j] = np.where(codes >= 0, codes, np.nan)
-        else:
-            out[:, j] = x[col].to_numpy(dtype="float64", na_value=np.nan)
-    return out, mask
+def sample_rows(n: int, max_rows: int, seed: int) -> np.ndarray | None:
+    """Sorted positions of a seeded random sample of ``max_rows`` out of ``n`` rows, or None
+    when all ``n`` fit."""
+    if n <= max_rows:
+        return None
+    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
 
 
 class SupervisedChurnModel:
@@ -158,29 +184,28 @@ class SupervisedChurnModel:
     def fit(self, features: pd.DataFrame, churned: pd.Series) -> SupervisedChurnModel:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
-        frame = model_matrix(features)
-        x, mask = numeric_matrix(frame)
+        self.design_ = ModelDesign.of(features)
         y = np.asarray(churned, dtype=int)
-        if len(x) > self.max_train_rows:
-            keep = np.random.default_rng(self.random_state).choice(
-                len(x), self.max_train_rows, replace=False)
-            x, y = x[np.sort(keep)], y[np.sort(keep)]
+        keep = sample_rows(len(features), self.max_train_rows, self.random_state)
+        if keep is not None:
+            features, y = features.iloc[keep], y[keep]
+        x = self.design_.matrix(features)
         if len(np.unique(y)) < 2:
             raise DataError("the churn label has one class only in the training window "
                             "(everyone churned or nobody did): use a longer history or "
                             "another horizon_days")
         model = HistGradientBoostingClassifier(
             max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=15,
-            min_samples_leaf=40, l2_regularization=1.0, categorical_features=mask,
+            min_samples_leaf=40, l2_regularization=1.0,
+            categorical_features=self.design_.mask,
             early_stopping=False, random_state=self.random_state,
         )
         with openmp_threads(len(x)):
             self.model_ = model.fit(x, y)
-        self.columns_ = frame.iloc[:0]  # column names and category lists, for predictions
         return self
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        x, _ = numeric_matrix(align_categories(self.columns_, model_matrix(features)))
+        x = self.design_.matrix(features)
         with openmp_threads(len(x)):
             return self.model_.predict_proba(x)[:, 1]
 

@@ -209,22 +209,21 @@ class UpliftModel:
     def _options(self) -> dict[str, Any]:
         return dict(max_iter=self.max_iter, learning_rate=self.learning_rate,
                     max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
-                    categorical_features=self.categorical_, early_stopping=False,
+                    categorical_features=self.design_.mask, early_stopping=False,
                     random_state=self.random_state)
 
     def fit(self, features: pd.DataFrame, treated, converted) -> UpliftModel:
         from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-        from custops.churn import model_matrix, numeric_matrix
+        from custops.churn import ModelDesign, sample_rows
 
-        frame = model_matrix(features)
-        x, self.categorical_ = numeric_matrix(frame)
+        self.design_ = ModelDesign.of(features)
         treated = np.asarray(treated, dtype=bool)
         y = np.asarray(converted, dtype=int)
-        if len(x) > self.max_train_rows:  # a seeded sample: shallow trees need no more
-            keep = np.sort(np.random.default_rng(self.random_state).choice(
-                len(x), self.max_train_rows, replace=False))
-            x, treated, y = x[keep], treated[keep], y[keep]
+        keep = sample_rows(len(features), self.max_train_rows, self.random_state)
+        if keep is not None:  # a seeded sample: shallow trees need no more
+            features, treated, y = features.iloc[keep], treated[keep], y[keep]
+        x = self.design_.matrix(features)
         for arm, name in ((treated, "treatment"), (~treated, "control")):
             if len(np.unique(y[arm])) < 2:
                 raise DataError(f"touches: the {name} group has no variation in 'converted'; "
@@ -241,13 +240,10 @@ class UpliftModel:
             self.tau_control_ = HistGradientBoostingRegressor(**self._options()).fit(
                 x[~treated], effect_control)
         self.treated_share_ = float(treated.mean())
-        self.columns_ = frame.iloc[:0]  # column names and category lists, for predictions
         return self
 
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
-        from custops.churn import align_categories, model_matrix, numeric_matrix
-
-        return numeric_matrix(align_categories(self.columns_, model_matrix(features)))[0]
+        return self.design_.matrix(features)
 
     def predict(self, features: pd.DataFrame) -> np.ndarray:
         """Estimated uplift (change in conversion probability) per customer."""
