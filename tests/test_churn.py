@@ -12,6 +12,7 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from custops import churn, context, segment
+from custops import features as features_module
 from custops.errors import ParameterError
 from custops.features import build_features
 
@@ -131,3 +132,26 @@ def test_orders_only_data_works():
     scores, _ = churn.score_customers(snaps[1], now, None, result.winner)
     assert len(scores) == (now["order_days"] > 0).sum()
     assert scores["reason"].str.len().min() > 0
+
+
+def test_scores_do_not_depend_on_the_order_of_the_segments_table(snapshots):
+    """Segments made from the same feature table are joined by position, any other order by
+    customer id: both give the same scores, and a customer missing from segments gets none."""
+    ctx, past, now = snapshots
+    segs = segment.segment_customers(now)
+    in_order, _ = churn.score_customers(past[90], now, segs, "supervised", seed=1)
+    shuffled = segs.sample(frac=1.0, random_state=5).reset_index(drop=True)
+    reordered, _ = churn.score_customers(past[90], now, shuffled, "supervised", seed=1)
+    pd.testing.assert_frame_equal(in_order, reordered)
+
+    buyers = churn.buyers(now)
+    missing = buyers["customer_id"].iloc[0]
+    partial = shuffled[shuffled["customer_id"] != missing]
+    aligned = churn.buyers_of(partial, now)
+    assert aligned["customer_id"].tolist() == buyers["customer_id"].tolist()
+    assert aligned["lifecycle_stage"].isna().sum() == 1
+    assert aligned.loc[aligned["customer_id"] == missing, "lifecycle_stage"].isna().all()
+    joined = features_module.join_by_customer(buyers[["customer_id"]], partial, ["value_tier"])
+    expected = buyers[["customer_id"]].merge(partial[["customer_id", "value_tier"]],
+                                             on="customer_id", how="left")
+    pd.testing.assert_frame_equal(joined, expected)

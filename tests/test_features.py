@@ -150,7 +150,7 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path):
     assert sorted(ctx._pending) == [f"features_{d:%Y-%m-%d}" for d in sorted(days)]
     prefetched = [ctx.features_at(d) for d in days]
     assert not ctx._pending
-    for day, frame in zip(days, prefetched):
+    for day, frame in zip(days, prefetched, strict=True):
         assert (run / "artifacts" / f"features_{day:%Y-%m-%d}.parquet").exists()
         pd.testing.assert_frame_equal(frame, build_features(ctx.dataset(), day))
     ctx.prefetch_features(*days)  # already stored: nothing to do

@@ -72,6 +72,18 @@ def buyers(features: pd.DataFrame) -> pd.DataFrame:
     return features[features["order_days"].fillna(0) > 0].reset_index(drop=True)
 
 
+def buyers_of(table: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+    """The rows of a per-customer ``table`` (e.g. segments) for :func:`buyers` of
+    ``features``, in that order: taken by position when ``table`` lists the customers of
+    ``features`` in the same order (tables made from one feature table do), else looked up."""
+    if len(table) == len(features) and table["customer_id"].reset_index(drop=True).equals(
+            features["customer_id"].reset_index(drop=True)):
+        return table[(features["order_days"].fillna(0) > 0).to_numpy()].reset_index(drop=True)
+    ids = buyers(features)["customer_id"]
+    found = table.drop_duplicates("customer_id").set_index("customer_id").reindex(ids)
+    return found.reset_index()
+
+
 def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.DataFrame:
     """What happened between two snapshots, for the buyers of the first one.
 
@@ -440,11 +452,15 @@ def strategies(features: pd.DataFrame, segments: pd.DataFrame | None, band: np.n
                expected_value: np.ndarray) -> np.ndarray:
     """A suggested strategy per buyer (DOMAIN.md): recall the valuable churned first; new-user
     churn → onboarding; complaints → service; price-sensitive → subsidy; else product."""
+    from custops.features import join_by_customer
+
     f = features
-    stage = (segments.set_index("customer_id")["lifecycle_stage"].reindex(f["customer_id"])
-             .to_numpy() if segments is not None else np.full(len(f), None))
-    tier = (segments.set_index("customer_id")["value_tier"].reindex(f["customer_id"]).to_numpy()
-            if segments is not None else np.full(len(f), None))
+    if segments is not None:
+        seg = join_by_customer(f[["customer_id"]], segments, ["lifecycle_stage", "value_tier"])
+        stage = seg["lifecycle_stage"].astype("object").to_numpy()
+        tier = seg["value_tier"].astype("object").to_numpy()
+    else:
+        stage = tier = np.full(len(f), None)
     value = np.nan_to_num(np.asarray(expected_value, dtype=float))
     high_value = np.isin(tier, ["vip", "large"]) | (value >= np.nanquantile(value, 0.8))
     churned = stage == "churned"
@@ -465,9 +481,13 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
                     params: ChurnParams = ChurnParams(), *, seed: int = 0, lang: str = "en"
                     ) -> tuple[pd.DataFrame, BTYDScores]:
     """The ``churn_scores`` artifact at ``as_of``: both models refitted on the latest data."""
+    from custops.features import join_by_customer
+
     train = buyers(features_train)
     train_y = outcome(features_train, features_now)["churned"]
     now = buyers(features_now)
+    if segments is not None:  # the buyers' rows, in their order (positional when it matches)
+        segments = buyers_of(segments, features_now)
     with _alongside(btyd_scores, features_now, params) as btyd_done:
         supervised = SupervisedChurnModel(max_iter=params.max_iter,
                                           learning_rate=params.learning_rate,
@@ -485,8 +505,7 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
                                  out["expected_value"].to_numpy())
     out["priority"] = out["churn_probability"] * out["expected_value"].clip(lower=0)
     if segments is not None:
-        out = out.merge(segments[["customer_id", "value_tier", "rfm_class", "lifecycle_stage"]],
-                        on="customer_id", how="left")
+        out = join_by_customer(out, segments, ["value_tier", "rfm_class", "lifecycle_stage"])
     out = out.sort_values("priority", ascending=False, kind="stable").reset_index(drop=True)
     out.insert(1, "priority_rank", np.arange(1, len(out) + 1))
     return out, bt

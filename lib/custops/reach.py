@@ -785,20 +785,6 @@ def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
                        params)
 
 
-def _join_by_customer(left: pd.DataFrame, right: pd.DataFrame, columns: list[str]
-                      ) -> pd.DataFrame:
-    """``left`` with ``columns`` of ``right`` by customer_id (a left join). Tables made from
-    the same feature table list the customers in the same order: their columns are taken as
-    they are, without hashing a million text ids."""
-    if len(left) == len(right) and left["customer_id"].reset_index(drop=True).equals(
-            right["customer_id"].reset_index(drop=True)):
-        out = left.copy()
-        for col in columns:
-            out[col] = right[col].set_axis(out.index)
-        return out
-    return left.merge(right[["customer_id", *columns]], on="customer_id", how="left")
-
-
 def candidates_frame(features: pd.DataFrame, segments: pd.DataFrame,
                      churn_scores: pd.DataFrame | None, uplift: UpliftResult,
                      hour_counts: pd.DataFrame | np.ndarray, params: ReachParams = ReachParams()
@@ -810,11 +796,13 @@ def candidates_frame(features: pd.DataFrame, segments: pd.DataFrame,
     out["baseline_rate"] = uplift.baseline_rate
     seg_cols = [c for c in ("rfm_class", "lifecycle_stage", "value_tier", "customer_class")
                 if c in segments]
-    out = _join_by_customer(out, segments, seg_cols)
+    from custops.features import join_by_customer
+
+    out = join_by_customer(out, segments, seg_cols)
     if churn_scores is not None:
         keep = [c for c in ("expected_spend", "expected_value", "churn_probability", "reason",
                             "strategy") if c in churn_scores]
-        out = _join_by_customer(out, churn_scores, keep)
+        out = join_by_customer(out, churn_scores, keep)
     if "expected_spend" not in out:
         out["expected_spend"] = features["avg_order_value"].to_numpy()
     typical = float(np.nanmedian(out["expected_spend"])) if out["expected_spend"].notna().any() \
