@@ -166,3 +166,19 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path):
     broken.prefetch_features(broken.days_before(30))
     with pytest.raises(RuntimeError, match="failed"):
         broken.features_at(broken.days_before(30))
+
+
+def test_snapshots_built_together_equal_each_built_alone():
+    """Several dates in one pass (shared order days, favourite and event counts) give, for
+    every date, exactly the table build_features gives for that date alone: customers who
+    appear later are absent, windows and favourites count only what was known."""
+    from custops import context
+
+    ctx = context.open_run(str(SAMPLE))
+    data = ctx.dataset()
+    dates = [ctx.as_of, ctx.days_before(90), ctx.days_before(180), ctx.days_before(400)]
+    together = dict(features.build_feature_snapshots(data, dates))
+    assert list(together) == sorted(dates)
+    for day in dates:
+        pd.testing.assert_frame_equal(together[day], build_features(data, day))
+    assert len(together[ctx.days_before(400)]) < len(together[ctx.as_of])
