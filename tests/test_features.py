@@ -167,6 +167,15 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path):
     with pytest.raises(RuntimeError, match="failed"):
         broken.features_at(broken.days_before(30))
 
+    def no_tables():
+        raise RuntimeError("tables unreadable")
+
+    broken._feature_tables = no_tables  # several dates: one job, every date gets the error
+    broken.prefetch_features(broken.days_before(40), broken.days_before(50))
+    for days in (40, 50):
+        with pytest.raises(RuntimeError, match="unreadable"):
+            broken.features_at(broken.days_before(days))
+
 
 def test_snapshots_built_together_equal_each_built_alone():
     """Several dates in one pass (shared order days, favourite and event counts) give, for

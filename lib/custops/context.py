@@ -161,25 +161,30 @@ class RunContext:
         path = None if in_memory else self.parquet_table(name)
         return path if path is not None else getattr(self.dataset(), name)
 
-    def _build_features(self, day: dt.date) -> pd.DataFrame:
-        """The feature table as of ``day``: from the tables in memory when this notebook has
-        read them, else straight from the run's validated Parquet files (DuckDB reads only
-        the columns it needs, and nothing is held in pandas)."""
-        from custops.features import build_features
-
+    def _feature_tables(self):
+        """What the feature layer reads, and on which connection: the tables in memory when
+        this notebook has read them, else the run's validated Parquet files (DuckDB reads
+        only the columns it needs, and nothing is held in pandas)."""
         clean = self._clean_dir()
         dataset = self._cache.get("dataset")
         in_memory = dataset is not None and (
             not isinstance(dataset, StoredDataset) or dataset.loaded())
         if clean is None or in_memory:
-            return build_features(self.dataset(), day)
+            return self.dataset(), None
         import ibis
 
         con = ibis.duckdb.connect()
         tables = {name: con.read_parquet(clean / f"{name}.parquet", table_name=name)
                   for name in ("orders", "customers", "events")
                   if (clean / f"{name}.parquet").exists()}
-        return build_features(tables, day, con=con)
+        return tables, con
+
+    def _build_features(self, day: dt.date) -> pd.DataFrame:
+        """The feature table as of ``day``."""
+        from custops.features import build_features
+
+        data, con = self._feature_tables()
+        return build_features(data, day, con=con)
 
     def _set_default_as_of(self, dataset) -> None:
         if self.as_of is None:
@@ -232,17 +237,45 @@ class RunContext:
         draws its sections. Dates already stored (or ``as_of``) are skipped."""
         from custops.features import to_date
 
+        missing = []
         for date in dates:
             day = to_date(date)
             name = f"features_{day:%Y-%m-%d}"
             on_disk = self.artifacts_dir is not None and (
                 self.artifacts_dir / f"{name}.parquet").exists()
-            if day == self.as_of or name in self._pending or name in self._cache or on_disk:
+            if day == self.as_of or name in self._pending or name in self._cache or on_disk \
+                    or day in missing:
                 continue
-            if self._worker is None:
-                self._worker = ThreadPoolExecutor(max_workers=1,
-                                                  thread_name_prefix="custops-features")
+            missing.append(day)
+        if not missing:
+            return
+        if self._worker is None:
+            self._worker = ThreadPoolExecutor(max_workers=1,
+                                              thread_name_prefix="custops-features")
+        if len(missing) == 1:
+            day = missing[0]
+            name = f"features_{day:%Y-%m-%d}"
             self._pending[name] = self._worker.submit(self._build_and_save, day, name)
+            return
+        # Several dates: one pass builds them all (build_feature_snapshots), each stored and
+        # handed over as soon as it is ready.
+        futures = {day: Future() for day in missing}
+        for day, future in futures.items():
+            self._pending[f"features_{day:%Y-%m-%d}"] = future
+        self._worker.submit(self._build_several, futures)
+
+    def _build_several(self, futures: dict[dt.date, Future]) -> None:
+        from custops.features import build_feature_snapshots
+
+        try:
+            data, con = self._feature_tables()
+            for day, frame in build_feature_snapshots(data, list(futures), con=con):
+                self.save(f"features_{day:%Y-%m-%d}", frame)
+                futures[day].set_result(frame)
+        except BaseException as exc:  # handed to whoever waits for a date
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(exc)
 
     def exports_dir(self) -> Path:
         """Where contact lists go: ``<run_dir>/exports``; for a notebook run on its own, or a
