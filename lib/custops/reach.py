@@ -564,8 +564,10 @@ def wecom_tags(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
 
     parts = []
     for col in ("rfm_class", "lifecycle_stage", "value_tier"):
-        if col in frame:
-            parts.append(frame[col].map(lambda v: value_label(v, lang) if pd.notna(v) else ""))
+        if col in frame:  # labelled once per distinct value, not once per customer
+            values = frame[col].astype("object")
+            names = {v: value_label(v, lang) for v in values.dropna().unique()}
+            parts.append(values.map(names).fillna(""))
     if not parts:
         return pd.Series("custops", index=frame.index)
     tags = parts[0].astype(str)
@@ -600,7 +602,7 @@ def export_lists(reach_plan: ReachPlan, folder: str | Path, lang: str = "en") ->
         part.to_csv(path, index=False, encoding="utf-8-sig")
         written.append(path)
     xlsx = folder / "reach_plan.xlsx"
-    with pd.ExcelWriter(xlsx, engine="openpyxl") as writer:
+    with pd.ExcelWriter(xlsx, engine="xlsxwriter") as writer:
         reach_plan.summary.to_excel(writer, sheet_name="plan", index=False)
         for channel, part in by_channel:
             part.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name=str(channel)[:31],
