@@ -604,3 +604,22 @@ def test_vectorised_parsing_handles_many_rows_quickly(tmp_path):
     assert dataset.quality["orders"]["rows_rejected"] == rows // 1000
     assert rejected_rows(dataset)[2] == "unparseable amount"  # row 0 → line 2
     assert_invariants(dataset)
+
+
+@pytest.mark.parametrize("column", ["channel", "gender", "province"])
+def test_few_valued_columns_parsed_per_value_equal_the_row_by_row_parse(monkeypatch, column):
+    """Large columns with few distinct values are cleaned and mapped once per value and
+    spread by code: the same values, missing and invalid flags as parsing every row."""
+    from custops import data
+
+    messy = [" app ", "APP", "小程序", "NULL", None, "未知", "  ", "男", "female", "F", "广东省",
+             "广西壮族自治区", "unknown", "-", "x"]
+    values = pd.Series((messy * 9_000)[:130_000], dtype="object")
+    spec = next(s for table in data.TABLE_SCHEMAS.values() for s in table if s.name == column)
+    spread = data._parse_categories(values, spec)
+    monkeypatch.setattr(data, "_SPREAD_MIN_ROWS", 10**9)
+    by_row = data._parse_categories(values, spec)
+    pd.testing.assert_series_equal(spread.values, by_row.values)
+    np.testing.assert_array_equal(spread.missing, by_row.missing)
+    np.testing.assert_array_equal(spread.invalid, by_row.invalid)
+    assert spread.missing.sum() == by_row.missing.sum() > 0
