@@ -198,6 +198,35 @@ def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path):
     assert board.dropdowns["value_tier"].value == dashboard.ALL
 
 
+def test_a_dashboard_takes_the_published_runs_parameters(tmp_path, monkeypatch):
+    """Under a dashboard (the report is read, not written) the parameters the run was given
+    replace the notebook's defaults, except the page's own language, folders and
+    ``interactive``; a notebook writing its own run keeps what it was given."""
+    from custops import context
+
+    run = tmp_path / "run"
+    (run / "artifacts").mkdir(parents=True)
+    (run / "artifacts" / "data_quality.json").write_text('{"as_of": "2026-09-30"}')
+    (run / "manifest.json").write_text(json.dumps({"status": "ok", "parameters": {
+        "data_dir": "/elsewhere", "as_of": "2026-09-30", "lang": "zh", "seed": 7,
+        "interactive": False, "rfm_cut": "median", "compare_days": 30, "budget": 5000.0}}))
+    defaults = {"data_dir": str(SAMPLE), "lang": "en", "seed": 42, "interactive": True,
+                "rfm_cut": "mean", "compare_days": 90, "n_clusters": 5}
+    monkeypatch.setenv(context.RUN_DIR_ENV, str(run))
+    page = dict(defaults)
+    ctx = context.open_run(str(SAMPLE), namespace=page)
+    assert ctx.read_only and ctx.seed == 7 and ctx.lang == "en"
+    assert page == {**defaults, "seed": 7, "rfm_cut": "median", "compare_days": 30}
+    assert "budget" not in page  # only the notebook's own parameters
+
+    writer = dict(defaults)
+    ctx = context.open_run(str(SAMPLE), run_dir=str(run), namespace=writer)
+    assert not ctx.read_only and ctx.seed == 42 and writer == defaults
+    monkeypatch.delenv(context.RUN_DIR_ENV)
+    alone = dict(defaults)
+    assert context.open_run(str(SAMPLE), namespace=alone).seed == 42 and alone == defaults
+
+
 def test_exclusion_rules_read_in_both_languages():
     from custops.reach import rule_label
 
@@ -222,7 +251,9 @@ def run_dir(chromium, tmp_path_factory) -> Path:
     from custops import report
 
     out = tmp_path_factory.mktemp("dash") / "report"
-    report.run_report(SAMPLE, out, log=lambda line: None)
+    # Not the notebooks' default cut: the 02 page must show the run's own segmentation.
+    report.run_report(SAMPLE, out, extra_parameters={"rfm_cut": "median"},
+                      log=lambda line: None)
     return out
 
 
@@ -272,12 +303,42 @@ def _change_filter(page, column: str, index: int, attempts: int = 3) -> tuple[st
     raise AssertionError("unreachable")
 
 
-def _open(browser, url: str, selector: str):
-    context = browser.new_context(accept_downloads=True)
-    page = context.new_page()
-    page.goto(url, wait_until="domcontentloaded", timeout=90_000)
-    page.wait_for_selector(selector, timeout=90_000)
-    return context, page
+def _open(browser, url: str, selector: str, *, attempts: int = 2):
+    """A new browser context on ``url``, once ``selector`` shows.
+
+    A page whose widgets reach the browser while its kernel is still executing the cells
+    below the panel can miss the widget model ("widget model not found", a Voila /
+    ipywidgets race: README traps); a reload draws it. That failure alone is retried once.
+    Any other failure, or the race twice, fails with what the page and the console said, and
+    the context is closed (its kernel must not outlive the test).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        context = browser.new_context(accept_downloads=True)
+        page = context.new_page()
+        console: list[str] = []
+        page.on("console", lambda m, log=console: log.append(f"{m.type}: {m.text[:300]}"))
+        try:
+            page.goto(url, wait_until="domcontentloaded", timeout=90_000)
+            deadline = time.monotonic() + 90
+            while True:
+                try:
+                    page.wait_for_selector(selector, timeout=5_000)
+                    return context, page
+                except PlaywrightTimeout:
+                    race = any("widget model not found" in line for line in console)
+                    if race or time.monotonic() > deadline:
+                        raise
+        except PlaywrightTimeout as exc:
+            text = page.inner_text("body")[-1500:] if not page.is_closed() else ""
+            context.close()
+            race = any("widget model not found" in line for line in console)
+            if race and attempt < attempts - 1:
+                continue
+            raise AssertionError(f"{url}: {selector} never showed.\nPage: {text}\n"
+                                 "Console:\n" + "\n".join(console[-30:])) from exc
+    raise AssertionError("unreachable")
 
 
 def _assert_clean(page) -> None:
@@ -312,7 +373,7 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
         assert json.loads(after)["kpis"] != json.loads(before)["kpis"]
 
         page.locator(".custops-lang button", has_text="中文").click()
-        expected = t(zh_title, "zh", cut=t("seg.cut_mean", "zh"))
+        expected = t(zh_title, "zh", cut=t("seg.cut_median", "zh"))  # the run's, not 02's
         page.wait_for_function(
             """t => { const p = document.querySelector('.custops-output .js-plotly-plot');
                       return p && p.layout && JSON.stringify(p.layout.title).includes(t); }""",

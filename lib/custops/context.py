@@ -329,6 +329,21 @@ class StoredDataset:
         return Dataset.summary(self)
 
 
+PAGE_PARAMETERS = ("data_dir", "run_dir", "lang", "interactive")  # never taken from a run
+
+
+def published_parameters(run_dir: Path) -> dict[str, Any]:
+    """The parameters a finished report was run with (its ``manifest.json``), or {}."""
+    manifest = Path(run_dir) / "manifest.json"
+    if not manifest.exists():
+        return {}
+    try:
+        return dict(json.loads(manifest.read_text(encoding="utf-8")).get("parameters") or {})
+    except (OSError, ValueError) as exc:
+        raise DataError(f"{manifest}: not a readable report manifest ({exc}); run the "
+                        "report again") from exc
+
+
 def open_run(
     data_dir: str = "data/sample",
     as_of: str = "",
@@ -337,21 +352,35 @@ def open_run(
     seed: int = 42,
     mapping: str = "",
     tz: str = "Asia/Shanghai",
+    namespace: dict[str, Any] | None = None,
 ) -> RunContext:
     """Open a run from notebook parameters (empty strings mean "not given").
 
     ``as_of`` empty: the day of the last order in the data. ``run_dir`` empty: the
     ``CUSTOPS_RUN_DIR`` environment variable if set (dashboards: that report is read, never
     rewritten), else no artifacts on disk.
+
+    A dashboard shows a published report as that run made it: when the report is read (not
+    written), the parameters the run was given (``manifest.json``; e.g. ``-p rfm_cut
+    median``) replace the notebook's defaults in ``namespace`` (pass ``globals()``) and the
+    run's seed is used. The page language, folders and ``interactive`` stay the page's own.
     """
-    as_of_date = pd.Timestamp(as_of).date() if as_of else None
     run = run_dir or os.environ.get(RUN_DIR_ENV, "")
+    read_only = not run_dir and bool(run)
+    published = published_parameters(Path(run)) if read_only else {}
+    if namespace is not None:
+        for key, value in published.items():
+            if key in namespace and key not in PAGE_PARAMETERS:
+                namespace[key] = value
+    if "seed" in published:
+        seed = published["seed"]
+    as_of_date = pd.Timestamp(as_of).date() if as_of else None
     ctx = RunContext(
         data_dir=resolve_data_dir(data_dir),
         as_of=as_of_date,
         lang=check_lang(lang),
         run_dir=Path(run).resolve() if run else None,
-        read_only=not run_dir and bool(run),
+        read_only=read_only,
         seed=int(seed),
         mapping=mapping or None,
         tz=tz,
