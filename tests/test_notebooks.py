@@ -123,3 +123,39 @@ def test_chinese_report(tmp_path):
         assert label in html
     assert "Important value" not in html
     assert "价值集中度" in (out / "01_profile.html").read_text("utf-8")
+
+
+def test_kernels_sleep_idle_openmp_workers_without_touching_the_callers_environment(monkeypatch):
+    """The runner's kernels start with OMP_WAIT_POLICY=PASSIVE unless the user chose a policy;
+    the process that runs the report keeps its own environment."""
+    import os
+
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert report.kernel_env()["OMP_WAIT_POLICY"] == "PASSIVE"
+    assert "OMP_WAIT_POLICY" not in os.environ
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert report.kernel_env()["OMP_WAIT_POLICY"] == "ACTIVE"
+    monkeypatch.delenv("OMP_WAIT_POLICY")
+
+    import asyncio
+
+    async def policy(manager) -> str:
+        client = manager.client()  # the runner's managers are asynchronous
+        client.start_channels()
+        try:
+            await client.wait_for_ready(timeout=60)
+            seen: list[str] = []
+            await client.execute_interactive(
+                "import os; print(os.environ.get('OMP_WAIT_POLICY'))", timeout=60,
+                output_hook=lambda msg: seen.append(msg["content"].get("text", "")))
+            return "".join(seen)
+        finally:
+            client.stop_channels()
+
+    manager = report._start_kernel(report.notebooks_dir())
+    assert manager is not None
+    try:
+        assert asyncio.run(policy(manager)).strip() == "PASSIVE"
+    finally:
+        report._stop_kernel(manager)
+    assert "OMP_WAIT_POLICY" not in os.environ

@@ -1182,7 +1182,9 @@ def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
     port = int(port) if port else free_port(ip)
     if port_open(ip, port):
         raise ParameterError(f"port {port} on {ip} is already in use: pass another --port")
-    env = os.environ.copy()
+    from custops.report import kernel_env
+
+    env = kernel_env()  # Voila's kernels: OpenMP workers sleep when idle, as in reports
     env.pop(RUN_DIR_ENV, None)
     if run_dir is not None:
         env[RUN_DIR_ENV] = str(Path(run_dir).resolve())
