@@ -124,3 +124,23 @@ def test_segment_customers_one_row_each(eight):
     assert set(seg.columns) >= {"rfm_class", "value_tier", "prospect_grade", "lifecycle_stage",
                                 "customer_class", "true_fan", "r_score", "f_score", "m_score"}
     assert np.isin(seg["customer_class"], segment.CUSTOMER_CLASSES).all()
+
+
+def test_stored_cluster_labels_describe_the_same_clusters_without_a_fit():
+    """A dashboard passes the run's stored labels: the same sizes, profiles and section as the
+    fit that made them (k-means is not run again); a label per customer is required."""
+    from pathlib import Path
+
+    from custops import context
+
+    ctx = context.open_run(str(Path(__file__).resolve().parents[1] / "data" / "sample"))
+    feats = ctx.features()
+    fitted, labels = segment.clusters_section(feats, "en", n_clusters=4, seed=3)
+    stored = labels.astype("Int64").to_numpy()  # as the segments artifact holds them
+    reused, same = segment.clusters_section(feats, "en", n_clusters=4, seed=3,
+                                            labels=pd.Series(stored))
+    assert same.equals(labels.astype("Int64"))
+    assert reused.data == fitted.data and reused.title == fitted.title
+    pd.testing.assert_frame_equal(reused.tables[0], fitted.tables[0])
+    with pytest.raises(ParameterError, match="labels"):
+        segment.clusters_section(feats, "en", labels=pd.Series(stored[:-1]))

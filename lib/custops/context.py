@@ -87,6 +87,11 @@ class RunContext:
                             encoding="utf-8")
         return path
 
+    def published(self, name: str) -> Any | None:
+        """Artifact ``name`` of the published report a dashboard shows (a read-only run), else
+        None: the notebook then computes it."""
+        return self.load(name) if self.read_only else None
+
     def load(self, name: str) -> Any | None:
         """An artifact saved earlier in this run (memory, then disk), or None."""
         if name in self._cache:

@@ -308,19 +308,29 @@ def top_moves(matrix: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 # -- behavioural clusters ----------------------------------------------------------------------
 
 def behaviour_clusters(features: pd.DataFrame, *, n_clusters: int = 5, seed: int = 42,
-                       columns=CLUSTER_FEATURES, fit_rows: int = 100_000
-                       ) -> tuple[pd.Series, pd.DataFrame]:
+                       columns=CLUSTER_FEATURES, fit_rows: int = 100_000,
+                       labels: pd.Series | None = None) -> tuple[pd.Series, pd.DataFrame]:
     """K-means on standardised log features of buyers; returns labels and cluster profiles.
 
     Profiles hold each cluster's size and the mean of every feature relative to all buyers
-    (1.0 = average), which :func:`describe_cluster` turns into words.
+    (1.0 = average), which :func:`describe_cluster` turns into words. ``labels`` (one per row
+    of ``features``, e.g. the ``cluster`` column a finished run stored) skips the fit: a
+    dashboard describes the run's own clusters instead of fitting k-means again.
     """
-    from sklearn.cluster import KMeans
-
     buyers = _buyers(features)
     cols = [c for c in columns if c in features]
     x = features.loc[buyers, cols].astype("float64")
     x = x.fillna(x.median())
+    if labels is not None:
+        if len(labels) != len(features):
+            raise ParameterError(f"labels: {len(labels)} values for {len(features)} customers")
+        labels = pd.Series(pd.array(labels, dtype="Int64"), index=features.index)
+        means = x.groupby(labels[buyers]).mean()
+        profile = means / x.mean()
+        profile.insert(0, "customers", labels[buyers].value_counts().sort_index())
+        return labels, profile
+    from sklearn.cluster import KMeans  # ~1 s to import: not needed with the run's labels
+
     z = np.log1p(x.clip(lower=0))
     z = (z - z.mean()) / z.std(ddof=0).replace(0, 1)
     k = int(min(n_clusters, max(len(z), 1)))
@@ -482,12 +492,15 @@ def describe_cluster(profile_row: pd.Series, lang: str = "en", *, high: float = 
 
 
 def clusters_section(features: pd.DataFrame, lang: str = "en", *, n_clusters: int = 5,
-                     seed: int = 42):
+                     seed: int = 42, labels: pd.Series | None = None):
+    """Behavioural clusters (k-means, or the given ``labels``: see
+    :func:`behaviour_clusters`) with sizes, descriptions and a profile heat map."""
     from custops import plots
     from custops.labels import t
     from custops.sections import Section
 
-    labels, profile = behaviour_clusters(features, n_clusters=n_clusters, seed=seed)
+    labels, profile = behaviour_clusters(features, n_clusters=n_clusters, seed=seed,
+                                         labels=labels)
     table = pd.DataFrame({
         t("seg.cluster", lang): profile.index.astype(int),
         t("customers", lang): profile["customers"].astype("int64"),
