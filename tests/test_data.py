@@ -623,3 +623,46 @@ def test_few_valued_columns_parsed_per_value_equal_the_row_by_row_parse(monkeypa
     np.testing.assert_array_equal(spread.missing, by_row.missing)
     np.testing.assert_array_equal(spread.invalid, by_row.invalid)
     assert spread.missing.sum() == by_row.missing.sum() > 0
+
+
+def test_csv_bad_lines_are_recorded_while_other_tables_are_checked(tmp_path):
+    """CSV reads record pandas' bad-line warnings through the process-wide warnings module;
+    table checks run in worker threads. The read gate keeps every bad line recorded (without
+    it a concurrent check lost the recorder in most reads)."""
+    import threading
+
+    from custops import data
+
+    path = tmp_path / "orders.csv"
+    rows = ["customer_id,order_id,amount"] + [f"C{i},O{i},{i}.5" for i in range(2_000)]
+    rows[1001] = "C999,O999,1.5,extra"  # one line too wide
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    stop = threading.Event()
+
+    def checks():
+        values = np.arange(50_000, dtype=float)
+        while not stop.is_set():
+            with data._READ_GATE.check():  # as load_dataset's workers run _normalise_table
+                pd.Series(values, dtype="int64")
+                pd.to_numeric(pd.Series(["1", "x"]), errors="coerce")
+
+    worker = threading.Thread(target=checks)
+    worker.start()
+    try:
+        for _ in range(40):
+            frame, bad, _truncated = data._read_csv_frame(path, "utf-8", ",", 0, "strict")
+            assert bad == [1002] and len(frame) == 1_999
+    finally:
+        stop.set()
+        worker.join()
+
+
+def test_object_columns_with_numbers_keep_each_spelling():
+    """1, 1.0 and True are one value to pandas' factorize: object columns that are not all
+    text are parsed row by row, so each keeps its own spelling."""
+    from custops import data
+
+    spec = next(s for s in data.TABLE_SCHEMAS["orders"] if s.name == "channel")
+    values = pd.Series([1, 1.5, 1.0, "app"] * 30_000, dtype="object")
+    parsed = data._parse_categories(values, spec)
+    assert parsed.values.iloc[:4].tolist() == ["1", "1.5", "1.0", "app"]

@@ -136,7 +136,7 @@ def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
     np.testing.assert_array_equal(reach._hour_matrix(matrix, ids), matrix)
 
 
-def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path):
+def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypatch):
     """prefetch_features builds earlier snapshots in a background thread: features_at then
     returns exactly the table it would have built, stores it in the run folder, and a failure
     in the thread surfaces at features_at rather than being lost."""
@@ -159,19 +159,20 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path):
     broken = context.open_run(str(SAMPLE))
     broken.features()
 
-    def fail(day):
+    def fail(data, day, **kwargs):
         raise RuntimeError(f"snapshot {day} failed")
 
-    broken._build_features = fail
+    monkeypatch.setattr(features, "build_features", fail)
     broken.prefetch_features(broken.days_before(30))
     with pytest.raises(RuntimeError, match="failed"):
         broken.features_at(broken.days_before(30))
 
-    def no_tables():
+    def no_tables(data, days, **kwargs):
         raise RuntimeError("tables unreadable")
+        yield  # a generator, as build_feature_snapshots is
 
-    broken._feature_tables = no_tables  # several dates: one job, every date gets the error
-    broken.prefetch_features(broken.days_before(40), broken.days_before(50))
+    monkeypatch.setattr(features, "build_feature_snapshots", no_tables)
+    broken.prefetch_features(broken.days_before(40), broken.days_before(50))  # one job
     for days in (40, 50):
         with pytest.raises(RuntimeError, match="unreadable"):
             broken.features_at(broken.days_before(days))

@@ -258,3 +258,13 @@ def test_a_published_report_keeps_its_own_reach_parameters(tmp_path):
     assert shown.params.budget == 1234.0 and shown.params.max_touches_7d == 3
     assert shown.channels["cost"].tolist() == made.channels["cost"].tolist()
     np.testing.assert_array_equal(shown.eligible, made.eligible)
+
+
+def test_workbook_sheet_names_are_unique_ignoring_case():
+    """Excel refuses sheet names equal but for case, longer than 31 characters or holding
+    []:*?/\\ — channel names from a user's channel table are made safe."""
+    from custops.reach import _sheet_names
+
+    names = _sheet_names(["plan", "Plan", "SMS", "sms", "a/b:c", "x" * 40, "control"])
+    assert names == ["plan", "Plan 2", "SMS", "sms 2", "a_b_c", "x" * 31, "control"]
+    assert len({n.lower() for n in names}) == len(names)

@@ -144,3 +144,12 @@ def test_stored_cluster_labels_describe_the_same_clusters_without_a_fit():
     pd.testing.assert_frame_equal(reused.tables[0], fitted.tables[0])
     with pytest.raises(ParameterError, match="labels"):
         segment.clusters_section(feats, "en", labels=pd.Series(stored[:-1]))
+
+
+def test_migration_matrix_with_number_labels():
+    """Labels that are not text (cluster numbers) sit beside "new" and "none" too."""
+    before = pd.Series([0, 1, 1], index=["a", "b", "c"])
+    after = pd.Series([0, 0, 2], index=["a", "b", "d"])
+    m = segment.migration_matrix(before, after)
+    assert m.loc[0, 0] == 1 and m.loc[1, 0] == 1 and m.loc["new", 2] == 1
+    assert m.loc[1, "none"] == 1 and int(m.to_numpy().sum()) == 4

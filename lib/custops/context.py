@@ -230,8 +230,13 @@ class RunContext:
             stored = self._build_and_save(day, name)
         return stored
 
-    def _build_and_save(self, day: dt.date, name: str) -> pd.DataFrame:
-        frame = self._build_features(day)
+    def _build_and_save(self, day: dt.date, name: str, source=None) -> pd.DataFrame:
+        if source is None:
+            frame = self._build_features(day)
+        else:
+            from custops.features import build_features
+
+            frame = build_features(source[0], day, con=source[1])
         self.save(name, frame)
         return frame
 
@@ -257,23 +262,26 @@ class RunContext:
         if self._worker is None:
             self._worker = ThreadPoolExecutor(max_workers=1,
                                               thread_name_prefix="custops-features")
+        # What to read is decided here, not when the thread runs: a later cell touching the
+        # tables in memory must not make the thread load 18M event rows into pandas.
+        source = self._feature_tables()
         if len(missing) == 1:
             day = missing[0]
             name = f"features_{day:%Y-%m-%d}"
-            self._pending[name] = self._worker.submit(self._build_and_save, day, name)
+            self._pending[name] = self._worker.submit(self._build_and_save, day, name, source)
             return
         # Several dates: one pass builds them all (build_feature_snapshots), each stored and
         # handed over as soon as it is ready.
         futures = {day: Future() for day in missing}
         for day, future in futures.items():
             self._pending[f"features_{day:%Y-%m-%d}"] = future
-        self._worker.submit(self._build_several, futures)
+        self._worker.submit(self._build_several, futures, source)
 
-    def _build_several(self, futures: dict[dt.date, Future]) -> None:
+    def _build_several(self, futures: dict[dt.date, Future], source) -> None:
         from custops.features import build_feature_snapshots
 
         try:
-            data, con = self._feature_tables()
+            data, con = source
             for day, frame in build_feature_snapshots(data, list(futures), con=con):
                 self.save(f"features_{day:%Y-%m-%d}", frame)
                 futures[day].set_result(frame)
@@ -307,12 +315,14 @@ class StoredDataset:
         self.rejects = _empty_rejects()
         self.warnings: list[str] = []
         self._tables: dict[str, pd.DataFrame | None] = {}
+        self._lock = threading.Lock()  # a prefetch thread may ask for the same table
 
     def _table(self, name: str) -> pd.DataFrame | None:
-        if name not in self._tables:
-            path = self.folder / f"{name}.parquet"
-            self._tables[name] = pd.read_parquet(path) if path.exists() else None
-        return self._tables[name]
+        with self._lock:
+            if name not in self._tables:
+                path = self.folder / f"{name}.parquet"
+                self._tables[name] = pd.read_parquet(path) if path.exists() else None
+            return self._tables[name]
 
     orders = property(lambda self: self._table("orders"))
     customers = property(lambda self: self._table("customers"))
@@ -377,8 +387,12 @@ def open_run(
         for key, value in published.items():
             if key in namespace and key not in PAGE_PARAMETERS:
                 namespace[key] = value
-    if "seed" in published:
-        seed = published["seed"]
+    # The run's own seed, time zone, mapping and snapshot date (they matter when a table
+    # has to be read again).
+    seed = published.get("seed", seed)
+    tz = published.get("tz", tz)
+    mapping = published.get("mapping", mapping)
+    as_of = as_of or published.get("as_of") or ""
     as_of_date = pd.Timestamp(as_of).date() if as_of else None
     ctx = RunContext(
         data_dir=resolve_data_dir(data_dir),

@@ -22,11 +22,13 @@ Order of the row checks (the first failing check names the row's reason):
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import io
 import json
 import math
 import re
+import threading
 import unicodedata
 import warnings
 import zoneinfo
@@ -458,7 +460,7 @@ def load_dataset(
             if raw is None:
                 pending.append((table, None, None))
                 continue
-            future = pool.submit(_normalise_table, raw, table,
+            future = pool.submit(_checked_table, raw, table,
                                  table_mappings.get(table, {}).get("columns", {}), tz, cutoff)
             pending.append((table, (raw.file_label, raw.warnings), future))
             del raw
@@ -1211,6 +1213,52 @@ def _read_csv_fast(path: Path, encoding: str, delimiter: str, title_lines: int,
     return frame
 
 
+class _ReadGate:
+    """CSV reads record pandas' warnings (bad lines) with ``warnings.catch_warnings``, whose
+    state is process-wide: a table check in a worker thread leaving its own pandas-internal
+    ``catch_warnings`` during a read would drop the recorder, and a bad line would go
+    unrecorded. So a CSV read waits until no table check runs, and no check starts while a
+    CSV is read; checks still run two at a time, and Parquet or database reads overlap them.
+    """
+
+    def __init__(self) -> None:
+        self._condition = threading.Condition()
+        self._checks = 0
+        self._reading = False
+
+    @contextlib.contextmanager
+    def check(self):
+        with self._condition:
+            self._condition.wait_for(lambda: not self._reading)
+            self._checks += 1
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._checks -= 1
+                self._condition.notify_all()
+
+    @contextlib.contextmanager
+    def read(self):
+        with self._condition:
+            self._condition.wait_for(lambda: not self._reading and self._checks == 0)
+            self._reading = True
+        try:
+            yield
+        finally:
+            with self._condition:
+                self._reading = False
+                self._condition.notify_all()
+
+
+_READ_GATE = _ReadGate()
+
+
+def _checked_table(*args) -> _TableResult:
+    with _READ_GATE.check():
+        return _normalise_table(*args)
+
+
 def _read_csv_frame(path: Path, encoding: str, delimiter: str, title_lines: int,
                     encoding_errors: str, names: list[str] | None = None,
                     ) -> tuple[pd.DataFrame, list[int], bool]:
@@ -1224,7 +1272,7 @@ def _read_csv_frame(path: Path, encoding: str, delimiter: str, title_lines: int,
         options["skiprows"] = title_lines
     else:
         options.update(header=None, skiprows=title_lines + 1, names=names)
-    with warnings.catch_warnings(record=True) as caught:
+    with _READ_GATE.read(), warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         try:
             frame = pd.read_csv(path, **options)
@@ -1594,7 +1642,9 @@ _SPREAD_MIN_ROWS = 100_000  # from this many rows, a few-valued column is parsed
 def _parse_categories(values: pd.Series, spec: ColumnSpec) -> _Parsed:
     if len(values) >= _SPREAD_MIN_ROWS and not pd.api.types.is_numeric_dtype(values.dtype):
         codes, uniques = pd.factorize(values)
-        if len(uniques) * 100 <= len(values):
+        # Object columns may hold 1, 1.0 and True, which factorize treats as one value.
+        textual = values.dtype != object or all(isinstance(u, str) for u in uniques)
+        if textual and len(uniques) * 100 <= len(values):
             # Few distinct values (channels, event types): clean and map each once and spread
             # the results by code (18M event types: 2.7 s -> 0.8 s).
             part = _parse_categories(pd.Series(uniques), spec)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -588,6 +589,20 @@ def export_frame(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     return out[[c for c in EXPORT_COLUMNS if c in out]]
 
 
+def _sheet_names(wanted: list[str]) -> list[str]:
+    """Excel sheet names: at most 31 characters, without []:*?/\\, unique ignoring case
+    (a channel called "Plan" beside the "plan" sheet becomes "Plan 2")."""
+    names: list[str] = []
+    for name in wanted:
+        base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "sheet"
+        candidate, number = base, 1
+        while candidate.lower() in {n.lower() for n in names}:
+            number += 1
+            candidate = f"{base[:31 - len(str(number)) - 1]} {number}"
+        names.append(candidate)
+    return names
+
+
 def export_lists(reach_plan: ReachPlan, folder: str | Path, lang: str = "en") -> list[Path]:
     """Contact lists per channel (CSV for tools, Excel for people), the control list and the
     one-page plan summary. CSVs are UTF-8 with BOM so Excel shows Chinese correctly."""
@@ -602,12 +617,12 @@ def export_lists(reach_plan: ReachPlan, folder: str | Path, lang: str = "en") ->
         part.to_csv(path, index=False, encoding="utf-8-sig")
         written.append(path)
     xlsx = folder / "reach_plan.xlsx"
+    names = _sheet_names(["plan", *[str(channel) for channel, _ in by_channel], "control"])
     with pd.ExcelWriter(xlsx, engine="xlsxwriter") as writer:
-        reach_plan.summary.to_excel(writer, sheet_name="plan", index=False)
-        for channel, part in by_channel:
-            part.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name=str(channel)[:31],
-                                                     index=False)
-        control.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name="control", index=False)
+        reach_plan.summary.to_excel(writer, sheet_name=names[0], index=False)
+        for (_, part), name in zip(by_channel, names[1:-1], strict=True):
+            part.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name=name, index=False)
+        control.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name=names[-1], index=False)
     written.append(xlsx)
     path = folder / "control_list.csv"
     control.to_csv(path, index=False, encoding="utf-8-sig")

@@ -287,7 +287,11 @@ def migration_matrix(before: pd.Series, after: pd.Series, *, categories=None) ->
         label(moves["after"], a_labels)
     matrix = moves.pivot_table(index="before", columns="after", values="n", aggfunc="sum",
                                fill_value=0)
-    matrix = matrix.sort_index().sort_index(axis=1)
+    try:
+        matrix = matrix.sort_index().sort_index(axis=1)
+    except TypeError:  # labels that are not text (e.g. numbers) beside "new" / "none"
+        matrix = matrix.sort_index(key=lambda i: i.map(str)).sort_index(
+            axis=1, key=lambda i: i.map(str))
     matrix.index.name, matrix.columns.name = "before", "after"
     if categories is not None:
         rows = [c for c in ("new", *categories, "none") if c in matrix.index]
