@@ -666,3 +666,14 @@ def test_object_columns_with_numbers_keep_each_spelling():
     values = pd.Series([1, 1.5, 1.0, "app"] * 30_000, dtype="object")
     parsed = data._parse_categories(values, spec)
     assert parsed.values.iloc[:4].tolist() == ["1", "1.5", "1.0", "app"]
+
+
+def test_several_files_for_a_table_are_named_in_the_warnings(tmp_path):
+    """Two orders files: the first is used and the warnings say which, so the user can choose
+    in the mapping."""
+    rows = "customer_id,order_id,order_time,amount\nC1,O1,2026-01-02 10:00:00,10\n"
+    (tmp_path / "orders.csv").write_text(rows, encoding="utf-8")
+    (tmp_path / "orders.txt").write_text(rows, encoding="utf-8")
+    dataset = load_dataset(tmp_path)
+    assert any("several orders files found" in w for w in dataset.warnings)
+    assert len(dataset.orders) == 1

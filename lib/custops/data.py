@@ -423,11 +423,14 @@ def load_dataset(
     pool = ThreadPoolExecutor(max_workers=2)
     loaded: dict[str, _TableResult] = {}
     dataset_warnings: list[str] = list(reader.warnings)
-    # (table, (file label, read warnings), check): the raw frames are not kept, so each is
-    # freed as soon as its check is done.
-    pending: list[tuple[str, tuple[str, list[str]] | None, Future | None]] = []
+    # (table, the reader's warnings while finding it, (file label, read warnings), check):
+    # the raw frames are not kept, so each is freed as soon as its check is done.
+    pending: list[tuple[str, list[str], tuple[str, list[str]] | None, Future | None]] = []
+    seen = len(reader.warnings)
 
-    def finish(table: str, raw: tuple[str, list[str]] | None, future: Future | None) -> None:
+    def finish(table: str, found: list[str], raw: tuple[str, list[str]] | None,
+               future: Future | None) -> None:
+        dataset_warnings.extend(found)  # e.g. "several orders files found"
         if raw is None:
             dataset_warnings.append(
                 f"no {table} table found in {reader.label} — the steps that need it "
@@ -455,14 +458,15 @@ def load_dataset(
                 for item in pending:  # a problem in an earlier table is reported first
                     finish(*item)
                 raise
+            found, seen = list(reader.warnings[seen:]), len(reader.warnings)
             if raw is None and table == "orders":
                 raise DataError(reader.missing_orders_message())
             if raw is None:
-                pending.append((table, None, None))
+                pending.append((table, found, None, None))
                 continue
             future = pool.submit(_checked_table, raw, table,
                                  table_mappings.get(table, {}).get("columns", {}), tz, cutoff)
-            pending.append((table, (raw.file_label, raw.warnings), future))
+            pending.append((table, found, (raw.file_label, raw.warnings), future))
             del raw
         for item in pending:
             finish(*item)
