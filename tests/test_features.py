@@ -159,10 +159,11 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypat
     broken = context.open_run(str(SAMPLE))
     broken.features()
 
-    def fail(data, day, **kwargs):
-        raise RuntimeError(f"snapshot {day} failed")
+    def fail(data, days, **kwargs):
+        raise RuntimeError(f"snapshot {days} failed")
+        yield  # a generator, as build_feature_snapshots is
 
-    monkeypatch.setattr(features, "build_features", fail)
+    monkeypatch.setattr(features, "build_feature_snapshots", fail)
     broken.prefetch_features(broken.days_before(30))
     with pytest.raises(RuntimeError, match="failed"):
         broken.features_at(broken.days_before(30))

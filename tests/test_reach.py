@@ -195,9 +195,10 @@ def test_bad_parameters(tmp_path):
         reach.load_channels(bad)
 
 
-def test_campaign_snapshots_for_touched_customers_equal_the_full_snapshot():
+def test_campaign_snapshots_for_touched_customers_equal_the_full_snapshot(tmp_path):
     """The uplift model builds campaign snapshots for the touched customers only; their rows
-    must equal the full feature table's, and a sample of a randomised campaign stays balanced."""
+    must equal the full feature table's, from tables in memory or from a run's Parquet files,
+    and a sample of a randomised campaign stays balanced."""
     from custops import context
 
     ctx = context.open_run(str(SAMPLE))
@@ -214,6 +215,13 @@ def test_campaign_snapshots_for_touched_customers_equal_the_full_snapshot():
     full = full[full["customer_id"].isin(touches["customer_id"])].reset_index(drop=True)
     assert len(subset) > 1_000 and subset["customer_id"].tolist() == full["customer_id"].tolist()
     pd.testing.assert_frame_equal(subset.reset_index(drop=True), full[subset.columns])
+    files = {}
+    for name in ("orders", "customers", "events"):
+        files[name] = tmp_path / f"{name}.parquet"
+        getattr(data, name).to_parquet(files[name], index=False)
+    from_files = reach.campaign_features_at(files, touches)(day)
+    pd.testing.assert_frame_equal(from_files.reset_index(drop=True),
+                                  subset.reset_index(drop=True))
 
 
 def test_budget_curve_on_a_sample_tracks_the_exact_curve(sample_plan):

@@ -179,17 +179,9 @@ class RunContext:
         import ibis
 
         con = ibis.duckdb.connect()
-        tables = {name: con.read_parquet(clean / f"{name}.parquet", table_name=name)
-                  for name in ("orders", "customers", "events")
-                  if (clean / f"{name}.parquet").exists()}
-        return tables, con
-
-    def _build_features(self, day: dt.date) -> pd.DataFrame:
-        """The feature table as of ``day``."""
-        from custops.features import build_features
-
-        data, con = self._feature_tables()
-        return build_features(data, day, con=con)
+        paths = {name: self.parquet_table(name) for name in ("orders", "customers", "events")}
+        return {name: con.read_parquet(path, table_name=name)
+                for name, path in paths.items() if path is not None}, con
 
     def _set_default_as_of(self, dataset) -> None:
         if self.as_of is None:
@@ -205,9 +197,7 @@ class RunContext:
         stored = self.load("features")
         if stored is not None:
             return stored
-        frame = self._build_features(self.as_of)
-        self.save("features", frame)
-        return frame
+        return self._build_and_save(self.as_of, "features")
 
 
     def features_at(self, date: dt.date | str) -> pd.DataFrame:
@@ -221,7 +211,7 @@ class RunContext:
         day = to_date(date)
         if day == self.as_of:
             return self.features()
-        name = f"features_{day:%Y-%m-%d}"
+        name = _snapshot_name(day)
         pending = self._pending.pop(name, None)
         if pending is not None:  # started by prefetch_features: wait for it (errors surface here)
             return pending.result()
@@ -230,13 +220,11 @@ class RunContext:
             stored = self._build_and_save(day, name)
         return stored
 
-    def _build_and_save(self, day: dt.date, name: str, source=None) -> pd.DataFrame:
-        if source is None:
-            frame = self._build_features(day)
-        else:
-            from custops.features import build_features
+    def _build_and_save(self, day: dt.date, name: str) -> pd.DataFrame:
+        from custops.features import build_features
 
-            frame = build_features(source[0], day, con=source[1])
+        data, con = self._feature_tables()
+        frame = build_features(data, day, con=con)
         self.save(name, frame)
         return frame
 
@@ -250,7 +238,7 @@ class RunContext:
         missing = []
         for date in dates:
             day = to_date(date)
-            name = f"features_{day:%Y-%m-%d}"
+            name = _snapshot_name(day)
             on_disk = self.artifacts_dir is not None and (
                 self.artifacts_dir / f"{name}.parquet").exists()
             if day == self.as_of or name in self._pending or name in self._cache or on_disk \
@@ -264,18 +252,12 @@ class RunContext:
                                               thread_name_prefix="custops-features")
         # What to read is decided here, not when the thread runs: a later cell touching the
         # tables in memory must not make the thread load 18M event rows into pandas.
-        source = self._feature_tables()
-        if len(missing) == 1:
-            day = missing[0]
-            name = f"features_{day:%Y-%m-%d}"
-            self._pending[name] = self._worker.submit(self._build_and_save, day, name, source)
-            return
-        # Several dates: one pass builds them all (build_feature_snapshots), each stored and
-        # handed over as soon as it is ready.
+        # One job builds every missing date in one pass (build_feature_snapshots), each stored
+        # and handed over as soon as it is ready.
         futures = {day: Future() for day in missing}
         for day, future in futures.items():
-            self._pending[f"features_{day:%Y-%m-%d}"] = future
-        self._worker.submit(self._build_several, futures, source)
+            self._pending[_snapshot_name(day)] = future
+        self._worker.submit(self._build_several, futures, self._feature_tables())
 
     def _build_several(self, futures: dict[dt.date, Future], source) -> None:
         from custops.features import build_feature_snapshots
@@ -283,7 +265,7 @@ class RunContext:
         try:
             data, con = source
             for day, frame in build_feature_snapshots(data, list(futures), con=con):
-                self.save(f"features_{day:%Y-%m-%d}", frame)
+                self.save(_snapshot_name(day), frame)
                 futures[day].set_result(frame)
         except BaseException as exc:  # handed to whoever waits for a date
             for future in futures.values():
@@ -300,6 +282,11 @@ class RunContext:
     def days_before(self, days: int) -> dt.date:
         """``as_of`` minus ``days``."""
         return self.as_of - dt.timedelta(days=int(days))
+
+
+def _snapshot_name(day: dt.date) -> str:
+    """The artifact holding the feature table as of ``day`` (other than ``as_of``)."""
+    return f"features_{day:%Y-%m-%d}"
 
 
 class StoredDataset:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -138,50 +139,40 @@ def sample_campaign_rows(touches: pd.DataFrame | None, max_rows: int | None = MA
     """At most ``max_rows`` touches, drawn uniformly at random (seeded): a random subset of a
     randomised campaign is still randomised. The model trains on at most 100,000 rows, so
     building feature snapshots for a million touched customers would be wasted."""
-    if touches is None or max_rows is None or len(touches) <= max_rows:
-        return touches
-    keep = np.sort(np.random.default_rng(seed).choice(len(touches), max_rows, replace=False))
-    return touches.iloc[keep].reset_index(drop=True)
+    from custops.churn import sample_rows
+
+    keep = None if touches is None or max_rows is None else sample_rows(len(touches), max_rows,
+                                                                          seed)
+    return touches if keep is None else touches.iloc[keep].reset_index(drop=True)
 
 
-def campaign_features_at(data, touches: pd.DataFrame | None,
-                         parquet: dict[str, Path | None] | None = None):
+def campaign_features_at(tables, touches: pd.DataFrame | None):
     """``features_at(date)`` for the customers in ``touches`` only: the feature table of a
     customer depends on their own orders, profile and events, so the rows equal the full
-    snapshot's (tested) at a fraction of its cost. With ``parquet`` (the run's validated
-    tables as files, see :meth:`custops.context.RunContext.parquet_table`) DuckDB reads them
-    with a semi-join on the ids and pandas never holds the 18M event rows."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
+    snapshot's (tested) at a fraction of its cost.
+
+    ``tables``: a dataset, or a mapping of ``orders`` / ``customers`` / ``events`` to a
+    DataFrame or a Parquet file (a run's validated tables, :meth:`RunContext.table_source`).
+    DuckDB keeps the touched customers' rows once (a semi-join on their ids); every
+    campaign's snapshot then reads those instead of the whole tables again.
+    """
+    import ibis
 
     from custops.features import build_features
 
-    id_list = [] if touches is None else touches["customer_id"].astype(str).unique().tolist()
-    if parquet and parquet.get("orders") is not None:
-        import ibis
-
-        con = ibis.duckdb.connect()
-        id_table = ibis.memtable(pd.DataFrame({"customer_id": pd.Series(id_list,
-                                                                        dtype="string")}))
-        tables = {}
-        for name, path in parquet.items():
-            if path is not None:
-                table = con.read_parquet(path, table_name=f"{name}_all")
-                # Materialised once: every campaign's snapshot then reads the touched
-                # customers' rows instead of scanning the whole file again.
-                tables[name] = con.create_table(
-                    name, table.filter(table.customer_id.isin(id_table.customer_id)), temp=True)
-        return lambda day: build_features(tables, day, con=con)
-    ids = pa.array(id_list, type=pa.large_string())
-    tables = {}
+    con = ibis.duckdb.connect()
+    ids = [] if touches is None else touches["customer_id"].astype(str).unique().tolist()
+    id_table = ibis.memtable(pd.DataFrame({"customer_id": pd.Series(ids, dtype="string")}))
+    kept = {}
     for name in ("orders", "customers", "events"):
-        frame = getattr(data, name, None)
-        if frame is not None:  # pyarrow's is_in: 3× pandas' isin on text ids (7.6M orders)
-            values = pa.array(frame["customer_id"].astype("string[pyarrow]").array,
-                              type=pa.large_string())
-            keep = pc.fill_null(pc.is_in(values, value_set=ids), False)
-            tables[name] = frame[np.asarray(keep.to_numpy(zero_copy_only=False), dtype=bool)]
-    return lambda day: build_features(tables, day)
+        source = tables.get(name) if isinstance(tables, Mapping) else getattr(tables, name, None)
+        if source is None:
+            continue
+        table = (ibis.memtable(source) if isinstance(source, pd.DataFrame)
+                 else con.read_parquet(source, table_name=f"{name}_all"))
+        kept[name] = con.create_table(
+            name, table.filter(table.customer_id.isin(id_table.customer_id)), temp=True)
+    return lambda day: build_features(kept, day, con=con)
 
 
 class UpliftModel:
@@ -760,7 +751,7 @@ def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
     showing a published report (``ctx.read_only``) gets that report's own inputs, channels and
     parameters (budget included), whatever the notebook's defaults: the page then shows the
     plan the scheduled run made."""
-    from custops.features import activity_hour_matrix, activity_hours
+    from custops.features import activity_hour_matrix
 
     if ctx.read_only:
         published = stored_inputs(ctx)
@@ -774,16 +765,14 @@ def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
             stored.params = params
             return stored
     data = ctx.dataset()
-    # The run's validated tables as Parquet (report runs): DuckDB reads them directly.
-    parquet = {name: ctx.parquet_table(name) for name in ("orders", "customers", "events")}
-    if parquet["orders"] is None:
-        parquet = None
+    # Each table as DuckDB should read it: in memory if this notebook holds it, else the
+    # run's validated Parquet file (18M event rows never come into pandas).
+    tables = {name: ctx.table_source(name) for name in ("orders", "customers", "events")}
     touches = sample_campaign_rows(data.touches, MAX_CAMPAIGN_ROWS, seed=ctx.seed)
     uplift = estimate_uplift(features, segments, touches,
-                             campaign_features_at(data, touches, parquet), seed=ctx.seed)
-    hours = (activity_hour_matrix(parquet["orders"], parquet["events"], ctx.as_of,
-                                  features["customer_id"]) if parquet
-             else activity_hours(data.orders, data.events, ctx.as_of))
+                             campaign_features_at(tables, touches), seed=ctx.seed)
+    hours = activity_hour_matrix(tables["orders"], tables["events"], ctx.as_of,
+                                 features["customer_id"])
     candidates = candidates_frame(features, segments, churn_scores, uplift, hours, params)
     eligible, excluded = eligibility(features, channels, data.touches, ctx.as_of, params)
     names = [str(c) for c in channels["channel"]]
@@ -870,7 +859,9 @@ def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.
     n = len(gain)
     if max_customers is None or n <= max_customers:
         return optimize.budget_curve(gain, cost, windowed, budgets, capacity=capacity)
-    rows = np.sort(np.random.default_rng(seed).choice(n, max_customers, replace=False))
+    from custops.churn import sample_rows
+
+    rows = sample_rows(n, max_customers, seed)
     share = max_customers / n
     curve = optimize.budget_curve(gain[rows], cost, windowed[rows], budgets * share,
                                   capacity=np.where(np.isfinite(capacity),

@@ -31,9 +31,9 @@ PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", 
             "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
 KERNEL = "python3"
 # Kernels get the runner's environment plus these (unless the user set them; the runner's own
-# process is left as it is). Idle OpenMP workers (scikit-learn's boosting)
-# sleep instead of spinning: on a shared 2-core machine a spinning worker waiting for a busy
-# core made a 300k-row churn fit take 51 s instead of 16 s, with identical predictions.
+# process is left as it is). Idle OpenMP workers (scikit-learn's boosting) sleep instead of
+# spinning: on a shared 2-core machine a spinning worker waiting for a busy core made a
+# 300k-row churn fit take 51 s instead of 16 s, with identical predictions.
 KERNEL_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 # What every notebook imports first: loaded while the previous notebook runs.
 WARM_IMPORTS = ("import numpy, pandas, pyarrow.parquet, duckdb, ibis, plotly.graph_objects, "
