@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from custops import bench
-from custops.data import load_dataset
 from custops.features import build_features
+from custops.io.dataset import load_dataset
+from custops.tools import bench
 
 ROOT = Path(__file__).resolve().parents[1]
 

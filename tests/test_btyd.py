@@ -17,8 +17,9 @@ import pandas as pd
 import pytest
 from scipy.special import betaln, gammaln
 
-from custops import btyd
-from custops.btyd import (
+from custops.errors import DataError
+from custops.models import btyd
+from custops.models.btyd import (
     BetaGeoFitter,
     BTYDDataError,
     BTYDParameterError,
@@ -30,7 +31,6 @@ from custops.btyd import (
     gamma_gamma_log_likelihood,
     simulate_bgnbd,
 )
-from custops.errors import DataError
 
 CDNOW_PATH = Path(__file__).parent / "data" / "cdnow_summary.csv"
 

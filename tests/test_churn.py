@@ -11,10 +11,11 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from custops import churn, context, segment
+from custops import churn, segment
 from custops import features as features_module
 from custops.errors import ParameterError
 from custops.features import build_features
+from custops.run import context
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"

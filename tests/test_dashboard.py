@@ -19,8 +19,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import dashboard
+from custops.app import dashboard
 from custops.errors import ParameterError
+from custops.exports import mask_phones
 from custops.labels import t
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -34,7 +35,7 @@ CULL_SECONDS = 10  # test server: kernels of closed pages go after 10 idle secon
 def test_phones_are_masked_or_dropped():
     phones = pd.Series(["138****5678", "13812345678", "+86 139-1234-5678", "12345", None,
                         np.nan])
-    masked = dashboard.mask_phones(phones)
+    masked = mask_phones(phones)
     assert masked.tolist() == ["138****5678", "138****5678", "139****5678", "", "", ""]
 
 
@@ -138,7 +139,8 @@ def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path):
     """The 04 panel re-runs the optimiser on the run's stored inputs: the same plan as the
     notebook's at the run's budget, cheaper under a lower budget, no contacts on a switched-off
     channel, only selected customers, and a masked contact list matching the plan."""
-    from custops import context, reach, segment
+    from custops import reach, segment
+    from custops.run import context
 
     ctx = context.open_run(str(SAMPLE), run_dir=str(tmp_path / "run"))
     feats = ctx.features()
@@ -202,7 +204,7 @@ def test_a_dashboard_takes_the_published_runs_parameters(tmp_path, monkeypatch):
     """Under a dashboard (the report is read, not written) the parameters the run was given
     replace the notebook's defaults, except the page's own language, folders and
     ``interactive``; a notebook writing its own run keeps what it was given."""
-    from custops import context
+    from custops.run import context
 
     run = tmp_path / "run"
     (run / "artifacts").mkdir(parents=True)
@@ -248,7 +250,7 @@ def chromium() -> str:
 
 @pytest.fixture(scope="module")
 def run_dir(chromium, tmp_path_factory) -> Path:
-    from custops import report
+    from custops.run import runner as report
 
     out = tmp_path_factory.mktemp("dash") / "report"
     # Not the notebooks' default cut: the 02 page must show the run's own segmentation.
@@ -451,7 +453,8 @@ def test_reach_dashboard_sliders_replan_and_download_the_contact_list(server, br
     the page are those of the plan at the new settings, and the download is that plan."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from custops import context, reach
+    from custops import reach
+    from custops.run import context
 
     context_, page = _open(browser, server.url("04_reach"), dashboard.PANEL_FIGURE)
     try:

@@ -1,4 +1,4 @@
-"""Tests for custops.data: loading hostile CSV/Excel/Parquet/DuckDB/ibis inputs into the contract."""
+"""Tests for custops.io.dataset: loading hostile CSV/Excel/Parquet/DuckDB/ibis inputs into the contract."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import cli
-from custops.data import (
+from custops.errors import DataError, ParameterError
+from custops.io.dataset import (
     MAX_REJECTED_SHARE,
     REJECTS_COLUMNS,
     TABLE_SCHEMAS,
@@ -21,7 +21,7 @@ from custops.data import (
     load_dataset,
     read_mapping,
 )
-from custops.errors import DataError, ParameterError
+from custops.run import cli
 
 ORDERS_HEADER = "customer_id,order_id,order_time,amount\n"
 
@@ -86,9 +86,9 @@ def test_utf8_bom_header_is_not_part_of_the_first_column_name(tmp_path):
 
 
 def test_gbk_text_after_an_ascii_start_is_still_decoded(tmp_path, monkeypatch):
-    import custops.data
+    import custops.io.dataset
 
-    monkeypatch.setattr(custops.data, "_HEAD_BYTES", 64)  # the sniffed start is pure ASCII
+    monkeypatch.setattr(custops.io.dataset, "_HEAD_BYTES", 64)  # the sniffed start is pure ASCII
     write_text(tmp_path / "orders.csv", ORDERS_HEADER
                + "".join(f"C1,O{i},2025-06-01,10\n" for i in range(5))
                + "张三,O9,2025-06-01,10\n", encoding="gbk")
@@ -610,7 +610,7 @@ def test_vectorised_parsing_handles_many_rows_quickly(tmp_path):
 def test_few_valued_columns_parsed_per_value_equal_the_row_by_row_parse(monkeypatch, column):
     """Large columns with few distinct values are cleaned and mapped once per value and
     spread by code: the same values, missing and invalid flags as parsing every row."""
-    from custops import data
+    from custops.io import dataset as data
 
     messy = [" app ", "APP", "小程序", "NULL", None, "未知", "  ", "男", "female", "F", "广东省",
              "广西壮族自治区", "unknown", "-", "x"]
@@ -631,7 +631,7 @@ def test_csv_bad_lines_are_recorded_while_other_tables_are_checked(tmp_path):
     it a concurrent check lost the recorder in most reads)."""
     import threading
 
-    from custops import data
+    from custops.io import dataset as data
 
     path = tmp_path / "orders.csv"
     rows = ["customer_id,order_id,amount"] + [f"C{i},O{i},{i}.5" for i in range(2_000)]
@@ -660,7 +660,7 @@ def test_csv_bad_lines_are_recorded_while_other_tables_are_checked(tmp_path):
 def test_object_columns_with_numbers_keep_each_spelling():
     """1, 1.0 and True are one value to pandas' factorize: object columns that are not all
     text are parsed row by row, so each keeps its own spelling."""
-    from custops import data
+    from custops.io import dataset as data
 
     spec = next(s for s in data.TABLE_SCHEMAS["orders"] if s.name == "channel")
     values = pd.Series([1, 1.5, 1.0, "app"] * 30_000, dtype="object")

@@ -96,7 +96,7 @@ def test_orders_alone(tiny):
 
 def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
     """A run's validated orders can be read by DuckDB straight from Parquet: same results."""
-    from custops import context
+    from custops.run import context
 
     ctx = context.open_run(str(SAMPLE))
     orders = ctx.dataset().orders
@@ -118,7 +118,8 @@ def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
 def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
     """The one-query hour matrix (report runs) holds the same counts as the (customer, hour)
     frame placed row by row, in the order of the ids given, zeros for customers without any."""
-    from custops import context, reach
+    from custops import reach
+    from custops.run import context
 
     ctx = context.open_run(str(SAMPLE))
     data = ctx.dataset()
@@ -140,7 +141,7 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypat
     """prefetch_features builds earlier snapshots in a background thread: features_at then
     returns exactly the table it would have built, stores it in the run folder, and a failure
     in the thread surfaces at features_at rather than being lost."""
-    from custops import context
+    from custops.run import context
 
     run = tmp_path / "run"
     ctx = context.open_run(str(SAMPLE), run_dir=str(run))
@@ -183,7 +184,7 @@ def test_snapshots_built_together_equal_each_built_alone():
     """Several dates in one pass (shared order days, favourite and event counts) give, for
     every date, exactly the table build_features gives for that date alone: customers who
     appear later are absent, windows and favourites count only what was known."""
-    from custops import context
+    from custops.run import context
 
     ctx = context.open_run(str(SAMPLE))
     data = ctx.dataset()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from custops import report
 from custops.errors import RunError
+from custops.run import runner as report
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -104,7 +104,7 @@ def test_a_failing_run_keeps_the_previous_report(report_dir, tmp_path):
 
 def test_cli_fails_loudly_with_one_line(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "custops.cli", "report", "--data", str(SAMPLE), "--out",
+        [sys.executable, "-m", "custops.run.cli", "report", "--data", str(SAMPLE), "--out",
          str(tmp_path / "r"), "--notebooks", "01_profile", "-p", "lang", "xx"],
         capture_output=True, text=True, check=False,
     )

@@ -14,16 +14,18 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from scipy import stats
 
-from custops import optimize
-from custops.optimize import (
+from custops.models import assignment
+from custops.models.assignment import (
     OptimizeDataError,
     OptimizeParameterError,
     budget_curve,
+    optimise_assignment,
+)
+from custops.models.experiment import (
     campaign_readout,
     holdout_mask,
     holdout_size_for_effect,
     minimum_detectable_effect,
-    optimise_assignment,
     power_two_proportions,
 )
 
@@ -196,8 +198,8 @@ def test_lagrangian_large_instance_path(monkeypatch, capacity):
     direct = optimise_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="lagrangian"
     )
-    monkeypatch.setattr(optimize, "_DIRECT_MAX_CUSTOMERS", 2_000)
-    monkeypatch.setattr(optimize, "_ACTIVE_SET_MIN", 300)
+    monkeypatch.setattr(assignment, "_DIRECT_MAX_CUSTOMERS", 2_000)
+    monkeypatch.setattr(assignment, "_ACTIVE_SET_MIN", 300)
     staged = optimise_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="lagrangian"
     )

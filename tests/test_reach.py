@@ -12,8 +12,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import churn, context, features, reach, sample, segment
+from custops import churn, features, reach, segment
 from custops.errors import ParameterError
+from custops.run import context
+from custops.tools import sample
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -199,7 +201,7 @@ def test_campaign_snapshots_for_touched_customers_equal_the_full_snapshot(tmp_pa
     """The uplift model builds campaign snapshots for the touched customers only; their rows
     must equal the full feature table's, from tables in memory or from a run's Parquet files,
     and a sample of a randomised campaign stays balanced."""
-    from custops import context
+    from custops.run import context
 
     ctx = context.open_run(str(SAMPLE))
     data = ctx.dataset()

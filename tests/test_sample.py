@@ -1,4 +1,4 @@
-"""Tests for custops.sample: determinism, agreement with the truth, the data contract."""
+"""Tests for custops.tools.sample: determinism, agreement with the truth, the data contract."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from custops.errors import ParameterError
-from custops.sample import (
+from custops.tools.sample import (
     CATEGORIES,
     CITIES,
     EVENT_TYPES,
@@ -144,7 +144,7 @@ def test_tables_follow_the_contract(sample):
 
 
 def test_frames_equal_what_the_loader_reads_from_the_files(sample):
-    from custops.data import load_dataset
+    from custops.io.dataset import load_dataset
 
     loaded = load_dataset(COMMITTED, as_of=AS_OF)
     for name, frame in sample.tables().items():

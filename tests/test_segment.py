@@ -131,7 +131,7 @@ def test_stored_cluster_labels_describe_the_same_clusters_without_a_fit():
     fit that made them (k-means is not run again); a label per customer is required."""
     from pathlib import Path
 
-    from custops import context
+    from custops.run import context
 
     ctx = context.open_run(str(Path(__file__).resolve().parents[1] / "data" / "sample"))
     feats = ctx.features()

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from custops.data import load_dataset
 from custops.features import build_features
+from custops.io.dataset import load_dataset
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +57,7 @@ def test_scoring_runs_on_the_executors(spark):
     import numpy as np
 
     from custops import churn
-    from custops import spark as on_spark
+    from custops.run import spark as on_spark
 
     dataset = load_dataset(ROOT / "data" / "sample")
     orders = spark.createDataFrame(dataset.orders[["customer_id", "order_id", "order_time",

@@ -3,7 +3,7 @@
 Two models score every buyer, and both are backtested on the user's own history before anyone
 relies on them:
 
-- **BG/NBD + Gamma-Gamma** (:mod:`custops.btyd`): probability alive, expected orders and
+- **BG/NBD + Gamma-Gamma** (:mod:`custops.models.btyd`): probability alive, expected orders and
   discounted expected value over a horizon; P(no order in the horizon) exactly under the model.
 - **Gradient boosting** (scikit-learn's HistGradientBoosting) on the feature table as of
   ``as_of − horizon``, label = no order in the following ``horizon`` days.
@@ -23,20 +23,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custops import btyd
-from custops.errors import DataError, ParameterError
-from custops.threads import openmp_threads
+from custops.errors import ParameterError
+from custops.models import btyd
+from custops.models.classifier import SupervisedChurnModel, classification_metrics
 
-NUMERIC_FEATURES = (
-    "days_since_last_order", "order_days", "order_count", "frequency", "recency_days", "T_days",
-    "gross_spend", "net_spend", "refund_amount", "refund_count", "monetary_value",
-    "avg_order_value", "mean_gap_days", "orders_30d", "orders_90d", "orders_180d", "orders_365d",
-    "spend_30d", "spend_90d", "spend_180d", "spend_365d", "events_total", "events_visit",
-    "events_check_in", "events_cart_add", "events_share", "events_referral", "events_review",
-    "events_complaint", "days_since_last_event", "age", "city_tier", "favourite_hour",
-)
-CATEGORICAL_FEATURES = ("acquisition_channel", "favourite_channel", "favourite_category",
-                        "gender", "occupation")
 MODELS = ("supervised", "btyd", "rfm_rule")
 RISK_BANDS = ("high_risk", "medium_risk", "low_risk")
 STRATEGIES = ("recall_high_value", "recall_low_cost", "onboarding", "service_callback",
@@ -99,127 +89,6 @@ def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.Dat
                     - joined["order_count"].astype("Float64")).clip(lower=0)
     return pd.DataFrame({"customer_id": joined["customer_id"], "churned": churned.astype(bool),
                          "orders_after": orders_after.astype("float64")})
-
-
-def _with_unknown(values: pd.Series) -> pd.Series:
-    """A categorical feature with missing values written as the category "unknown"."""
-    missing = values.isna()
-    if not missing.any():
-        return values
-    if isinstance(values.dtype, pd.CategoricalDtype):
-        values = values.astype("object")
-    return values.where(~missing, "unknown")
-
-
-@dataclass
-class ModelDesign:
-    """The input of the boosted models: numeric features as floats, the overdue ratio, and the
-    low-cardinality categoricals as codes into category lists fixed on the training data
-    (sorted; "unknown" stands for missing; a value not seen there becomes missing).
-
-    :meth:`matrix` gives one float array for ``HistGradientBoosting*(categorical_features=
-    design.mask)``: the same trees and predictions as ``"from_dtype"`` on a DataFrame of
-    pandas categories, without the column transformer scikit-learn runs on every call (1.5 s
-    per million rows per prediction), and built only for the rows a fit samples.
-    """
-
-    columns: list[str]
-    categories: dict[str, pd.Index]
-
-    @classmethod
-    def of(cls, features: pd.DataFrame) -> ModelDesign:
-        columns = [c for c in NUMERIC_FEATURES if c in features]
-        if {"days_since_last_order", "mean_gap_days"} <= set(columns):
-            columns.append("overdue_ratio")
-        categories = {}
-        for col in CATEGORICAL_FEATURES:
-            if col in features:
-                values = features[col]
-                present = pd.Index(values.dropna().unique())
-                if values.isna().any():
-                    present = present.append(pd.Index(["unknown"]))
-                categories[col] = pd.Categorical(present.unique()).categories
-                columns.append(col)
-        return cls(columns, categories)
-
-    @property
-    def mask(self) -> np.ndarray:
-        """Which columns of :meth:`matrix` are categorical."""
-        return np.array([c in self.categories for c in self.columns], dtype=bool)
-
-    def matrix(self, features: pd.DataFrame) -> np.ndarray:
-        """The float64 model input for ``features`` (a column it lacks is all missing)."""
-        out = np.full((len(features), len(self.columns)), np.nan, dtype=np.float64, order="F")
-
-        def floats(col: str) -> np.ndarray | None:
-            return (features[col].to_numpy(dtype="float64", na_value=np.nan)
-                    if col in features else None)
-
-        for j, col in enumerate(self.columns):
-            if col in self.categories:
-                if col in features:
-                    codes = pd.Categorical(_with_unknown(features[col]),
-                                           categories=self.categories[col]).codes
-                    out[:, j] = np.where(codes >= 0, codes, np.nan)
-            elif col == "overdue_ratio":
-                silent, gap = floats("days_since_last_order"), floats("mean_gap_days")
-                if silent is not None and gap is not None:
-                    with np.errstate(divide="ignore", invalid="ignore"):
-                        out[:, j] = silent / gap
-            elif col in features:
-                out[:, j] = floats(col)
-        return out
-
-
-def sample_rows(n: int, max_rows: int, seed: int) -> np.ndarray | None:
-    """Sorted positions of a seeded random sample of ``max_rows`` out of ``n`` rows, or None
-    when all ``n`` fit."""
-    if n <= max_rows:
-        return None
-    return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
-
-
-class SupervisedChurnModel:
-    """Gradient-boosted churn classifier (scikit-learn estimator conventions).
-
-    Fits on at most ``max_train_rows`` customers (a seeded random sample): beyond a few hundred
-    thousand rows the trees barely change, while the fit time keeps growing.
-    """
-
-    def __init__(self, *, max_iter: int = 100, learning_rate: float = 0.1, random_state: int = 0,
-                 max_train_rows: int = 150_000):
-        self.max_iter = max_iter
-        self.learning_rate = learning_rate
-        self.random_state = random_state
-        self.max_train_rows = max_train_rows
-
-    def fit(self, features: pd.DataFrame, churned: pd.Series) -> SupervisedChurnModel:
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        self.design_ = ModelDesign.of(features)
-        y = np.asarray(churned, dtype=int)
-        keep = sample_rows(len(features), self.max_train_rows, self.random_state)
-        if keep is not None:
-            features, y = features.iloc[keep], y[keep]
-        x = self.design_.matrix(features)
-        if len(np.unique(y)) < 2:
-            raise DataError("the churn label has one class only in the training window "
-                            "(everyone churned or nobody did): use a longer history or "
-                            "another horizon_days")
-        model = HistGradientBoostingClassifier(
-            max_iter=self.max_iter, learning_rate=self.learning_rate, max_leaf_nodes=15,
-            min_samples_leaf=40, l2_regularization=1.0,
-            categorical_features=self.design_.mask,
-            early_stopping=False, random_state=self.random_state,
-        )
-        with openmp_threads(len(x)):
-            self.model_ = model.fit(x, y)
-        return self
-
-    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        x = self.design_.matrix(features)
-        with openmp_threads(len(x)):
-            return self.model_.predict_proba(x)[:, 1]
 
 
 # -- BTYD scores -------------------------------------------------------------------------------
@@ -294,33 +163,6 @@ def rfm_rule_predict(table: pd.DataFrame, features: pd.DataFrame, fallback: floa
 
 
 # -- metrics -----------------------------------------------------------------------------------
-
-def classification_metrics(y: np.ndarray, score: np.ndarray, *, bins: int = 10) -> dict[str, Any]:
-    """AUC, Brier score, top-decile lift and capture, and a calibration table."""
-    from sklearn.metrics import brier_score_loss, roc_auc_score
-
-    y = np.asarray(y, dtype=int)
-    score = np.clip(np.asarray(score, dtype=float), 0, 1)
-    n = len(y)
-    base_rate = y.mean() if n else float("nan")
-    order = np.argsort(-score, kind="stable")
-    top = order[: max(int(np.ceil(n * 0.1)), 1)]
-    top_rate = y[top].mean() if n else float("nan")
-    edges = np.linspace(0, 1, bins + 1)
-    bucket = np.clip(np.digitize(score, edges[1:-1]), 0, bins - 1)
-    calibration = (pd.DataFrame({"bin": bucket, "predicted": score, "actual": y})
-                   .groupby("bin").agg(predicted=("predicted", "mean"), actual=("actual", "mean"),
-                                       customers=("actual", "size")).reset_index())
-    return {
-        "auc": float(roc_auc_score(y, score)) if 0 < y.sum() < n else float("nan"),
-        "brier": float(brier_score_loss(y, score)) if n else float("nan"),
-        "base_rate": float(base_rate),
-        "top_decile_rate": float(top_rate),
-        "top_decile_lift": float(top_rate / base_rate) if base_rate > 0 else float("nan"),
-        "top_decile_capture": float(y[top].sum() / max(y.sum(), 1)),
-        "calibration": calibration.to_dict("records"),
-        "customers": int(n),
-    }
 
 
 @dataclass

@@ -264,7 +264,7 @@ def feature_expression(
     orders : ibis.Table
         Columns ``customer_id``, ``order_id``, ``order_time`` (naive local timestamp),
         ``amount``; optional ``is_refund``, ``channel``, ``category``. One row per order (and
-        per refund), as :func:`custops.data.load_dataset` guarantees.
+        per refund), as :func:`custops.io.dataset.load_dataset` guarantees.
     as_of : str or date
         Snapshot date; rows after the end of this day are ignored.
     customers, events : ibis.Table, optional
@@ -412,7 +412,7 @@ def build_features(
     Parameters
     ----------
     data : Dataset or mapping
-        A :class:`custops.data.Dataset` or a mapping with ``orders`` and optionally
+        A :class:`custops.io.dataset.Dataset` or a mapping with ``orders`` and optionally
         ``customers`` / ``events``, each a pandas DataFrame or an ibis Table.
     as_of : str or date
         Snapshot date (YYYY-MM-DD).
@@ -473,7 +473,7 @@ def _duck(orders: pd.DataFrame | str | os.PathLike, as_of: str | dt.date):
 def customer_months(orders: pd.DataFrame, as_of: str | dt.date) -> pd.DataFrame:
     """Purchases and net spend per customer and calendar month (``month`` = first day).
 
-    ``orders`` holds one row per order (and per refund), as :func:`custops.data.load_dataset`
+    ``orders`` holds one row per order (and per refund), as :func:`custops.io.dataset.load_dataset`
     guarantees, so purchases are counted by rows: a distinct count of text order ids cost
     more than the rest of the query at millions of orders.
     """

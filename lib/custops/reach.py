@@ -3,7 +3,7 @@ channel capacity, consent, frequency caps and quiet hours — plus the holdout t
 
 The plan maximises expected *incremental* value: the uplift a contact causes (learned from past
 randomised campaigns, or stated assumptions per lifecycle stage when there are none) × the value
-of a conversion − the contact's cost. The optimiser is :mod:`custops.optimize` (exact MILP or a
+of a conversion − the contact's cost. The optimiser is :mod:`custops.models.assignment` (exact MILP or a
 Lagrangian method with its optimality gap).
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,86 +19,28 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custops import optimize
-from custops.errors import DataError, ParameterError
-from custops.threads import openmp_threads
+from custops.errors import DataError
+from custops.exports import EXCEL_ROWS_PER_SHEET, export_lists
+from custops.models import assignment, experiment
+from custops.models.uplift import (
+    MAX_CAMPAIGN_ROWS,
+    UpliftModel,
+    evaluate_uplift,
+    sample_campaign_rows,
+)
+from custops.rules import (
+    DEFAULT_CHANNELS,
+    TOUCH_CHANNELS,
+    ReachParams,
+    _in_window,
+    eligibility,
+    format_hour,
+    send_hours,
+)
 
-# Channels as the seeds name them. cost: per contact (CNY); daily_capacity: contacts a day;
-# effect: the channel's effect relative to the campaigns the uplift was learned from (an
-# assumption, shown as such); window: hours a message may go out (quiet hours outside).
-DEFAULT_CHANNELS = pd.DataFrame([
-    {"channel": "push", "cost": 0.01, "daily_capacity": math.inf, "effect": 0.6,
-     "consent": "consent_push", "window_start": 9.0, "window_end": 21.0},
-    {"channel": "sms", "cost": 0.05, "daily_capacity": 200_000, "effect": 1.0,
-     "consent": "consent_sms", "window_start": 9.0, "window_end": 21.0},
-    {"channel": "wecom_1v1", "cost": 0.8, "daily_capacity": 1_500, "effect": 1.6,
-     "consent": "consent_wecom", "window_start": 9.0, "window_end": 21.0},
-    {"channel": "wecom_mass", "cost": 0.02, "daily_capacity": math.inf, "effect": 0.8,
-     "consent": "consent_wecom", "window_start": 9.0, "window_end": 21.0},
-    {"channel": "email", "cost": 0.005, "daily_capacity": math.inf, "effect": 0.3,
-     "consent": "consent_email", "window_start": 9.0, "window_end": 21.0},
-    {"channel": "phone", "cost": 3.0, "daily_capacity": 300, "effect": 2.0,
-     "consent": "consent_phone", "window_start": 10.0, "window_end": 20.0},
-])
-CHANNEL_COLUMNS = ("channel", "cost", "daily_capacity", "effect", "consent", "window_start",
-                   "window_end")
-# Past touches' channel names → the planner's channel (for frequency caps).
-TOUCH_CHANNELS = {"push": "push", "sms": "sms", "wecom": "wecom_mass", "wecom_mass": "wecom_mass",
-                  "wecom_1v1": "wecom_1v1", "email": "email", "phone": "phone"}
 # Uplift assumed per lifecycle stage when no randomised campaign history exists.
 ASSUMED_UPLIFT = {"newcomer": 0.04, "growth": 0.03, "mature": 0.02, "decline": 0.05,
                   "churned": 0.02, "prospect": 0.01}
-
-
-@dataclass(frozen=True)
-class ReachParams:
-    """Every rule of the plan (DOMAIN.md); all are parameters."""
-
-    budget: float = 2_000.0  # total contact spend (CNY)
-    campaign_id: str = "reach"
-    campaign_days: int = 1  # capacities are per day × days
-    holdout_share: float = 0.0  # 0: size the holdout with a power calculation
-    target_lift: float = 0.03  # absolute conversion lift the holdout must detect
-    min_holdout_share: float = 0.05
-    max_holdout_share: float = 0.5
-    quiet_start: float = 21.0  # 勿扰: no sends from quiet_start …
-    quiet_end: float = 9.0  # … to quiet_end (hours, local time)
-    lead_minutes: int = 90  # send this long before the customer's habitual hour
-    max_touches_7d: int = 2  # fatigue cap across channels (疲劳度)
-    wecom_mass_per_day: int = 1  # enterprise mass messages per customer per day
-    wecom_mass_per_month: int = 0  # 0: as many as the month has days; tighter: e.g. 4
-    margin: float = 1.0  # share of revenue that is value (1 = revenue)
-    conversion_window_days: int = 14
-    min_events_for_own_hour: int = 5  # below this, shrink towards the segment's hour pattern
-
-    def __post_init__(self):
-        if self.budget < 0:
-            raise ParameterError(f"budget={self.budget}: must be ≥ 0")
-        if not 0 <= self.holdout_share < 1:
-            raise ParameterError(f"holdout_share={self.holdout_share}: use 0 (auto) to 0.99")
-        if not (0 <= self.quiet_end < 24 and 0 <= self.quiet_start < 24):
-            raise ParameterError("quiet_start and quiet_end are hours between 0 and 24")
-        if self.max_touches_7d < 0 or self.wecom_mass_per_day < 0:
-            raise ParameterError("caps must be ≥ 0")
-
-
-def load_channels(path: str | Path | None = None) -> pd.DataFrame:
-    """The channel table: defaults, or a YAML file with a list of channels (same columns)."""
-    if not path:
-        return DEFAULT_CHANNELS.copy()
-    import yaml
-
-    try:
-        rows = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ParameterError(f"channels file {path}: {exc.strerror}") from exc
-    table = pd.DataFrame(rows.get("channels", rows) if isinstance(rows, dict) else rows)
-    missing = [c for c in CHANNEL_COLUMNS if c not in table]
-    if missing:
-        raise ParameterError(f"channels file {path}: missing {', '.join(missing)}; found "
-                             f"{', '.join(map(str, table.columns))}")
-    table["daily_capacity"] = pd.to_numeric(table["daily_capacity"]).fillna(math.inf)
-    return table[list(CHANNEL_COLUMNS)]
 
 
 # -- uplift ------------------------------------------------------------------------------------
@@ -131,21 +72,6 @@ def campaign_training_frame(touches: pd.DataFrame, features_at) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-MAX_CAMPAIGN_ROWS = 150_000  # campaign rows the uplift model learns and is graded from
-
-
-def sample_campaign_rows(touches: pd.DataFrame | None, max_rows: int | None = MAX_CAMPAIGN_ROWS,
-                         seed: int = 0) -> pd.DataFrame | None:
-    """At most ``max_rows`` touches, drawn uniformly at random (seeded): a random subset of a
-    randomised campaign is still randomised. The model trains on at most 100,000 rows, so
-    building feature snapshots for a million touched customers would be wasted."""
-    from custops.churn import sample_rows
-
-    keep = None if touches is None or max_rows is None else sample_rows(len(touches), max_rows,
-                                                                          seed)
-    return touches if keep is None else touches.iloc[keep].reset_index(drop=True)
-
-
 def campaign_features_at(tables, touches: pd.DataFrame | None):
     """``features_at(date)`` for the customers in ``touches`` only: the feature table of a
     customer depends on their own orders, profile and events, so the rows equal the full
@@ -175,250 +101,7 @@ def campaign_features_at(tables, touches: pd.DataFrame | None):
     return lambda day: build_features(kept, day, con=con)
 
 
-class UpliftModel:
-    """X-learner uplift (Künzel et al. 2019) on gradient-boosted trees.
-
-    Stage 1 fits P(convert | x) separately on the treated and the control group; stage 2
-    regresses each group's imputed individual effect (treated: y − μ0(x); control: μ1(x) − y)
-    on x; the uplift is their mix weighted by the treated share g: g·τ0(x) + (1 − g)·τ1(x).
-    Shallow trees: on a few thousand campaign rows this ranked persuadable customers better
-    than a two-model learner (measured on the sample's ground truth: Qini 0.77 vs 0.68 of the
-    oracle). 50 trees at learning rate 0.1 graded as 100 at 0.05 (0.761 vs 0.762 and 0.782 vs
-    0.790 of the oracle on two 20,000-customer samples) at half the cost: scoring a million
-    customers walks every tree of three models.
-    """
-
-    def __init__(self, *, max_iter: int = 50, learning_rate: float = 0.1, max_depth: int = 3,
-                 min_samples_leaf: int = 80, random_state: int = 0,
-                 max_train_rows: int = 100_000):
-        self.max_train_rows = max_train_rows
-        self.max_iter = max_iter
-        self.learning_rate = learning_rate
-        self.max_depth = max_depth
-        self.min_samples_leaf = min_samples_leaf
-        self.random_state = random_state
-
-    def _options(self) -> dict[str, Any]:
-        return dict(max_iter=self.max_iter, learning_rate=self.learning_rate,
-                    max_depth=self.max_depth, min_samples_leaf=self.min_samples_leaf,
-                    categorical_features=self.design_.mask, early_stopping=False,
-                    random_state=self.random_state)
-
-    def fit(self, features: pd.DataFrame, treated, converted) -> UpliftModel:
-        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
-
-        from custops.churn import ModelDesign, sample_rows
-
-        self.design_ = ModelDesign.of(features)
-        treated = np.asarray(treated, dtype=bool)
-        y = np.asarray(converted, dtype=int)
-        keep = sample_rows(len(features), self.max_train_rows, self.random_state)
-        if keep is not None:  # a seeded sample: shallow trees need no more
-            features, treated, y = features.iloc[keep], treated[keep], y[keep]
-        x = self.design_.matrix(features)
-        for arm, name in ((treated, "treatment"), (~treated, "control")):
-            if len(np.unique(y[arm])) < 2:
-                raise DataError(f"touches: the {name} group has no variation in 'converted'; "
-                                "an uplift model needs conversions and non-conversions in both")
-        with openmp_threads(len(x)):
-            self.treated_ = HistGradientBoostingClassifier(**self._options()).fit(
-                x[treated], y[treated])
-            self.control_ = HistGradientBoostingClassifier(**self._options()).fit(
-                x[~treated], y[~treated])
-            effect_treated = y[treated] - self.control_.predict_proba(x[treated])[:, 1]
-            effect_control = self.treated_.predict_proba(x[~treated])[:, 1] - y[~treated]
-            self.tau_treated_ = HistGradientBoostingRegressor(**self._options()).fit(
-                x[treated], effect_treated)
-            self.tau_control_ = HistGradientBoostingRegressor(**self._options()).fit(
-                x[~treated], effect_control)
-        self.treated_share_ = float(treated.mean())
-        return self
-
-    def _matrix(self, features: pd.DataFrame) -> np.ndarray:
-        return self.design_.matrix(features)
-
-    def predict(self, features: pd.DataFrame) -> np.ndarray:
-        """Estimated uplift (change in conversion probability) per customer."""
-        x = self._matrix(features)
-        g = self.treated_share_
-        with openmp_threads(len(x)):
-            return g * self.tau_control_.predict(x) + (1 - g) * self.tau_treated_.predict(x)
-
-    def predict_control(self, features: pd.DataFrame) -> np.ndarray:
-        """Conversion probability without contact."""
-        x = self._matrix(features)
-        with openmp_threads(len(x)):
-            return self.control_.predict_proba(x)[:, 1]
-
-    def predict_both(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-        """:meth:`predict` and :meth:`predict_control` from one model matrix."""
-        x = self._matrix(features)
-        g = self.treated_share_
-        with openmp_threads(len(x)):
-            uplift = g * self.tau_control_.predict(x) + (1 - g) * self.tau_treated_.predict(x)
-            return uplift, self.control_.predict_proba(x)[:, 1]
-
-
-def qini_curve(score, treated, converted, *, points: int = 50) -> pd.DataFrame:
-    """Incremental conversions when targeting the top share of customers by ``score``.
-
-    At each cut: conversions among treated − conversions among control × (treated / control
-    counts in the cut). ``qini`` is the area between this curve and random targeting.
-    """
-    order = np.argsort(-np.asarray(score, dtype=float), kind="stable")
-    t = np.asarray(treated, dtype=bool)[order]
-    y = np.asarray(converted, dtype=float)[order]
-    n_t, n_c = np.cumsum(t), np.cumsum(~t)
-    y_t, y_c = np.cumsum(y * t), np.cumsum(y * ~t)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        incremental = y_t - np.where(n_c > 0, y_c * n_t / n_c, 0.0)
-    n = len(order)
-    cuts = np.unique(np.linspace(0, n - 1, min(points, n)).astype(int)) if n else np.array([])
-    share = (cuts + 1) / n if n else cuts
-    curve = pd.DataFrame({"share": np.r_[0.0, share], "incremental": np.r_[0.0, incremental[cuts]]})
-    curve["random"] = curve["share"] * (incremental[-1] if n else 0.0)
-    return curve
-
-
-def qini_coefficient(curve: pd.DataFrame) -> float:
-    """Area between the Qini curve and random targeting (trapezoids over the share)."""
-    gap = curve["incremental"] - curve["random"]
-    return float(np.trapezoid(gap, curve["share"]))
-
-
-def evaluate_uplift(training: pd.DataFrame, *, test_share: float = 0.3, seed: int = 0
-                    ) -> dict[str, Any]:
-    """Fit on a random part of the campaign data, report the Qini on the held-out part."""
-    test = optimize.holdout_mask(training["customer_id"].astype(str)
-                                 + "|" + training["campaign_id"].astype(str),
-                                 "uplift-eval", test_share, seed=seed)
-    model = UpliftModel(random_state=seed).fit(training[~test], training.loc[~test, "treated"],
-                                               training.loc[~test, "converted"])
-    held = training[test].reset_index(drop=True)
-    score = model.predict(held)
-    curve = qini_curve(score, held["treated"], held["converted"])
-    return {"model": model, "test": held, "score": score, "curve": curve,
-            "qini": qini_coefficient(curve)}
-
-
 # -- eligibility and timing --------------------------------------------------------------------
-
-def eligibility(customers: pd.DataFrame, channels: pd.DataFrame, touches: pd.DataFrame | None,
-                as_of: dt.date, params: ReachParams = ReachParams()
-                ) -> tuple[np.ndarray, dict[str, int]]:
-    """Which (customer, channel) pairs may be used, and how many were excluded by each rule.
-
-    Rules: consent per channel (a missing consent column means the data has no opt-out list
-    for it — allowed, and reported; a missing value means no consent), the fatigue cap across
-    channels over the last 7 days, and the WeCom mass-message caps per day and per month.
-    """
-    n, k = len(customers), len(channels)
-    eligible = np.ones((n, k), dtype=bool)
-    excluded: dict[str, int] = {}
-    for j, row in channels.reset_index(drop=True).iterrows():
-        col = row["consent"]
-        if col in customers:
-            ok = customers[col].astype("boolean").fillna(False).to_numpy(dtype=bool)
-            excluded[f"no consent: {row['channel']}"] = int((~ok).sum())
-            eligible[:, j] &= ok
-        else:
-            excluded[f"no consent list: {row['channel']}"] = 0
-    if touches is not None and not touches.empty:
-        recent = touches[touches["sent_time"] > pd.Timestamp(as_of) - pd.Timedelta(days=6)]
-        recent = recent[recent["group"].astype(str).str.lower() != "control"]
-        per_customer = recent.groupby("customer_id").size()
-        tired = customers["customer_id"].map(per_customer).fillna(0).to_numpy() \
-            >= params.max_touches_7d
-        excluded["fatigue cap (7 days)"] = int(tired.sum())
-        eligible[tired, :] = False
-        month_start = pd.Timestamp(as_of).replace(day=1)
-        touch_channel = touches["channel"].astype(str).map(TOUCH_CHANNELS)
-        mass = touches[(touch_channel == "wecom_mass")
-                       & (touches["group"].astype(str).str.lower() != "control")]
-        monthly_cap = params.wecom_mass_per_month or pd.Timestamp(as_of).days_in_month
-        this_month = mass[mass["sent_time"] >= month_start].groupby("customer_id").size()
-        today = mass[mass["sent_time"].dt.date == as_of].groupby("customer_id").size()
-        over = ((customers["customer_id"].map(this_month).fillna(0) >= monthly_cap)
-                | (customers["customer_id"].map(today).fillna(0) >= params.wecom_mass_per_day)
-                ).to_numpy()
-        j = channels.index[channels["channel"] == "wecom_mass"]
-        if len(j):
-            excluded["WeCom mass-message cap"] = int(over.sum())
-            eligible[over, channels.index.get_loc(j[0])] = False
-    return eligible, excluded
-
-
-def _in_window(hour: np.ndarray, start: float, end: float) -> np.ndarray:
-    return (hour >= start) & (hour < end) if start < end else (hour >= start) | (hour < end)
-
-
-def send_hours(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series, groups: pd.Series,
-               params: ReachParams = ReachParams()) -> np.ndarray:
-    """A send time (hours, e.g. 10.5 = 10:30) per customer, placed before their habit.
-
-    The habit is the peak of the customer's own order/event hours, shrunk towards their
-    segment's pattern: weights ``n / (n + min_events_for_own_hour)``. The send goes
-    ``lead_minutes`` earlier, moved out of quiet hours to the nearest allowed time.
-    """
-    counts = _hour_matrix(hour_counts, customer_ids)
-    codes, _ = pd.factorize(groups.astype(str).fillna("all").to_numpy())
-    k = int(codes.max()) + 1 if len(codes) else 0
-    seg = np.stack([np.bincount(codes, weights=counts[:, h], minlength=k) for h in range(24)],
-                   axis=1) if k else np.zeros((0, 24))
-    overall = counts.sum(axis=0, dtype=np.float64) + 1e-9
-    seg = np.where(seg.sum(axis=1, keepdims=True) > 0, seg, overall)
-    pattern = (seg / seg.sum(axis=1, keepdims=True)).astype(np.float32)
-    # own share × w + segment pattern × (1 − w) with w = n / (n + m) is, up to the row's
-    # positive factor 1 / (n + m), counts + m × pattern: the same peak, no 24-wide temporaries
-    # beyond one (a million customers × 24 hours is 96 MB in float32).
-    counts += np.float32(params.min_events_for_own_hour) * pattern[codes]
-    habit = counts.argmax(axis=1).astype(float)
-    send = (habit - params.lead_minutes / 60.0) % 24
-    quiet = _in_window(send, params.quiet_start, params.quiet_end)
-    # Before the morning end of quiet hours → first allowed slot; late evening → last slot.
-    last_slot = (params.quiet_start - 0.5) % 24
-    morning = (send < 12) | (send >= params.quiet_start)
-    send = np.where(quiet & morning & (send < params.quiet_end), params.quiet_end, send)
-    send = np.where(quiet & (send >= params.quiet_start), last_slot, send)
-    return send
-
-
-def _hour_matrix(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series) -> np.ndarray:
-    """Counts per (customer in ``customer_ids`` order) × hour of day, float32. A matrix made
-    by :func:`custops.features.activity_hour_matrix` passes as it is; a (customer_id, hour, n)
-    frame is matched in DuckDB: a hash join of millions of (customer, hour) rows to a million
-    ids takes a second where pandas' indexer took four."""
-    import duckdb
-
-    n = len(customer_ids)
-    if isinstance(hour_counts, np.ndarray):
-        if hour_counts.shape != (n, 24):
-            raise ValueError(f"hour matrix has shape {hour_counts.shape}, expected ({n}, 24)")
-        return hour_counts.astype(np.float32, copy=True)
-    counts = np.zeros(n * 24, dtype=np.float32)
-    if hour_counts.empty or n == 0:
-        return counts.reshape(n, 24)
-    con = duckdb.connect()
-    try:
-        con.register("hour_counts", hour_counts[["customer_id", "hour", "n"]])
-        con.register("ids", pd.DataFrame({"customer_id": customer_ids.astype(str).to_numpy(),
-                                          "row": np.arange(n, dtype=np.int64)}))
-        found = con.execute(
-            "select ids.row * 24 + cast(h.hour as bigint) as cell, h.n from hour_counts h "
-            "join ids on cast(h.customer_id as varchar) = ids.customer_id "
-            "where h.hour between 0 and 23").fetchnumpy()
-    finally:
-        con.close()
-    counts += np.bincount(np.asarray(found["cell"], dtype=np.int64),
-                          weights=np.asarray(found["n"], dtype=np.float64),
-                          minlength=n * 24).astype(np.float32)
-    return counts.reshape(n, 24)
-
-
-def format_hour(hours: np.ndarray) -> np.ndarray:
-    """10.5 → "10:30"."""
-    minutes = np.round(np.asarray(hours) * 60).astype(int) % (24 * 60)
-    return np.array([f"{m // 60:02d}:{m % 60:02d}" for m in minutes])
 
 
 # -- the plan ----------------------------------------------------------------------------------
@@ -429,7 +112,7 @@ class ReachPlan:
 
     plan: pd.DataFrame  # one row per contacted (treatment) customer
     control: pd.DataFrame  # the randomised holdout: same selection, not contacted
-    result: optimize.AssignmentResult
+    result: assignment.AssignmentResult
     summary: pd.DataFrame  # per channel: contacts, cost, expected incremental revenue, ROI
     holdout: dict[str, Any]
     excluded: dict[str, int]
@@ -454,7 +137,7 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
     ``candidates`` columns: customer_id, uplift, value (expected value of a conversion),
     baseline_rate (conversion without contact), send_hour, and any descriptive columns to
     carry into the lists (strategy, reason, segment, tier, phone...). ``method`` is the
-    optimiser's (:func:`custops.optimize.optimise_assignment`): the dashboards use
+    optimiser's (:func:`custops.models.assignment.optimise_assignment`): the dashboards use
     "lagrangian", milliseconds with its proven gap shown, where "auto" may spend seconds in the
     MILP to close a gap of a few millionths. ``tol``: a plan proven within this relative gap
     of the best possible is kept (1e-4: within 0.01 %; the MILP runs only above it).
@@ -463,7 +146,7 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
     capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
     # The holdout is not contacted, so the budget buys contacts for the treatment share only.
     share = params.holdout_share or 0.0
-    result = optimize.optimise_assignment(
+    result = assignment.optimise_assignment(
         gain, cost, windowed,
         budget=params.budget / max(1 - share, 1e-9) if share else params.budget,
         capacity=capacity / max(1 - share, 1e-9) if share else capacity, method=method,
@@ -478,7 +161,7 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
         * selected["value"])
     selected["send_time"] = format_hour(selected["send_hour"].to_numpy(float))
     holdout = _size_holdout(selected, params)
-    mask = optimize.holdout_mask(selected["customer_id"].astype(str), params.campaign_id,
+    mask = experiment.holdout_mask(selected["customer_id"].astype(str), params.campaign_id,
                                  holdout["share"], seed=seed, exact=True)
     selected["group"] = np.where(mask, "control", "treatment")
     plan = selected[~mask].reset_index(drop=True)
@@ -497,13 +180,13 @@ def _size_holdout(selected: pd.DataFrame, params: ReachParams) -> dict[str, Any]
         share = params.holdout_share
         feasible = True
     elif n >= 4:
-        size = optimize.holdout_size_for_effect(n, baseline, params.target_lift)
+        size = experiment.holdout_size_for_effect(n, baseline, params.target_lift)
         share = min(max(size.control_share, params.min_holdout_share), params.max_holdout_share)
         feasible = size.feasible
     else:
         share, feasible = params.min_holdout_share, False
     n_control = int(round(share * n))
-    mde = (optimize.minimum_detectable_effect(n - n_control, n_control, baseline)
+    mde = (experiment.minimum_detectable_effect(n - n_control, n_control, baseline)
            if 0 < n_control < n else float("nan"))
     return {"share": float(share), "n_control": n_control, "n_treatment": n - n_control,
             "baseline_rate": baseline, "target_lift": params.target_lift,
@@ -542,84 +225,6 @@ def true_incremental_value(plan_ids: pd.Series, channels_used: pd.Series, truth_
 
 # -- exports -----------------------------------------------------------------------------------
 
-# People read the workbook (and dial the phone and WeCom 1:1 lists, a few thousand a day);
-# tools load the full CSV lists. openpyxl writes ~12k cells a second here: 20,000 rows per
-# sheet cost 11 s of the 1M-customer report.
-EXCEL_ROWS_PER_SHEET = 5_000
-EXPORT_COLUMNS = ("customer_id", "channel", "send_time", "strategy", "reason", "rfm_class",
-                  "lifecycle_stage", "value_tier", "wecom_tags", "phone", "group")
-
-
-def wecom_tags(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
-    """WeCom tag names an operator can import: 'custops|<RFM class>|<stage>|<tier>'."""
-    from custops.labels import value_label
-
-    parts = []
-    for col in ("rfm_class", "lifecycle_stage", "value_tier"):
-        if col in frame:  # labelled once per distinct value, not once per customer
-            values = frame[col].astype("object")
-            names = {v: value_label(v, lang) for v in values.dropna().unique()}
-            parts.append(values.map(names).fillna(""))
-    if not parts:
-        return pd.Series("custops", index=frame.index)
-    tags = parts[0].astype(str)
-    for p in parts[1:]:
-        tags = tags + "|" + p.astype(str)
-    return "custops|" + tags
-
-
-def export_frame(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
-    """Rows of a plan (or its holdout) in the exports' columns (:data:`EXPORT_COLUMNS`), with
-    WeCom tags in ``lang`` and phones masked (:func:`custops.data.mask_phones`) — the same
-    for the files of a run and the dashboard's download."""
-    from custops.data import mask_phones
-
-    out = frame.assign(wecom_tags=wecom_tags(frame, lang))
-    if "phone" in out:
-        out["phone"] = mask_phones(out["phone"]).to_numpy()
-    return out[[c for c in EXPORT_COLUMNS if c in out]]
-
-
-def _sheet_names(wanted: list[str]) -> list[str]:
-    """Excel sheet names: at most 31 characters, without []:*?/\\, unique ignoring case
-    (a channel called "Plan" beside the "plan" sheet becomes "Plan 2")."""
-    names: list[str] = []
-    for name in wanted:
-        base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "sheet"
-        candidate, number = base, 1
-        while candidate.lower() in {n.lower() for n in names}:
-            number += 1
-            candidate = f"{base[:31 - len(str(number)) - 1]} {number}"
-        names.append(candidate)
-    return names
-
-
-def export_lists(reach_plan: ReachPlan, folder: str | Path, lang: str = "en") -> list[Path]:
-    """Contact lists per channel (CSV for tools, Excel for people), the control list and the
-    one-page plan summary. CSVs are UTF-8 with BOM so Excel shows Chinese correctly."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    treatment = export_frame(reach_plan.plan, lang)
-    control = export_frame(reach_plan.control, lang)
-    by_channel = list(treatment.groupby("channel")) if "channel" in treatment else []
-    written = []
-    for channel, part in by_channel:
-        path = folder / f"contacts_{channel}.csv"
-        part.to_csv(path, index=False, encoding="utf-8-sig")
-        written.append(path)
-    xlsx = folder / "reach_plan.xlsx"
-    names = _sheet_names(["plan", *[str(channel) for channel, _ in by_channel], "control"])
-    with pd.ExcelWriter(xlsx, engine="xlsxwriter") as writer:
-        reach_plan.summary.to_excel(writer, sheet_name=names[0], index=False)
-        for (_, part), name in zip(by_channel, names[1:-1], strict=True):
-            part.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name=name, index=False)
-        control.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name=names[-1], index=False)
-    written.append(xlsx)
-    path = folder / "control_list.csv"
-    control.to_csv(path, index=False, encoding="utf-8-sig")
-    written.append(path)
-    return written
-
 
 def write_exports(ctx, reach_plan: ReachPlan, lang: str = "en") -> list[Path]:
     """The contact lists of a run (:func:`export_lists` into ``ctx.exports_dir()``); a
@@ -627,7 +232,8 @@ def write_exports(ctx, reach_plan: ReachPlan, lang: str = "en") -> list[Path]:
     if ctx.read_only and ctx.run_dir is not None:
         folder = ctx.run_dir / "exports"
         return sorted(folder.glob("*")) if folder.exists() else []
-    return export_lists(reach_plan, ctx.exports_dir(), lang)
+    return export_lists(reach_plan.plan, reach_plan.control, reach_plan.summary,
+                        ctx.exports_dir(), lang)
 
 
 def readout(touches: pd.DataFrame, segments: pd.DataFrame | None = None,
@@ -649,7 +255,7 @@ def readout(touches: pd.DataFrame, segments: pd.DataFrame | None = None,
         frame = frame.merge(segments[["customer_id", by]], on="customer_id", how="left")
         frame[by] = frame[by].astype("object").fillna("none")
         cols.append(by)
-    return optimize.campaign_readout(frame, cost_col="cost", by=cols)
+    return experiment.campaign_readout(frame, cost_col="cost", by=cols)
 
 
 # -- the step as the notebook runs it ----------------------------------------------------------
@@ -858,12 +464,12 @@ def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.
     capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
     n = len(gain)
     if max_customers is None or n <= max_customers:
-        return optimize.budget_curve(gain, cost, windowed, budgets, capacity=capacity)
+        return assignment.budget_curve(gain, cost, windowed, budgets, capacity=capacity)
     from custops.churn import sample_rows
 
     rows = sample_rows(n, max_customers, seed)
     share = max_customers / n
-    curve = optimize.budget_curve(gain[rows], cost, windowed[rows], budgets * share,
+    curve = assignment.budget_curve(gain[rows], cost, windowed[rows], budgets * share,
                                   capacity=np.where(np.isfinite(capacity),
                                                     np.floor(capacity * share), capacity))
     curve["budget"] = budgets

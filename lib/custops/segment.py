@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from custops.errors import ParameterError
-from custops.threads import openmp_threads
+from custops.models.threads import openmp_threads
 
 RFM_CLASSES = (  # (R high, F high, M high) → class key, in the order DOMAIN.md lists them
     ((True, True, True), "important_value"),

@@ -422,7 +422,7 @@ class SampleParameters:
 class SampleData:
     """A generated dataset: the four contract tables plus the ground truth.
 
-    The tables use the normalised dtypes of ``custops.data.load_dataset`` (``str`` text,
+    The tables use the normalised dtypes of ``custops.io.dataset.load_dataset`` (``str`` text,
     ``datetime64[ns]`` times, bool flags, nullable ``Int64`` integers); the files written by
     :func:`write_sample` use the file conventions (0/1 flags).
 
@@ -568,7 +568,7 @@ def _format_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
     return _bytes_to_strings(matrix)
 
 
-#: pandas' default string dtype (``str``, missing = NaN), as ``custops.data.load_dataset`` returns.
+#: pandas' default string dtype (``str``, missing = NaN), as ``custops.io.dataset.load_dataset`` returns.
 STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
@@ -1470,7 +1470,7 @@ def _readme(sample: SampleData, command: str, fmt: str) -> str:
     lines = [
         "# Synthetic sample data (custops)",
         "",
-        "Made by `custops.sample.generate_sample` — a simulated Chinese retail/app business with",
+        "Made by `custops.tools.sample.generate_sample` — a simulated Chinese retail/app business with",
         "known ground truth. Regenerate it byte for byte with:",
         "",
         "```",
@@ -1597,7 +1597,7 @@ habitual hour on the same day, so they are exact up to that shift.
 ## In this sample
 {summary}
 
-## Parameters (`custops.sample.SampleParameters`)
+## Parameters (`custops.tools.sample.SampleParameters`)
 ```json
 {params}
 ```

@@ -23,8 +23,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-from custops.context import repo_root, resolve_data_dir
 from custops.errors import ParameterError, RunError
+from custops.run.context import repo_root, resolve_data_dir
 
 NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
 PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",

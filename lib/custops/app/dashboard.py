@@ -48,16 +48,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custops.context import RUN_DIR_ENV
-from custops.data import PHONE_MASKED, mask_phones  # noqa: F401  (PHONE_MASKED: tests)
 from custops.errors import ParameterError, RunError
+from custops.exports import mask_phones
 from custops.labels import check_lang, t, value_label
+from custops.run.context import RUN_DIR_ENV
 
 # Errors of a panel go to the kernel's own stderr (the Voila server's log), never into the page.
 log = logging.getLogger(__name__)
 if not log.handlers:
     _handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
-    _handler.setFormatter(logging.Formatter("[custops.dashboard] %(levelname)s %(message)s"))
+    _handler.setFormatter(logging.Formatter("[custops.app.dashboard] %(levelname)s %(message)s"))
     log.addHandler(_handler)
     log.propagate = False
 
@@ -945,7 +945,7 @@ def panel(ctx, notebook: str, interactive: bool = True, **inputs) -> Panel | Non
 
     Parameters
     ----------
-    ctx : custops.context.RunContext
+    ctx : custops.run.context.RunContext
         The notebook's run (its artifacts are read; nothing is written).
     notebook : str
         "01_profile", "02_segment", "03_churn" or "04_reach".
@@ -982,7 +982,7 @@ def landing(run_dir: str = "", data_dir: str = "data/sample") -> None:
     titles in English and Chinese."""
     from IPython.display import HTML, display
 
-    from custops.report import available_notebooks, notebook_title
+    from custops.run.runner import available_notebooks, notebook_title
 
     run = finished_run(run_dir or os.environ.get(RUN_DIR_ENV, ""))
     items = []
@@ -1031,7 +1031,7 @@ def resolve_run(run: str | None, *, default: str = "reports") -> Path | None:
     ``default`` if it is a finished report (looked up in the current folder, then the
     repository), else None — the notebooks then compute from the sample data.
     """
-    from custops.context import repo_root
+    from custops.run.context import repo_root
 
     if run:
         found = finished_run(run)
@@ -1104,7 +1104,7 @@ class Server:
     def url(self, notebook: str | None = None) -> str:
         """The page of ``notebook`` ("01_profile"), or the landing page / tree."""
         if notebook is None:
-            from custops.report import notebooks_dir
+            from custops.run.runner import notebooks_dir
 
             if (notebooks_dir() / f"{LANDING}.ipynb").exists():
                 notebook = LANDING
@@ -1177,12 +1177,12 @@ def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
 
     Voila's log goes to ``log_path``, else nowhere (``quiet``) or to this terminal.
     """
-    from custops.report import available_notebooks, notebooks_dir
+    from custops.run.runner import available_notebooks, notebooks_dir
 
     port = int(port) if port else free_port(ip)
     if port_open(ip, port):
         raise ParameterError(f"port {port} on {ip} is already in use: pass another --port")
-    from custops.report import kernel_env
+    from custops.run.runner import kernel_env
 
     env = kernel_env()  # Voila's kernels: OpenMP workers sleep when idle, as in reports
     env.pop(RUN_DIR_ENV, None)

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custops.context import repo_root
+from custops.run.context import repo_root
 
 AS_OF = "2026-09-30"
 ORDERS_PER_CUSTOMER = 7.5  # what the generator produces over two years (measured)
@@ -136,7 +136,7 @@ def _child(case: str, path: str, as_of: str) -> dict[str, Any]:
 
 
 def _run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = subprocess.run([sys.executable, "-m", "custops.bench", *args], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "custops.tools.bench", *args], capture_output=True,
                             text=True, check=False, env={**os.environ, **(env or {})})
     if result.returncode != 0:
         return {"error": result.stderr.strip().splitlines()[-1] if result.stderr else "failed"}
@@ -147,7 +147,7 @@ def _run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, 
 
 def make_orders(n_orders: int, folder: Path, seed: int = 1) -> tuple[Path, int]:
     """Generate a dataset with about ``n_orders`` orders; write all tables as Parquet."""
-    from custops.sample import generate_sample, write_sample
+    from custops.tools.sample import generate_sample, write_sample
 
     folder = Path(folder)
     customers = max(int(n_orders / ORDERS_PER_CUSTOMER), 100)
@@ -230,13 +230,13 @@ def bench_btyd(n_customers: int, log=print) -> dict[str, Any]:
 
 
 def _child_btyd(which: str, n: int) -> dict[str, Any]:
-    from custops.btyd import simulate_bgnbd
+    from custops.models.btyd import simulate_bgnbd
 
     data = simulate_bgnbd(n, r=0.8, alpha=20.0, a=0.6, b=3.0, T=np.random.default_rng(0)
                           .integers(1, 731, n).astype(float), seed=0)
     start = time.perf_counter()
     if which == "custops":
-        from custops.btyd import BetaGeoFitter
+        from custops.models.btyd import BetaGeoFitter
 
         params = BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"]).params_
     else:
@@ -269,7 +269,7 @@ def _watch_tree_rss(process: subprocess.Popen, interval: float = 0.25) -> int:
 
 def bench_report(n_customers: int, log=print) -> dict[str, Any]:
     """``custops report`` end to end; peak memory of the whole process tree (kernels too)."""
-    from custops.sample import generate_sample, write_sample
+    from custops.tools.sample import generate_sample, write_sample
 
     folder = repo_root() / BENCH_DATA / f"report_{n_customers}"
     marker = folder / "generated.json"
@@ -280,7 +280,7 @@ def bench_report(n_customers: int, log=print) -> dict[str, Any]:
     orders = json.loads(marker.read_text())["orders"]
     out = repo_root() / BENCH_DATA / f"report_{n_customers}_out"
     start = time.perf_counter()
-    process = subprocess.Popen([sys.executable, "-m", "custops.cli", "report", "--data",
+    process = subprocess.Popen([sys.executable, "-m", "custops.run.cli", "report", "--data",
                                 str(folder), "--out", str(out), "--as-of", AS_OF],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     peak_tree = _watch_tree_rss(process)
@@ -320,7 +320,7 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
         section["out_of_core"] = bench_out_of_core(log=log)
     if "dashboard" in cases and not quick:
         try:
-            from custops import dashboard
+            from custops.app import dashboard
 
             section["dashboard"] = dashboard.bench_dashboard(repo_root() / "reports")
         except Exception as exc:  # the browser may be missing; record why

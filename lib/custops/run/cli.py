@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--rejects", default=None, help="write rejected rows to this CSV file")
-    p.set_defaults(module="custops.data", func="cli_validate")
+    p.set_defaults(module="custops.io.dataset", func="cli_validate")
 
     p = sub.add_parser("sample", help="generate a synthetic dataset with ground truth")
     p.add_argument("--customers", type=int, default=5000)
@@ -41,7 +41,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", dest="as_of", default="2026-09-30")
     p.add_argument("--years", type=float, default=2.0, help="years of history before as_of")
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
-    p.set_defaults(module="custops.sample", func="cli_sample")
+    p.set_defaults(module="custops.tools.sample", func="cli_sample")
 
     p = sub.add_parser("report", help="run the four notebooks with papermill into a report folder")
     _add_data_args(p)
@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", nargs="*", default=None, help="subset, e.g. 01_profile")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("NAME", "VALUE"), help="extra notebook parameter (repeatable)")
-    p.set_defaults(module="custops.report", func="cli_report")
+    p.set_defaults(module="custops.run.runner", func="cli_report")
 
     p = sub.add_parser("dashboard", help="serve the notebooks as Voila dashboards")
     p.add_argument("--run", default=None, help="report folder whose artifacts to show")
@@ -59,13 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--no-preheat", dest="preheat", action="store_false",
                    help="do not keep a ready kernel per dashboard (saves ~215 MB each)")
-    p.set_defaults(module="custops.dashboard", func="cli_dashboard")
+    p.set_defaults(module="custops.app.dashboard", func="cli_dashboard")
 
     p = sub.add_parser("bench", help="run the benchmarks and write benchmarks/results.json")
     p.add_argument("--out", default="benchmarks/results.json")
     p.add_argument("--sizes", nargs="*", type=int, default=None, help="order counts to bench")
     p.add_argument("--quick", action="store_true", help="small sizes only (smoke run)")
-    p.set_defaults(module="custops.bench", func="cli_bench")
+    p.set_defaults(module="custops.tools.bench", func="cli_bench")
     return parser
 
 

@@ -1458,27 +1458,6 @@ def _as_bool_array(values: Any) -> np.ndarray:
 _MAX_NULL_TOKEN_LENGTH = max(len(token) for token in _NULL_TOKENS)
 
 
-PHONE_MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
-
-
-def mask_phones(phones: pd.Series) -> pd.Series:
-    """Phones as ``138****5678``: already masked values stay, 11-digit numbers are masked,
-    anything else becomes empty — an unmasked number never reaches a page or a file."""
-    def one(value: Any) -> str:
-        if value is None or (not isinstance(value, str) and pd.isna(value)):
-            return ""
-        text = str(value).strip()
-        if PHONE_MASKED.match(text):
-            return text
-        digits = re.sub(r"\D", "", text)
-        if len(digits) >= 11:
-            digits = digits[-11:]
-            return f"{digits[:3]}****{digits[-4:]}"
-        return ""
-
-    return phones.astype("object").map(one).astype("object")
-
-
 def _clean_text(values: pd.Series) -> pd.Series:
     """Strip text and turn blanks and null words (NULL, nan, 未知, …) into NA."""
     text = values.astype(STRING_DTYPE).str.strip()

@@ -117,7 +117,7 @@ class RunContext:
     def _dataset(self):
         if "dataset" in self._cache:
             return self._cache["dataset"]
-        from custops import data as data_module
+        from custops.io import dataset as data_module
 
         clean = self._clean_dir()
         if clean is not None:
@@ -290,11 +290,11 @@ def _snapshot_name(day: dt.date) -> str:
 
 
 class StoredDataset:
-    """A :class:`custops.data.Dataset` validated earlier in the run and stored as Parquet:
+    """A :class:`custops.io.dataset.Dataset` validated earlier in the run and stored as Parquet:
     each table is read on first use."""
 
     def __init__(self, folder: Path, *, tz: str, source: str, as_of: pd.Timestamp | None):
-        from custops.data import _empty_rejects
+        from custops.io.dataset import _empty_rejects
 
         self.folder = folder
         self.tz, self.source, self.as_of = tz, source, as_of
@@ -321,12 +321,12 @@ class StoredDataset:
         return any(name in self._tables for name in ("orders", "customers", "events"))
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        from custops.data import Dataset
+        from custops.io.dataset import Dataset
 
         return Dataset.tables(self)
 
     def summary(self) -> dict[str, Any]:
-        from custops.data import Dataset
+        from custops.io.dataset import Dataset
 
         return Dataset.summary(self)
 
