@@ -264,7 +264,7 @@ _AWARE_TIME_RE = r"[0-9]{1,2}:[0-9]{2}(?::[0-9]{2}(?:[.,][0-9]+)?)? *(?:Z|z|UTC|
 # ---------------------------------------------------------------------------------------------
 
 
-def _empty_rejects() -> pd.DataFrame:
+def empty_rejects() -> pd.DataFrame:
     frame = pd.DataFrame({name: pd.Series(dtype=STRING_DTYPE) for name in REJECTS_COLUMNS})
     frame["row"] = frame["row"].astype("int64")
     return frame
@@ -306,7 +306,7 @@ class Dataset:
     events: pd.DataFrame | None = None
     touches: pd.DataFrame | None = None
     quality: dict[str, dict[str, Any]] = field(default_factory=dict)
-    rejects: pd.DataFrame = field(default_factory=_empty_rejects)
+    rejects: pd.DataFrame = field(default_factory=empty_rejects)
     as_of: pd.Timestamp | None = None
     tz: str = DEFAULT_TZ
     source: str = ""
@@ -476,7 +476,7 @@ def load_dataset(
 
     dataset_warnings.extend(_cross_table_warnings(loaded, as_of_day))
     reject_parts = [result.rejects for result in loaded.values() if len(result.rejects)]
-    rejects = pd.concat(reject_parts, ignore_index=True) if reject_parts else _empty_rejects()
+    rejects = pd.concat(reject_parts, ignore_index=True) if reject_parts else empty_rejects()
     return Dataset(
         orders=loaded["orders"].frame,
         customers=loaded["customers"].frame if "customers" in loaded else None,
@@ -1880,7 +1880,7 @@ class _RejectCollector:
                                        "row": rows[positions], "column": column,
                                        "reason": reason, "value": values}))
         if not parts:
-            return _empty_rejects()
+            return empty_rejects()
         return pd.concat(parts, ignore_index=True)
 
 

@@ -14,7 +14,7 @@ import sys
 
 from custops.errors import CustopsError
 
-DEFAULT_TZ = "Asia/Shanghai"
+from custops.io import DEFAULT_TZ
 
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--rejects", default=None, help="write rejected rows to this CSV file")
-    p.set_defaults(module="custops.io.dataset", func="cli_validate")
+    p.set_defaults(module="custops.io", func="cli_validate")
 
     p = sub.add_parser("sample", help="generate a synthetic dataset with ground truth")
     p.add_argument("--customers", type=int, default=5000)
@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ip", default="127.0.0.1")
     p.add_argument("--no-preheat", dest="preheat", action="store_false",
                    help="do not keep a ready kernel per dashboard (saves ~215 MB each)")
-    p.set_defaults(module="custops.app.dashboard", func="cli_dashboard")
+    p.set_defaults(module="custops.app.server", func="cli_dashboard")
 
     p = sub.add_parser("bench", help="run the benchmarks and write benchmarks/results.json")
     p.add_argument("--out", default="benchmarks/results.json")

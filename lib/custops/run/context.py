@@ -117,7 +117,7 @@ class RunContext:
     def _dataset(self):
         if "dataset" in self._cache:
             return self._cache["dataset"]
-        from custops.io import dataset as data_module
+        from custops import io as data_module
 
         clean = self._clean_dir()
         if clean is not None:
@@ -294,12 +294,12 @@ class StoredDataset:
     each table is read on first use."""
 
     def __init__(self, folder: Path, *, tz: str, source: str, as_of: pd.Timestamp | None):
-        from custops.io.dataset import _empty_rejects
+        from custops.io import empty_rejects
 
         self.folder = folder
         self.tz, self.source, self.as_of = tz, source, as_of
         self.quality: dict[str, dict[str, Any]] = {}
-        self.rejects = _empty_rejects()
+        self.rejects = empty_rejects()
         self.warnings: list[str] = []
         self._tables: dict[str, pd.DataFrame | None] = {}
         self._lock = threading.Lock()  # a prefetch thread may ask for the same table
@@ -321,12 +321,12 @@ class StoredDataset:
         return any(name in self._tables for name in ("orders", "customers", "events"))
 
     def tables(self) -> dict[str, pd.DataFrame]:
-        from custops.io.dataset import Dataset
+        from custops.io import Dataset
 
         return Dataset.tables(self)
 
     def summary(self) -> dict[str, Any]:
-        from custops.io.dataset import Dataset
+        from custops.io import Dataset
 
         return Dataset.summary(self)
 
