@@ -15,6 +15,7 @@ from custops import churn, segment
 from custops import features as features_module
 from custops.errors import ParameterError
 from custops.features import build_features
+from custops.models import classifier
 from custops.run import context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -23,11 +24,11 @@ SAMPLE = ROOT / "data" / "sample"
 
 def test_classification_metrics_by_hand():
     y = np.array([1, 1, 0, 0, 0, 0, 0, 0, 0, 0])
-    perfect = churn.classification_metrics(y, np.linspace(1, 0, 10))
+    perfect = classifier.classification_metrics(y, np.linspace(1, 0, 10))
     assert perfect["auc"] == 1.0 and perfect["base_rate"] == 0.2
     assert perfect["top_decile_rate"] == 1.0 and perfect["top_decile_lift"] == 5.0
     assert perfect["top_decile_capture"] == 0.5
-    constant = churn.classification_metrics(y, np.full(10, 0.2))
+    constant = classifier.classification_metrics(y, np.full(10, 0.2))
     assert constant["auc"] == 0.5 and constant["brier"] == pytest.approx(0.16)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import features
+from custops import features, rules
 from custops.features import build_features
 
 AS_OF = "2025-03-31"
@@ -118,7 +118,6 @@ def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
 def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
     """The one-query hour matrix (report runs) holds the same counts as the (customer, hour)
     frame placed row by row, in the order of the ids given, zeros for customers without any."""
-    from custops import reach
     from custops.run import context
 
     ctx = context.open_run(str(SAMPLE))
@@ -130,11 +129,11 @@ def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
     ids = pd.concat([ids, pd.Series(["NOBODY"], dtype=ids.dtype)], ignore_index=True)
     matrix = features.activity_hour_matrix(orders_path, events_path, ctx.as_of, ids)
     frame = features.activity_hours(data.orders, data.events, ctx.as_of)
-    expected = reach._hour_matrix(frame, ids)
+    expected = rules._hour_matrix(frame, ids)
     assert matrix.shape == (len(ids), 24) and matrix.dtype == np.float32
     np.testing.assert_array_equal(matrix, expected)
     assert matrix.sum() == frame["n"].sum() and matrix[-1].sum() == 0
-    np.testing.assert_array_equal(reach._hour_matrix(matrix, ids), matrix)
+    np.testing.assert_array_equal(rules._hour_matrix(matrix, ids), matrix)
 
 
 def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypatch):

@@ -12,8 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import churn, features, reach, segment
+from custops import churn, exports, features, reach, rules, segment
 from custops.errors import ParameterError
+from custops.models import uplift
 from custops.run import context
 from custops.tools import sample
 
@@ -29,12 +30,12 @@ def sample_plan():
     scores, _ = churn.score_customers(ctx.features_at(ctx.days_before(90)), feats, segs,
                                       "supervised", seed=1)
     up = reach.estimate_uplift(feats, segs, data.touches, ctx.features_at, seed=1)
-    params = reach.ReachParams(budget=800.0)
+    params = rules.ReachParams(budget=800.0)
     cand = reach.candidates_frame(feats, segs, scores, up,
                                   features.activity_hours(data.orders, data.events, ctx.as_of),
                                   params)
-    channels = reach.load_channels()
-    eligible, excluded = reach.eligibility(feats, channels, data.touches, ctx.as_of, params)
+    channels = rules.load_channels()
+    eligible, excluded = rules.eligibility(feats, channels, data.touches, ctx.as_of, params)
     plan = reach.build_plan(cand, channels, eligible, params, seed=1, excluded=excluded)
     return dict(ctx=ctx, feats=feats, cand=cand, channels=channels, eligible=eligible,
                 plan=plan, params=params, uplift=up)
@@ -68,9 +69,9 @@ def test_fatigue_and_wecom_caps():
         "sent_time": pd.to_datetime(["2026-09-28 10:00", "2026-09-29 10:00",
                                      "2026-09-30 09:30", "2026-09-30 09:30"]),
     })
-    channels = reach.load_channels()
-    eligible, excluded = reach.eligibility(customers, channels, touches, as_of,
-                                           reach.ReachParams(max_touches_7d=2))
+    channels = rules.load_channels()
+    eligible, excluded = rules.eligibility(customers, channels, touches, as_of,
+                                           rules.ReachParams(max_touches_7d=2))
     col = {c: i for i, c in enumerate(channels["channel"])}
     assert not eligible[0].any()  # two touches this week: fatigue cap
     assert not eligible[1, col["wecom_mass"]] and eligible[1, col["wecom_1v1"]]  # 1 mass today
@@ -83,8 +84,8 @@ def test_send_time_before_the_habit_and_outside_quiet_hours():
     hours = pd.DataFrame({"customer_id": ["lunch"] * 20 + ["late"] * 20 + ["early"] * 20,
                           "hour": [12] * 20 + [23] * 20 + [7] * 20, "n": 1})
     ids = pd.Series(["lunch", "late", "early", "nobody"])
-    send = reach.send_hours(hours, ids, pd.Series(["a", "a", "a", "a"]), reach.ReachParams())
-    assert list(reach.format_hour(send[:3])) == ["10:30", "20:30", "09:00"]
+    send = rules.send_hours(hours, ids, pd.Series(["a", "a", "a", "a"]), rules.ReachParams())
+    assert list(rules.format_hour(send[:3])) == ["10:30", "20:30", "09:00"]
     assert 9 <= send[3] < 21
 
 
@@ -93,7 +94,7 @@ def test_holdout_is_reproducible_and_sized(sample_plan):
     again = reach.build_plan(s["cand"], s["channels"], s["eligible"], s["params"], seed=1)
     assert set(again.control["customer_id"]) == set(s["plan"].control["customer_id"])
     fixed = reach.build_plan(s["cand"], s["channels"], s["eligible"],
-                             reach.ReachParams(budget=800.0, holdout_share=0.2), seed=1)
+                             rules.ReachParams(budget=800.0, holdout_share=0.2), seed=1)
     n = len(fixed.plan) + len(fixed.control)
     assert len(fixed.control) == int(np.floor(0.2 * n + 0.5))
     h = s["plan"].holdout
@@ -107,7 +108,7 @@ def test_plan_beats_simple_targeting_on_true_value(sample_plan):
     true_uplift = latest.set_index("customer_id")["true_uplift"]
     cand = s["cand"][s["cand"]["customer_id"].isin(true_uplift.index)].reset_index(drop=True)
     eligible = s["eligible"][s["cand"]["customer_id"].isin(true_uplift.index).to_numpy()]
-    params = reach.ReachParams(budget=300.0, holdout_share=0.01)
+    params = rules.ReachParams(budget=300.0, holdout_share=0.01)
     channels = s["channels"]
     plan = reach.build_plan(cand, channels, eligible, params, seed=1)
     chosen = pd.concat([plan.plan, plan.control])
@@ -136,7 +137,7 @@ def test_uplift_ranks_persuadables_graded_on_truth():
     tables = {"orders": data.orders, "customers": data.customers, "events": data.events}
     training = reach.campaign_training_frame(
         data.touches, lambda day: features.build_features(tables, day))
-    evaluation = reach.evaluate_uplift(training, seed=0)
+    evaluation = uplift.evaluate_uplift(training, seed=0)
     held = evaluation["test"].merge(data.truth_campaign_effects,
                                     on=["customer_id", "campaign_id"], how="left")
     true_effect = held["true_uplift"].to_numpy()
@@ -165,7 +166,8 @@ def test_without_campaign_history_uplift_is_an_assumption(sample_plan):
 
 
 def test_exports_open_in_excel(sample_plan, tmp_path):
-    paths = reach.export_lists(sample_plan["plan"], tmp_path, lang="zh")
+    plan = sample_plan["plan"]
+    paths = exports.export_lists(plan.plan, plan.control, plan.summary, tmp_path, lang="zh")
     names = {p.name for p in paths}
     assert "reach_plan.xlsx" in names and "control_list.csv" in names
     book = pd.read_excel(tmp_path / "reach_plan.xlsx", sheet_name=None)
@@ -190,11 +192,11 @@ def test_readout_of_the_sample_campaigns():
 
 def test_bad_parameters(tmp_path):
     with pytest.raises(ParameterError):
-        reach.ReachParams(budget=-1)
+        rules.ReachParams(budget=-1)
     bad = tmp_path / "channels.yaml"
     bad.write_text("channels:\n  - {channel: sms, cost: 0.05}\n", encoding="utf-8")
     with pytest.raises(ParameterError, match="missing daily_capacity"):
-        reach.load_channels(bad)
+        rules.load_channels(bad)
 
 
 def test_campaign_snapshots_for_touched_customers_equal_the_full_snapshot(tmp_path):
@@ -205,9 +207,9 @@ def test_campaign_snapshots_for_touched_customers_equal_the_full_snapshot(tmp_pa
 
     ctx = context.open_run(str(SAMPLE))
     data = ctx.dataset()
-    touches = reach.sample_campaign_rows(data.touches, 1_500, seed=7)
+    touches = uplift.sample_campaign_rows(data.touches, 1_500, seed=7)
     assert len(touches) == 1_500
-    assert reach.sample_campaign_rows(data.touches, None) is data.touches
+    assert uplift.sample_campaign_rows(data.touches, None) is data.touches
     full_share = data.touches["group"].astype(str).str.lower().eq("treatment").mean()
     share = touches["group"].astype(str).str.lower().eq("treatment").mean()
     assert abs(share - full_share) < 0.05
@@ -248,7 +250,7 @@ def test_exports_never_carry_an_unmasked_phone(sample_plan, tmp_path):
     plan = sample_plan["plan"]
     raw = dataclasses.replace(plan, plan=plan.plan.assign(phone="+86 139-1234-5678"),
                               control=plan.control.assign(phone="13912345678"))
-    reach.export_lists(raw, tmp_path, lang="en")
+    exports.export_lists(raw.plan, raw.control, raw.summary, tmp_path, lang="en")
     for path in tmp_path.glob("*.csv"):
         text = path.read_text("utf-8-sig")
         assert "139****5678" in text and not re.search(r"1\d{10}|1\d{2}-\d{4}", text), path
@@ -259,12 +261,12 @@ def test_a_published_report_keeps_its_own_reach_parameters(tmp_path):
     parameters and channels the scheduled run used."""
     ctx = context.open_run(str(SAMPLE), run_dir=str(tmp_path / "run"))
     feats = ctx.features()
-    channels = reach.load_channels().assign(cost=lambda c: c["cost"] * 2)
+    channels = rules.load_channels().assign(cost=lambda c: c["cost"] * 2)
     made = reach.prepare(ctx, feats, segment.segment_customers(feats), None, channels,
-                         reach.ReachParams(budget=1234.0, max_touches_7d=3))
+                         rules.ReachParams(budget=1234.0, max_touches_7d=3))
     viewer = context.open_run(str(SAMPLE))
     viewer.run_dir, viewer.read_only = ctx.run_dir, True
-    shown = reach.prepare(viewer, feats, None, None, reach.load_channels(), reach.ReachParams())
+    shown = reach.prepare(viewer, feats, None, None, rules.load_channels(), rules.ReachParams())
     assert shown.params.budget == 1234.0 and shown.params.max_touches_7d == 3
     assert shown.channels["cost"].tolist() == made.channels["cost"].tolist()
     np.testing.assert_array_equal(shown.eligible, made.eligible)
@@ -273,7 +275,7 @@ def test_a_published_report_keeps_its_own_reach_parameters(tmp_path):
 def test_workbook_sheet_names_are_unique_ignoring_case():
     """Excel refuses sheet names equal but for case, longer than 31 characters or holding
     []:*?/\\ — channel names from a user's channel table are made safe."""
-    from custops.reach import _sheet_names
+    from custops.exports import _sheet_names
 
     names = _sheet_names(["plan", "Plan", "SMS", "sms", "a/b:c", "x" * 40, "control"])
     assert names == ["plan", "Plan 2", "SMS", "sms 2", "a_b_c", "x" * 31, "control"]

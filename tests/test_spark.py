@@ -10,8 +10,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from custops import churn
 from custops.features import build_features
 from custops.io.dataset import load_dataset
+from custops.models import classifier
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -56,7 +58,6 @@ def test_scoring_runs_on_the_executors(spark):
     matches scoring the same customers locally."""
     import numpy as np
 
-    from custops import churn
     from custops.run import spark as on_spark
 
     dataset = load_dataset(ROOT / "data" / "sample")
@@ -66,7 +67,7 @@ def test_scoring_runs_on_the_executors(spark):
     remote = on_spark.features_table(spark, orders, "2026-09-30")
     past = build_features({"orders": dataset.orders}, "2026-07-02")
     now = build_features({"orders": dataset.orders}, "2026-09-30")
-    model = churn.SupervisedChurnModel(random_state=1).fit(
+    model = classifier.SupervisedChurnModel(random_state=1).fit(
         churn.buyers(past), churn.outcome(past, now)["churned"])
     buyers = remote.filter("order_days > 0")
     scored = on_spark.score_churn(buyers, model, "2026-09-30").toPandas().set_index("customer_id")

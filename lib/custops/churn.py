@@ -17,15 +17,22 @@ from __future__ import annotations
 
 import contextlib
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
+from custops import plots
 from custops.errors import ParameterError
+from custops.features import join_by_customer
+from custops.labels import t, value_label
 from custops.models import btyd
 from custops.models.classifier import SupervisedChurnModel, classification_metrics
+from custops.sections import Section
+from custops.segment import rfm_table
 
 MODELS = ("supervised", "btyd", "rfm_rule")
 RISK_BANDS = ("high_risk", "medium_risk", "low_risk")
@@ -147,7 +154,6 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams()) -> 
 
 def rfm_rule_fit(features: pd.DataFrame, churned: pd.Series) -> pd.DataFrame:
     """Churn rate per (R score, F score) cell at the training snapshot — the plain rule."""
-    from custops.segment import rfm_table
 
     scores = rfm_table(features)[["r_score", "f_score"]].loc[features.index]
     cells = scores.assign(churned=np.asarray(churned, dtype=float))
@@ -155,7 +161,6 @@ def rfm_rule_fit(features: pd.DataFrame, churned: pd.Series) -> pd.DataFrame:
 
 
 def rfm_rule_predict(table: pd.DataFrame, features: pd.DataFrame, fallback: float) -> np.ndarray:
-    from custops.segment import rfm_table
 
     scores = rfm_table(features)[["r_score", "f_score"]]
     merged = scores.merge(table, on=["r_score", "f_score"], how="left")
@@ -185,7 +190,6 @@ def _alongside(function, *args):
     """Run ``function(*args)`` in a second thread while the ``with`` body runs; yields its
     future. The BTYD fit (NumPy/SciPy) and the boosting fit (OpenMP, one thread below 200k
     rows) release the GIL, so on two cores the pair takes about as long as the longer one."""
-    from concurrent.futures import ThreadPoolExecutor
 
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="custops-btyd") as pool:
         yield pool.submit(function, *args)
@@ -234,7 +238,6 @@ def reasons(features: pd.DataFrame, lang: str = "en", *, max_reasons: int = 2) -
     against the customer's own rhythm, a single order long ago, falling activity, no recent
     engagement. "Looks healthy" when none applies.
     """
-    from custops.labels import t
 
     f = features
     silent = f["days_since_last_order"].astype("Float64").fillna(0).astype(float).to_numpy()
@@ -294,7 +297,6 @@ def strategies(features: pd.DataFrame, segments: pd.DataFrame | None, band: np.n
                expected_value: np.ndarray) -> np.ndarray:
     """A suggested strategy per buyer (DOMAIN.md): recall the valuable churned first; new-user
     churn → onboarding; complaints → service; price-sensitive → subsidy; else product."""
-    from custops.features import join_by_customer
 
     f = features
     if segments is not None:
@@ -323,7 +325,6 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
                     params: ChurnParams = ChurnParams(), *, seed: int = 0, lang: str = "en"
                     ) -> tuple[pd.DataFrame, BTYDScores]:
     """The ``churn_scores`` artifact at ``as_of``: both models refitted on the latest data."""
-    from custops.features import join_by_customer
 
     train = buyers(features_train)
     train_y = outcome(features_train, features_now)["churned"]
@@ -361,10 +362,7 @@ def params_dict(params: ChurnParams) -> dict[str, Any]:
 
 def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang: str = "en"):
     """Metrics of the three models, calibration plot, and which model wins."""
-    import plotly.graph_objects as go
 
-    from custops.labels import t
-    from custops.sections import Section
 
     names = {m: t(f"churn.model_{m}", lang) for m in MODELS}
     table = pd.DataFrame({
@@ -397,9 +395,6 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
 
 
 def btyd_section(scores: BTYDScores, params: ChurnParams = ChurnParams(), lang: str = "en"):
-    from custops import plots
-    from custops.labels import t
-    from custops.sections import Section
 
     fitted = {**{f"BG/NBD {k}": v for k, v in scores.bgf.params_.items()},
               **({f"Gamma-Gamma {k}": v for k, v in scores.ggf.params_.items()}
@@ -425,9 +420,6 @@ def btyd_params(scores: BTYDScores) -> dict[str, Any]:
 
 
 def risk_section(scores: pd.DataFrame, lang: str = "en"):
-    from custops import plots
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     tiers = ("vip", "large", "medium", "small")
     table = pd.crosstab(scores["risk_band"], scores.get("value_tier", pd.Series(
@@ -448,8 +440,6 @@ def risk_section(scores: pd.DataFrame, lang: str = "en"):
 
 
 def priority_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     at_risk = scores[scores["risk_band"] != "low_risk"].head(top)
     table = pd.DataFrame({
@@ -475,10 +465,7 @@ def priority_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
 
 
 def trend_section(events: pd.DataFrame, as_of, lang: str = "en", *, churn_days: int = 180):
-    import plotly.graph_objects as go
 
-    from custops.labels import t
-    from custops.sections import Section
 
     frame = events[pd.to_datetime(events["month"]) <= pd.Timestamp(as_of)].tail(24)
     months = pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")

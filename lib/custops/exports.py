@@ -9,6 +9,8 @@ from typing import Any
 
 import pandas as pd
 
+from custops.labels import value_label
+
 # People read the workbook (and dial the phone and WeCom 1:1 lists, a few thousand a day);
 # tools load the full CSV lists. openpyxl writes ~12k cells a second here: 20,000 rows per
 # sheet cost 11 s of the 1M-customer report.
@@ -21,7 +23,6 @@ EXPORT_COLUMNS = ("customer_id", "channel", "send_time", "strategy", "reason", "
 
 def wecom_tags(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
     """WeCom tag names an operator can import: 'custops|<RFM class>|<stage>|<tier>'."""
-    from custops.labels import value_label
 
     parts = []
     for col in ("rfm_class", "lifecycle_stage", "value_tier"):
@@ -41,7 +42,6 @@ def export_frame(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """Rows of a plan (or its holdout) in the exports' columns (:data:`EXPORT_COLUMNS`), with
     WeCom tags in ``lang`` and phones masked (:func:`custops.io.dataset.mask_phones`) — the same
     for the files of a run and the dashboard's download."""
-    from custops.io.dataset import mask_phones
 
     out = frame.assign(wecom_tags=wecom_tags(frame, lang))
     if "phone" in out:

@@ -31,9 +31,11 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+import duckdb
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
 
@@ -446,7 +448,6 @@ def _register(con, name: str, table: pd.DataFrame | str | os.PathLike) -> list[s
     if isinstance(table, pd.DataFrame):
         con.register(name, table)
         return list(table.columns)
-    import pyarrow.parquet as pq
 
     path = str(table).replace("'", "''")
     con.execute(f"create temp view {name} as select * from read_parquet('{path}')")
@@ -456,7 +457,6 @@ def _register(con, name: str, table: pd.DataFrame | str | os.PathLike) -> list[s
 def _duck(orders: pd.DataFrame | str | os.PathLike, as_of: str | dt.date):
     """A DuckDB connection with view ``orders`` (orders before the day after ``as_of``, with
     ``_refund``) over a DataFrame or a Parquet file (a run's validated orders)."""
-    import duckdb
 
     con = duckdb.connect()
     columns = _register(con, "orders_raw", orders)
@@ -586,7 +586,6 @@ def activity_hours(orders: pd.DataFrame | str | os.PathLike,
     (columns customer_id, hour, n) — the input for per-customer send times. ``orders`` and
     ``events`` are DataFrames or Parquet files (a run's validated tables: DuckDB then reads
     two columns instead of pandas holding 18M event rows)."""
-    import duckdb
 
     con = duckdb.connect()
     sql = _activity_rows(con, orders, events, as_of, days)
@@ -602,7 +601,6 @@ def activity_hour_matrix(orders: pd.DataFrame | str | os.PathLike,
     """:func:`activity_hours` as a matrix: one float32 row of 24 hourly counts per customer in
     ``customer_ids`` (in that order). One DuckDB query from the tables to the cells: at a
     million customers the (customer, hour) frame in between cost 2 s."""
-    import duckdb
 
     n = len(customer_ids)
     counts = np.zeros(n * 24, dtype=np.float32)

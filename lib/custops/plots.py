@@ -21,6 +21,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.io._base_renderers import MimetypeRenderer
+from plotly.offline import get_plotlyjs
 
 PLOTLYJS_FILE = "plotly.min.js"
 FONT_FAMILY = (
@@ -81,7 +82,6 @@ def setup_notebook() -> None:
 
 def write_plotlyjs(folder: str | Path) -> Path:
     """Write plotly.js once into a report folder (offline, no CDN)."""
-    from plotly.offline import get_plotlyjs
 
     path = Path(folder) / PLOTLYJS_FILE
     path.write_text(get_plotlyjs(), encoding="utf-8")

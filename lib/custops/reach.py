@@ -10,18 +10,26 @@ Lagrangian method with its optimality gap).
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
+import plotly.graph_objects as go
 
+from custops import plots
 from custops.errors import DataError
 from custops.exports import EXCEL_ROWS_PER_SHEET, export_lists
+from custops.features import activity_hour_matrix, build_features, join_by_customer
+from custops.labels import t, value_label
 from custops.models import assignment, experiment
+from custops.models.classifier import sample_rows
 from custops.models.uplift import (
     MAX_CAMPAIGN_ROWS,
     UpliftModel,
@@ -37,6 +45,7 @@ from custops.rules import (
     format_hour,
     send_hours,
 )
+from custops.sections import Section
 
 # Uplift assumed per lifecycle stage when no randomised campaign history exists.
 ASSUMED_UPLIFT = {"newcomer": 0.04, "growth": 0.03, "mature": 0.02, "decline": 0.05,
@@ -82,9 +91,7 @@ def campaign_features_at(tables, touches: pd.DataFrame | None):
     DuckDB keeps the touched customers' rows once (a semi-join on their ids); every
     campaign's snapshot then reads those instead of the whole tables again.
     """
-    import ibis
 
-    from custops.features import build_features
 
     con = ibis.duckdb.connect()
     ids = [] if touches is None else touches["customer_id"].astype(str).unique().tolist()
@@ -307,8 +314,6 @@ class ReachInputs:
 def inputs_fingerprint(ctx, channels: pd.DataFrame, params: ReachParams) -> str:
     """What the stored reach inputs depend on besides the run's data: as-of date, seed, the
     channel table and the rules (the budget and campaign id only steer the optimiser)."""
-    import hashlib
-    import json
 
     rules = {k: v for k, v in asdict(params).items() if k not in ("budget", "campaign_id",
                                                                   "holdout_share",
@@ -357,7 +362,6 @@ def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
     showing a published report (``ctx.read_only``) gets that report's own inputs, channels and
     parameters (budget included), whatever the notebook's defaults: the page then shows the
     plan the scheduled run made."""
-    from custops.features import activity_hour_matrix
 
     if ctx.read_only:
         published = stored_inputs(ctx)
@@ -408,7 +412,6 @@ def candidates_frame(features: pd.DataFrame, segments: pd.DataFrame,
     out["baseline_rate"] = uplift.baseline_rate
     seg_cols = [c for c in ("rfm_class", "lifecycle_stage", "value_tier", "customer_class")
                 if c in segments]
-    from custops.features import join_by_customer
 
     out = join_by_customer(out, segments, seg_cols)
     if churn_scores is not None:
@@ -465,7 +468,6 @@ def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.
     n = len(gain)
     if max_customers is None or n <= max_customers:
         return assignment.budget_curve(gain, cost, windowed, budgets, capacity=capacity)
-    from custops.churn import sample_rows
 
     rows = sample_rows(n, max_customers, seed)
     share = max_customers / n
@@ -483,10 +485,7 @@ def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.
 # -- report sections ---------------------------------------------------------------------------
 
 def uplift_section(uplift: UpliftResult, touches: pd.DataFrame | None, lang: str = "en"):
-    import plotly.graph_objects as go
 
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     if uplift.source != "model":
         table = pd.DataFrame({t("seg.segment", lang): [value_label(k, lang) for k in ASSUMED_UPLIFT],
@@ -517,7 +516,6 @@ RULE_LABELS = (("no consent list: ", "reach.rule_no_list"), ("no consent: ", "re
 
 def rule_label(rule: str, lang: str = "en") -> str:
     """An exclusion rule as :func:`eligibility` names it ("no consent: sms"), in ``lang``."""
-    from custops.labels import t, value_label
 
     for prefix, key in RULE_LABELS:
         if rule.startswith(prefix):
@@ -526,7 +524,6 @@ def rule_label(rule: str, lang: str = "en") -> str:
 
 
 def _summary_table(summary: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
-    from custops.labels import t, value_label
 
     return pd.DataFrame({
         t("reach.channel" if by == "channel" else "seg.segment", lang): [
@@ -539,9 +536,6 @@ def _summary_table(summary: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
 
 
 def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lang: str = "en"):
-    from custops import plots
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     summary = reach_plan.summary
     total = summary[summary["channel"] == "total"]
@@ -577,10 +571,7 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
 
 
 def budget_section(curve: pd.DataFrame, params: ReachParams = ReachParams(), lang: str = "en"):
-    import plotly.graph_objects as go
 
-    from custops.labels import t
-    from custops.sections import Section
 
     fig = go.Figure()
     fig.add_scatter(x=curve["budget"], y=curve["objective"], mode="lines+markers",
@@ -603,9 +594,6 @@ def budget_section(curve: pd.DataFrame, params: ReachParams = ReachParams(), lan
 
 def send_time_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(),
                       lang: str = "en"):
-    from custops import plots
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     plan = reach_plan.plan
     counts = (plan.groupby(["send_time", "channel"]).size().rename("n").reset_index()
@@ -621,8 +609,6 @@ def send_time_section(reach_plan: ReachPlan, params: ReachParams = ReachParams()
 
 
 def readout_section(results: pd.DataFrame, lang: str = "en"):
-    from custops.labels import t
-    from custops.sections import Section
 
     if results.empty:
         return Section(t("reach.readout_title", lang))
@@ -648,8 +634,6 @@ def readout_section(results: pd.DataFrame, lang: str = "en"):
 
 
 def exports_section(paths: list[Path], lang: str = "en"):
-    from custops.labels import t
-    from custops.sections import Section
 
     names = ", ".join(f"`{p.name}`" for p in paths)
     return Section(t("reach.exports_title", lang),

@@ -7,8 +7,10 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
+import yaml
 
 from custops.errors import ParameterError
 
@@ -80,7 +82,6 @@ def load_channels(path: str | Path | None = None) -> pd.DataFrame:
     """The channel table: defaults, or a YAML file with a list of channels (same columns)."""
     if not path:
         return DEFAULT_CHANNELS.copy()
-    import yaml
 
     try:
         rows = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
@@ -184,7 +185,6 @@ def _hour_matrix(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series
     by :func:`custops.features.activity_hour_matrix` passes as it is; a (customer_id, hour, n)
     frame is matched in DuckDB: a hash join of millions of (customer, hour) rows to a million
     ids takes a second where pandas' indexer took four."""
-    import duckdb
 
     n = len(customer_ids)
     if isinstance(hour_counts, np.ndarray):

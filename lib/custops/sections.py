@@ -11,6 +11,7 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+from IPython.display import HTML, Markdown, display
 
 
 @dataclass
@@ -25,7 +26,6 @@ class Section:
 
     def display(self) -> None:
         """Show heading, tables, figures and text in a notebook (JupyterLab, papermill, Voila)."""
-        from IPython.display import HTML, Markdown, display
 
         display(Markdown(f"### {self.title}"))
         for table in self.tables:

@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+import duckdb
 import numpy as np
 import pandas as pd
+from sklearn.cluster import KMeans  # ~1 s to import: not needed with the run's labels
 
+from custops import plots
 from custops.errors import ParameterError
+from custops.labels import focus, t, value_label
 from custops.models.threads import openmp_threads
+from custops.sections import Section
 
 RFM_CLASSES = (  # (R high, F high, M high) → class key, in the order DOMAIN.md lists them
     ((True, True, True), "important_value"),
@@ -262,7 +267,6 @@ def migration_matrix(before: pd.Series, after: pd.Series, *, categories=None) ->
     """
     # A full join of a million text ids: DuckDB hashes them in a fraction of what pandas'
     # index alignment took (3 s per matrix). Labels travel as codes, so they keep their type.
-    import duckdb
 
     b_codes, b_labels = pd.factorize(before)
     a_codes, a_labels = pd.factorize(after)
@@ -333,7 +337,6 @@ def behaviour_clusters(features: pd.DataFrame, *, n_clusters: int = 5, seed: int
         profile = means / x.mean()
         profile.insert(0, "customers", labels[buyers].value_counts().sort_index())
         return labels, profile
-    from sklearn.cluster import KMeans  # ~1 s to import: not needed with the run's labels
 
     z = np.log1p(x.clip(lower=0))
     z = (z - z.mean()) / z.std(ddof=0).replace(0, 1)
@@ -362,7 +365,6 @@ def params_dict(params: SegmentParams) -> dict:
 # -- report sections ---------------------------------------------------------------------------
 
 def _labelled_summary(features, labels, order, lang, *, with_focus=True):
-    from custops.labels import focus, t, value_label
 
     summary = segment_summary(features, labels, order)
     table = pd.DataFrame({
@@ -382,9 +384,6 @@ def _labelled_summary(features, labels, order, lang, *, with_focus=True):
 def rfm_section(features: pd.DataFrame, segments: pd.DataFrame,
                 params: SegmentParams = SegmentParams(), lang: str = "en"):
     """The eight RFM classes: table with operating focus, treemap, and the R × F score grid."""
-    from custops import plots
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     summary, table = _labelled_summary(features, segments["rfm_class"], RFM_CLASS_ORDER, lang)
     names = [value_label(s, lang) for s in summary["segment"]]
@@ -412,9 +411,6 @@ def rfm_section(features: pd.DataFrame, segments: pd.DataFrame,
 
 def tiers_section(features: pd.DataFrame, segments: pd.DataFrame, lang: str = "en"):
     """Value tiers (customer share vs revenue share) and prospect grades."""
-    from custops import plots
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     summary, table = _labelled_summary(features, segments["value_tier"], TIERS, lang,
                                        with_focus=False)
@@ -439,9 +435,6 @@ def tiers_section(features: pd.DataFrame, segments: pd.DataFrame, lang: str = "e
 def stages_section(features: pd.DataFrame, segments: pd.DataFrame,
                    params: SegmentParams = SegmentParams(), lang: str = "en"):
     """Lifecycle stages with their focus, and customer classes."""
-    from custops import plots
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     summary, table = _labelled_summary(features, segments["lifecycle_stage"], STAGES, lang)
     fig = plots.share_bars_figure([value_label(s, lang) for s in summary["segment"]],
@@ -464,9 +457,6 @@ def stages_section(features: pd.DataFrame, segments: pd.DataFrame,
 
 
 def pyramid_section(features: pd.DataFrame, segments: pd.DataFrame, lang: str = "en"):
-    from custops import plots
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     pyramid = pyramid_counts(segments, features)
     fig = plots.funnel_figure([value_label(x, lang) for x in pyramid["level"]],
@@ -481,7 +471,6 @@ def pyramid_section(features: pd.DataFrame, segments: pd.DataFrame, lang: str = 
 def describe_cluster(profile_row: pd.Series, lang: str = "en", *, high: float = 1.3,
                      low: float = 0.7) -> str:
     """Plain words for one cluster from its feature means relative to all buyers."""
-    from custops.labels import t
 
     words = []
     ratios = profile_row.drop(labels=["customers"], errors="ignore").astype(float)
@@ -499,9 +488,6 @@ def clusters_section(features: pd.DataFrame, lang: str = "en", *, n_clusters: in
                      seed: int = 42, labels: pd.Series | None = None):
     """Behavioural clusters (k-means, or the given ``labels``: see
     :func:`behaviour_clusters`) with sizes, descriptions and a profile heat map."""
-    from custops import plots
-    from custops.labels import t
-    from custops.sections import Section
 
     labels, profile = behaviour_clusters(features, n_clusters=n_clusters, seed=seed,
                                          labels=labels)
@@ -522,9 +508,6 @@ def clusters_section(features: pd.DataFrame, lang: str = "en", *, n_clusters: in
 def migration_section(before: pd.DataFrame, after: pd.DataFrame, *, column: str,
                       categories, before_date, after_date, lang: str = "en", n_moves: int = 5):
     """Who moved where between two dates (both frames: ``segments`` with customer_id)."""
-    from custops import plots
-    from custops.labels import t, value_label
-    from custops.sections import Section
 
     b = before.set_index("customer_id")[column]
     a = after.set_index("customer_id")[column]

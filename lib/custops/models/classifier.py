@@ -7,6 +7,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from custops.errors import DataError
 from custops.models.threads import openmp_threads
@@ -123,7 +125,6 @@ class SupervisedChurnModel:
         self.max_train_rows = max_train_rows
 
     def fit(self, features: pd.DataFrame, churned: pd.Series) -> SupervisedChurnModel:
-        from sklearn.ensemble import HistGradientBoostingClassifier
 
         self.design_ = ModelDesign.of(features)
         y = np.asarray(churned, dtype=int)
@@ -154,7 +155,6 @@ class SupervisedChurnModel:
 
 def classification_metrics(y: np.ndarray, score: np.ndarray, *, bins: int = 10) -> dict[str, Any]:
     """AUC, Brier score, top-decile lift and capture, and a calibration table."""
-    from sklearn.metrics import brier_score_loss, roc_auc_score
 
     y = np.asarray(y, dtype=int)
     score = np.clip(np.asarray(score, dtype=float), 0, 1)

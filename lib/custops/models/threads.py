@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from threadpoolctl import threadpool_limits
+
 SMALL_FIT_ROWS = 200_000
 
 
@@ -12,6 +14,5 @@ def openmp_threads(n_rows: int):
     4,000-row gradient-boosting fit took 29 s with two threads and 0.8 s with one. Large fits
     keep the default (all cores).
     """
-    from threadpoolctl import threadpool_limits
 
     return threadpool_limits(1 if n_rows < SMALL_FIT_ROWS else None, user_api="openmp")

@@ -6,9 +6,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 from custops.errors import DataError
 from custops.models import experiment
+from custops.models.classifier import ModelDesign, sample_rows
 from custops.models.threads import openmp_threads
 
 MAX_CAMPAIGN_ROWS = 150_000  # campaign rows the uplift model learns and is graded from
@@ -20,7 +22,6 @@ def sample_campaign_rows(touches: pd.DataFrame | None, max_rows: int | None = MA
     """At most ``max_rows`` touches, drawn uniformly at random (seeded): a random subset of a
     randomised campaign is still randomised. The model trains on at most 100,000 rows, so
     building feature snapshots for a million touched customers would be wasted."""
-    from custops.churn import sample_rows
 
     keep = None if touches is None or max_rows is None else sample_rows(len(touches), max_rows,
                                                                           seed)
@@ -58,9 +59,7 @@ class UpliftModel:
                     random_state=self.random_state)
 
     def fit(self, features: pd.DataFrame, treated, converted) -> UpliftModel:
-        from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
-        from custops.churn import ModelDesign, sample_rows
 
         self.design_ = ModelDesign.of(features)
         treated = np.asarray(treated, dtype=bool)
