@@ -184,6 +184,13 @@ class Backtest:
         return {"metrics": self.metrics, "winner": self.winner, "dates": self.dates,
                 "predicted_vs_actual_orders": self.predicted_vs_actual_orders}
 
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]) -> Backtest:
+        """A stored backtest (:meth:`to_dict`); the per-customer ``scored`` rows are not kept."""
+        return cls(metrics=payload["metrics"], winner=payload["winner"],
+                   predicted_vs_actual_orders=payload["predicted_vs_actual_orders"],
+                   scored=pd.DataFrame(), dates=payload.get("dates", {}))
+
 
 @contextlib.contextmanager
 def _alongside(function, *args):
@@ -394,23 +401,24 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
                    tables=[table], figures=[fig], data=result.to_dict())
 
 
-def btyd_section(scores: BTYDScores, params: ChurnParams = ChurnParams(), lang: str = "en"):
-
-    fitted = {**{f"BG/NBD {k}": v for k, v in scores.bgf.params_.items()},
-              **({f"Gamma-Gamma {k}": v for k, v in scores.ggf.params_.items()}
-                 if scores.ggf is not None else {})}
+def btyd_section(btyd_fit: dict[str, Any], scores: pd.DataFrame,
+                 params: ChurnParams = ChurnParams(), lang: str = "en"):
+    """The BTYD fit (``btyd_params``: :func:`btyd_params`) and what it says about the scored
+    buyers (``churn_scores``: p_alive, expected_orders, expected_value)."""
+    fitted = {**{f"BG/NBD {k}": v for k, v in btyd_fit["bgnbd"]["params"].items()},
+              **({f"Gamma-Gamma {k}": v for k, v in btyd_fit["gamma_gamma"]["params"].items()}
+                 if btyd_fit.get("gamma_gamma") else {})}
     table = pd.DataFrame({t("churn.parameter", lang): list(fitted),
                           t("churn.value", lang): [round(v, 4) for v in fitted.values()]})
-    frame = scores.frame
-    hist = np.histogram(frame["p_alive"], bins=np.linspace(0, 1, 21))
+    hist = np.histogram(scores["p_alive"], bins=np.linspace(0, 1, 21))
     fig = plots.bar_figure(pd.DataFrame({"p": (hist[1][:-1] + 0.025).round(3), "n": hist[0]}),
                            "p", "n", title=t("churn.palive_title", lang),
                            xaxis_title="P(alive)", yaxis_title=t("customers", lang))
-    text = t("churn.btyd_text", lang, alive=float((frame["p_alive"] >= 0.5).mean()),
-             orders=float(frame["expected_orders"].sum()), horizon=params.horizon_days,
-             value=float(frame["expected_value"].sum()), value_days=params.value_horizon_days)
+    text = t("churn.btyd_text", lang, alive=float((scores["p_alive"] >= 0.5).mean()),
+             orders=float(scores["expected_orders"].sum()), horizon=params.horizon_days,
+             value=float(scores["expected_value"].sum()), value_days=params.value_horizon_days)
     return Section(t("churn.btyd_title", lang), text=text, tables=[table], figures=[fig],
-                   data=btyd_params(scores))
+                   data=btyd_fit)
 
 
 def btyd_params(scores: BTYDScores) -> dict[str, Any]:

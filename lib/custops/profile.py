@@ -334,7 +334,7 @@ def repurchase_section(curve: pd.DataFrame, lang: str = "en", *, window_days: in
         return Section(t("repurchase.title", lang), figures=[fig])
     p = curve.set_index("order_days")["p_repeat"]
     jumps = p.diff().iloc[1:]
-    jump_at = int(jumps.idxmax()) - 1
+    jump_at = int(jumps.idxmax())  # jumps[k] = p(k) - p(k-1): the jump comes after order k
     lift2 = p.iloc[1] / p.iloc[0] - 1
     loyal = p[p >= loyal_threshold]
     seed_check = t("repurchase.seed_yes" if lift2 >= 0.3 else "repurchase.seed_no", lang,

@@ -10,9 +10,6 @@ Lagrangian method with its optimality gap).
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -25,7 +22,7 @@ import plotly.graph_objects as go
 
 from custops import plots
 from custops.errors import DataError
-from custops.exports import EXCEL_ROWS_PER_SHEET, export_lists
+from custops.exports import EXCEL_ROWS_PER_SHEET
 from custops.features import activity_hour_matrix, build_features, join_by_customer
 from custops.labels import t, value_label
 from custops.models import assignment, experiment
@@ -200,6 +197,36 @@ def _size_holdout(selected: pd.DataFrame, params: ReachParams) -> dict[str, Any]
             "minimum_detectable_effect": float(mde), "target_reachable": bool(feasible)}
 
 
+def plan_record(reach_plan: ReachPlan) -> dict[str, Any]:
+    """The JSON part of a plan (``reach_summary``): per-channel summary, holdout, what the
+    optimiser proved, exclusions and parameters."""
+    result = reach_plan.result
+    return {"summary": reach_plan.summary.to_dict("records"), "holdout": reach_plan.holdout,
+            "gap": result.gap, "params": reach_plan.params,
+            "optimiser": {"method": result.method, "objective": result.objective,
+                          "spend": result.spend, "upper_bound": result.upper_bound,
+                          "counts": [int(c) for c in result.counts]},
+            "excluded": reach_plan.excluded, "uplift_source": reach_plan.uplift_source}
+
+
+def plan_from_record(plan: pd.DataFrame, control: pd.DataFrame, record: dict[str, Any]
+                     ) -> ReachPlan:
+    """A :class:`ReachPlan` back from its stored parts (:func:`plan_record`); the per-customer
+    choice of the optimiser is the plan's ``channel`` column."""
+    solved = record.get("optimiser", {})
+    result = assignment.AssignmentResult(
+        channel=np.array([], dtype=np.int64), objective=float(solved.get("objective", np.nan)),
+        spend=float(solved.get("spend", np.nan)),
+        counts=np.asarray(solved.get("counts", []), dtype=np.int64),
+        upper_bound=float(solved.get("upper_bound", np.nan)), gap=float(record["gap"]),
+        method=str(solved.get("method", "")))
+    return ReachPlan(plan=plan, control=control, result=result,
+                     summary=pd.DataFrame(record["summary"]), holdout=record["holdout"],
+                     excluded={str(k): int(v) for k, v in record.get("excluded", {}).items()},
+                     uplift_source=record.get("uplift_source", "model"),
+                     params=record.get("params", {}))
+
+
 def plan_summary(plan: pd.DataFrame, by: str = "channel") -> pd.DataFrame:
     """Counts, cost, expected incremental revenue and ROI per ``by`` value (and a total)."""
     if plan.empty:
@@ -231,16 +258,6 @@ def true_incremental_value(plan_ids: pd.Series, channels_used: pd.Series, truth_
 
 
 # -- exports -----------------------------------------------------------------------------------
-
-
-def write_exports(ctx, reach_plan: ReachPlan, lang: str = "en") -> list[Path]:
-    """The contact lists of a run (:func:`export_lists` into ``ctx.exports_dir()``); a
-    dashboard showing a published report lists that report's files instead of writing again."""
-    if ctx.read_only and ctx.run_dir is not None:
-        folder = ctx.run_dir / "exports"
-        return sorted(folder.glob("*")) if folder.exists() else []
-    return export_lists(reach_plan.plan, reach_plan.control, reach_plan.summary,
-                        ctx.exports_dir(), lang)
 
 
 def readout(touches: pd.DataFrame, segments: pd.DataFrame | None = None,
@@ -311,92 +328,23 @@ class ReachInputs:
     params: ReachParams
 
 
-def inputs_fingerprint(ctx, channels: pd.DataFrame, params: ReachParams) -> str:
-    """What the stored reach inputs depend on besides the run's data: as-of date, seed, the
-    channel table and the rules (the budget and campaign id only steer the optimiser)."""
-
-    rules = {k: v for k, v in asdict(params).items() if k not in ("budget", "campaign_id",
-                                                                  "holdout_share",
-                                                                  "target_lift")}
-    blob = json.dumps({"as_of": str(ctx.as_of), "data": str(ctx.data_dir), "seed": ctx.seed,
-                       "rules": rules, "channels": channels.to_dict("records")},
-                      sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
-def stored_inputs(ctx) -> ReachInputs | None:
-    """The reach inputs a finished 04 run stored (artifacts ``reach_candidates``,
-    ``reach_eligible``, ``reach_channels`` and ``reach_inputs``), with that run's channel table
-    and parameters; None when the run has none."""
-    meta = ctx.load("reach_inputs")
-    candidates = ctx.load("reach_candidates")
-    eligible = ctx.load("reach_eligible")
-    channels = ctx.load("reach_channels")
-    if meta is None or candidates is None or eligible is None or channels is None:
-        return None
-    channels = channels.copy()
-    channels["daily_capacity"] = pd.to_numeric(channels["daily_capacity"]).fillna(math.inf)
-    names = [str(c) for c in channels["channel"]]
-    if list(eligible.columns[1:]) != names or not eligible["customer_id"].equals(
-            candidates["customer_id"]):
-        raise DataError("reach artifacts disagree: reach_eligible does not match "
-                        "reach_candidates/reach_channels; rerun 04_reach")
-    evaluation = None
-    if meta.get("qini") is not None:
-        evaluation = {"qini": meta["qini"], "curve": pd.DataFrame(meta.get("curve", [])),
-                      "rows": meta.get("rows")}
-    uplift = UpliftResult(meta.get("source", "model"), candidates["uplift"].to_numpy(float),
-                          candidates["baseline_rate"].to_numpy(float), evaluation)
-    params = ReachParams(**meta["params"]) if meta.get("params") else ReachParams()
-    return ReachInputs(uplift, candidates, eligible[names].to_numpy(bool),
-                       {str(k): int(v) for k, v in meta.get("excluded", {}).items()},
-                       channels, params)
-
-
-def prepare(ctx, features: pd.DataFrame, segments: pd.DataFrame,
+def prepare(features: pd.DataFrame, segments: pd.DataFrame,
             churn_scores: pd.DataFrame | None, channels: pd.DataFrame,
-            params: ReachParams = ReachParams()) -> ReachInputs:
-    """Uplift, candidates and eligibility for this run, computed once: reused from the run's
-    artifacts (or memory) when they were made with the same rules and channels, else computed
-    and stored, so a dashboard and the notebook below it share one computation. A dashboard
-    showing a published report (``ctx.read_only``) gets that report's own inputs, channels and
-    parameters (budget included), whatever the notebook's defaults: the page then shows the
-    plan the scheduled run made."""
+            params: ReachParams = ReachParams(), *, tables: Mapping[str, Any],
+            touches: pd.DataFrame | None, as_of: dt.date, seed: int = 0) -> ReachInputs:
+    """Uplift, candidates and eligibility: what the optimiser plans from.
 
-    if ctx.read_only:
-        published = stored_inputs(ctx)
-        if published is not None:
-            return published
-    fingerprint = inputs_fingerprint(ctx, channels, params)
-    meta = ctx.load("reach_inputs")
-    if meta is not None and meta.get("fingerprint") == fingerprint:
-        stored = stored_inputs(ctx)
-        if stored is not None:
-            stored.params = params
-            return stored
-    data = ctx.dataset()
-    # Each table as DuckDB should read it: in memory if this notebook holds it, else the
-    # run's validated Parquet file (18M event rows never come into pandas).
-    tables = {name: ctx.table_source(name) for name in ("orders", "customers", "events")}
-    touches = sample_campaign_rows(data.touches, MAX_CAMPAIGN_ROWS, seed=ctx.seed)
-    uplift = estimate_uplift(features, segments, touches,
-                             campaign_features_at(tables, touches), seed=ctx.seed)
-    hours = activity_hour_matrix(tables["orders"], tables["events"], ctx.as_of,
+    ``tables`` holds ``orders``, ``customers`` and ``events`` as DuckDB should read them (frames
+    or Parquet paths; see :func:`custops.features.activity_hour_matrix`); ``touches`` the
+    contact history (past campaigns teach the uplift model; recent touches count against the
+    fatigue caps)."""
+    sampled = sample_campaign_rows(touches, MAX_CAMPAIGN_ROWS, seed=seed)
+    uplift = estimate_uplift(features, segments, sampled,
+                             campaign_features_at(tables, sampled), seed=seed)
+    hours = activity_hour_matrix(tables["orders"], tables["events"], as_of,
                                  features["customer_id"])
     candidates = candidates_frame(features, segments, churn_scores, uplift, hours, params)
-    eligible, excluded = eligibility(features, channels, data.touches, ctx.as_of, params)
-    names = [str(c) for c in channels["channel"]]
-    evaluation = uplift.evaluation or {}
-    curve = evaluation.get("curve")
-    ctx.save("reach_candidates", candidates)
-    ctx.save("reach_eligible", pd.concat([candidates[["customer_id"]].reset_index(drop=True),
-                                          pd.DataFrame(eligible, columns=names)], axis=1))
-    ctx.save("reach_channels", channels.reset_index(drop=True))
-    ctx.save("reach_inputs", {
-        "fingerprint": fingerprint, "source": uplift.source, "excluded": excluded,
-        "qini": evaluation.get("qini"), "rows": evaluation.get("rows"),
-        "params": params_dict(params),
-        "curve": curve.to_dict("records") if curve is not None else []})
+    eligible, excluded = eligibility(features, channels, touches, as_of, params)
     return ReachInputs(uplift, candidates, eligible, excluded, channels.reset_index(drop=True),
                        params)
 
@@ -633,8 +581,9 @@ def readout_section(results: pd.DataFrame, lang: str = "en"):
                    data={"readout": results.to_dict("records")})
 
 
-def exports_section(paths: list[Path], lang: str = "en"):
-
+def exports_section(paths: list[str | Path], lang: str = "en"):
+    """The contact lists written (their names) and what each holds."""
+    paths = [Path(p) for p in paths]
     names = ", ".join(f"`{p.name}`" for p in paths)
     return Section(t("reach.exports_title", lang),
                    text=t("reach.exports_text", lang, files=names, rows=EXCEL_ROWS_PER_SHEET),

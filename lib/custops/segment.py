@@ -484,13 +484,10 @@ def describe_cluster(profile_row: pd.Series, lang: str = "en", *, high: float = 
     return ", ".join(words[:3]) if words else t("cluster.average", lang)
 
 
-def clusters_section(features: pd.DataFrame, lang: str = "en", *, n_clusters: int = 5,
-                     seed: int = 42, labels: pd.Series | None = None):
-    """Behavioural clusters (k-means, or the given ``labels``: see
-    :func:`behaviour_clusters`) with sizes, descriptions and a profile heat map."""
-
-    labels, profile = behaviour_clusters(features, n_clusters=n_clusters, seed=seed,
-                                         labels=labels)
+def clusters_section(features: pd.DataFrame, labels: pd.Series, lang: str = "en"):
+    """Behavioural clusters (``labels``, one per customer: the ``cluster`` column of the
+    segments, from :func:`behaviour_clusters`) with sizes, descriptions and a profile heat map."""
+    _, profile = behaviour_clusters(features, labels=labels)
     table = pd.DataFrame({
         t("seg.cluster", lang): profile.index.astype(int),
         t("customers", lang): profile["customers"].astype("int64"),
@@ -502,7 +499,7 @@ def clusters_section(features: pd.DataFrame, lang: str = "en", *, n_clusters: in
     fig = plots.heatmap_figure(rel, title=t("seg.cluster_title", lang), text_format=".2f",
                                colorscale="RdBu_r")
     return Section(t("seg.cluster_title", lang), tables=[table], figures=[fig],
-                   data={"profiles": profile.reset_index().to_dict("records")}), labels
+                   data={"profiles": profile.reset_index().to_dict("records")})
 
 
 def migration_section(before: pd.DataFrame, after: pd.DataFrame, *, column: str,

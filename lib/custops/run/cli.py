@@ -1,4 +1,4 @@
-"""The ``custops`` command line: validate data, make a sample, run reports, serve dashboards, bench.
+"""The ``custops`` command line: validate, sample, report, dashboard, notebooks, bench.
 
 Each subcommand's arguments are declared here; the work is done by a ``cli_<name>(args) -> int``
 function in the module that owns it, imported only when that subcommand runs (imports are slow).
@@ -13,7 +13,6 @@ import importlib
 import sys
 
 from custops.errors import CustopsError
-
 from custops.io import DEFAULT_TZ
 
 
@@ -60,6 +59,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-preheat", dest="preheat", action="store_false",
                    help="do not keep a ready kernel per dashboard (saves ~215 MB each)")
     p.set_defaults(module="custops.app.server", func="cli_dashboard")
+
+    p = sub.add_parser("notebooks", help="copy the notebooks and the sample data into a folder "
+                       "of your own, to open in JupyterLab")
+    p.add_argument("dir", metavar="DIR",
+                   help="writes DIR/notebooks/ (01-04, index) and DIR/data/sample/ (generated: "
+                        "5,000 customers, seed 42 - the repository's data/sample CSVs byte for "
+                        "byte)")
+    p.add_argument("--force", action="store_true", help="overwrite files that already exist")
+    p.set_defaults(module="custops.tools.notebooks", func="cli_notebooks")
 
     p = sub.add_parser("bench", help="run the benchmarks and write benchmarks/results.json")
     p.add_argument("--out", default="benchmarks/results.json")

@@ -24,12 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from custops.errors import ParameterError, RunError
-from custops.run.context import repo_root, resolve_data_dir
+from custops.run.context import resolve_data_dir
 
 NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
 PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",
             "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
 KERNEL = "python3"
+PACKAGE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
 # Kernels get the runner's environment plus these (unless the user set them; the runner's own
 # process is left as it is). Idle OpenMP workers (scikit-learn's boosting) sleep instead of
 # spinning: on a shared 2-core machine a spinning worker waiting for a busy core made a
@@ -37,16 +38,17 @@ KERNEL = "python3"
 KERNEL_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 # What every notebook imports first: loaded while the previous notebook runs.
 WARM_IMPORTS = ("import numpy, pandas, pyarrow.parquet, duckdb, ibis, plotly.graph_objects, "
-                "sklearn.ensemble\nfrom custops import churn, context, dashboard, features, "
-                "plots, profile, reach, segment")
+                "sklearn.ensemble\nfrom custops import churn, features, plots, profile, reach, "
+                "segment\nfrom custops import app, run")
 # Online resources nbconvert's lab template links (require.js, MathJax): offline they only
 # produce failed requests, so they are removed.
 _ONLINE_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.I)
 
 
 def notebooks_dir() -> Path:
-    """Where the notebooks live (``CUSTOPS_NOTEBOOKS`` overrides the repository's folder)."""
-    return Path(os.environ.get("CUSTOPS_NOTEBOOKS", repo_root() / "notebooks"))
+    """Where the notebooks live: inside the installed package (``CUSTOPS_NOTEBOOKS``
+    overrides it)."""
+    return Path(os.environ.get("CUSTOPS_NOTEBOOKS", PACKAGE_NOTEBOOKS))
 
 
 def notebook_title(name: str, lang: str = "en") -> str:

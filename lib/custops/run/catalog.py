@@ -1,0 +1,345 @@
+"""The run catalogue: every artifact declared once, and how the run gets it.
+
+Each :class:`Node` names the artifacts it makes, the artifacts it reads, the run parameters
+it depends on and the step call that makes them. :meth:`custops.run.context.RunContext.get`
+is the one way to get an artifact: from memory, else from the run folder when it was made
+with the same parameters (``artifacts/catalog.json`` records each artifact's fingerprint),
+else by running its node with the run's parameters and storing the result. A notebook run on
+its own therefore gets exactly what the report runner would have produced.
+
+The steps (:mod:`custops.profile`, :mod:`custops.segment`, :mod:`custops.churn`,
+:mod:`custops.reach`) take frames and parameters and return results; only this module and
+the run context know file names.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from custops import churn, features, profile, reach, segment
+from custops.errors import DataError
+from custops.exports import export_lists
+from custops.io import DEFAULT_TZ
+from custops.rules import ReachParams, load_channels
+
+if TYPE_CHECKING:  # the context imports this module
+    from custops.run.context import RunContext
+
+__all__ = ["ARTIFACTS", "DEFAULTS", "NODES", "Artifact", "Node", "artifact_node",
+           "fingerprint", "snapshot_name", "step_params"]
+
+RECORD = "catalog.json"  # artifact → fingerprint of what it was made from
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One artifact: its name, the files it is stored in, and how to write and read them."""
+
+    name: str
+    format: str  # "parquet", "json", or "bundle" (several files; save/load given)
+    save: Callable[[Any, Path], list[Path]] | None = None
+    load: Callable[[Path], Any] | None = None
+
+    def files(self, folder: Path) -> list[Path]:
+        if self.format == "parquet":
+            return [folder / f"{self.name}.parquet"]
+        if self.format == "json":
+            return [folder / f"{self.name}.json"]
+        return [folder / name for name in BUNDLE_FILES[self.name]]
+
+    def write(self, obj: Any, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        if self.save is not None:
+            self.save(obj, folder)
+        elif self.format == "parquet":
+            obj.to_parquet(self.files(folder)[0], index=False)
+        else:
+            self.files(folder)[0].write_text(
+                json.dumps(obj, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+    def read(self, folder: Path) -> Any:
+        if self.load is not None:
+            return self.load(folder)
+        if self.format == "parquet":
+            return pd.read_parquet(self.files(folder)[0])
+        return json.loads(self.files(folder)[0].read_text(encoding="utf-8"))
+
+
+@dataclass(frozen=True)
+class Node:
+    """A step call: what it makes, what it reads, which run parameters it depends on."""
+
+    outputs: tuple[str, ...]
+    inputs: tuple[str, ...]
+    params: tuple[str, ...]
+    step: str  # the notebook that shows the result
+    run: Callable[[RunContext], dict[str, Any]]
+
+
+# -- run parameters ----------------------------------------------------------------------------
+
+def _defaults(cls) -> dict[str, Any]:
+    return {f.name: f.default for f in fields(cls)}
+
+
+#: Every run parameter and its default: the notebooks' common parameters, each step's
+#: parameter dataclass, and the few that only steer a notebook.
+DEFAULTS: dict[str, Any] = {
+    "data_dir": "data/sample", "as_of": "", "lang": "en", "seed": 42, "mapping": "",
+    "tz": DEFAULT_TZ,
+    **_defaults(segment.SegmentParams), "compare_days": 90, "n_clusters": 5,
+    **_defaults(churn.ChurnParams),
+    **_defaults(ReachParams), "channels_file": "",
+}
+DATA = ("data_dir", "mapping", "tz", "as_of")
+SEGMENT = tuple(f.name for f in fields(segment.SegmentParams))
+CHURN = tuple(f.name for f in fields(churn.ChurnParams))
+# The plan's rules; budget, campaign id and holdout only steer the optimiser.
+REACH_RULES = tuple(f.name for f in fields(ReachParams)
+                    if f.name not in ("budget", "campaign_id", "holdout_share", "target_lift"))
+REACH_PLAN = ("budget", "campaign_id", "holdout_share", "target_lift")
+
+
+def step_params(cls, params: dict[str, Any]):
+    """A step's parameter dataclass from the run's parameters."""
+    return cls(**{f.name: _as_field(f, params[f.name]) for f in fields(cls) if f.name in params})
+
+
+def _as_field(field, value):
+    if isinstance(field.default, tuple) and isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+# -- the nodes ---------------------------------------------------------------------------------
+
+def _features(ctx: RunContext) -> dict[str, Any]:
+    return {"features": ctx.build_features(ctx.as_of)}
+
+
+def _profile_summary(ctx: RunContext) -> dict[str, Any]:
+    feats, lang = ctx.get("features"), "en"
+    orders = ctx.table_source("orders")
+    months = features.customer_months(orders, ctx.as_of)
+    sections = {
+        "quality": profile.data_quality_section(ctx.quality(), lang),
+        "base": profile.customer_base_section(feats, months, lang),
+        "concentration": profile.concentration_section(feats, lang),
+        "attributes": profile.attributes_section(feats, lang),
+        "timing": profile.order_time_section(features.order_time_counts(orders, ctx.as_of),
+                                             lang),
+        "cohorts": profile.cohort_section(months, ctx.as_of, lang),
+        "repurchase": profile.repurchase_section(features.repeat_order_curve(orders, ctx.as_of),
+                                                 lang),
+        "channels": profile.channel_section(feats, lang),
+    }
+    return {"profile_summary": profile.profile_summary(ctx.as_of, **sections)}
+
+
+def _segments(ctx: RunContext) -> dict[str, Any]:
+    feats, params = ctx.get("features"), ctx.segment_params
+    segments = segment.segment_customers(feats, params)
+    segments["cluster"], _ = segment.behaviour_clusters(
+        feats, n_clusters=int(ctx.params["n_clusters"]), seed=ctx.seed)
+    return {"segments": segments, "segment_params": segment.params_dict(params)}
+
+
+def _churn_dates(ctx: RunContext):
+    horizon = int(ctx.params["horizon_days"])
+    return ctx.days_before(horizon), ctx.days_before(2 * horizon)
+
+
+def _backtest(ctx: RunContext) -> dict[str, Any]:
+    test_date, train_date = _churn_dates(ctx)
+    result = churn.backtest(ctx.features_at(train_date), ctx.features_at(test_date),
+                            ctx.get("features"), ctx.churn_params, seed=ctx.seed,
+                            dates={"train": str(train_date), "test": str(test_date),
+                                   "as_of": str(ctx.as_of)})
+    return {"churn_backtest": result}
+
+
+def _churn_scores(ctx: RunContext) -> dict[str, Any]:
+    test_date, _ = _churn_dates(ctx)
+    scores, fit = churn.score_customers(ctx.features_at(test_date), ctx.get("features"),
+                                        ctx.get("segments"), ctx.get("churn_backtest").winner,
+                                        ctx.churn_params, seed=ctx.seed)
+    return {"churn_scores": scores, "btyd_params": churn.btyd_params(fit)}
+
+
+def _reach_inputs(ctx: RunContext) -> dict[str, Any]:
+    data = ctx.dataset()
+    # Each table as DuckDB should read it: in memory if this process holds it, else the run's
+    # validated Parquet file (event rows never come into pandas).
+    tables = {name: ctx.table_source(name) for name in ("orders", "customers", "events")}
+    inputs = reach.prepare(ctx.get("features"), ctx.get("segments"), ctx.get("churn_scores"),
+                           load_channels(ctx.params["channels_file"] or None), ctx.reach_params,
+                           tables=tables, touches=data.touches, as_of=ctx.as_of, seed=ctx.seed)
+    return {"reach_inputs": inputs}
+
+
+def _reach_plan(ctx: RunContext) -> dict[str, Any]:
+    inputs, params = ctx.get("reach_inputs"), ctx.reach_params
+    plan = reach.build_plan(inputs.candidates, inputs.channels, inputs.eligible, params,
+                            seed=ctx.seed, excluded=inputs.excluded,
+                            uplift_source=inputs.uplift.source)
+    return {"reach_plan": plan}
+
+
+def _exports(ctx: RunContext) -> dict[str, Any]:
+    plan = ctx.get("reach_plan")
+    return {"reach_exports": [str(p) for p in export_lists(
+        plan.plan, plan.control, plan.summary, ctx.exports_dir(), ctx.lang)]}
+
+
+NODES: tuple[Node, ...] = (
+    Node(("features",), (), DATA, "01_profile", _features),
+    Node(("profile_summary",), ("features",), DATA, "01_profile", _profile_summary),
+    Node(("segments", "segment_params"), ("features",), (*SEGMENT, "n_clusters", "seed"),
+         "02_segment", _segments),
+    Node(("churn_backtest",), ("features",), (*CHURN, "seed"), "03_churn", _backtest),
+    Node(("churn_scores", "btyd_params"), ("features", "segments", "churn_backtest"),
+         (*CHURN, "seed"), "03_churn", _churn_scores),
+    Node(("reach_inputs",), ("features", "segments", "churn_scores"),
+         (*REACH_RULES, "channels_file", "seed"), "04_reach", _reach_inputs),
+    Node(("reach_plan",), ("reach_inputs",), (*REACH_PLAN, "seed"), "04_reach", _reach_plan),
+    Node(("reach_exports",), ("reach_plan",), ("lang",), "04_reach", _exports),
+)
+
+
+# -- how the artifacts are stored --------------------------------------------------------------
+
+BUNDLE_FILES = {
+    "reach_inputs": ("reach_candidates.parquet", "reach_eligible.parquet",
+                     "reach_channels.parquet", "reach_inputs.json"),
+    "reach_plan": ("reach_plan.parquet", "reach_control.parquet", "reach_summary.json"),
+}
+
+
+def _json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
+
+
+def _save_backtest(result: churn.Backtest, folder: Path) -> None:
+    _json(folder / "churn_backtest.json", result.to_dict())
+
+
+def _load_backtest(folder: Path) -> churn.Backtest:
+    return churn.Backtest.from_dict(
+        json.loads((folder / "churn_backtest.json").read_text(encoding="utf-8")))
+
+
+def _save_inputs(inputs: reach.ReachInputs, folder: Path) -> None:
+    names = [str(c) for c in inputs.channels["channel"]]
+    inputs.candidates.to_parquet(folder / "reach_candidates.parquet", index=False)
+    pd.concat([inputs.candidates[["customer_id"]].reset_index(drop=True),
+               pd.DataFrame(inputs.eligible, columns=names)], axis=1).to_parquet(
+        folder / "reach_eligible.parquet", index=False)
+    inputs.channels.reset_index(drop=True).to_parquet(folder / "reach_channels.parquet",
+                                                      index=False)
+    evaluation = inputs.uplift.evaluation or {}
+    curve = evaluation.get("curve")
+    _json(folder / "reach_inputs.json", {
+        "source": inputs.uplift.source, "excluded": inputs.excluded,
+        "qini": evaluation.get("qini"), "rows": evaluation.get("rows"),
+        "params": reach.params_dict(inputs.params),
+        "curve": curve.to_dict("records") if curve is not None else []})
+
+
+def _load_inputs(folder: Path) -> reach.ReachInputs:
+    meta = json.loads((folder / "reach_inputs.json").read_text(encoding="utf-8"))
+    candidates = pd.read_parquet(folder / "reach_candidates.parquet")
+    eligible = pd.read_parquet(folder / "reach_eligible.parquet")
+    channels = pd.read_parquet(folder / "reach_channels.parquet")
+    channels["daily_capacity"] = pd.to_numeric(channels["daily_capacity"]).fillna(math.inf)
+    names = [str(c) for c in channels["channel"]]
+    if list(eligible.columns[1:]) != names or not eligible["customer_id"].equals(
+            candidates["customer_id"]):
+        raise DataError(f"{folder}: reach_eligible does not match reach_candidates and "
+                        "reach_channels; run the report again")
+    evaluation = None
+    if meta.get("qini") is not None:
+        evaluation = {"qini": meta["qini"], "curve": pd.DataFrame(meta.get("curve", [])),
+                      "rows": meta.get("rows")}
+    uplift = reach.UpliftResult(meta.get("source", "model"),
+                                candidates["uplift"].to_numpy(float),
+                                candidates["baseline_rate"].to_numpy(float), evaluation)
+    params = ReachParams(**meta["params"]) if meta.get("params") else ReachParams()
+    return reach.ReachInputs(uplift, candidates, eligible[names].to_numpy(bool),
+                             {str(k): int(v) for k, v in meta.get("excluded", {}).items()},
+                             channels, params)
+
+
+def _save_plan(plan: reach.ReachPlan, folder: Path) -> None:
+    plan.plan.to_parquet(folder / "reach_plan.parquet", index=False)
+    plan.control.to_parquet(folder / "reach_control.parquet", index=False)
+    _json(folder / "reach_summary.json", reach.plan_record(plan))
+
+
+def _load_plan(folder: Path) -> reach.ReachPlan:
+    record = json.loads((folder / "reach_summary.json").read_text(encoding="utf-8"))
+    return reach.plan_from_record(pd.read_parquet(folder / "reach_plan.parquet"),
+                                  pd.read_parquet(folder / "reach_control.parquet"), record)
+
+
+def _save_exports(paths: list[str], folder: Path) -> None:
+    _json(folder / "reach_exports.json", paths)
+
+
+ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
+    Artifact("features", "parquet"),
+    Artifact("profile_summary", "json"),
+    Artifact("segments", "parquet"),
+    Artifact("segment_params", "json"),
+    Artifact("churn_backtest", "json", _save_backtest, _load_backtest),
+    Artifact("churn_scores", "parquet"),
+    Artifact("btyd_params", "json"),
+    Artifact("reach_inputs", "bundle", _save_inputs, _load_inputs),
+    Artifact("reach_plan", "bundle", _save_plan, _load_plan),
+    Artifact("reach_exports", "json", _save_exports),
+)}
+
+
+def snapshot_name(day) -> str:
+    """The artifact holding the feature table as of ``day`` (a date other than ``as_of``;
+    Parquet, made by :meth:`custops.run.context.RunContext.features_at`)."""
+    return f"features_{day:%Y-%m-%d}"
+
+
+def artifact_node(name: str) -> Node:
+    """The node that makes artifact ``name``."""
+    for node in NODES:
+        if name in node.outputs:
+            return node
+    raise KeyError(f"no artifact named {name!r} in the run catalogue; known: "
+                   f"{', '.join(ARTIFACTS)}")
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, tuple):
+        return list(value)
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def fingerprint(name: str, params: dict[str, Any], as_of: Any) -> str:
+    """What artifact ``name`` was made from: its node's parameters (with the run's as-of date
+    and data source) and, recursively, its inputs' fingerprints."""
+    node = artifact_node(name)
+    own = {key: _plain(params.get(key)) for key in node.params if key != "as_of"}
+    own["as_of"] = str(as_of)
+    for key in DATA:
+        own[key] = str(params.get(key)) if key != "as_of" else str(as_of)
+    inputs = {source: fingerprint(source, params, as_of) for source in node.inputs}
+    blob = json.dumps({"node": node.outputs, "params": own, "inputs": inputs},
+                      sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
