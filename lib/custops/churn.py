@@ -28,7 +28,7 @@ import plotly.graph_objects as go
 from custops import plots
 from custops.errors import ParameterError
 from custops.features import join_by_customer
-from custops.labels import t, value_label
+from custops.labels import reason_words, t, value_label
 from custops.models import btyd
 from custops.models.classifier import SupervisedChurnModel, classification_metrics
 from custops.sections import Section
@@ -238,14 +238,15 @@ def risk_band(probability: np.ndarray, params: ChurnParams = ChurnParams()) -> n
                      ["high_risk", "medium_risk"], "low_risk")
 
 
-def reasons(features: pd.DataFrame, lang: str = "en", *, max_reasons: int = 2) -> pd.Series:
-    """Plain-words reasons per buyer, from the quantities the models use.
+def reason_codes(features: pd.DataFrame, *, max_reasons: int = 2) -> pd.Series:
+    """Why each buyer may churn, as codes with the numbers they show (words come at display
+    time: :func:`custops.labels.reason_words`).
 
-    Checked in order; the first ``max_reasons`` that apply are joined: complaints, overdue
-    against the customer's own rhythm, a single order long ago, falling activity, no recent
-    engagement. "Looks healthy" when none applies.
+    Checked in order; the first ``max_reasons`` that apply are joined with ``;``:
+    ``complaint:n=…`` (complaints), ``overdue:days=…,gap=…`` (overdue against the customer's
+    own rhythm), ``single:days=…`` (a single order day long ago), ``falling:recent=…,before=…``
+    (falling activity), ``idle:days=…`` (no recent engagement); ``healthy`` when none applies.
     """
-
     f = features
     silent = f["days_since_last_order"].astype("Float64").fillna(0).astype(float).to_numpy()
     gap = f["mean_gap_days"].astype("Float64").astype(float).to_numpy()
@@ -257,21 +258,21 @@ def reasons(features: pd.DataFrame, lang: str = "en", *, max_reasons: int = 2) -
     before = np.maximum(year - recent, 0) / 3.0  # orders per 90 days in the 9 months before
     idle = (f["days_since_last_event"].astype("Float64").fillna(np.inf).astype(float).to_numpy()
             if "days_since_last_event" in f else np.full(len(f), np.nan))
-    # (applies, the values its text shows, the text for row i): texts are formatted once per
+    # (applies, the values its code shows, the code for row i): codes are formatted once per
     # distinct combination of shown values, not once per customer.
     candidates = [
         (complaints > 0, (complaints.astype(np.int64),),
-         lambda i: t("churn.reason_complaint", lang, n=int(complaints[i]))),
+         lambda i: f"complaint:n={int(complaints[i])}"),
         ((order_days >= 2) & (silent > 1.5 * np.nan_to_num(gap, nan=np.inf)),
          (silent.astype(np.int64), np.round(np.nan_to_num(gap))),
-         lambda i: t("churn.reason_overdue", lang, days=int(silent[i]), gap=round(gap[i]))),
+         lambda i: f"overdue:days={int(silent[i])},gap={round(gap[i])}"),
         ((order_days == 1) & (silent >= 30), (silent.astype(np.int64),),
-         lambda i: t("churn.reason_single", lang, days=int(silent[i]))),
+         lambda i: f"single:days={int(silent[i])}"),
         ((before >= 1) & (recent < 0.5 * before), (recent.astype(np.int64), before),
-         lambda i: t("churn.reason_falling", lang, recent=int(recent[i]), before=before[i])),
+         lambda i: f"falling:recent={int(recent[i])},before={float(before[i])!r}"),
         ((idle >= 60) & np.isfinite(idle),
          (np.where(np.isfinite(idle), idle, 0).astype(np.int64),),
-         lambda i: t("churn.reason_idle", lang, days=int(idle[i]))),
+         lambda i: f"idle:days={int(idle[i])}"),
     ]
     n = len(f)
     count = np.zeros(n, dtype=np.int64)
@@ -289,14 +290,12 @@ def reasons(features: pd.DataFrame, lang: str = "en", *, max_reasons: int = 2) -
             here = count[rows] == slot
             parts[slot][rows[here]] = texts[here]
         count[rows] += 1
-    healthy = t("churn.reason_healthy", lang)
-    sep = "; " if lang == "en" else "；"
     joined = pd.Series(parts[0], dtype=object)
     for slot in range(1, max_reasons):
         more = count > slot
-        joined[more] = joined[more] + sep + pd.Series(parts[slot][more], dtype=object,
+        joined[more] = joined[more] + ";" + pd.Series(parts[slot][more], dtype=object,
                                                       index=joined.index[more])
-    joined[count == 0] = healthy
+    joined[count == 0] = "healthy"
     return pd.Series(joined.to_numpy(), index=f.index)
 
 
@@ -329,7 +328,7 @@ def strategies(features: pd.DataFrame, segments: pd.DataFrame | None, band: np.n
 
 def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
                     segments: pd.DataFrame | None, winner: str,
-                    params: ChurnParams = ChurnParams(), *, seed: int = 0, lang: str = "en"
+                    params: ChurnParams = ChurnParams(), *, seed: int = 0
                     ) -> tuple[pd.DataFrame, BTYDScores]:
     """The ``churn_scores`` artifact at ``as_of``: both models refitted on the latest data."""
 
@@ -350,7 +349,7 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
     out["churn_probability"] = out[f"churn_probability_{winner}"]
     out["model"] = winner
     out["risk_band"] = risk_band(out["churn_probability"], params)
-    out["reason"] = reasons(now, lang).to_numpy()
+    out["reason"] = reason_codes(now).to_numpy()
     out["strategy"] = strategies(now, segments, out["risk_band"].to_numpy(),
                                  out["expected_value"].to_numpy())
     out["priority"] = out["churn_probability"] * out["expected_value"].clip(lower=0)
@@ -457,7 +456,7 @@ def priority_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
         t("churn.stage", lang): [value_label(v, lang) for v in at_risk.get("lifecycle_stage", "")],
         t("churn.probability", lang): at_risk["churn_probability"].map(lambda v: f"{v:.0%}"),
         t("churn.expected_value", lang): at_risk["expected_value"].round(0),
-        t("churn.reason", lang): at_risk["reason"],
+        t("churn.reason", lang): reason_words(at_risk["reason"], lang).to_numpy(),
         t("churn.strategy", lang): [value_label(v, lang) for v in at_risk["strategy"]],
     })
     counts = scores["strategy"].value_counts().reindex(list(STRATEGIES), fill_value=0)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from custops.labels import value_label
+from custops.labels import reason_words, value_label
 
 # People read the workbook (and dial the phone and WeCom 1:1 lists, a few thousand a day);
 # tools load the full CSV lists. openpyxl writes ~12k cells a second here: 20,000 rows per
@@ -40,10 +40,12 @@ def wecom_tags(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
 
 def export_frame(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """Rows of a plan (or its holdout) in the exports' columns (:data:`EXPORT_COLUMNS`), with
-    WeCom tags in ``lang`` and phones masked (:func:`custops.io.dataset.mask_phones`) — the same
+    WeCom tags in ``lang`` and phones masked (:func:`mask_phones`), reasons in words — the same
     for the files of a run and the dashboard's download."""
 
     out = frame.assign(wecom_tags=wecom_tags(frame, lang))
+    if "reason" in out:
+        out["reason"] = reason_words(out["reason"], lang).to_numpy()
     if "phone" in out:
         out["phone"] = mask_phones(out["phone"]).to_numpy()
     return out[[c for c in EXPORT_COLUMNS if c in out]]

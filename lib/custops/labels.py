@@ -8,6 +8,7 @@ Notebooks and figures never type a label twice: they call :func:`t` with a key, 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 import pandas as pd
 
@@ -631,3 +632,26 @@ def value_label(value, lang: str = "en") -> str:
 def value_labels(values: Iterable, lang: str = "en") -> list[str]:
     """:func:`value_label` for each value."""
     return [value_label(v, lang) for v in values]
+
+
+def _reason_words(code: str, lang: str) -> str:
+    sep = "; " if lang == "en" else "；"
+    words = []
+    for part in str(code).split(";"):
+        kind, _, shown = part.partition(":")
+        fields: dict[str, Any] = {}
+        for item in filter(None, shown.split(",")):
+            key, _, value = item.partition("=")
+            fields[key] = float(value) if "." in value or "e" in value else int(value)
+        words.append(t(f"churn.reason_{kind}", lang, **fields))
+    return sep.join(words)
+
+
+def reason_words(codes: pd.Series, lang: str = "en") -> pd.Series:
+    """Churn reason codes (:func:`custops.churn.reason_codes`, e.g.
+    ``overdue:days=45,gap=30;idle:days=70``) in words of ``lang``; missing stays missing."""
+    codes = pd.Series(codes)
+    values = codes.astype("object")
+    present = values.notna() & (values != "")
+    words = {code: _reason_words(code, lang) for code in values[present].unique()}
+    return values.where(~present, values.map(words))

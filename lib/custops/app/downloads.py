@@ -1,0 +1,153 @@
+"""Downloads of the panels: the download button, and the priority and contact lists as CSV.
+
+The CSV is made in the kernel only when the button is clicked, and phones are always masked.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+import sys
+from collections.abc import Callable
+
+import anywidget
+import numpy as np
+import pandas as pd
+import traitlets
+
+from custops.churn import reason_codes
+from custops.exports import export_frame, mask_phones
+from custops.labels import reason_words, t, value_label
+
+__all__ = ["DownloadButton", "contact_list", "priority_list", "reasons_in", "to_csv"]
+
+# A failed download goes to the kernel's own stderr (the Voila server's log), never into the page.
+log = logging.getLogger(__name__)
+if not log.handlers:
+    _handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
+    _handler.setFormatter(logging.Formatter("[%(name)s] %(levelname)s %(message)s"))
+    log.addHandler(_handler)
+    log.propagate = False
+
+
+# -- the download button: the CSV reaches the browser only when clicked ----------------------
+
+class DownloadButton(anywidget.AnyWidget):
+    """A button that asks the kernel for a file and saves it (a Blob download).
+
+    ``provider`` gives the file's text when the button is clicked, not before.
+    """
+
+    _esm = """
+    function render({ model, el }) {
+      const button = document.createElement("button");
+      button.className = "jupyter-widgets jupyter-button widget-button custops-download-button";
+      button.style.width = "auto";
+      button.style.padding = "0 12px";
+      const label = () => { button.textContent = "\\u2B07 " + model.get("label"); };
+      label();
+      model.on("change:label", label);
+      button.addEventListener("click", () => model.send({ event: "download" }));
+      model.on("msg:custom", (msg) => {
+        if (msg.event !== "file") { return; }
+        const blob = new Blob([msg.content], { type: "text/csv;charset=utf-8" });
+        const url = URL.createObjectURL(blob);
+        const a = document.createElement("a");
+        a.href = url; a.download = msg.filename;
+        document.body.appendChild(a); a.click();
+        setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 2000);
+      });
+      el.appendChild(button);
+    }
+    export default { render };
+    """
+    label = traitlets.Unicode("").tag(sync=True)
+    filename = traitlets.Unicode("download.csv").tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.provider: Callable[[], str] = lambda: ""
+        self.on_msg(self._on_msg)
+
+    def _on_msg(self, _widget, content, _buffers) -> None:
+        if not isinstance(content, dict) or content.get("event") != "download":
+            return
+        try:
+            text = self.provider()
+        except Exception:  # never a traceback on the page
+            log.exception("download %s failed", self.filename)
+            return
+        self.send({"event": "file", "filename": self.filename, "content": text})
+
+
+# -- the lists ----------------------------------------------------------------------------------
+
+def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, features: pd.DataFrame,
+                  lang: str = "en") -> pd.DataFrame:
+    """The priority list as users read it: at-risk buyers by priority, labels in ``lang``,
+    reasons rewritten in ``lang``, phones masked.
+
+    Required columns: ``scores`` — customer_id, priority_rank, risk_band, churn_probability,
+    expected_value, strategy (value_tier, lifecycle_stage, rfm_class optional); ``customers``
+    — customer_id, phone (see :func:`custops.app.panels.customer_frame`); ``features`` — the
+    feature table.
+    """
+    at_risk = scores[scores["risk_band"] != "low_risk"]
+    reason = reasons_in(at_risk["customer_id"], features, lang)
+    phone = customers.set_index("customer_id")["phone"].reindex(at_risk["customer_id"])
+
+    def labelled(column: str) -> list[str]:
+        values = at_risk[column] if column in at_risk else pd.Series(pd.NA, index=at_risk.index)
+        return [value_label(v, lang) for v in values]
+
+    return pd.DataFrame({
+        t("dash.rank", lang): at_risk["priority_rank"].to_numpy(),
+        t("churn.customer", lang): at_risk["customer_id"].to_numpy(),
+        t("dash.phone", lang): mask_phones(phone).to_numpy(),
+        t("churn.tier", lang): labelled("value_tier"),
+        t("churn.stage", lang): labelled("lifecycle_stage"),
+        t("dash.rfm_class", lang): labelled("rfm_class"),
+        t("dash.risk_band", lang): labelled("risk_band"),
+        t("churn.probability", lang): at_risk["churn_probability"].round(3).to_numpy(),
+        t("churn.expected_value", lang): at_risk["expected_value"].round(2).to_numpy(),
+        t("churn.reason", lang): reason,
+        t("churn.strategy", lang): labelled("strategy"),
+    })
+
+
+def to_csv(frame: pd.DataFrame) -> str:
+    """CSV text with a UTF-8 byte-order mark, so Excel opens Chinese text correctly."""
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
+    return "\ufeff" + buffer.getvalue()
+
+
+def contact_list(plan: pd.DataFrame, lang: str = "en", *, labelled: bool = False
+                 ) -> pd.DataFrame:
+    """The contacted customers as the exports write them (:func:`custops.exports.export_frame`:
+    operators' tools import these columns; phones masked); ``labelled`` gives headers and
+    values in ``lang`` for reading."""
+    out = export_frame(plan, lang).reset_index(drop=True)
+    if not labelled:
+        return out
+    headers = {"customer_id": "churn.customer", "channel": "reach.channel",
+               "send_time": "dash.send_time", "strategy": "churn.strategy",
+               "reason": "churn.reason", "rfm_class": "dash.rfm_class",
+               "lifecycle_stage": "churn.stage", "value_tier": "churn.tier",
+               "wecom_tags": "dash.wecom_tags", "phone": "dash.phone", "group": "dash.group"}
+    for col in ("channel", "strategy", "rfm_class", "lifecycle_stage", "value_tier", "group"):
+        if col in out:
+            out[col] = [value_label(v, lang) if pd.notna(v) else "" for v in out[col]]
+    if "reason" in out:
+        out["reason"] = out["reason"].astype("object").where(out["reason"].notna(), "")
+    return out.rename(columns={c: t(headers[c], lang) for c in out.columns if c in headers})
+
+
+def reasons_in(customer_ids: pd.Series, features: pd.DataFrame, lang: str) -> np.ndarray:
+    """Churn reasons (:func:`custops.churn.reasons`) of these customers written in ``lang``
+    (stored reasons are in the run's language)."""
+    if len(customer_ids) == 0:
+        return np.array([], dtype=object)
+    rows = features.set_index("customer_id").reindex(customer_ids)
+    return reason_words(reason_codes(rows.reset_index()), lang).to_numpy()

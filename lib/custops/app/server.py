@@ -1,0 +1,256 @@
+"""The Voila server of ``custops dashboard``: start, stop, its kernels, and the report shown.
+
+:func:`cli_dashboard` (``custops dashboard``) serves the notebooks folder with Voila on
+127.0.0.1 with sources stripped, tracebacks hidden and idle kernels culled, pointing the
+notebooks at a finished report with ``CUSTOPS_RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from custops.errors import ParameterError, RunError
+from custops.run.context import RUN_DIR_ENV
+from custops.run.runner import available_notebooks, kernel_env, notebooks_dir
+
+__all__ = ["CULL_IDLE_SECONDS", "CULL_INTERVAL_SECONDS", "DEFAULT_PORT", "KERNEL_MARKER",
+           "LANDING", "Server", "cli_dashboard", "finished_run", "free_port", "kernel_count",
+           "kernel_pids", "port_open", "resolve_run", "start_server", "voila_command"]
+
+DEFAULT_PORT = 8866
+CULL_IDLE_SECONDS = 600  # a closed browser tab's kernel goes after 10 idle minutes
+CULL_INTERVAL_SECONDS = 60
+KERNEL_MARKER = "ipykernel_launcher"  # in the command line of a kernel process
+LANDING = "index"  # the landing page's notebook
+
+
+def finished_run(path: str | os.PathLike | None) -> Path | None:
+    """``path`` resolved if it is a finished report (manifest.json with status ok), else None."""
+    if not path:
+        return None
+    folder = Path(path).expanduser()
+    manifest = folder / "manifest.json"
+    if not manifest.is_file():
+        return None
+    try:
+        status = json.loads(manifest.read_text("utf-8")).get("status")
+    except (OSError, ValueError):
+        return None
+    return folder.resolve() if status == "ok" else None
+
+
+def resolve_run(run: str | None, *, default: str = "reports") -> Path | None:
+    """The report folder the dashboards show.
+
+    ``run`` given: it must be a finished report (else :class:`ParameterError`). Not given:
+    ``default`` if it is a finished report (looked up in the current folder), else None — the
+    notebooks then compute from the sample data.
+    """
+    if run:
+        found = finished_run(run)
+        if found is None:
+            raise ParameterError(
+                f"{run} is not a finished report (no manifest.json with status ok): run "
+                f"`custops report --data DATA --out {run}` first, or leave out --run to "
+                "explore the sample data")
+        return found
+    return finished_run(Path(default))
+
+
+def voila_command(notebooks: str | os.PathLike, *, port: int, ip: str = "127.0.0.1",
+                  cull_idle_timeout: int = CULL_IDLE_SECONDS,
+                  cull_interval: int = CULL_INTERVAL_SECONDS, preheat: bool = False
+                  ) -> list[str]:
+    """The Voila command line: sources stripped and tracebacks hidden (Voila's defaults, not
+    overridden), idle kernels culled, no browser, the port exactly as given."""
+    if preheat and cull_idle_timeout < 120:
+        # A short cull can kill the kernel waiting in the pool (the page then has no widgets).
+        raise ParameterError("preheated kernels need cull_idle_timeout >= 120 s")
+    command = [
+        sys.executable, "-m", "voila", str(notebooks), "--no-browser",
+        f"--port={int(port)}", f"--Voila.ip={ip}", "--Voila.port_retries=0",
+        f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
+        f"--MappingKernelManager.cull_interval={int(cull_interval)}",
+    ]
+    if preheat:
+        command += ["--preheat_kernel=True", "--pool_size=1",
+                    f"--VoilaKernelManager.preheat_denylist=['{LANDING}.ipynb']"]
+    return command
+
+
+def free_port(ip: str = "127.0.0.1") -> int:
+    """A TCP port nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind((ip, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_open(ip: str, port: int) -> bool:
+    with contextlib.suppress(OSError), socket.create_connection((ip, port), timeout=0.3):
+        return True
+    return False
+
+
+@dataclass
+class Server:
+    """A running Voila server (its process, address and the run it shows)."""
+
+    process: subprocess.Popen
+    ip: str
+    port: int
+    run_dir: Path | None
+    log_path: Path | None = None
+    notebooks: list[str] = field(default_factory=list)
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.ip}:{self.port}"
+
+    def url(self, notebook: str | None = None) -> str:
+        """The page of ``notebook`` ("01_profile"), or the landing page / tree."""
+        if notebook is None:
+            if (notebooks_dir() / f"{LANDING}.ipynb").exists():
+                notebook = LANDING
+            else:
+                return f"{self.base_url}/"
+        return f"{self.base_url}/voila/render/{notebook}.ipynb"
+
+    def kernel_count(self) -> int:
+        """Kernels running under this server (child processes running ipykernel).
+
+        Voila does not list kernels over HTTP, so this counts processes.
+        """
+        return kernel_count(self.pid)
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """Stop the server (SIGTERM: Voila shuts its kernels down), then kill whatever is
+        left of it and of its kernels."""
+        try:
+            kernels = psutil.Process(self.pid).children(recursive=True)
+        except psutil.NoSuchProcess:
+            kernels = []
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(timeout)
+        for child in kernels:
+            with contextlib.suppress(psutil.Error):
+                child.kill()
+
+    def __enter__(self) -> Server:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def kernel_pids(pid: int) -> list[int]:
+    """Kernel processes (``ipykernel_launcher``) among the descendants of ``pid``."""
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    found = []
+    for child in children:
+        with contextlib.suppress(psutil.Error):
+            if any(KERNEL_MARKER in part for part in child.cmdline()):
+                found.append(child.pid)
+    return found
+
+
+def kernel_count(pid: int) -> int:
+    """How many kernels run under the server ``pid``."""
+    return len(kernel_pids(pid))
+
+
+def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
+                 ip: str = "127.0.0.1", cull_idle_timeout: int = CULL_IDLE_SECONDS,
+                 cull_interval: int = CULL_INTERVAL_SECONDS, preheat: bool = False,
+                 log_path: str | os.PathLike | None = None, quiet: bool = True,
+                 timeout: float = 60.0) -> Server:
+    """Start Voila on the notebooks folder with ``CUSTOPS_RUN_DIR`` set to ``run_dir`` (None:
+    unset, the notebooks compute from their data) and wait until it listens.
+
+    Voila's log goes to ``log_path``, else nowhere (``quiet``) or to this terminal.
+    """
+    port = int(port) if port else free_port(ip)
+    if port_open(ip, port):
+        raise ParameterError(f"port {port} on {ip} is already in use: pass another --port")
+    env = kernel_env()  # Voila's kernels: OpenMP workers sleep when idle, as in reports
+    env.pop(RUN_DIR_ENV, None)
+    if run_dir is not None:
+        env[RUN_DIR_ENV] = str(Path(run_dir).resolve())
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    command = voila_command(notebooks_dir(), port=port, ip=ip,
+                            cull_idle_timeout=cull_idle_timeout, cull_interval=cull_interval,
+                            preheat=preheat)
+    output = open(log_path, "ab") if log_path else (subprocess.DEVNULL if quiet else None)
+    try:
+        process = subprocess.Popen(command, env=env, cwd=str(notebooks_dir()), stdout=output,
+                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    finally:
+        if log_path:
+            output.close()
+    server = Server(process, ip, port, Path(run_dir).resolve() if run_dir else None,
+                    Path(log_path) if log_path else None, available_notebooks())
+    deadline = time.monotonic() + timeout
+    while not port_open(ip, port):
+        if process.poll() is not None:
+            raise RunError(f"Voila exited with code {process.returncode} before listening on "
+                           f"{ip}:{port}" + (f"; see {log_path}" if log_path else ""))
+        if time.monotonic() > deadline:
+            server.stop()
+            raise RunError(f"Voila did not listen on {ip}:{port} within {timeout:.0f} s")
+        time.sleep(0.2)
+    return server
+
+
+def cli_dashboard(args) -> int:
+    """``custops dashboard``: serve the dashboards until Ctrl-C.
+
+    One kernel per dashboard is preheated (it has already run its notebook when a manager
+    opens the page, so the first figure does not wait for the notebook to run);
+    ``args.preheat = False`` turns that off.
+    """
+    run = resolve_run(args.run)
+    ip, port = args.ip or "127.0.0.1", int(args.port or DEFAULT_PORT)
+    preheat = bool(getattr(args, "preheat", True))
+    server = start_server(run, port=port, ip=ip, preheat=preheat, quiet=False, timeout=120)
+    # A service manager stops us with SIGTERM: exit through ``finally`` so Voila and its
+    # kernels do not outlive us.
+    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
+    try:
+        source = (f"report {run}" if run is not None
+                  else "no finished report (run `custops report` first): computing from "
+                       "the sample data")
+        print(f"custops dashboards ({source})", flush=True)
+        print(f"open {server.url()}", flush=True)
+        for name in server.notebooks:
+            print(f"  {name}: {server.url(name)}", flush=True)
+        if preheat:
+            print("one kernel per dashboard is kept ready (~215 MB each); restart the server "
+                  "after a new report so no ready kernel shows the previous one", flush=True)
+        print(f"kernels of closed pages are shut down after {CULL_IDLE_SECONDS // 60} idle "
+              "minutes; Ctrl-C stops the server", flush=True)
+        return int(server.process.wait() or 0)
+    finally:
+        server.stop()
+        signal.signal(signal.SIGTERM, previous)
