@@ -15,6 +15,7 @@ from custops import churn, segment
 from custops import features as features_module
 from custops.errors import ParameterError
 from custops.features import build_features
+from custops.labels import reason_words
 from custops.models import classifier
 from custops.run import context
 
@@ -53,12 +54,17 @@ def test_reasons_and_strategies_by_hand():
         "orders_90d": [0, 1, 2, 3], "orders_365d": [6, 1, 4, 12],
         "days_since_last_event": [80, 5, 1, 1], "refund_count": [0, 0, 0, 0],
     })
-    text = churn.reasons(f, "en")
-    assert text[0].startswith("no order for 74 days; usually orders every 21 days")
+    codes = churn.reason_codes(f)
+    assert codes.tolist() == ["overdue:days=74,gap=21;falling:recent=0,before=2.0",
+                              "single:days=40", "complaint:n=2", "healthy"]
+    text = reason_words(codes, "en")
+    assert text[0] == ("no order for 74 days; usually orders every 21 days; orders fell: 0 in "
+                       "the last 90 days vs 2.0 per 90 days before")
     assert text[1] == "only one order day, 40 days ago"
-    assert text[2].startswith("complained 2 time(s)")
+    assert text[2] == "complained 2 time(s)"
     assert text[3] == "buying at their usual rhythm"
-    assert "未下单" in churn.reasons(f, "zh")[0]
+    assert "未下单" in reason_words(codes, "zh")[0]
+    assert reason_words(pd.Series(["healthy", None]), "en").isna().tolist() == [False, True]
     segments = pd.DataFrame({"customer_id": f["customer_id"],
                              "lifecycle_stage": ["churned", "newcomer", "growth", "mature"],
                              "value_tier": ["vip", "small", "small", "small"]})
@@ -76,8 +82,8 @@ def test_risk_bands_and_bad_parameters():
 
 @pytest.fixture(scope="module")
 def snapshots():
-    ctx = context.open_run(str(SAMPLE))
-    return ctx, {d: ctx.features_at(ctx.days_before(d)) for d in (180, 90)}, ctx.features()
+    ctx = context.open_run(data_dir=str(SAMPLE))
+    return ctx, {d: ctx.features_at(ctx.days_before(d)) for d in (180, 90)}, ctx.get("features")
 
 
 def test_backtest_beats_rfm_rule_and_is_calibrated(snapshots):

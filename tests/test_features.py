@@ -98,7 +98,7 @@ def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
     """A run's validated orders can be read by DuckDB straight from Parquet: same results."""
     from custops.run import context
 
-    ctx = context.open_run(str(SAMPLE))
+    ctx = context.open_run(data_dir=str(SAMPLE))
     orders = ctx.dataset().orders
     path = tmp_path / "orders.parquet"
     orders.to_parquet(path, index=False)
@@ -120,12 +120,12 @@ def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
     frame placed row by row, in the order of the ids given, zeros for customers without any."""
     from custops.run import context
 
-    ctx = context.open_run(str(SAMPLE))
+    ctx = context.open_run(data_dir=str(SAMPLE))
     data = ctx.dataset()
     orders_path, events_path = tmp_path / "orders.parquet", tmp_path / "events.parquet"
     data.orders.to_parquet(orders_path, index=False)
     data.events.to_parquet(events_path, index=False)
-    ids = ctx.features()["customer_id"].sample(frac=1.0, random_state=3)
+    ids = ctx.get("features")["customer_id"].sample(frac=1.0, random_state=3)
     ids = pd.concat([ids, pd.Series(["NOBODY"], dtype=ids.dtype)], ignore_index=True)
     matrix = features.activity_hour_matrix(orders_path, events_path, ctx.as_of, ids)
     frame = features.activity_hours(data.orders, data.events, ctx.as_of)
@@ -143,8 +143,8 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypat
     from custops.run import context
 
     run = tmp_path / "run"
-    ctx = context.open_run(str(SAMPLE), run_dir=str(run))
-    ctx.features()
+    ctx = context.open_run(data_dir=str(SAMPLE), run_dir=str(run))
+    ctx.get("features")
     days = [ctx.days_before(90), ctx.days_before(180)]
     ctx.prefetch_features(*days, ctx.as_of)
     assert sorted(ctx._pending) == [f"features_{d:%Y-%m-%d}" for d in sorted(days)]
@@ -156,14 +156,14 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypat
     ctx.prefetch_features(*days)  # already stored: nothing to do
     assert not ctx._pending
 
-    broken = context.open_run(str(SAMPLE))
-    broken.features()
+    broken = context.open_run(data_dir=str(SAMPLE))
+    broken.get("features")
 
     def fail(data, days, **kwargs):
         raise RuntimeError(f"snapshot {days} failed")
         yield  # a generator, as build_feature_snapshots is
 
-    monkeypatch.setattr(features, "build_feature_snapshots", fail)
+    monkeypatch.setattr(context, "build_feature_snapshots", fail)
     broken.prefetch_features(broken.days_before(30))
     with pytest.raises(RuntimeError, match="failed"):
         broken.features_at(broken.days_before(30))
@@ -172,7 +172,7 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypat
         raise RuntimeError("tables unreadable")
         yield  # a generator, as build_feature_snapshots is
 
-    monkeypatch.setattr(features, "build_feature_snapshots", no_tables)
+    monkeypatch.setattr(context, "build_feature_snapshots", no_tables)
     broken.prefetch_features(broken.days_before(40), broken.days_before(50))  # one job
     for days in (40, 50):
         with pytest.raises(RuntimeError, match="unreadable"):
@@ -185,7 +185,7 @@ def test_snapshots_built_together_equal_each_built_alone():
     appear later are absent, windows and favourites count only what was known."""
     from custops.run import context
 
-    ctx = context.open_run(str(SAMPLE))
+    ctx = context.open_run(data_dir=str(SAMPLE))
     data = ctx.dataset()
     dates = [ctx.as_of, ctx.days_before(90), ctx.days_before(180), ctx.days_before(400)]
     together = dict(features.build_feature_snapshots(data, dates))

@@ -1,9 +1,10 @@
-"""Tests for custops.io.dataset: loading hostile CSV/Excel/Parquet/DuckDB/ibis inputs into the contract."""
+"""Tests for custops.io: loading hostile CSV/Excel/Parquet/DuckDB/ibis inputs into the contract."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -11,16 +12,19 @@ import pandas as pd
 import pytest
 
 from custops.errors import DataError, ParameterError
-from custops.io.dataset import (
+from custops.io import (
     MAX_REJECTED_SHARE,
     REJECTS_COLUMNS,
     TABLE_SCHEMAS,
     Dataset,
-    _normalize_header,
+    csv_text,
     format_summary,
     load_dataset,
+    parse,
     read_mapping,
 )
+from custops.io.mapping import normalize_header
+from custops.io.reader import count_title_rows
 from custops.run import cli
 
 ORDERS_HEADER = "customer_id,order_id,order_time,amount\n"
@@ -86,9 +90,7 @@ def test_utf8_bom_header_is_not_part_of_the_first_column_name(tmp_path):
 
 
 def test_gbk_text_after_an_ascii_start_is_still_decoded(tmp_path, monkeypatch):
-    import custops.io.dataset
-
-    monkeypatch.setattr(custops.io.dataset, "_HEAD_BYTES", 64)  # the sniffed start is pure ASCII
+    monkeypatch.setattr(csv_text, "_HEAD_BYTES", 64)  # the sniffed start is pure ASCII
     write_text(tmp_path / "orders.csv", ORDERS_HEADER
                + "".join(f"C1,O{i},2025-06-01,10\n" for i in range(5))
                + "张三,O9,2025-06-01,10\n", encoding="gbk")
@@ -292,6 +294,17 @@ def test_title_line_above_the_header_is_skipped_and_rows_still_count_from_the_fi
     assert any("title line" in warning for warning in dataset.warnings)
 
 
+def test_one_title_row_rule_for_csv_lines_and_sheet_rows():
+    """The header is the first row with two or more cells and at least half the widest row."""
+    assert count_title_rows([["订单导出", "", ""], ["a", "b", "c"], ["1", "2", "3"]]) == 1
+    assert count_title_rows([["订单明细", None], ["a", "b", None, "d"], ["1", "2"]]) == 1
+    assert count_title_rows([["报表", "2025-06-30"], ["a", "b", "c", "d"]]) == 0  # 2 of 4 is half
+    assert count_title_rows([["only"], ["one"], ["cell"]]) == 0
+    assert count_title_rows([["a", "b"]]) == 0
+    assert count_title_rows([]) == 0
+    assert count_title_rows([["title"]] * 20 + [["a", "b"]]) == 0  # only the first 20 rows
+
+
 def test_tab_and_semicolon_separated_files(tmp_path):
     write_text(tmp_path / "a" / "orders.tsv", "客户ID\t订单号\t下单时间\t金额\nC1\tO1\t2025-06-01\t1\n")
     write_text(tmp_path / "b" / "orders.csv", "客户ID;订单号;下单时间;金额\nC1;O1;2025-06-01;1,5\n")
@@ -379,7 +392,7 @@ def test_mostly_rejected_orders_are_fatal_and_name_the_top_reasons(tmp_path):
 # --- other tables -------------------------------------------------------------------------------
 
 
-def test_customers_events_and_touches_are_normalised(tmp_path):
+def test_customers_events_and_touches_are_normalized(tmp_path):
     write_text(tmp_path / "orders.csv", ORDERS_HEADER + "C1,O1,2025-06-01,10\nC9,O2,2025-06-01,1\n")
     write_text(tmp_path / "customers.csv",
                "会员编号,注册时间,性别,出生年份,省份,城市,城市等级,获客渠道,短信授权,手机号\n"
@@ -420,7 +433,7 @@ def test_header_synonyms_are_unambiguous_within_each_table():
         owner: dict[str, str] = {}
         for spec in specs:
             for synonym in (spec.name, *spec.synonyms):
-                key = _normalize_header(synonym)
+                key = normalize_header(synonym)
                 assert owner.setdefault(key, spec.name) == spec.name, (table, synonym)
 
 
@@ -610,15 +623,13 @@ def test_vectorised_parsing_handles_many_rows_quickly(tmp_path):
 def test_few_valued_columns_parsed_per_value_equal_the_row_by_row_parse(monkeypatch, column):
     """Large columns with few distinct values are cleaned and mapped once per value and
     spread by code: the same values, missing and invalid flags as parsing every row."""
-    from custops.io import dataset as data
-
     messy = [" app ", "APP", "小程序", "NULL", None, "未知", "  ", "男", "female", "F", "广东省",
              "广西壮族自治区", "unknown", "-", "x"]
     values = pd.Series((messy * 9_000)[:130_000], dtype="object")
-    spec = next(s for table in data.TABLE_SCHEMAS.values() for s in table if s.name == column)
-    spread = data._parse_categories(values, spec)
-    monkeypatch.setattr(data, "_SPREAD_MIN_ROWS", 10**9)
-    by_row = data._parse_categories(values, spec)
+    spec = next(s for table in TABLE_SCHEMAS.values() for s in table if s.name == column)
+    spread = parse._parse_categories(values, spec)
+    monkeypatch.setattr(parse, "_SPREAD_MIN_ROWS", 10**9)
+    by_row = parse._parse_categories(values, spec)
     pd.testing.assert_series_equal(spread.values, by_row.values)
     np.testing.assert_array_equal(spread.missing, by_row.missing)
     np.testing.assert_array_equal(spread.invalid, by_row.invalid)
@@ -629,10 +640,6 @@ def test_csv_bad_lines_are_recorded_while_other_tables_are_checked(tmp_path):
     """CSV reads record pandas' bad-line warnings through the process-wide warnings module;
     table checks run in worker threads. The read gate keeps every bad line recorded (without
     it a concurrent check lost the recorder in most reads)."""
-    import threading
-
-    from custops.io import dataset as data
-
     path = tmp_path / "orders.csv"
     rows = ["customer_id,order_id,amount"] + [f"C{i},O{i},{i}.5" for i in range(2_000)]
     rows[1001] = "C999,O999,1.5,extra"  # one line too wide
@@ -642,7 +649,7 @@ def test_csv_bad_lines_are_recorded_while_other_tables_are_checked(tmp_path):
     def checks():
         values = np.arange(50_000, dtype=float)
         while not stop.is_set():
-            with data._READ_GATE.check():  # as load_dataset's workers run _normalise_table
+            with csv_text.READ_GATE.check():  # as load_dataset's workers run normalize_table
                 pd.Series(values, dtype="int64")
                 pd.to_numeric(pd.Series(["1", "x"]), errors="coerce")
 
@@ -650,7 +657,7 @@ def test_csv_bad_lines_are_recorded_while_other_tables_are_checked(tmp_path):
     worker.start()
     try:
         for _ in range(40):
-            frame, bad, _truncated = data._read_csv_frame(path, "utf-8", ",", 0, "strict")
+            frame, bad, _truncated = csv_text._read_csv_frame(path, "utf-8", ",", 0, "strict")
             assert bad == [1002] and len(frame) == 1_999
     finally:
         stop.set()
@@ -660,11 +667,9 @@ def test_csv_bad_lines_are_recorded_while_other_tables_are_checked(tmp_path):
 def test_object_columns_with_numbers_keep_each_spelling():
     """1, 1.0 and True are one value to pandas' factorize: object columns that are not all
     text are parsed row by row, so each keeps its own spelling."""
-    from custops.io import dataset as data
-
-    spec = next(s for s in data.TABLE_SCHEMAS["orders"] if s.name == "channel")
+    spec = next(s for s in TABLE_SCHEMAS["orders"] if s.name == "channel")
     values = pd.Series([1, 1.5, 1.0, "app"] * 30_000, dtype="object")
-    parsed = data._parse_categories(values, spec)
+    parsed = parse._parse_categories(values, spec)
     assert parsed.values.iloc[:4].tolist() == ["1", "1.5", "1.0", "app"]
 
 

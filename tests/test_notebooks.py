@@ -159,3 +159,16 @@ def test_kernels_sleep_idle_openmp_workers_without_touching_the_callers_environm
     finally:
         report._stop_kernel(manager)
     assert "OMP_WAIT_POLICY" not in os.environ
+
+
+def test_04_run_alone_gets_what_the_runner_made(report_dir, tmp_path):
+    """04 on its own makes segments and churn scores through the run catalogue with the run's
+    parameters: exactly what 02 and 03 made under the runner, and the same plan."""
+    import pandas as pd
+
+    alone = tmp_path / "alone"
+    report.run_report(SAMPLE, alone, seed=7, notebooks=["04_reach"], log=lambda line: None)
+    for name in ("segments", "churn_scores", "reach_candidates", "reach_plan", "reach_control"):
+        pd.testing.assert_frame_equal(pd.read_parquet(alone / "artifacts" / f"{name}.parquet"),
+                                      pd.read_parquet(report_dir / "artifacts" / f"{name}.parquet"),
+                                      obj=name)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import re
 from pathlib import Path
 
@@ -24,8 +25,8 @@ SAMPLE = ROOT / "data" / "sample"
 
 @pytest.fixture(scope="module")
 def sample_plan():
-    ctx = context.open_run(str(SAMPLE))
-    data, feats = ctx.dataset(), ctx.features()
+    ctx = context.open_run(data_dir=str(SAMPLE))
+    data, feats = ctx.dataset(), ctx.get("features")
     segs = segment.segment_customers(feats)
     scores, _ = churn.score_customers(ctx.features_at(ctx.days_before(90)), feats, segs,
                                       "supervised", seed=1)
@@ -181,7 +182,7 @@ def test_exports_open_in_excel(sample_plan, tmp_path):
 
 
 def test_readout_of_the_sample_campaigns():
-    ctx = context.open_run(str(SAMPLE))
+    ctx = context.open_run(data_dir=str(SAMPLE))
     results = reach.readout(ctx.dataset().touches).set_index("campaign_id")
     truth = pd.read_csv(SAMPLE / "truth" / "campaign_effects.csv", dtype={"customer_id": str})
     true_mean = truth.groupby("campaign_id")["true_uplift"].mean()
@@ -205,7 +206,7 @@ def test_campaign_snapshots_for_touched_customers_equal_the_full_snapshot(tmp_pa
     and a sample of a randomised campaign stays balanced."""
     from custops.run import context
 
-    ctx = context.open_run(str(SAMPLE))
+    ctx = context.open_run(data_dir=str(SAMPLE))
     data = ctx.dataset()
     touches = uplift.sample_campaign_rows(data.touches, 1_500, seed=7)
     assert len(touches) == 1_500
@@ -256,17 +257,25 @@ def test_exports_never_carry_an_unmasked_phone(sample_plan, tmp_path):
         assert "139****5678" in text and not re.search(r"1\d{10}|1\d{2}-\d{4}", text), path
 
 
-def test_a_published_report_keeps_its_own_reach_parameters(tmp_path):
-    """Under Voila the notebook runs with its defaults; the reach inputs come back with the
-    parameters and channels the scheduled run used."""
-    ctx = context.open_run(str(SAMPLE), run_dir=str(tmp_path / "run"))
-    feats = ctx.features()
-    channels = rules.load_channels().assign(cost=lambda c: c["cost"] * 2)
-    made = reach.prepare(ctx, feats, segment.segment_customers(feats), None, channels,
-                         rules.ReachParams(budget=1234.0, max_touches_7d=3))
-    viewer = context.open_run(str(SAMPLE))
-    viewer.run_dir, viewer.read_only = ctx.run_dir, True
-    shown = reach.prepare(viewer, feats, None, None, rules.load_channels(), rules.ReachParams())
+def test_a_published_report_keeps_its_own_reach_parameters(tmp_path, monkeypatch):
+    """Under Voila the notebook runs with its defaults; a published run's parameters (its
+    manifest) make the context read that run's reach inputs, not plan anew with the page's."""
+    run = tmp_path / "run"
+    ctx = context.open_run(data_dir=str(SAMPLE), run_dir=str(run), budget=1234.0,
+                           max_touches_7d=3)
+    made = ctx.get("reach_inputs")
+    (run / "manifest.json").write_text(json.dumps({"parameters": {
+        "budget": 1234.0, "max_touches_7d": 3, "as_of": str(ctx.as_of)}}), encoding="utf-8")
+    monkeypatch.setenv(context.RUN_DIR_ENV, str(run))
+
+    def never(*args, **kwargs):
+        raise AssertionError("a published run's reach inputs were computed again")
+
+    monkeypatch.setattr(reach, "prepare", never)
+    page = {"budget": 2000.0, "max_touches_7d": 2}
+    viewer = context.open_run(page, data_dir=str(SAMPLE))
+    assert viewer.read_only and page == {"budget": 1234.0, "max_touches_7d": 3}
+    shown = viewer.get("reach_inputs")
     assert shown.params.budget == 1234.0 and shown.params.max_touches_7d == 3
     assert shown.channels["cost"].tolist() == made.channels["cost"].tolist()
     np.testing.assert_array_equal(shown.eligible, made.eligible)

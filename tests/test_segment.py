@@ -127,23 +127,21 @@ def test_segment_customers_one_row_each(eight):
 
 
 def test_stored_cluster_labels_describe_the_same_clusters_without_a_fit():
-    """A dashboard passes the run's stored labels: the same sizes, profiles and section as the
-    fit that made them (k-means is not run again); a label per customer is required."""
+    """The section describes the run's stored labels: the same sizes and profiles as the fit
+    that made them (k-means is not run again); a label per customer is required."""
     from pathlib import Path
 
     from custops.run import context
 
-    ctx = context.open_run(str(Path(__file__).resolve().parents[1] / "data" / "sample"))
-    feats = ctx.features()
-    fitted, labels = segment.clusters_section(feats, "en", n_clusters=4, seed=3)
-    stored = labels.astype("Int64").to_numpy()  # as the segments artifact holds them
-    reused, same = segment.clusters_section(feats, "en", n_clusters=4, seed=3,
-                                            labels=pd.Series(stored))
-    assert same.equals(labels.astype("Int64"))
-    assert reused.data == fitted.data and reused.title == fitted.title
-    pd.testing.assert_frame_equal(reused.tables[0], fitted.tables[0])
+    ctx = context.open_run(data_dir=str(Path(__file__).resolve().parents[1] / "data" / "sample"))
+    feats = ctx.get("features")
+    labels, profile = segment.behaviour_clusters(feats, n_clusters=4, seed=3)
+    stored = pd.Series(labels.astype("Int64").to_numpy())  # as the segments artifact holds them
+    section = segment.clusters_section(feats, stored, "en")
+    assert section.data == {"profiles": profile.reset_index().to_dict("records")}
+    assert section.tables[0].iloc[:, 1].tolist() == profile["customers"].tolist()
     with pytest.raises(ParameterError, match="labels"):
-        segment.clusters_section(feats, "en", labels=pd.Series(stored[:-1]))
+        segment.clusters_section(feats, stored[:-1], "en")
 
 
 def test_migration_matrix_with_number_labels():

@@ -3,20 +3,12 @@
 The public surface is re-exported here; the modules of this package are its implementation.
 """
 
-from custops.io.dataset import (
-    DEFAULT_TZ,
-    MAX_REJECTED_SHARE,
-    REJECTS_COLUMNS,
-    TABLE_NAMES,
-    TABLE_SCHEMAS,
-    ColumnSpec,
-    Dataset,
-    cli_validate,
-    empty_rejects,
-    format_summary,
-    load_dataset,
-    read_mapping,
-)
+from custops.io.checks import MAX_REJECTED_SHARE
+from custops.io.contract import DEFAULT_TZ, TABLE_NAMES, TABLE_SCHEMAS, ColumnSpec
+from custops.io.dataset import Dataset, load_dataset
+from custops.io.mapping import read_mapping
+from custops.io.rejects import REJECTS_COLUMNS, empty_rejects
+from custops.io.summary import cli_validate, format_summary
 
 __all__ = [
     "DEFAULT_TZ",

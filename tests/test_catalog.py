@@ -1,0 +1,111 @@
+"""The run catalogue: every artifact declared once, fingerprints, and load-or-make."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from custops import segment
+from custops.errors import ParameterError
+from custops.run import catalog, context
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+
+
+def test_every_artifact_is_made_by_exactly_one_node_and_the_graph_has_no_cycle():
+    made = [name for node in catalog.NODES for name in node.outputs]
+    assert sorted(made) == sorted(catalog.ARTIFACTS) and len(made) == len(set(made))
+    order = []  # a node comes after the nodes it reads from
+    pending = list(catalog.NODES)
+    while pending:
+        ready = [n for n in pending if all(i in order for i in n.inputs)]
+        assert ready, f"cycle among {[n.outputs for n in pending]}"
+        for node in ready:
+            order += list(node.outputs)
+            pending.remove(node)
+    for node in catalog.NODES:
+        assert set(node.params) <= set(catalog.DEFAULTS), node.outputs
+
+
+def test_notebook_parameter_defaults_are_the_catalogues():
+    """Each notebook's parameters cell holds literals (papermill); they must equal the run
+    parameters' defaults, or a notebook run alone and the runner would disagree."""
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb")):
+        cell = next(c for c in json.loads(path.read_text("utf-8"))["cells"]
+                    if "parameters" in c.get("metadata", {}).get("tags", []))
+        namespace: dict = {}
+        exec("".join(cell["source"]), namespace)  # literals only (checked in test_project)
+        for name, value in namespace.items():
+            if name in catalog.DEFAULTS and name not in ("data_dir",):
+                assert value == catalog.DEFAULTS[name], (path.name, name)
+
+
+def _fingerprints(**changes) -> dict[str, str]:
+    params = {**catalog.DEFAULTS, **changes}
+    return {name: catalog.fingerprint(name, params, "2026-09-30") for name in catalog.ARTIFACTS}
+
+
+@pytest.mark.parametrize(("change", "changed"), [
+    ({"rfm_cut": "median"}, {"segments", "segment_params", "churn_scores", "btyd_params",
+                             "reach_inputs", "reach_plan", "reach_exports"}),
+    ({"horizon_days": 60}, {"churn_backtest", "churn_scores", "btyd_params", "reach_inputs",
+                            "reach_plan", "reach_exports"}),
+    ({"budget": 5000.0}, {"reach_plan", "reach_exports"}),
+    ({"max_touches_7d": 3}, {"reach_inputs", "reach_plan", "reach_exports"}),
+    ({"lang": "zh"}, {"reach_exports"}),
+    ({"tz": "UTC"}, set(catalog.ARTIFACTS)),
+])
+def test_a_parameter_changes_exactly_the_artifacts_that_depend_on_it(change, changed):
+    before, after = _fingerprints(), _fingerprints(**change)
+    assert {name for name in before if before[name] != after[name]} == changed
+
+
+def test_an_artifact_is_made_once_stored_and_read_back_with_the_same_parameters(
+        tmp_path, monkeypatch):
+    calls = []
+    real = segment.segment_customers
+
+    def counted(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(segment, "segment_customers", counted)
+    run = tmp_path / "run"
+    first = context.open_run(data_dir=str(SAMPLE), run_dir=str(run), n_clusters=3)
+    segments = first.get("segments")
+    assert first.get("segments") is segments and len(calls) == 1  # memory
+    assert (run / "artifacts" / "segments.parquet").exists()
+    assert first.get("segment_params")["rfm_cut"] == "mean"  # made by the same node
+    assert len(calls) == 1
+
+    second = context.open_run(data_dir=str(SAMPLE), run_dir=str(run), n_clusters=3)
+    # from the run folder (text columns come back from Parquet as pandas strings)
+    pd.testing.assert_frame_equal(second.get("segments"), segments, check_dtype=False)
+    assert len(calls) == 1
+
+    other = context.open_run(data_dir=str(SAMPLE), run_dir=str(run), n_clusters=3,
+                             rfm_cut="median")
+    remade = other.get("segments")  # another rfm_cut: made again, and the record follows it
+    assert len(calls) == 2 and not remade["rfm_class"].equals(segments["rfm_class"])
+    records = json.loads((run / "artifacts" / catalog.RECORD).read_text("utf-8"))
+    assert records["segments"] == catalog.fingerprint("segments", other.params, other.as_of)
+    assert set(remade["cluster"].dropna().unique()) == {0, 1, 2}
+
+
+def test_without_a_run_folder_nothing_is_written(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    ctx = context.open_run(data_dir=str(SAMPLE))
+    ctx.get("segments")
+    assert ctx.artifacts_dir is None and not list(tmp_path.iterdir())
+
+
+def test_open_run_takes_the_notebooks_parameters_and_refuses_unknown_ones():
+    ctx = context.open_run({"rfm_cut": "median", "budget": 10.0, "interactive": False,
+                            "unrelated": 1}, data_dir=str(SAMPLE), as_of="2026-06-30")
+    assert ctx.segment_params.rfm_cut == "median" and ctx.reach_params.budget == 10.0
+    assert str(ctx.as_of) == "2026-06-30"
+    with pytest.raises(ParameterError, match="budgett"):
+        context.open_run(data_dir=str(SAMPLE), budgett=5)
