@@ -35,8 +35,9 @@ def test_classification_metrics_by_hand():
 
 def test_outcome_labels():
     def snap(rows):
-        return pd.DataFrame(rows, columns=["customer_id", "order_days", "last_order_date",
-                                           "order_count"]).astype({"last_order_date": "datetime64[s]"})
+        frame = pd.DataFrame(rows, columns=["customer_id", "order_days", "last_order_date",
+                                            "order_count"]).astype({"last_order_date": "datetime64[s]"})
+        return frame.assign(is_buyer=frame["order_days"] > 0)
 
     then = snap([["a", 2, "2025-01-01", 2], ["b", 1, "2025-01-05", 1], ["p", 0, None, 0]])
     later = snap([["a", 3, "2025-02-01", 4], ["b", 1, "2025-01-05", 1], ["p", 1, "2025-02-02", 1]])

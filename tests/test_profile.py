@@ -38,6 +38,7 @@ def base_frame(rows, events=True):
     for col in ("order_days", "days_since_last_order", "days_since_last_event"):
         frame[col] = frame[col].astype("Int64")
     frame["net_spend"] = frame["net_spend"].astype("float64")
+    frame["is_buyer"] = frame["order_days"].fillna(0) > 0  # as build_features sets it
     return frame if events else frame.drop(columns="days_since_last_event")
 
 
@@ -436,6 +437,7 @@ def hv_frame(spend, prospects=0):
         "customer_id": [f"c{i}" for i in range(n)],
         "order_days": pd.array([1] * len(spend) + [0] * prospects, dtype="Int64"),
         "net_spend": [float(s) for s in spend] + [0.0] * prospects,
+        "is_buyer": [True] * len(spend) + [False] * prospects,
     })
 
 

@@ -19,6 +19,7 @@ def frame(rows):
     for c in cols[1:]:
         f[c] = f[c].astype("Float64")
     f["avg_order_value"] = f["net_spend"] / f["order_count"]
+    f["is_buyer"] = f["order_days"].fillna(0) > 0  # as build_features sets it
     f["events_total"] = f["events_visit"] + f["events_cart_add"]
     return f
 

@@ -23,7 +23,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from custops import plots
 from custops.errors import ParameterError
@@ -66,7 +65,7 @@ class ChurnParams:
 
 def buyers(features: pd.DataFrame) -> pd.DataFrame:
     """Customers with at least one order day (the population churn is defined on)."""
-    return features[features["order_days"].fillna(0) > 0].reset_index(drop=True)
+    return features[features["is_buyer"].to_numpy(dtype=bool)].reset_index(drop=True)
 
 
 def buyers_of(table: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
@@ -75,7 +74,7 @@ def buyers_of(table: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     ``features`` in the same order (tables made from one feature table do), else looked up."""
     if len(table) == len(features) and table["customer_id"].reset_index(drop=True).equals(
             features["customer_id"].reset_index(drop=True)):
-        return table[(features["order_days"].fillna(0) > 0).to_numpy()].reset_index(drop=True)
+        return table[features["is_buyer"].to_numpy(dtype=bool)].reset_index(drop=True)
     ids = buyers(features)["customer_id"]
     found = table.drop_duplicates("customer_id").set_index("customer_id").reindex(ids)
     return found.reset_index()
@@ -161,7 +160,6 @@ def rfm_rule_fit(features: pd.DataFrame, churned: pd.Series) -> pd.DataFrame:
 
 
 def rfm_rule_predict(table: pd.DataFrame, features: pd.DataFrame, fallback: float) -> np.ndarray:
-
     scores = rfm_table(features)[["r_score", "f_score"]]
     merged = scores.merge(table, on=["r_score", "f_score"], how="left")
     return merged["rate"].fillna(fallback).to_numpy(dtype=float)
@@ -379,18 +377,10 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
         t("churn.capture", lang): [f"{result.metrics[m]['top_decile_capture']:.0%}"
                                    for m in MODELS],
     })
-    fig = go.Figure()
-    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#999"},
-                    showlegend=False)
-    for m in MODELS:
-        cal = pd.DataFrame(result.metrics[m]["calibration"])
-        fig.add_scatter(x=cal["predicted"], y=cal["actual"], mode="lines+markers",
-                        name=names[m], text=cal["customers"],
-                        hovertemplate="%{x:.2f} → %{y:.2f} (n=%{text})")
-    fig.update_layout(title=t("churn.calibration_title", lang),
-                      xaxis_title=t("churn.predicted", lang), yaxis_title=t("churn.actual", lang))
-    fig.update_xaxes(range=[0, 1], tickformat=".0%")
-    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    fig = plots.calibration_figure(
+        {names[m]: pd.DataFrame(result.metrics[m]["calibration"]) for m in MODELS},
+        title=t("churn.calibration_title", lang), xaxis_title=t("churn.predicted", lang),
+        yaxis_title=t("churn.actual", lang))
     win = result.metrics[result.winner]
     text = t("churn.backtest_text", lang, winner=names[result.winner], auc=win["auc"],
              baseline=result.metrics["rfm_rule"]["auc"], capture=win["top_decile_capture"],
@@ -427,7 +417,6 @@ def btyd_params(scores: BTYDScores) -> dict[str, Any]:
 
 
 def risk_section(scores: pd.DataFrame, lang: str = "en"):
-
     tiers = ("vip", "large", "medium", "small")
     table = pd.crosstab(scores["risk_band"], scores.get("value_tier", pd.Series(
         "small", index=scores.index))).reindex(index=list(RISK_BANDS), columns=list(tiers),
@@ -447,7 +436,6 @@ def risk_section(scores: pd.DataFrame, lang: str = "en"):
 
 
 def priority_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
-
     at_risk = scores[scores["risk_band"] != "low_risk"].head(top)
     table = pd.DataFrame({
         "#": at_risk["priority_rank"],
@@ -472,19 +460,13 @@ def priority_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
 
 
 def trend_section(events: pd.DataFrame, as_of, lang: str = "en", *, churn_days: int = 180):
-
-
     frame = events[pd.to_datetime(events["month"]) <= pd.Timestamp(as_of)].tail(24)
     months = pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")
-    fig = go.Figure()
-    fig.add_bar(x=months, y=frame["newly_churned"], name=t("churn.newly", lang))
-    fig.add_bar(x=months, y=frame["reactivated"], name=t("churn.reactivated", lang))
-    fig.add_scatter(x=months, y=frame["churn_rate"], name=t("churn.rate", lang), yaxis="y2",
-                    mode="lines+markers")
-    fig.update_layout(title=t("churn.trend_title", lang, days=churn_days), barmode="group",
-                      yaxis={"title": t("customers", lang)},
-                      yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%",
-                              "title": t("churn.rate", lang), "rangemode": "tozero"})
+    fig = plots.bars_and_rate_figure(
+        months, {t("churn.newly", lang): frame["newly_churned"],
+                 t("churn.reactivated", lang): frame["reactivated"]}, frame["churn_rate"],
+        title=t("churn.trend_title", lang, days=churn_days), rate_name=t("churn.rate", lang),
+        yaxis_title=t("customers", lang))
     if frame.empty:
         return Section(t("churn.trend_title", lang, days=churn_days), figures=[fig])
     last = frame.iloc[-1]

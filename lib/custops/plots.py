@@ -88,11 +88,6 @@ def write_plotlyjs(folder: str | Path) -> Path:
     return path
 
 
-def color_map(categories: Sequence[str]) -> dict[str, str]:
-    """Stable colours per category label (same segment, same colour, in every figure)."""
-    return {c: PALETTE[i % len(PALETTE)] for i, c in enumerate(categories)}
-
-
 def bar_figure(frame: pd.DataFrame, x: str, y: str, *, title: str, color: str | None = None,
                text: str | None = None, orientation: str = "v", xaxis_title: str | None = None,
                yaxis_title: str | None = None, barmode: str = "group") -> go.Figure:
@@ -228,3 +223,56 @@ def _rgba(hex_colour: str, alpha: float) -> str:
     h = hex_colour.lstrip("#")
     r, g, b = (int(h[i:i + 2], 16) for i in (0, 2, 4))
     return f"rgba({r},{g},{b},{alpha})"
+
+
+def calibration_figure(curves: dict[str, pd.DataFrame], *, title: str, xaxis_title: str,
+                       yaxis_title: str) -> go.Figure:
+    """Predicted against actual rates, one line per model (``curves``: name → frame with
+    predicted, actual, customers), beside the diagonal of perfect calibration."""
+    fig = go.Figure()
+    fig.add_scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dash", "color": "#999"},
+                    showlegend=False)
+    for name, cal in curves.items():
+        fig.add_scatter(x=cal["predicted"], y=cal["actual"], mode="lines+markers",
+                        name=name, text=cal["customers"],
+                        hovertemplate="%{x:.2f} → %{y:.2f} (n=%{text})")
+    fig.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title)
+    fig.update_xaxes(range=[0, 1], tickformat=".0%")
+    fig.update_yaxes(range=[0, 1], tickformat=".0%")
+    return fig
+
+
+def bars_and_rate_figure(x: Sequence, bars: dict[str, Sequence], rate: Sequence, *,
+                         title: str, rate_name: str, yaxis_title: str) -> go.Figure:
+    """Grouped bars (``bars``: name → values) with a rate line on a second, percent axis."""
+    fig = go.Figure()
+    for name, values in bars.items():
+        fig.add_bar(x=x, y=values, name=name)
+    fig.add_scatter(x=x, y=rate, name=rate_name, yaxis="y2", mode="lines+markers")
+    fig.update_layout(title=title, barmode="group", yaxis={"title": yaxis_title},
+                      yaxis2={"overlaying": "y", "side": "right", "tickformat": ".0%",
+                              "title": rate_name, "rangemode": "tozero"})
+    return fig
+
+
+def qini_figure(curve: pd.DataFrame, *, title: str, model_name: str, random_name: str,
+                xaxis_title: str, yaxis_title: str) -> go.Figure:
+    """The Qini curve (share targeted → incremental conversions) against random targeting."""
+    fig = go.Figure()
+    fig.add_scatter(x=curve["share"], y=curve["incremental"], name=model_name, mode="lines")
+    fig.add_scatter(x=curve["share"], y=curve["random"], name=random_name, mode="lines",
+                    line={"dash": "dash", "color": "#999"})
+    fig.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title)
+    fig.update_xaxes(tickformat=".0%")
+    return fig
+
+
+def budget_curve_figure(curve: pd.DataFrame, budget: float, *, title: str, line_name: str,
+                        budget_name: str, xaxis_title: str) -> go.Figure:
+    """Net value against spend, with the current budget marked."""
+    fig = go.Figure()
+    fig.add_scatter(x=curve["budget"], y=curve["objective"], mode="lines+markers",
+                    name=line_name)
+    fig.add_vline(x=budget, line_dash="dot", annotation_text=budget_name)
+    fig.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=line_name)
+    return fig

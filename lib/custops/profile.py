@@ -62,7 +62,7 @@ def customer_base(features: pd.DataFrame, *, active_days: int = 90) -> dict[str,
     A *zombie* is a known customer with neither an order nor an event in the last
     ``active_days`` days.
     """
-    buyers = features["order_days"].fillna(0) > 0
+    buyers = features["is_buyer"].astype(bool)
     active = numeric(features["days_since_last_order"], np.inf) < active_days
     alive_by_event = (numeric(features["days_since_last_event"], np.inf) < active_days
                       if "days_since_last_event" in features else pd.Series(False, features.index))
@@ -140,7 +140,7 @@ def value_concentration(values: pd.Series | np.ndarray, tops=TOP_SHARES) -> dict
 
 def concentration_section(features: pd.DataFrame, lang: str = "en",
                           value: str = "net_spend") -> Section:
-    buyers = features[features["order_days"].fillna(0) > 0]
+    buyers = features[features["is_buyer"].to_numpy(dtype=bool)]
     conc = value_concentration(buyers[value])
     shares = conc["top_shares"]
     marks = [(float(k), v, t("conc.mark", lang, pct=float(k), value=v))
@@ -167,7 +167,7 @@ def concentration_section(features: pd.DataFrame, lang: str = "en",
 def high_value_flag(features: pd.DataFrame, *, top_share: float = 0.2,
                     value: str = "net_spend") -> pd.Series:
     """True for the top ``top_share`` of buyers by ``value`` (ties at the cut included)."""
-    buyers = features["order_days"].fillna(0) > 0
+    buyers = features["is_buyer"].astype(bool)
     if not buyers.any():
         return pd.Series(False, index=features.index)
     cut = features.loc[buyers, value].quantile(1 - top_share)
@@ -189,7 +189,7 @@ def attribute_profile(features: pd.DataFrame, attribute: str, high_value: pd.Ser
 
     ``index`` = share among high-value / share among the rest (1 = no difference).
     """
-    buyers = features["order_days"].fillna(0) > 0
+    buyers = features["is_buyer"].astype(bool)
     column = age_band(features["age"]) if attribute == "age_band" else features[attribute]
     column = column.astype("object").where(column.notna(), "unknown")
     high = column[buyers & high_value].value_counts(normalize=True)
@@ -357,7 +357,7 @@ def channel_quality(features: pd.DataFrame, *, active_days: int = 90) -> pd.Data
         return pd.DataFrame()
     frame = features.assign(
         channel=features["acquisition_channel"].astype("object").fillna("unknown"),
-        buyer=features["order_days"].fillna(0) > 0,
+        buyer=features["is_buyer"].astype(bool),
         active=numeric(features["days_since_last_order"], np.inf) < active_days,
     )
     out = frame.groupby("channel").agg(users=("customer_id", "size"), buyers=("buyer", "sum"),

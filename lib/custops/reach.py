@@ -18,7 +18,6 @@ from typing import Any
 import ibis
 import numpy as np
 import pandas as pd
-import plotly.graph_objects as go
 
 from custops import plots
 from custops.errors import DataError
@@ -433,22 +432,16 @@ def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.
 # -- report sections ---------------------------------------------------------------------------
 
 def uplift_section(uplift: UpliftResult, touches: pd.DataFrame | None, lang: str = "en"):
-
-
     if uplift.source != "model":
         table = pd.DataFrame({t("seg.segment", lang): [value_label(k, lang) for k in ASSUMED_UPLIFT],
                               "uplift": list(ASSUMED_UPLIFT.values())})
         return Section(t("reach.uplift_title", lang), text=t("reach.assumed_text", lang),
                        tables=[table], data={"source": "assumption", "assumed": ASSUMED_UPLIFT})
     curve = uplift.evaluation["curve"]
-    fig = go.Figure()
-    fig.add_scatter(x=curve["share"], y=curve["incremental"], name=t("reach.model_curve", lang),
-                    mode="lines")
-    fig.add_scatter(x=curve["share"], y=curve["random"], name=t("reach.random_curve", lang),
-                    mode="lines", line={"dash": "dash", "color": "#999"})
-    fig.update_layout(title=t("reach.uplift_title", lang), xaxis_title=t("reach.qini_x", lang),
-                      yaxis_title=t("reach.qini_y", lang))
-    fig.update_xaxes(tickformat=".0%")
+    fig = plots.qini_figure(curve, title=t("reach.uplift_title", lang),
+                            model_name=t("reach.model_curve", lang),
+                            random_name=t("reach.random_curve", lang),
+                            xaxis_title=t("reach.qini_x", lang), yaxis_title=t("reach.qini_y", lang))
     text = t("reach.uplift_text", lang, campaigns=touches["campaign_id"].nunique(),
              rows=int(uplift.evaluation.get("rows") or len(touches)),
              qini=uplift.evaluation["qini"])
@@ -472,7 +465,6 @@ def rule_label(rule: str, lang: str = "en") -> str:
 
 
 def _summary_table(summary: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
-
     return pd.DataFrame({
         t("reach.channel" if by == "channel" else "seg.segment", lang): [
             t("reach.total", lang) if v == "total" else value_label(v, lang) for v in summary[by]],
@@ -484,7 +476,6 @@ def _summary_table(summary: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
 
 
 def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lang: str = "en"):
-
     summary = reach_plan.summary
     total = summary[summary["channel"] == "total"]
     tot = total.iloc[0] if len(total) else pd.Series({"contacts": 0, "cost": 0.0,
@@ -519,15 +510,10 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
 
 
 def budget_section(curve: pd.DataFrame, params: ReachParams = ReachParams(), lang: str = "en"):
-
-
-    fig = go.Figure()
-    fig.add_scatter(x=curve["budget"], y=curve["objective"], mode="lines+markers",
-                    name=t("reach.net_value", lang))
-    fig.add_vline(x=params.budget, line_dash="dot",
-                  annotation_text=t("reach.current_budget", lang))
-    fig.update_layout(title=t("reach.curve_title", lang), xaxis_title=t("reach.spend", lang),
-                      yaxis_title=t("reach.net_value", lang))
+    fig = plots.budget_curve_figure(curve, params.budget, title=t("reach.curve_title", lang),
+                                    line_name=t("reach.net_value", lang),
+                                    budget_name=t("reach.current_budget", lang),
+                                    xaxis_title=t("reach.spend", lang))
     at = curve.iloc[(curve["budget"] - params.budget).abs().argmin()]
     below_one = curve[curve["marginal_return"] < 1]
     saturation = float(below_one["budget"].iloc[0]) if len(below_one) else float(
@@ -542,7 +528,6 @@ def budget_section(curve: pd.DataFrame, params: ReachParams = ReachParams(), lan
 
 def send_time_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(),
                       lang: str = "en"):
-
     plan = reach_plan.plan
     counts = (plan.groupby(["send_time", "channel"]).size().rename("n").reset_index()
               if len(plan) else pd.DataFrame(columns=["send_time", "channel", "n"]))
@@ -557,7 +542,6 @@ def send_time_section(reach_plan: ReachPlan, params: ReachParams = ReachParams()
 
 
 def readout_section(results: pd.DataFrame, lang: str = "en"):
-
     if results.empty:
         return Section(t("reach.readout_title", lang))
     table = pd.DataFrame({

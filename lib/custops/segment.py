@@ -68,7 +68,7 @@ class SegmentParams:
 
 
 def _buyers(features: pd.DataFrame) -> pd.Series:
-    return features["order_days"].fillna(0).astype("int64") > 0
+    return features["is_buyer"].astype(bool)
 
 
 def quintile_scores(values: pd.Series, *, higher_is_better: bool = True) -> pd.Series:
@@ -365,7 +365,6 @@ def params_dict(params: SegmentParams) -> dict:
 # -- report sections ---------------------------------------------------------------------------
 
 def _labelled_summary(features, labels, order, lang, *, with_focus=True):
-
     summary = segment_summary(features, labels, order)
     table = pd.DataFrame({
         t("seg.segment", lang): [value_label(s, lang) for s in summary["segment"]],
@@ -457,7 +456,6 @@ def stages_section(features: pd.DataFrame, segments: pd.DataFrame,
 
 
 def pyramid_section(features: pd.DataFrame, segments: pd.DataFrame, lang: str = "en"):
-
     pyramid = pyramid_counts(segments, features)
     fig = plots.funnel_figure([value_label(x, lang) for x in pyramid["level"]],
                               pyramid["customers"], title=t("seg.pyramid_title", lang))

@@ -125,7 +125,6 @@ class SupervisedChurnModel:
         self.max_train_rows = max_train_rows
 
     def fit(self, features: pd.DataFrame, churned: pd.Series) -> SupervisedChurnModel:
-
         self.design_ = ModelDesign.of(features)
         y = np.asarray(churned, dtype=int)
         keep = sample_rows(len(features), self.max_train_rows, self.random_state)

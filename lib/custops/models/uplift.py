@@ -59,8 +59,6 @@ class UpliftModel:
                     random_state=self.random_state)
 
     def fit(self, features: pd.DataFrame, treated, converted) -> UpliftModel:
-
-
         self.design_ = ModelDesign.of(features)
         treated = np.asarray(treated, dtype=bool)
         y = np.asarray(converted, dtype=int)
