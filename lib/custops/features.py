@@ -38,9 +38,9 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
+from custops.io.contract import EVENT_TYPES
 
 WINDOWS = (30, 90, 180, 365)
-EVENT_TYPES = ("visit", "check_in", "cart_add", "share", "referral", "review", "complaint")
 CUSTOMER_ATTRIBUTES = (
     "signup_time", "gender", "birth_year", "province", "city", "city_tier", "occupation",
     "acquisition_channel", "consent_push", "consent_sms", "consent_wecom", "consent_email",

@@ -13,6 +13,9 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "CATEGORIES",
+    "EVENT_TYPES",
+    "ORDER_CHANNELS",
     "DATABASE_SUFFIXES",
     "DEFAULT_TZ",
     "FALSE_TOKENS",
@@ -208,6 +211,16 @@ TABLE_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
     ),
 }
 
+
+def _vocabulary(table: str, column: str) -> tuple[str, ...]:
+    spec = next(s for s in TABLE_SCHEMAS[table] if s.name == column)
+    return tuple(spec.values)
+
+
+#: The contract's value vocabularies (the only place they are listed; labels translate them).
+ORDER_CHANNELS = _vocabulary("orders", "channel")
+CATEGORIES = _vocabulary("orders", "category")
+EVENT_TYPES = _vocabulary("events", "event_type")
 
 MAIN_TIME_COLUMN = {
     "orders": "order_time", "customers": "signup_time", "events": "event_time",

@@ -42,13 +42,13 @@ RUN_DIR_ENV = "CUSTOPS_RUN_DIR"
 FEATURE_TABLES = ("orders", "customers", "events")
 
 
-def resolve_data_dir(data_dir: str | os.PathLike) -> Path | str:
+def resolve_data_dir(data_dir: str | os.PathLike, *, must_exist: bool = True) -> Path | str:
     """``data_dir`` as an absolute path (relative paths are relative to the working folder).
     URLs (``duckdb://…``, ``postgres://…``) pass as they are."""
     if "://" in str(data_dir):
         return str(data_dir)
     path = Path(data_dir).expanduser()
-    if path.exists():
+    if path.exists() or not must_exist:
         return path.resolve()
     raise DataError(f"data folder {str(data_dir)!r} does not exist (looked in {Path.cwd()}); "
                     "pass --data with the folder holding orders.csv")
@@ -339,7 +339,7 @@ class StoredDataset:
         return io.Dataset.summary(self)
 
 
-PAGE_PARAMETERS = ("data_dir", "run_dir", "lang", "interactive")  # never taken from a run
+PAGE_PARAMETERS = ("run_dir", "lang", "interactive")  # a page's own, never taken from a run
 
 
 def published_parameters(run_dir: Path) -> dict[str, Any]:
@@ -386,7 +386,9 @@ def open_run(namespace: dict[str, Any] | None = None, **parameters: Any) -> RunC
                 namespace[key] = value
     as_of = values["as_of"]
     ctx = RunContext(
-        data_dir=resolve_data_dir(values["data_dir"]),
+        # A published report is read from the tables it stored: its data folder need not
+        # exist where the dashboard runs.
+        data_dir=resolve_data_dir(values["data_dir"], must_exist=not read_only),
         as_of=pd.Timestamp(as_of).date() if as_of else None,
         lang=check_lang(values["lang"]),
         run_dir=Path(run).resolve() if run else None,

@@ -9,6 +9,7 @@ cells; plotly.js once, as a file beside them, so the pages open offline), ``inde
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import json
@@ -23,14 +24,23 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
+import nbformat
+import papermill
+from jupyter_client.manager import AsyncKernelManager
+from nbconvert import HTMLExporter
+
 from custops.errors import ParameterError, RunError
+from custops.io import DEFAULT_TZ
+from custops.labels import LABELS, t
+from custops.plots import write_plotlyjs
+from custops.run import catalog
 from custops.run.context import resolve_data_dir
 
 NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
 PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",
             "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
 KERNEL = "python3"
-PACKAGE_NOTEBOOKS = Path(__file__).resolve().parents[1] / "notebooks"
+PACKAGE_NOTEBOOKS = (Path(__file__).resolve().parents[1] / "notebooks").resolve()
 # Kernels get the runner's environment plus these (unless the user set them; the runner's own
 # process is left as it is). Idle OpenMP workers (scikit-learn's boosting) sleep instead of
 # spinning: on a shared 2-core machine a spinning worker waiting for a busy core made a
@@ -53,7 +63,6 @@ def notebooks_dir() -> Path:
 
 def notebook_title(name: str, lang: str = "en") -> str:
     """A notebook's title as users read it (labels ``notebook.<name>``)."""
-    from custops.labels import LABELS, t
 
     return t(f"notebook.{name}", lang) if f"notebook.{name}" in LABELS else name
 
@@ -95,8 +104,6 @@ def package_versions() -> dict[str, str]:
 
 def export_html(notebook_path: Path, html_path: Path) -> int:
     """Export an executed notebook to HTML without code cells; returns the file size."""
-    import nbformat
-    from nbconvert import HTMLExporter
 
     exporter = HTMLExporter(template_name="lab")
     exporter.exclude_input = True
@@ -153,7 +160,7 @@ def run_report(
     lang: str = "en",
     seed: int = 42,
     mapping: str | None = None,
-    tz: str = "Asia/Shanghai",
+    tz: str = DEFAULT_TZ,
     notebooks: list[str] | None = None,
     extra_parameters: dict[str, Any] | None = None,
     log=print,
@@ -172,6 +179,10 @@ def run_report(
                              f"{', '.join(available_notebooks())}")
     if not names:
         raise ParameterError(f"no notebooks found in {notebooks_dir()}")
+    unknown = sorted(set(extra_parameters or {}) - set(catalog.DEFAULTS) - {"interactive"})
+    if unknown:
+        raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}; known: "
+                             f"{', '.join(sorted(catalog.DEFAULTS))}")
     out_path.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.build-", dir=out_path.parent))
     build.chmod(0o755)  # mkdtemp makes it private; a report folder is meant to be shared
@@ -191,9 +202,7 @@ def run_report(
         "packages": package_versions(),
         "notebooks": [],
     }
-    import papermill
 
-    from custops.plots import write_plotlyjs
 
     total_start = time.perf_counter()
     # The next notebook's kernel starts while the current notebook runs (~5 s each on 2 cores).
@@ -261,9 +270,7 @@ def kernel_env() -> dict[str, str]:
 def _start_kernel(cwd: Path):
     """A started kernel for the next notebook (None if it could not start: papermill then
     starts its own)."""
-    import asyncio
 
-    from jupyter_client.manager import AsyncKernelManager
 
     async def start(manager) -> None:
         await manager.start_kernel(cwd=str(cwd), env=kernel_env())
@@ -301,7 +308,6 @@ def _stop_kernel(manager) -> None:
     """Shut down a kernel the runner started (papermill only stops kernels it started)."""
     if manager is None:
         return
-    import asyncio
 
     try:
         asyncio.run(manager.shutdown_kernel(now=True))

@@ -43,6 +43,7 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
+from custops.io.contract import CATEGORIES, EVENT_TYPES, ORDER_CHANNELS
 
 __all__ = [
     "AcquisitionChannelProfile",
@@ -57,9 +58,6 @@ __all__ = [
 SECONDS_PER_DAY = 86_400
 
 # Vocabularies of the data contract (docs/data.md).
-ORDER_CHANNELS = ("app", "mini_program", "web", "store")
-CATEGORIES = ("fresh", "snacks", "beauty", "home", "apparel", "digital", "baby")
-EVENT_TYPES = ("visit", "check_in", "cart_add", "share", "referral", "review", "complaint")
 TOUCH_CHANNELS = ("push", "sms", "wecom", "email", "phone")
 GENDERS = ("F", "M", None)
 OCCUPATIONS = (
