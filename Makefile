@@ -38,8 +38,10 @@ report: setup
 lint: setup
 	$(VENV)/bin/ruff check lib tests notebooks
 
+# The test suite, then every notebook as an analyst opens it in JupyterLab (default
+# parameters, on the sample; nbval fails on any cell that raises).
 test: setup system-deps lint
-	$(PY) -m pytest -q $(PYTEST_ARGS); rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
+	$(PY) -m pytest -q $(PYTEST_ARGS) tests --nbval-lax notebooks; rc=$$?; if [ $$rc -eq 5 ]; then echo "no tests collected"; exit 1; fi; exit $$rc
 
 # Serves the latest finished report in $(OUT) (run `make report` first), else the sample.
 dashboard: setup

@@ -195,6 +195,9 @@ def _reach_plan(ctx: RunContext) -> dict[str, Any]:
 
 
 def _exports(ctx: RunContext) -> dict[str, Any]:
+    if ctx.read_only and ctx.run_dir is not None:  # a published report: its own files
+        folder = ctx.run_dir / "exports"
+        return {"reach_exports": [str(p) for p in sorted(folder.glob("*"))]}
     plan = ctx.get("reach_plan")
     return {"reach_exports": [str(p) for p in export_lists(
         plan.plan, plan.control, plan.summary, ctx.exports_dir(), ctx.lang)]}
