@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
 from custops import features, rules
 from custops.features import build_features
+from custops.run import context
 
 AS_OF = "2025-03-31"
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
@@ -94,10 +96,19 @@ def test_orders_alone(tiny):
     assert "favourite_channel" not in f and "events_total" not in f
 
 
+def activity_hours(orders, events, as_of, *, days: int = 365) -> pd.DataFrame:
+    """(customer_id, hour, n): the orders and events of the last ``days`` per customer and hour
+    of day, from the rows activity_hour_matrix reads, as a frame to check its cells against."""
+    con = duckdb.connect()
+    sql = features._activity_rows(con, orders, events, as_of, days)
+    if sql is None:
+        return pd.DataFrame({"customer_id": pd.Series(dtype="string"),
+                             "hour": pd.Series(dtype="int64"), "n": pd.Series(dtype="int64")})
+    return con.execute(f"select customer_id, hour, count(*) as n from ({sql}) group by all").df()
+
+
 def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
     """A run's validated orders can be read by DuckDB straight from Parquet: same results."""
-    from custops.run import context
-
     ctx = context.open_run(data_dir=str(SAMPLE))
     orders = ctx.dataset().orders
     path = tmp_path / "orders.parquet"
@@ -107,8 +118,8 @@ def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
     events = ctx.dataset().events
     events_path = tmp_path / "events.parquet"
     events.to_parquet(events_path, index=False)
-    by_path = features.activity_hours(path, events_path, ctx.as_of)
-    in_memory = features.activity_hours(orders, events, ctx.as_of)
+    by_path = activity_hours(path, events_path, ctx.as_of)
+    in_memory = activity_hours(orders, events, ctx.as_of)
     key = ["customer_id", "hour"]
     pd.testing.assert_frame_equal(
         by_path.sort_values(key).reset_index(drop=True),
@@ -118,8 +129,6 @@ def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
 def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
     """The one-query hour matrix (report runs) holds the same counts as the (customer, hour)
     frame placed row by row, in the order of the ids given, zeros for customers without any."""
-    from custops.run import context
-
     ctx = context.open_run(data_dir=str(SAMPLE))
     data = ctx.dataset()
     orders_path, events_path = tmp_path / "orders.parquet", tmp_path / "events.parquet"
@@ -128,7 +137,7 @@ def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
     ids = ctx.get("features")["customer_id"].sample(frac=1.0, random_state=3)
     ids = pd.concat([ids, pd.Series(["NOBODY"], dtype=ids.dtype)], ignore_index=True)
     matrix = features.activity_hour_matrix(orders_path, events_path, ctx.as_of, ids)
-    frame = features.activity_hours(data.orders, data.events, ctx.as_of)
+    frame = activity_hours(data.orders, data.events, ctx.as_of)
     expected = rules._hour_matrix(frame, ids)
     assert matrix.shape == (len(ids), 24) and matrix.dtype == np.float32
     np.testing.assert_array_equal(matrix, expected)
@@ -140,8 +149,6 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypat
     """prefetch_features builds earlier snapshots in a background thread: features_at then
     returns exactly the table it would have built, stores it in the run folder, and a failure
     in the thread surfaces at features_at rather than being lost."""
-    from custops.run import context
-
     run = tmp_path / "run"
     ctx = context.open_run(data_dir=str(SAMPLE), run_dir=str(run))
     ctx.get("features")
@@ -183,8 +190,6 @@ def test_snapshots_built_together_equal_each_built_alone():
     """Several dates in one pass (shared order days, favourite and event counts) give, for
     every date, exactly the table build_features gives for that date alone: customers who
     appear later are absent, windows and favourites count only what was known."""
-    from custops.run import context
-
     ctx = context.open_run(data_dir=str(SAMPLE))
     data = ctx.dataset()
     dates = [ctx.as_of, ctx.days_before(90), ctx.days_before(180), ctx.days_before(400)]

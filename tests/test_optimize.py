@@ -19,7 +19,7 @@ from custops.models.assignment import (
     OptimizeDataError,
     OptimizeParameterError,
     budget_curve,
-    optimise_assignment,
+    optimize_assignment,
 )
 from custops.models.experiment import (
     campaign_readout,
@@ -115,7 +115,7 @@ def small_instances(draw):
 
 
 # --------------------------------------------------------------------------------------------
-# optimise_assignment
+# optimize_assignment
 # --------------------------------------------------------------------------------------------
 
 
@@ -123,7 +123,7 @@ def small_instances(draw):
 @given(small_instances())
 def test_milp_matches_brute_force(instance):
     gain, cost, eligible, budget, capacity = instance
-    result = optimise_assignment(
+    result = optimize_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="milp"
     )
     assert result.method == "milp"
@@ -137,7 +137,7 @@ def test_milp_matches_brute_force(instance):
 @given(small_instances())
 def test_lagrangian_bound_brackets_brute_force(instance):
     gain, cost, eligible, budget, capacity = instance
-    result = optimise_assignment(
+    result = optimize_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="lagrangian"
     )
     optimum = brute_force_optimum(gain, cost, eligible, budget, capacity)
@@ -157,12 +157,12 @@ def test_all_methods_on_random_float_instances():
         capacity = rng.integers(0, 4, n_channels).tolist() if seed % 3 else None
         optimum = brute_force_optimum(gain, cost, eligible, budget, capacity)
         for method in ("milp", "auto"):
-            result = optimise_assignment(
+            result = optimize_assignment(
                 gain, cost, eligible, budget=budget, capacity=capacity, method=method
             )
             assert result.objective == pytest.approx(optimum, rel=1e-9, abs=1e-9)
             assert_plan_is_feasible(result, gain, cost, eligible, budget, capacity)
-        lagrangian = optimise_assignment(
+        lagrangian = optimize_assignment(
             gain, cost, eligible, budget=budget, capacity=capacity, method="lagrangian"
         )
         assert lagrangian.upper_bound >= optimum - 1e-9 >= lagrangian.objective - 2e-9
@@ -176,10 +176,10 @@ def test_all_methods_on_random_float_instances():
 def test_constraints_hold_on_larger_instances(per_pair_cost, budget_share, capacity):
     gain, cost, eligible = random_instance(400, 4, seed=11, per_pair_cost=per_pair_cost)
     budget = budget_share * full_spend(gain, cost, eligible)
-    exact = optimise_assignment(
+    exact = optimize_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="milp", tol=1e-4
     )
-    fast = optimise_assignment(
+    fast = optimize_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="lagrangian"
     )
     for result in (exact, fast):
@@ -195,12 +195,12 @@ def test_lagrangian_large_instance_path(monkeypatch, capacity):
     """Sample warm start + active-set refinement agrees with the direct dual descent."""
     gain, cost, eligible = random_instance(30_000, 6, seed=5)
     budget = 0.25 * full_spend(gain, cost, eligible)
-    direct = optimise_assignment(
+    direct = optimize_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="lagrangian"
     )
     monkeypatch.setattr(assignment, "_DIRECT_MAX_CUSTOMERS", 2_000)
     monkeypatch.setattr(assignment, "_ACTIVE_SET_MIN", 300)
-    staged = optimise_assignment(
+    staged = optimize_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="lagrangian"
     )
     for result in (direct, staged):
@@ -216,13 +216,13 @@ def test_auto_keeps_the_better_plan_and_the_tighter_bound():
     gain, cost, eligible = random_instance(300, 4, seed=8)
     budget = 0.2 * full_spend(gain, cost, eligible)
     capacity = [15, None, 10, None]
-    fast = optimise_assignment(
+    fast = optimize_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="lagrangian"
     )
-    exact = optimise_assignment(
+    exact = optimize_assignment(
         gain, cost, eligible, budget=budget, capacity=capacity, method="milp"
     )
-    auto = optimise_assignment(gain, cost, eligible, budget=budget, capacity=capacity)
+    auto = optimize_assignment(gain, cost, eligible, budget=budget, capacity=capacity)
     assert fast.gap > 1e-6  # small instance: the repair loses a little, so auto runs the MILP
     assert auto.method == "milp"
     assert auto.objective == pytest.approx(max(exact.objective, fast.objective))
@@ -234,7 +234,7 @@ def test_milp_without_a_plan_in_time_falls_back_to_lagrangian():
     gain, cost, eligible = random_instance(3_000, 6, seed=0)
     budget = 0.2 * full_spend(gain, cost, eligible)
     with pytest.warns(UserWarning, match="no plan within"):
-        result = optimise_assignment(
+        result = optimize_assignment(
             gain, cost, eligible, budget=budget, method="milp", time_limit=1e-3
         )
     assert result.method == "lagrangian"
@@ -245,7 +245,7 @@ def test_unconstrained_plan_takes_each_customers_best_positive_channel():
     gain = np.array([[3.0, 5.0, -1.0], [-2.0, -1.0, -4.0], [2.0, np.nan, 1.0]])
     eligible = np.array([[True, True, True], [True, True, True], [True, False, True]])
     for method in ("milp", "lagrangian", "auto"):
-        result = optimise_assignment(gain, [1.0, 2.0, 3.0], eligible, budget=np.inf, method=method)
+        result = optimize_assignment(gain, [1.0, 2.0, 3.0], eligible, budget=np.inf, method=method)
         np.testing.assert_array_equal(result.channel, [1, -1, 0])
         assert result.objective == 7.0 and result.spend == 3.0 and result.gap == 0.0
         np.testing.assert_array_equal(result.counts, [1, 1, 0])
@@ -257,14 +257,14 @@ def test_budget_prefers_value_per_unit_of_cost():
     gain = np.array([[10.0], [6.0], [5.0]])
     cost = np.array([[3.0], [1.0], [2.0]])
     for method in ("milp", "lagrangian"):
-        result = optimise_assignment(gain, cost, np.ones((3, 1), bool), budget=3.0, method=method)
+        result = optimize_assignment(gain, cost, np.ones((3, 1), bool), budget=3.0, method=method)
         np.testing.assert_array_equal(result.channel, [-1, 0, 0])
         assert result.objective == 11.0
 
 
 def test_free_channels_are_used_even_with_zero_budget():
     gain = np.array([[4.0, 9.0], [2.0, 1.0]])
-    result = optimise_assignment(gain, [0.0, 1.0], np.ones((2, 2), bool), budget=0.0)
+    result = optimize_assignment(gain, [0.0, 1.0], np.ones((2, 2), bool), budget=0.0)
     np.testing.assert_array_equal(result.channel, [0, 0])
     assert result.spend == 0.0 and result.objective == 6.0
 
@@ -272,7 +272,7 @@ def test_free_channels_are_used_even_with_zero_budget():
 def test_nobody_eligible_gives_empty_plan():
     gain = np.ones((3, 2))
     for method in ("milp", "lagrangian", "auto"):
-        result = optimise_assignment(
+        result = optimize_assignment(
             gain, [1.0, 1.0], np.zeros((3, 2), bool), budget=10.0, method=method
         )
         np.testing.assert_array_equal(result.channel, [-1, -1, -1])
@@ -283,21 +283,21 @@ def test_assignment_input_errors_name_the_problem():
     gain = np.ones((2, 2))
     eligible = np.ones((2, 2), bool)
     with pytest.raises(OptimizeDataError, match="shape of `gain`"):
-        optimise_assignment(gain, [1, 1], np.ones((3, 2), bool), budget=1)
+        optimize_assignment(gain, [1, 1], np.ones((3, 2), bool), budget=1)
     with pytest.raises(OptimizeDataError, match="missing or infinite.*rows \\[1\\]"):
-        optimise_assignment(np.array([[1.0, 1.0], [np.nan, 1.0]]), [1, 1], eligible, budget=1)
+        optimize_assignment(np.array([[1.0, 1.0], [np.nan, 1.0]]), [1, 1], eligible, budget=1)
     with pytest.raises(OptimizeDataError, match="`cost` must have shape"):
-        optimise_assignment(gain, [1, 1, 1], eligible, budget=1)
+        optimize_assignment(gain, [1, 1, 1], eligible, budget=1)
     with pytest.raises(OptimizeDataError, match="finite and >= 0"):
-        optimise_assignment(gain, [1, -1], eligible, budget=1)
+        optimize_assignment(gain, [1, -1], eligible, budget=1)
     with pytest.raises(OptimizeParameterError, match="`budget`"):
-        optimise_assignment(gain, [1, 1], eligible, budget=-1)
+        optimize_assignment(gain, [1, 1], eligible, budget=-1)
     with pytest.raises(OptimizeParameterError, match="`capacity`"):
-        optimise_assignment(gain, [1, 1], eligible, budget=1, capacity=[1])
+        optimize_assignment(gain, [1, 1], eligible, budget=1, capacity=[1])
     with pytest.raises(OptimizeParameterError, match="`method`"):
-        optimise_assignment(gain, [1, 1], eligible, budget=1, method="greedy")
+        optimize_assignment(gain, [1, 1], eligible, budget=1, method="greedy")
     with pytest.raises(ValueError):  # the errors are ValueErrors too
-        optimise_assignment(gain, [1, 1], eligible, budget=float("nan"))
+        optimize_assignment(gain, [1, 1], eligible, budget=float("nan"))
 
 
 # --------------------------------------------------------------------------------------------
@@ -335,7 +335,7 @@ def test_budget_curve_brackets_brute_force(capacity):
 @pytest.mark.parametrize("capacity", [None, [150, None, 100, None]])
 def test_budget_curve_is_monotone_up_to_the_unconstrained_optimum(capacity):
     gain, cost, eligible = random_instance(2_000, 4, seed=3)
-    unconstrained = optimise_assignment(
+    unconstrained = optimize_assignment(
         gain, cost, eligible, budget=np.inf, capacity=capacity, method="lagrangian"
     )
     budgets = np.linspace(0, 1.2 * full_spend(gain, cost, eligible), 25)
@@ -348,8 +348,8 @@ def test_budget_curve_is_monotone_up_to_the_unconstrained_optimum(capacity):
     assert curve["marginal_return"].iloc[-1] == 0.0
     if capacity is None:
         assert (np.diff(curve["marginal_return"]) <= 0).all()  # diminishing returns
-    # Mid-curve, the curve's plan is within its own bound of the optimiser's.
-    mid = optimise_assignment(
+    # Mid-curve, the curve's plan is within its own bound of the optimizer's.
+    mid = optimize_assignment(
         gain, cost, eligible, budget=budgets[5], capacity=capacity, method="lagrangian"
     )
     assert curve["objective"].iloc[5] <= mid.upper_bound + 1e-9

@@ -32,9 +32,9 @@ def sample_plan():
                                       "supervised", seed=1)
     up = reach.estimate_uplift(feats, segs, data.touches, ctx.features_at, seed=1)
     params = rules.ReachParams(budget=800.0)
-    cand = reach.candidates_frame(feats, segs, scores, up,
-                                  features.activity_hours(data.orders, data.events, ctx.as_of),
-                                  params)
+    hours = features.activity_hour_matrix(data.orders, data.events, ctx.as_of,
+                                          feats["customer_id"])
+    cand = reach.candidates_frame(feats, segs, scores, up, hours, params)
     channels = rules.load_channels()
     eligible, excluded = rules.eligibility(feats, channels, data.touches, ctx.as_of, params)
     plan = reach.build_plan(cand, channels, eligible, params, seed=1, excluded=excluded)
@@ -102,6 +102,19 @@ def test_holdout_is_reproducible_and_sized(sample_plan):
     assert h["n_control"] == len(s["plan"].control) and 0 < h["minimum_detectable_effect"] < 0.2
 
 
+def true_incremental_value(plan_ids: pd.Series, channels_used: pd.Series,
+                           truth_uplift: pd.Series, value: pd.Series,
+                           channels: pd.DataFrame) -> float:
+    """Incremental value of a contact list under the sample's true effects (grading plans)."""
+    effect = channels.set_index("channel")["effect"]
+    cost = channels.set_index("channel")["cost"]
+    u = truth_uplift.reindex(plan_ids).to_numpy(float)
+    v = value.reindex(plan_ids).to_numpy(float)
+    e = effect.reindex(channels_used).to_numpy(float)
+    c = cost.reindex(channels_used).to_numpy(float)
+    return float(np.nansum(u * e * v - c))
+
+
 def test_plan_beats_simple_targeting_on_true_value(sample_plan):
     s = sample_plan
     truth = pd.read_csv(SAMPLE / "truth" / "campaign_effects.csv", dtype={"customer_id": str})
@@ -114,16 +127,16 @@ def test_plan_beats_simple_targeting_on_true_value(sample_plan):
     plan = reach.build_plan(cand, channels, eligible, params, seed=1)
     chosen = pd.concat([plan.plan, plan.control])
     value = cand.set_index("customer_id")["value"]
-    ours = reach.true_incremental_value(chosen["customer_id"], chosen["channel"], true_uplift,
-                                        value, channels)
+    ours = true_incremental_value(chosen["customer_id"], chosen["channel"], true_uplift, value,
+                                  channels)
     sms = int(channels.index[channels["channel"] == "sms"][0])
     reachable = cand[eligible[:, sms]]
     n_affordable = int(params.budget // channels.loc[sms, "cost"])
 
     def value_of(ids):
         ids = pd.Series(list(ids)[:n_affordable])
-        return reach.true_incremental_value(ids, pd.Series("sms", index=ids.index),
-                                            true_uplift, value, channels)
+        return true_incremental_value(ids, pd.Series("sms", index=ids.index), true_uplift,
+                                      value, channels)
 
     highest_risk = value_of(reachable.sort_values("churn_probability",
                                                   ascending=False)["customer_id"])
@@ -203,9 +216,7 @@ def test_bad_parameters(tmp_path):
 def test_campaign_snapshots_for_touched_customers_equal_the_full_snapshot(tmp_path):
     """The uplift model builds campaign snapshots for the touched customers only; their rows
     must equal the full feature table's, from tables in memory or from a run's Parquet files,
-    and a sample of a randomised campaign stays balanced."""
-    from custops.run import context
-
+    and a sample of a randomized campaign stays balanced."""
     ctx = context.open_run(data_dir=str(SAMPLE))
     data = ctx.dataset()
     touches = uplift.sample_campaign_rows(data.touches, 1_500, seed=7)
@@ -242,7 +253,7 @@ def test_budget_curve_on_a_sample_tracks_the_exact_curve(sample_plan):
     positive = exact["objective"] > 0
     rel = (sampled["objective"] - exact["objective"]).abs()[positive] / exact["objective"][
         positive]
-    assert rel.max() < 0.15  # half of 5,000 customers; ~1 % at 200k of 1M (docstring)
+    assert rel.max() < 0.15  # a sample of half of 5,000 customers: a coarse bound
     text = reach.budget_section(sampled, s["params"], "zh").text
     assert "随机抽取" in text
 
@@ -284,8 +295,6 @@ def test_a_published_report_keeps_its_own_reach_parameters(tmp_path, monkeypatch
 def test_workbook_sheet_names_are_unique_ignoring_case():
     """Excel refuses sheet names equal but for case, longer than 31 characters or holding
     []:*?/\\ — channel names from a user's channel table are made safe."""
-    from custops.exports import _sheet_names
-
-    names = _sheet_names(["plan", "Plan", "SMS", "sms", "a/b:c", "x" * 40, "control"])
+    names = exports._sheet_names(["plan", "Plan", "SMS", "sms", "a/b:c", "x" * 40, "control"])
     assert names == ["plan", "Plan 2", "SMS", "sms 2", "a_b_c", "x" * 31, "control"]
     assert len({n.lower() for n in names}) == len(names)

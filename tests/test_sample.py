@@ -11,12 +11,11 @@ import pandas as pd
 import pytest
 
 from custops.errors import ParameterError
+from custops.io.contract import CATEGORIES, EVENT_TYPES, ORDER_CHANNELS
+from custops.io.dataset import load_dataset
 from custops.tools.sample import (
-    CATEGORIES,
     CITIES,
-    EVENT_TYPES,
     OCCUPATIONS,
-    ORDER_CHANNELS,
     TOUCH_CHANNELS,
     SampleParameters,
     cli_sample,
@@ -33,7 +32,7 @@ DATA_FILES = ["orders.csv", "customers.csv", "events.csv", "touches.csv",
 
 @pytest.fixture(scope="module")
 def sample():
-    """The committed sample's settings (generation takes well under a second)."""
+    """The committed sample's settings: 5,000 customers, seed 42."""
     return generate_sample(5000, seed=42, as_of=AS_OF, years=2.0)
 
 
@@ -144,8 +143,6 @@ def test_tables_follow_the_contract(sample):
 
 
 def test_frames_equal_what_the_loader_reads_from_the_files(sample):
-    from custops.io.dataset import load_dataset
-
     loaded = load_dataset(COMMITTED, as_of=AS_OF)
     for name, frame in sample.tables().items():
         table = getattr(loaded, name)
@@ -265,7 +262,7 @@ def test_touches_agree_with_orders(sample, purchases):
     assert not touches.duplicated(key).any()
 
 
-def test_campaigns_are_randomised_and_work(sample):
+def test_campaigns_are_randomized_and_work(sample):
     touches = sample.touches
     effects = sample.truth_campaign_effects
     assert list(touches["customer_id"]) == list(effects["customer_id"])

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from custops import segment
 from custops.errors import ParameterError
+from custops.run import context
 from custops.segment import SegmentParams
 
 
@@ -130,10 +133,6 @@ def test_segment_customers_one_row_each(eight):
 def test_stored_cluster_labels_describe_the_same_clusters_without_a_fit():
     """The section describes the run's stored labels: the same sizes and profiles as the fit
     that made them (k-means is not run again); a label per customer is required."""
-    from pathlib import Path
-
-    from custops.run import context
-
     ctx = context.open_run(data_dir=str(Path(__file__).resolve().parents[1] / "data" / "sample"))
     feats = ctx.get("features")
     labels, profile = segment.behaviour_clusters(feats, n_clusters=4, seed=3)

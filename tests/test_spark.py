@@ -7,6 +7,8 @@ import shutil
 import sys
 from pathlib import Path
 
+import ibis
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -14,6 +16,7 @@ from custops import churn
 from custops.features import build_features
 from custops.io.dataset import load_dataset
 from custops.models import classifier
+from custops.run import spark as on_spark
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -44,8 +47,6 @@ def spark():
 
 
 def test_duckdb_and_spark_give_identical_features(spark):
-    import ibis
-
     dataset = load_dataset(ROOT / "data" / "sample")
     on_duckdb = build_features(dataset, "2026-09-30")
     on_spark = build_features(dataset, "2026-09-30", con=ibis.pyspark.connect(spark))
@@ -56,10 +57,6 @@ def test_duckdb_and_spark_give_identical_features(spark):
 def test_scoring_runs_on_the_executors(spark):
     """A model fitted on a collected sample scores the Spark feature table with mapInPandas and
     matches scoring the same customers locally."""
-    import numpy as np
-
-    from custops.run import spark as on_spark
-
     dataset = load_dataset(ROOT / "data" / "sample")
     orders = spark.createDataFrame(dataset.orders[["customer_id", "order_id", "order_time",
                                                    "amount", "is_refund", "channel",

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["CustopsError", "DataError", "ParameterError", "RunError"]
+
 
 class CustopsError(Exception):
     """Base class: the message is written for the user and shown without a traceback."""

@@ -11,19 +11,25 @@ import pandas as pd
 
 from custops.labels import reason_words, value_label
 
-# People read the workbook (and dial the phone and WeCom 1:1 lists, a few thousand a day);
-# tools load the full CSV lists. openpyxl writes ~12k cells a second here: 20,000 rows per
-# sheet cost 11 s of the 1M-customer report.
-EXCEL_ROWS_PER_SHEET = 5_000
+__all__ = [
+    "EXCEL_ROWS_PER_SHEET",
+    "EXPORT_COLUMNS",
+    "export_frame",
+    "export_lists",
+    "mask_phones",
+]
 
+# People read the workbook (and dial the phone and WeCom 1:1 lists, a few thousand a day);
+# tools load the full CSV lists. Writing Excel is slow per cell, so a sheet holds the first
+# rows only.
+EXCEL_ROWS_PER_SHEET = 5_000
 
 EXPORT_COLUMNS = ("customer_id", "channel", "send_time", "strategy", "reason", "rfm_class",
                   "lifecycle_stage", "value_tier", "wecom_tags", "phone", "group")
 
 
-def wecom_tags(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
+def _wecom_tags(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
     """WeCom tag names an operator can import: 'custops|<RFM class>|<stage>|<tier>'."""
-
     parts = []
     for col in ("rfm_class", "lifecycle_stage", "value_tier"):
         if col in frame:  # labelled once per distinct value, not once per customer
@@ -42,8 +48,7 @@ def export_frame(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     """Rows of a plan (or its holdout) in the exports' columns (:data:`EXPORT_COLUMNS`), with
     WeCom tags in ``lang`` and phones masked (:func:`mask_phones`), reasons in words — the same
     for the files of a run and the dashboard's download."""
-
-    out = frame.assign(wecom_tags=wecom_tags(frame, lang))
+    out = frame.assign(wecom_tags=_wecom_tags(frame, lang))
     if "reason" in out:
         out["reason"] = reason_words(out["reason"], lang).to_numpy()
     if "phone" in out:
@@ -68,7 +73,9 @@ def _sheet_names(wanted: list[str]) -> list[str]:
 def export_lists(plan: pd.DataFrame, control: pd.DataFrame, summary: pd.DataFrame,
                  folder: str | Path, lang: str = "en") -> list[Path]:
     """Contact lists per channel (CSV for tools, Excel for people), the control list and the
-    one-page plan summary (``plan``, ``control`` and ``summary`` of a :class:`custops.reach.ReachPlan`). CSVs are UTF-8 with BOM so Excel shows Chinese correctly."""
+    one-page plan summary (``plan``, ``control`` and ``summary`` of a
+    :class:`custops.reach.ReachPlan`). CSVs are UTF-8 with BOM so Excel shows Chinese
+    correctly."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     treatment = export_frame(plan, lang)
@@ -93,7 +100,7 @@ def export_lists(plan: pd.DataFrame, control: pd.DataFrame, summary: pd.DataFram
     return written
 
 
-PHONE_MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
+_PHONE_MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
 
 
 def mask_phones(phones: pd.Series) -> pd.Series:
@@ -103,7 +110,7 @@ def mask_phones(phones: pd.Series) -> pd.Series:
         if value is None or (not isinstance(value, str) and pd.isna(value)):
             return ""
         text = str(value).strip()
-        if PHONE_MASKED.match(text):
+        if _PHONE_MASKED.match(text):
             return text
         digits = re.sub(r"\D", "", text)
         if len(digits) >= 11:

@@ -40,6 +40,26 @@ import pyarrow.parquet as pq
 from custops.errors import ParameterError
 from custops.io.contract import EVENT_TYPES
 
+__all__ = [
+    "CUSTOMER_ATTRIBUTES",
+    "DATE_COLUMNS",
+    "MAX_VOCABULARY",
+    "WINDOWS",
+    "activity_hour_matrix",
+    "build_feature_snapshots",
+    "build_features",
+    "churn_events",
+    "customer_months",
+    "feature_expression",
+    "finish_features",
+    "join_by_customer",
+    "numeric",
+    "order_time_counts",
+    "repeat_order_curve",
+    "to_date",
+    "vocabulary",
+]
+
 WINDOWS = (30, 90, 180, 365)
 CUSTOMER_ATTRIBUTES = (
     "signup_time", "gender", "birth_year", "province", "city", "city_tier", "occupation",
@@ -101,7 +121,7 @@ def _cutoff(day: dt.date):
 
 
 @dataclass
-class SnapshotParts:
+class _SnapshotParts:
     """What the feature tables of several snapshot dates share, each computed in one pass over
     the rows up to the latest date: order days (customer × day), per-value purchase counts for
     the favourites and per-customer event counts, the last two with one count per date."""
@@ -113,11 +133,11 @@ class SnapshotParts:
     customers: ibis.Table | None
 
 
-def snapshot_parts(orders: ibis.Table, dates, *, customers: ibis.Table | None = None,
-                   events: ibis.Table | None = None,
-                   vocabularies: Mapping[str, list] | None = None) -> SnapshotParts:
+def _snapshot_parts(orders: ibis.Table, dates, *, customers: ibis.Table | None = None,
+                    events: ibis.Table | None = None,
+                    vocabularies: Mapping[str, list] | None = None) -> _SnapshotParts:
     """The shared parts of :func:`feature_expression` for ``dates`` (see
-    :class:`SnapshotParts`); a count for an earlier date filters its rows inside the one
+    :class:`_SnapshotParts`); a count for an earlier date filters its rows inside the one
     aggregation instead of reading and hashing them again."""
     days_sorted = sorted({to_date(d) for d in dates})
     last = days_sorted[-1]
@@ -175,10 +195,10 @@ def snapshot_parts(orders: ibis.Table, dates, *, customers: ibis.Table | None = 
             for t in EVENT_TYPES:
                 aggs[f"events_{t}_{j}"] = ev.customer_id.count(where=both(etype == t))
         event_counts = ev.group_by("customer_id").aggregate(**aggs)
-    return SnapshotParts(days_sorted, days, favourites, event_counts, customers)
+    return _SnapshotParts(days_sorted, days, favourites, event_counts, customers)
 
 
-def snapshot_expression(parts: SnapshotParts, as_of: str | dt.date) -> ibis.Table:
+def _snapshot_expression(parts: _SnapshotParts, as_of: str | dt.date) -> ibis.Table:
     """The feature table as of one of ``parts.dates`` (the same table
     :func:`feature_expression` gives for that date alone)."""
     as_of_date = to_date(as_of)
@@ -275,9 +295,9 @@ def feature_expression(
         The distinct values of ``channel`` / ``category`` (see :func:`vocabulary`); a column
         with more than MAX_VOCABULARY values, or none given, falls back to a ranked group-by.
     """
-    parts = snapshot_parts(orders, [as_of], customers=customers, events=events,
-                           vocabularies=vocabularies)
-    return snapshot_expression(parts, as_of)
+    parts = _snapshot_parts(orders, [as_of], customers=customers, events=events,
+                            vocabularies=vocabularies)
+    return _snapshot_expression(parts, as_of)
 
 
 def vocabulary(con: Any, table: ibis.Table, column: str) -> list | None:
@@ -368,10 +388,10 @@ def build_feature_snapshots(
     soon as it is ready (so a caller can store it and let it go).
 
     On DuckDB the parts the dates share (order days, favourite counts, event counts; see
-    :class:`SnapshotParts`) are computed once, in one pass over the rows up to the latest
-    date, and kept as temporary tables; each date then aggregates those. At a million
-    customers three snapshots cost about half of three separate builds. Every table equals
-    :func:`build_features` for its date alone (tested).
+    :class:`_SnapshotParts`) are computed once, in one pass over the rows up to the latest
+    date, and kept as temporary tables; each date then aggregates those, instead of reading
+    and hashing the rows again. Every table equals :func:`build_features` for its date alone
+    (tested).
     """
     tables = data if isinstance(data, Mapping) else {
         name: getattr(data, name, None) for name in ("orders", "customers", "events")
@@ -379,7 +399,7 @@ def build_feature_snapshots(
     con = con if con is not None else ibis.duckdb.connect()
     orders = _as_table(con, "orders", tables["orders"])
     vocabularies = {c: vocabulary(con, orders, c) for c in ("channel", "category")}
-    parts = snapshot_parts(
+    parts = _snapshot_parts(
         orders, dates,
         customers=_as_table(con, "customers", tables.get("customers")),
         events=_as_table(con, "events", tables.get("events")),
@@ -397,9 +417,9 @@ def build_feature_snapshots(
                         for name, (counts, column, values) in parts.favourites.items()},
             events=None if parts.events is None else keep("events", parts.events))
     for day in parts.dates:
-        expr = snapshot_expression(parts, day)
-        # Arrow → pandas directly: ibis's own pandas conversion costs ~1.5 s at a million
-        # rows. Sorted by the engine (in parallel) rather than by pandas afterwards.
+        expr = _snapshot_expression(parts, day)
+        # Arrow → pandas directly, skipping ibis's slower pandas conversion. Sorted by the
+        # engine (in parallel) rather than by pandas afterwards.
         yield day, finish_features(con.to_pyarrow(expr.order_by("customer_id")).to_pandas(), day)
 
 
@@ -430,7 +450,7 @@ def join_by_customer(left: pd.DataFrame, right: pd.DataFrame, columns: list[str]
                       ) -> pd.DataFrame:
     """``left`` with ``columns`` of ``right`` by customer_id (a left join). Tables made from
     the same feature table list the customers in the same order: their columns are taken as
-    they are, without hashing a million text ids."""
+    they are, without hashing the text ids."""
     if len(left) == len(right) and left["customer_id"].reset_index(drop=True).equals(
             right["customer_id"].reset_index(drop=True)):
         out = left.copy()
@@ -474,8 +494,8 @@ def customer_months(orders: pd.DataFrame, as_of: str | dt.date) -> pd.DataFrame:
     """Purchases and net spend per customer and calendar month (``month`` = first day).
 
     ``orders`` holds one row per order (and per refund), as :func:`custops.io.dataset.load_dataset`
-    guarantees, so purchases are counted by rows: a distinct count of text order ids cost
-    more than the rest of the query at millions of orders.
+    guarantees, so purchases are counted by rows: a distinct count of text order ids would
+    cost more than the rest of the query.
     """
     con = _duck(orders, as_of)
     return con.execute(
@@ -579,28 +599,15 @@ def _activity_rows(con, orders, events, as_of, days: int) -> str | None:
     return " union all ".join(parts) if parts else None
 
 
-def activity_hours(orders: pd.DataFrame | str | os.PathLike,
-                   events: pd.DataFrame | str | os.PathLike | None, as_of: str | dt.date,
-                   *, days: int = 365) -> pd.DataFrame:
-    """How often each customer ordered or was active per hour of day in the last ``days``
-    (columns customer_id, hour, n) — the input for per-customer send times. ``orders`` and
-    ``events`` are DataFrames or Parquet files (a run's validated tables: DuckDB then reads
-    two columns instead of pandas holding 18M event rows)."""
-
-    con = duckdb.connect()
-    sql = _activity_rows(con, orders, events, as_of, days)
-    if sql is None:
-        return pd.DataFrame({"customer_id": pd.Series(dtype="string"),
-                             "hour": pd.Series(dtype="int64"), "n": pd.Series(dtype="int64")})
-    return con.execute(f"select customer_id, hour, count(*) as n from ({sql}) group by all").df()
-
-
 def activity_hour_matrix(orders: pd.DataFrame | str | os.PathLike,
                          events: pd.DataFrame | str | os.PathLike | None, as_of: str | dt.date,
                          customer_ids: pd.Series, *, days: int = 365) -> np.ndarray:
-    """:func:`activity_hours` as a matrix: one float32 row of 24 hourly counts per customer in
-    ``customer_ids`` (in that order). One DuckDB query from the tables to the cells: at a
-    million customers the (customer, hour) frame in between cost 2 s."""
+    """How often each customer ordered or was active per hour of day in the last ``days``: one
+    float32 row of 24 hourly counts per customer in ``customer_ids`` (in that order), the
+    input for per-customer send times. ``orders`` and ``events`` are DataFrames or Parquet
+    files (a run's validated tables: DuckDB then reads two columns instead of pandas holding
+    every event row). One DuckDB query from the tables to the cells, without a
+    (customer, hour) frame in between."""
 
     n = len(customer_ids)
     counts = np.zeros(n * 24, dtype=np.float32)

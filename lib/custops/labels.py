@@ -14,6 +14,20 @@ import pandas as pd
 
 from custops.errors import ParameterError
 
+__all__ = [
+    "FOCUS",
+    "LABELS",
+    "LANGS",
+    "VALUES",
+    "WEEKDAYS",
+    "check_lang",
+    "focus",
+    "reason_words",
+    "t",
+    "value_label",
+    "value_labels",
+]
+
 LANGS = ("en", "zh")
 
 LABELS: dict[str, dict[str, str]] = {
@@ -327,7 +341,7 @@ LABELS: dict[str, dict[str, str]] = {
     "reach.uplift_title": {"en": "Who a contact actually changes: uplift from past campaigns",
                            "zh": "触达真正能改变谁：基于历史活动的增量效果"},
     "reach.uplift_text": {
-        "en": "Learned from {campaigns} randomised campaign(s) ({rows:,} campaign rows, treated "
+        "en": "Learned from {campaigns} randomized campaign(s) ({rows:,} campaign rows, treated "
               "and held out; larger histories are sampled). On held-out customers, targeting by the model's uplift gains a Qini of "
               "{qini:,.1f} incremental conversions over random targeting. Customers with negative "
               "uplift (contact makes them less likely to buy) are never contacted.",
@@ -336,7 +350,7 @@ LABELS: dict[str, dict[str, str]] = {
               "的客户不会被触达。",
     },
     "reach.assumed_text": {
-        "en": "No randomised campaign history in the data: the plan uses ASSUMED uplifts per "
+        "en": "No randomized campaign history in the data: the plan uses ASSUMED uplifts per "
               "lifecycle stage (parameters, shown below). Run a campaign with a holdout to "
               "replace them with measured effects.",
         "zh": "数据中没有随机对照活动：计划使用按生命周期阶段的**假设**增量（参数见下表）。"
@@ -358,7 +372,7 @@ LABELS: dict[str, dict[str, str]] = {
     "reach.plan_text": {
         "en": "Contact {contacts:,} customers for {cost:,.0f} (budget {budget:,.0f}); expected "
               "incremental revenue {revenue:,.0f}, ROI {roi:.1f}×. The plan is within "
-              "{gap:.2%} of the best possible ({method}). A randomised holdout of {n_control:,} "
+              "{gap:.2%} of the best possible ({method}). A randomized holdout of {n_control:,} "
               "customers ({share:.0%}) is kept uncontacted so the effect can be measured: it "
               "detects a lift of {mde:.1%} or more (baseline conversion {baseline:.1%}).",
         "zh": "触达 {contacts:,} 位客户，成本 {cost:,.0f}（预算 {budget:,.0f}）；预期增量收入 "
@@ -444,7 +458,7 @@ LABELS: dict[str, dict[str, str]] = {
     "dash.download": {"en": "Download priority list (CSV)", "zh": "下载优先级名单（CSV）"},
     "dash.budget": {"en": "Budget (CNY)", "zh": "预算（元）"},
     "dash.capacity": {"en": "Most contacts per channel for this campaign (0 switches a channel "
-                            "off); the plan is re-optimised on every change.",
+                            "off); the plan is re-optimized on every change.",
                       "zh": "本次活动各渠道最多触达人数（设为 0 即关闭该渠道）；每次调整都会重新优化计划。"},
     "dash.download_contacts": {"en": "Download contact list (CSV)",
                                "zh": "下载触达名单（CSV）"},

@@ -23,6 +23,28 @@ import plotly.io as pio
 from plotly.io._base_renderers import MimetypeRenderer
 from plotly.offline import get_plotlyjs
 
+__all__ = [
+    "FONT_FAMILY",
+    "PALETTE",
+    "PLOTLYJS_FILE",
+    "SEQUENTIAL",
+    "TEMPLATE_NAME",
+    "bar_figure",
+    "bars_and_rate_figure",
+    "budget_curve_figure",
+    "calibration_figure",
+    "funnel_figure",
+    "heatmap_figure",
+    "line_figure",
+    "lorenz_figure",
+    "qini_figure",
+    "sankey_figure",
+    "setup_notebook",
+    "share_bars_figure",
+    "treemap_figure",
+    "write_plotlyjs",
+]
+
 PLOTLYJS_FILE = "plotly.min.js"
 FONT_FAMILY = (
     '"Noto Sans CJK SC", "Source Han Sans SC", "PingFang SC", "Microsoft YaHei", '
@@ -51,7 +73,7 @@ class _ScriptState:
     tag_written = False
 
 
-class ReportRenderer(MimetypeRenderer):
+class _ReportRenderer(MimetypeRenderer):
     """``text/html`` without plotly.js inlined; the first figure links ``plotly.min.js``."""
 
     state = _ScriptState
@@ -75,8 +97,8 @@ def setup_notebook() -> None:
     pio.templates[TEMPLATE_NAME] = _template()
     pio.templates.default = TEMPLATE_NAME
     if "custops_report" not in pio.renderers:
-        pio.renderers["custops_report"] = ReportRenderer()
-    ReportRenderer.state.tag_written = False
+        pio.renderers["custops_report"] = _ReportRenderer()
+    _ReportRenderer.state.tag_written = False
     pio.renderers.default = "plotly_mimetype+custops_report"
 
 

@@ -18,6 +18,28 @@ from custops.features import numeric
 from custops.labels import WEEKDAYS, t, value_label, value_labels
 from custops.sections import Section, pct
 
+__all__ = [
+    "AGE_BANDS",
+    "ATTRIBUTES",
+    "TOP_SHARES",
+    "age_band",
+    "attributes_section",
+    "channel_quality",
+    "channel_section",
+    "cohort_retention",
+    "cohort_section",
+    "concentration_section",
+    "customer_base",
+    "customer_base_section",
+    "data_quality_section",
+    "high_value_flag",
+    "monthly_buyers",
+    "order_time_section",
+    "profile_summary",
+    "repurchase_section",
+    "value_concentration",
+]
+
 TOP_SHARES = (0.01, 0.05, 0.20)
 ATTRIBUTES = ("gender", "age_band", "city_tier", "province", "occupation",
               "acquisition_channel", "favourite_category", "favourite_channel")
@@ -91,6 +113,8 @@ def monthly_buyers(months: pd.DataFrame) -> pd.DataFrame:
 
 def customer_base_section(features: pd.DataFrame, months: pd.DataFrame, lang: str = "en", *,
                           active_days: int = 90) -> Section:
+    """Known customers, prospects, buyers, repeat, active and zombie share, and new and
+    active buyers per month."""
     base = customer_base(features, active_days=active_days)
     table = pd.DataFrame({
         t("customers", lang): [t("base.known", lang), t("base.prospects", lang),
@@ -140,6 +164,7 @@ def value_concentration(values: pd.Series | np.ndarray, tops=TOP_SHARES) -> dict
 
 def concentration_section(features: pd.DataFrame, lang: str = "en",
                           value: str = "net_spend") -> Section:
+    """The 2/8 rule: the Lorenz curve of ``value`` over buyers, top shares and the Gini."""
     buyers = features[features["is_buyer"].to_numpy(dtype=bool)]
     conc = value_concentration(buyers[value])
     shares = conc["top_shares"]
@@ -183,8 +208,8 @@ def age_band(age: pd.Series) -> pd.Series:
     return out
 
 
-def attribute_profile(features: pd.DataFrame, attribute: str, high_value: pd.Series,
-                      *, top_n: int = 12) -> pd.DataFrame:
+def _attribute_profile(features: pd.DataFrame, attribute: str, high_value: pd.Series,
+                       *, top_n: int = 12) -> pd.DataFrame:
     """Distribution of ``attribute`` among high-value buyers vs the other buyers.
 
     ``index`` = share among high-value / share among the rest (1 = no difference).
@@ -213,7 +238,7 @@ def attributes_section(features: pd.DataFrame, lang: str = "en", *, top_share: f
         source = "age" if attribute == "age_band" else attribute
         if source not in features or features[source].isna().all():
             continue
-        prof = attribute_profile(features, attribute, high)
+        prof = _attribute_profile(features, attribute, high)
         profiles[attribute] = prof
         name = t(f"attr.{attribute}", lang)
         labels = value_labels(prof["value"], lang)
@@ -271,7 +296,7 @@ def cohort_retention(months: pd.DataFrame, as_of: dt.date, *, max_months: int = 
     if buying.empty:
         return pd.DataFrame()
     month = pd.to_datetime(buying["month"])
-    buying["month_index"] = month.dt.year * 12 + month.dt.month - 1  # vectorised month arithmetic
+    buying["month_index"] = month.dt.year * 12 + month.dt.month - 1  # vectorized month arithmetic
     buying["month"] = month.dt.to_period("M")
     first = buying.groupby("customer_id")["month_index"].transform("min")
     buying["k"] = buying["month_index"] - first
@@ -293,6 +318,7 @@ def cohort_retention(months: pd.DataFrame, as_of: dt.date, *, max_months: int = 
 
 def cohort_section(months: pd.DataFrame, as_of: dt.date, lang: str = "en", *,
                    max_months: int = 12) -> Section:
+    """Monthly cohorts: the retention heat map, recent cohorts' curves and their average."""
     matrix = cohort_retention(months, as_of, max_months=max_months)
     if matrix.empty:
         return Section(t("cohort.title", lang))
@@ -371,6 +397,7 @@ def channel_quality(features: pd.DataFrame, *, active_days: int = 90) -> pd.Data
 
 def channel_section(features: pd.DataFrame, lang: str = "en", *, active_days: int = 90
                     ) -> Section:
+    """Acquisition channels by retained users, with conversion, retention and value per user."""
     quality = channel_quality(features, active_days=active_days)
     if quality.empty:
         return Section(t("chan.title", lang))

@@ -1,10 +1,10 @@
 """Reach planning (有效触达): whom to contact, by which channel, when, with what — within budget,
 channel capacity, consent, frequency caps and quiet hours — plus the holdout that proves it.
 
-The plan maximises expected *incremental* value: the uplift a contact causes (learned from past
-randomised campaigns, or stated assumptions per lifecycle stage when there are none) × the value
-of a conversion − the contact's cost. The optimiser is :mod:`custops.models.assignment` (exact MILP or a
-Lagrangian method with its optimality gap).
+The plan maximizes expected *incremental* value: the uplift a contact causes (learned from past
+randomized campaigns, or stated assumptions per lifecycle stage when there are none) × the value
+of a conversion − the contact's cost. The optimizer is :mod:`custops.models.assignment` (exact
+MILP or a Lagrangian method with its optimality gap).
 """
 
 from __future__ import annotations
@@ -36,14 +36,40 @@ from custops.rules import (
     DEFAULT_CHANNELS,
     TOUCH_CHANNELS,
     ReachParams,
-    _in_window,
     eligibility,
     format_hour,
+    in_hour_window,
     send_hours,
 )
 from custops.sections import Section
 
-# Uplift assumed per lifecycle stage when no randomised campaign history exists.
+__all__ = [
+    "ASSUMED_UPLIFT",
+    "MAX_CURVE_CUSTOMERS",
+    "ReachInputs",
+    "ReachPlan",
+    "UpliftResult",
+    "budget_curve",
+    "budget_section",
+    "build_plan",
+    "campaign_features_at",
+    "campaign_training_frame",
+    "candidates_frame",
+    "estimate_uplift",
+    "exports_section",
+    "params_dict",
+    "plan_from_record",
+    "plan_record",
+    "plan_section",
+    "prepare",
+    "readout",
+    "readout_section",
+    "rule_label",
+    "send_time_section",
+    "uplift_section",
+]
+
+# Uplift assumed per lifecycle stage when no randomized campaign history exists.
 ASSUMED_UPLIFT = {"newcomer": 0.04, "growth": 0.03, "mature": 0.02, "decline": 0.05,
                   "churned": 0.02, "prospect": 0.01}
 
@@ -51,7 +77,7 @@ ASSUMED_UPLIFT = {"newcomer": 0.04, "growth": 0.03, "mature": 0.02, "decline": 0
 # -- uplift ------------------------------------------------------------------------------------
 
 def campaign_training_frame(touches: pd.DataFrame, features_at) -> pd.DataFrame:
-    """Past randomised campaigns joined with each customer's features the day before the send.
+    """Past randomized campaigns joined with each customer's features the day before the send.
 
     ``features_at(date)`` returns the feature table as of ``date`` (no look-ahead).
     """
@@ -65,7 +91,7 @@ def campaign_training_frame(touches: pd.DataFrame, features_at) -> pd.DataFrame:
     for campaign, rows in touches.groupby("campaign_id", sort=True):
         groups = set(rows["group"].astype(str).str.lower())
         if not {"treatment", "control"} <= groups:
-            continue  # not a randomised campaign: cannot learn an effect from it
+            continue  # not a randomized campaign: cannot learn an effect from it
         day_before = pd.Timestamp(rows["sent_time"].min()).date() - dt.timedelta(days=1)
         feats = features_at(day_before)
         part = rows[["customer_id", "group", "converted"]].merge(feats, on="customer_id",
@@ -87,8 +113,6 @@ def campaign_features_at(tables, touches: pd.DataFrame | None):
     DuckDB keeps the touched customers' rows once (a semi-join on their ids); every
     campaign's snapshot then reads those instead of the whole tables again.
     """
-
-
     con = ibis.duckdb.connect()
     ids = [] if touches is None else touches["customer_id"].astype(str).unique().tolist()
     id_table = ibis.memtable(pd.DataFrame({"customer_id": pd.Series(ids, dtype="string")}))
@@ -104,17 +128,14 @@ def campaign_features_at(tables, touches: pd.DataFrame | None):
     return lambda day: build_features(kept, day, con=con)
 
 
-# -- eligibility and timing --------------------------------------------------------------------
-
-
 # -- the plan ----------------------------------------------------------------------------------
 
 @dataclass
 class ReachPlan:
-    """The chosen contacts, the holdout, and what the optimiser proved about them."""
+    """The chosen contacts, the holdout, and what the optimizer proved about them."""
 
     plan: pd.DataFrame  # one row per contacted (treatment) customer
-    control: pd.DataFrame  # the randomised holdout: same selection, not contacted
+    control: pd.DataFrame  # the randomized holdout: same selection, not contacted
     result: assignment.AssignmentResult
     summary: pd.DataFrame  # per channel: contacts, cost, expected incremental revenue, ROI
     holdout: dict[str, Any]
@@ -123,7 +144,8 @@ class ReachPlan:
     params: dict[str, Any] = field(default_factory=dict)
 
 
-def expected_gain(uplift: np.ndarray, value: np.ndarray, channels: pd.DataFrame) -> np.ndarray:
+def _expected_gain(uplift: np.ndarray, value: np.ndarray, channels: pd.DataFrame
+                   ) -> np.ndarray:
     """Expected incremental value net of cost, per customer × channel."""
     effect = channels["effect"].to_numpy(dtype=float)
     cost = channels["cost"].to_numpy(dtype=float)
@@ -140,16 +162,17 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
     ``candidates`` columns: customer_id, uplift, value (expected value of a conversion),
     baseline_rate (conversion without contact), send_hour, and any descriptive columns to
     carry into the lists (strategy, reason, segment, tier, phone...). ``method`` is the
-    optimiser's (:func:`custops.models.assignment.optimise_assignment`): the dashboards use
-    "lagrangian", milliseconds with its proven gap shown, where "auto" may spend seconds in the
-    MILP to close a gap of a few millionths. ``tol``: a plan proven within this relative gap
-    of the best possible is kept (1e-4: within 0.01 %; the MILP runs only above it).
+    optimizer's (:func:`custops.models.assignment.optimize_assignment`): the dashboards use
+    "lagrangian", quick enough to follow a slider, with its proven gap shown, where "auto" may
+    also run the much slower exact MILP to close a gap of a few millionths. ``tol``: a plan
+    proven within this relative gap of the best possible is kept (1e-4: within 0.01 %; the
+    MILP runs only above it).
     """
-    gain, cost, windowed = plan_inputs(candidates, channels, eligible, params)
+    gain, cost, windowed = _plan_inputs(candidates, channels, eligible, params)
     capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
     # The holdout is not contacted, so the budget buys contacts for the treatment share only.
     share = params.holdout_share or 0.0
-    result = assignment.optimise_assignment(
+    result = assignment.optimize_assignment(
         gain, cost, windowed,
         budget=params.budget / max(1 - share, 1e-9) if share else params.budget,
         capacity=capacity / max(1 - share, 1e-9) if share else capacity, method=method,
@@ -169,7 +192,7 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
     selected["group"] = np.where(mask, "control", "treatment")
     plan = selected[~mask].reset_index(drop=True)
     control = selected[mask].reset_index(drop=True)
-    summary = plan_summary(plan)
+    summary = _plan_summary(plan)
     return ReachPlan(plan=plan, control=control, result=result, summary=summary,
                      holdout=holdout, excluded=excluded or {}, uplift_source=uplift_source,
                      params=asdict(params))
@@ -198,8 +221,9 @@ def _size_holdout(selected: pd.DataFrame, params: ReachParams) -> dict[str, Any]
 
 def plan_record(reach_plan: ReachPlan) -> dict[str, Any]:
     """The JSON part of a plan (``reach_summary``): per-channel summary, holdout, what the
-    optimiser proved, exclusions and parameters."""
+    optimizer proved, exclusions and parameters."""
     result = reach_plan.result
+    # "optimiser" is the stored artifact's key (runs on disk have it): kept as spelled.
     return {"summary": reach_plan.summary.to_dict("records"), "holdout": reach_plan.holdout,
             "gap": result.gap, "params": reach_plan.params,
             "optimiser": {"method": result.method, "objective": result.objective,
@@ -211,7 +235,7 @@ def plan_record(reach_plan: ReachPlan) -> dict[str, Any]:
 def plan_from_record(plan: pd.DataFrame, control: pd.DataFrame, record: dict[str, Any]
                      ) -> ReachPlan:
     """A :class:`ReachPlan` back from its stored parts (:func:`plan_record`); the per-customer
-    choice of the optimiser is the plan's ``channel`` column."""
+    choice of the optimizer is the plan's ``channel`` column."""
     solved = record.get("optimiser", {})
     result = assignment.AssignmentResult(
         channel=np.array([], dtype=np.int64), objective=float(solved.get("objective", np.nan)),
@@ -226,7 +250,7 @@ def plan_from_record(plan: pd.DataFrame, control: pd.DataFrame, record: dict[str
                      params=record.get("params", {}))
 
 
-def plan_summary(plan: pd.DataFrame, by: str = "channel") -> pd.DataFrame:
+def _plan_summary(plan: pd.DataFrame, by: str = "channel") -> pd.DataFrame:
     """Counts, cost, expected incremental revenue and ROI per ``by`` value (and a total)."""
     if plan.empty:
         return pd.DataFrame(columns=[by, "contacts", "cost", "expected_incremental_revenue",
@@ -244,20 +268,7 @@ def plan_summary(plan: pd.DataFrame, by: str = "channel") -> pd.DataFrame:
     return out
 
 
-def true_incremental_value(plan_ids: pd.Series, channels_used: pd.Series, truth_uplift: pd.Series,
-                           value: pd.Series, channels: pd.DataFrame) -> float:
-    """Incremental value of a contact list under known true effects (for grading plans)."""
-    effect = channels.set_index("channel")["effect"]
-    cost = channels.set_index("channel")["cost"]
-    u = truth_uplift.reindex(plan_ids).to_numpy(float)
-    v = value.reindex(plan_ids).to_numpy(float)
-    e = effect.reindex(channels_used).to_numpy(float)
-    c = cost.reindex(channels_used).to_numpy(float)
-    return float(np.nansum(u * e * v - c))
-
-
-# -- exports -----------------------------------------------------------------------------------
-
+# -- campaign readout --------------------------------------------------------------------------
 
 def readout(touches: pd.DataFrame, segments: pd.DataFrame | None = None,
             by: str | None = None, channels: pd.DataFrame | None = None) -> pd.DataFrame:
@@ -296,7 +307,7 @@ class UpliftResult:
 def estimate_uplift(features: pd.DataFrame, segments: pd.DataFrame, touches: pd.DataFrame | None,
                     features_at, *, seed: int = 0, assumed: dict[str, float] | None = None
                     ) -> UpliftResult:
-    """Uplift per customer: learned from past randomised campaigns when there are any,
+    """Uplift per customer: learned from past randomized campaigns when there are any,
     otherwise the stated assumptions per lifecycle stage."""
     training = campaign_training_frame(touches, features_at) if touches is not None else None
     if training is not None and len(training) >= 200:
@@ -316,7 +327,7 @@ def estimate_uplift(features: pd.DataFrame, segments: pd.DataFrame, touches: pd.
 
 @dataclass
 class ReachInputs:
-    """What the optimiser plans from: uplift, candidates (one row per customer, in the feature
+    """What the optimizer plans from: uplift, candidates (one row per customer, in the feature
     table's order), the (customer × channel) eligibility and the exclusion counts."""
 
     uplift: UpliftResult
@@ -331,7 +342,7 @@ def prepare(features: pd.DataFrame, segments: pd.DataFrame,
             churn_scores: pd.DataFrame | None, channels: pd.DataFrame,
             params: ReachParams = ReachParams(), *, tables: Mapping[str, Any],
             touches: pd.DataFrame | None, as_of: dt.date, seed: int = 0) -> ReachInputs:
-    """Uplift, candidates and eligibility: what the optimiser plans from.
+    """Uplift, candidates and eligibility: what the optimizer plans from.
 
     ``tables`` holds ``orders``, ``customers`` and ``events`` as DuckDB should read them (frames
     or Parquet paths; see :func:`custops.features.activity_hour_matrix`); ``touches`` the
@@ -370,25 +381,25 @@ def candidates_frame(features: pd.DataFrame, segments: pd.DataFrame,
     typical = float(np.nanmedian(out["expected_spend"])) if out["expected_spend"].notna().any() \
         else 0.0
     out["value"] = out["expected_spend"].fillna(typical).clip(lower=0) * params.margin
-    for col in ("phone",):
-        if col in features:
-            out[col] = features[col].to_numpy()
+    if "phone" in features:
+        out["phone"] = features["phone"].to_numpy()
     out["send_hour"] = send_hours(hour_counts, out["customer_id"],
                                   out.get("lifecycle_stage", pd.Series("all", index=out.index)),
                                   params)
     return out
 
 
-def plan_inputs(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
-                params: ReachParams = ReachParams()) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """gain, cost and eligibility (incl. send windows) as the optimiser takes them — shared by
+def _plan_inputs(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
+                 params: ReachParams = ReachParams()
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """gain, cost and eligibility (incl. send windows) as the optimizer takes them — shared by
     the plan and the budget curve so both see the same problem."""
-    gain = expected_gain(candidates["uplift"].to_numpy(float),
-                         candidates["value"].to_numpy(float), channels)
+    gain = _expected_gain(candidates["uplift"].to_numpy(float),
+                          candidates["value"].to_numpy(float), channels)
     hour = candidates["send_hour"].to_numpy(float)
     windowed = eligible.copy()
     for j, row in channels.reset_index(drop=True).iterrows():
-        windowed[:, j] &= _in_window(hour, row["window_start"], row["window_end"])
+        windowed[:, j] &= in_hour_window(hour, row["window_start"], row["window_end"])
     return gain, channels["cost"].to_numpy(float), windowed
 
 
@@ -401,14 +412,14 @@ def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.
                  ) -> pd.DataFrame:
     """Incremental value net of cost against spend, from zero to 3× the budget.
 
-    Each point is an optimisation over every candidate (~1 s at a million customers, with
-    binding channel capacities). Above ``max_customers`` the curve is solved on a seeded
+    Each point is an optimization over every candidate (with binding channel capacities, one
+    Lagrangian solve per point). Above ``max_customers`` the curve is solved on a seeded
     random sample with budgets and capacities scaled by the sample's share and scaled back
-    (``curve.attrs["sampled_customers"]`` says so; the plan itself always uses everyone): on
-    the 1M-customer benchmark data a 200,000-customer sample was within 1.4 % of the exact
-    curve at every point (marginal returns within 1.6 %) in 1.9 s instead of 12.5 s.
+    (``curve.attrs["sampled_customers"]`` says so; the plan itself always uses everyone): a
+    sample that large keeps the curve and its marginal returns close to the exact ones at a
+    fraction of the cost.
     """
-    gain, cost, windowed = plan_inputs(candidates, channels, eligible, params)
+    gain, cost, windowed = _plan_inputs(candidates, channels, eligible, params)
     top = max(params.budget * 3, 1.0)
     budgets = np.linspace(0, top, points)
     capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
@@ -432,6 +443,8 @@ def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.
 # -- report sections ---------------------------------------------------------------------------
 
 def uplift_section(uplift: UpliftResult, touches: pd.DataFrame | None, lang: str = "en"):
+    """Where the uplift comes from: the learned model's Qini curve on held-out campaign rows,
+    or the assumed uplift per lifecycle stage."""
     if uplift.source != "model":
         table = pd.DataFrame({t("seg.segment", lang): [value_label(k, lang) for k in ASSUMED_UPLIFT],
                               "uplift": list(ASSUMED_UPLIFT.values())})
@@ -449,16 +462,18 @@ def uplift_section(uplift: UpliftResult, touches: pd.DataFrame | None, lang: str
                    data={"source": "model", "qini": uplift.evaluation["qini"]})
 
 
-RULE_LABELS = (("no consent list: ", "reach.rule_no_list"), ("no consent: ", "reach.rule_consent"),
-               ("not eligible: ", "reach.rule_not_eligible"),
-               ("fatigue cap (7 days)", "reach.rule_fatigue"),
-               ("WeCom mass-message cap", "reach.rule_wecom_cap"))
+# Exclusion rules as :func:`custops.rules.eligibility` names them (prefix) → label key.
+_RULE_LABELS = (("no consent list: ", "reach.rule_no_list"),
+                ("no consent: ", "reach.rule_consent"),
+                ("not eligible: ", "reach.rule_not_eligible"),
+                ("fatigue cap (7 days)", "reach.rule_fatigue"),
+                ("WeCom mass-message cap", "reach.rule_wecom_cap"))
 
 
 def rule_label(rule: str, lang: str = "en") -> str:
     """An exclusion rule as :func:`eligibility` names it ("no consent: sms"), in ``lang``."""
 
-    for prefix, key in RULE_LABELS:
+    for prefix, key in _RULE_LABELS:
         if rule.startswith(prefix):
             return t(key, lang, channel=value_label(rule[len(prefix):], lang))
     return rule
@@ -476,6 +491,8 @@ def _summary_table(summary: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
 
 
 def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lang: str = "en"):
+    """The plan per channel (and RFM class): contacts, cost, expected incremental revenue and
+    ROI, its proven gap, the holdout, and the customers each rule excluded."""
     summary = reach_plan.summary
     total = summary[summary["channel"] == "total"]
     tot = total.iloc[0] if len(total) else pd.Series({"contacts": 0, "cost": 0.0,
@@ -495,7 +512,7 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
                            yaxis_title=t("reach.contacts", lang), text="contacts")
     tables = [_summary_table(summary, "channel", lang)]
     if "rfm_class" in reach_plan.plan and len(reach_plan.plan):
-        by_class = plan_summary(reach_plan.plan.assign(
+        by_class = _plan_summary(reach_plan.plan.assign(
             rfm_class=reach_plan.plan["rfm_class"].astype("object").fillna("prospect")),
             by="rfm_class")
         tables.append(_summary_table(by_class, "rfm_class", lang))
@@ -510,6 +527,7 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
 
 
 def budget_section(curve: pd.DataFrame, params: ReachParams = ReachParams(), lang: str = "en"):
+    """The budget curve, the marginal return at the current budget and where it drops below 1."""
     fig = plots.budget_curve_figure(curve, params.budget, title=t("reach.curve_title", lang),
                                     line_name=t("reach.net_value", lang),
                                     budget_name=t("reach.current_budget", lang),
@@ -528,6 +546,8 @@ def budget_section(curve: pd.DataFrame, params: ReachParams = ReachParams(), lan
 
 def send_time_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(),
                       lang: str = "en"):
+    """Contacts per send time and channel: each before the customer's habit, outside quiet
+    hours."""
     plan = reach_plan.plan
     counts = (plan.groupby(["send_time", "channel"]).size().rename("n").reset_index()
               if len(plan) else pd.DataFrame(columns=["send_time", "channel", "n"]))
@@ -542,6 +562,8 @@ def send_time_section(reach_plan: ReachPlan, params: ReachParams = ReachParams()
 
 
 def readout_section(results: pd.DataFrame, lang: str = "en"):
+    """Finished campaigns (:func:`readout`): conversion by group, lift with its 95 % interval,
+    incremental revenue and ROI."""
     if results.empty:
         return Section(t("reach.readout_title", lang))
     table = pd.DataFrame({
@@ -575,4 +597,5 @@ def exports_section(paths: list[str | Path], lang: str = "en"):
 
 
 def params_dict(params: ReachParams) -> dict[str, Any]:
+    """Parameters as a JSON-friendly dict (for the artifact)."""
     return asdict(params)

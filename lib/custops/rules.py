@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""The rules a reach plan obeys: its parameters, the channels, eligibility and send times.
+
+:class:`ReachParams` holds every rule; :func:`load_channels` the channel table (cost, capacity,
+effect, consent column, send window); :func:`eligibility` says who may be contacted by which
+channel (consent, the 7-day fatigue cap, WeCom mass-message caps); :func:`send_hours` places
+each send before the customer's habitual hour and outside quiet hours.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,18 @@ import pandas as pd
 import yaml
 
 from custops.errors import ParameterError
+
+__all__ = [
+    "CHANNEL_COLUMNS",
+    "DEFAULT_CHANNELS",
+    "TOUCH_CHANNELS",
+    "ReachParams",
+    "eligibility",
+    "format_hour",
+    "in_hour_window",
+    "load_channels",
+    "send_hours",
+]
 
 
 @dataclass(frozen=True)
@@ -65,17 +83,13 @@ DEFAULT_CHANNELS = pd.DataFrame([
      "consent": "consent_phone", "window_start": 10.0, "window_end": 20.0},
 ])
 
-
-
 CHANNEL_COLUMNS = ("channel", "cost", "daily_capacity", "effect", "consent", "window_start",
                    "window_end")
-
 
 
 # Past touches' channel names → the planner's channel (for frequency caps).
 TOUCH_CHANNELS = {"push": "push", "sms": "sms", "wecom": "wecom_mass", "wecom_mass": "wecom_mass",
                   "wecom_1v1": "wecom_1v1", "email": "email", "phone": "phone"}
-
 
 
 def load_channels(path: str | Path | None = None) -> pd.DataFrame:
@@ -94,7 +108,6 @@ def load_channels(path: str | Path | None = None) -> pd.DataFrame:
                              f"{', '.join(map(str, table.columns))}")
     table["daily_capacity"] = pd.to_numeric(table["daily_capacity"]).fillna(math.inf)
     return table[list(CHANNEL_COLUMNS)]
-
 
 
 def eligibility(customers: pd.DataFrame, channels: pd.DataFrame, touches: pd.DataFrame | None,
@@ -142,10 +155,9 @@ def eligibility(customers: pd.DataFrame, channels: pd.DataFrame, touches: pd.Dat
     return eligible, excluded
 
 
-
-def _in_window(hour: np.ndarray, start: float, end: float) -> np.ndarray:
+def in_hour_window(hour: np.ndarray, start: float, end: float) -> np.ndarray:
+    """Whether each hour lies in [start, end), a window that may wrap past midnight."""
     return (hour >= start) & (hour < end) if start < end else (hour >= start) | (hour < end)
-
 
 
 def send_hours(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series, groups: pd.Series,
@@ -165,12 +177,12 @@ def send_hours(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series, 
     seg = np.where(seg.sum(axis=1, keepdims=True) > 0, seg, overall)
     pattern = (seg / seg.sum(axis=1, keepdims=True)).astype(np.float32)
     # own share × w + segment pattern × (1 − w) with w = n / (n + m) is, up to the row's
-    # positive factor 1 / (n + m), counts + m × pattern: the same peak, no 24-wide temporaries
-    # beyond one (a million customers × 24 hours is 96 MB in float32).
+    # positive factor 1 / (n + m), counts + m × pattern: the same peak, and no 24-wide
+    # temporary (a number per customer and hour) beyond this one.
     counts += np.float32(params.min_events_for_own_hour) * pattern[codes]
     habit = counts.argmax(axis=1).astype(float)
     send = (habit - params.lead_minutes / 60.0) % 24
-    quiet = _in_window(send, params.quiet_start, params.quiet_end)
+    quiet = in_hour_window(send, params.quiet_start, params.quiet_end)
     # Before the morning end of quiet hours → first allowed slot; late evening → last slot.
     last_slot = (params.quiet_start - 0.5) % 24
     morning = (send < 12) | (send >= params.quiet_start)
@@ -179,12 +191,10 @@ def send_hours(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series, 
     return send
 
 
-
 def _hour_matrix(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series) -> np.ndarray:
     """Counts per (customer in ``customer_ids`` order) × hour of day, float32. A matrix made
     by :func:`custops.features.activity_hour_matrix` passes as it is; a (customer_id, hour, n)
-    frame is matched in DuckDB: a hash join of millions of (customer, hour) rows to a million
-    ids takes a second where pandas' indexer took four."""
+    frame is matched to the ids in DuckDB, whose hash join is quicker than pandas' indexer."""
 
     n = len(customer_ids)
     if isinstance(hour_counts, np.ndarray):
@@ -209,7 +219,6 @@ def _hour_matrix(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series
                           weights=np.asarray(found["n"], dtype=np.float64),
                           minlength=n * 24).astype(np.float32)
     return counts.reshape(n, 24)
-
 
 
 def format_hour(hours: np.ndarray) -> np.ndarray:

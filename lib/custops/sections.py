@@ -13,6 +13,8 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
+__all__ = ["Section", "pct", "table_html"]
+
 
 @dataclass
 class Section:

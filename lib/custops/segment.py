@@ -12,13 +12,43 @@ from dataclasses import asdict, dataclass
 import duckdb
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans  # ~1 s to import: not needed with the run's labels
+from sklearn.cluster import KMeans
 
 from custops import plots
 from custops.errors import ParameterError
 from custops.labels import focus, t, value_label
 from custops.models.threads import openmp_threads
 from custops.sections import Section
+
+__all__ = [
+    "CLUSTER_FEATURES",
+    "CUSTOMER_CLASSES",
+    "GRADES",
+    "RFM_CLASSES",
+    "RFM_CLASS_ORDER",
+    "STAGES",
+    "TIERS",
+    "SegmentParams",
+    "behaviour_clusters",
+    "clusters_section",
+    "customer_classes",
+    "describe_cluster",
+    "lifecycle_stages",
+    "migration_matrix",
+    "migration_section",
+    "params_dict",
+    "prospect_grades",
+    "pyramid_section",
+    "quintile_scores",
+    "rfm_section",
+    "rfm_table",
+    "segment_customers",
+    "stages_section",
+    "tiers_section",
+    "top_moves",
+    "true_fans",
+    "value_tiers",
+]
 
 RFM_CLASSES = (  # (R high, F high, M high) → class key, in the order DOMAIN.md lists them
     ((True, True, True), "important_value"),
@@ -42,7 +72,6 @@ CLUSTER_FEATURES = ("days_since_last_order", "order_days", "net_spend", "avg_ord
 @dataclass(frozen=True)
 class SegmentParams:
     """All segmentation thresholds (defaults from DOMAIN.md)."""
-
     rfm_cut: str = "mean"  # "mean" or "median": where a letter turns from low to high
     tier_shares: tuple[float, float, float] = (0.05, 0.15, 0.30)  # VIP, large, medium
     grade_shares: tuple[float, float, float] = (0.10, 0.20, 0.30)  # A, B, C of prospects
@@ -111,7 +140,7 @@ def rfm_table(features: pd.DataFrame, params: SegmentParams = SegmentParams()) -
     return out
 
 
-def rank_share(values: pd.Series) -> pd.Series:
+def _rank_share(values: pd.Series) -> pd.Series:
     """Share of customers strictly ahead, in [0, 1): the best value gets 0; ties share the
     best position of their group."""
     n = values.notna().sum()
@@ -122,14 +151,14 @@ def value_tiers(features: pd.DataFrame, params: SegmentParams = SegmentParams(),
                 value: str = "net_spend") -> pd.Series:
     """small / medium / large / vip for buyers by their rank share of ``value``."""
     buyers = _buyers(features)
-    share = rank_share(features.loc[buyers, value].astype("float64"))
+    share = _rank_share(features.loc[buyers, value].astype("float64"))
     vip, large, medium = np.cumsum(params.tier_shares)
     tier = np.select([share < vip, share < large, share < medium],
                      ["vip", "large", "medium"], default="small")
     return pd.Series(tier, index=share.index, dtype="object").reindex(features.index)
 
 
-def engagement_score(features: pd.DataFrame, *, half_life_days: float = 30.0) -> pd.Series:
+def _engagement_score(features: pd.DataFrame, *, half_life_days: float = 30.0) -> pd.Series:
     """Likelihood-to-buy signal for non-buyers: weighted event counts (cart adds weigh most),
     decayed by the days since the last event."""
     weights = {"events_visit": 1.0, "events_check_in": 1.0, "events_cart_add": 3.0,
@@ -148,9 +177,9 @@ def prospect_grades(features: pd.DataFrame, params: SegmentParams = SegmentParam
                     ) -> pd.Series:
     """A / B / C / D for customers who never bought, by engagement rank; no engagement → D."""
     prospects = ~_buyers(features)
-    score = engagement_score(features)[prospects]
+    score = _engagement_score(features)[prospects]
     engaged = score > 0
-    share = rank_share(score[engaged])
+    share = _rank_share(score[engaged])
     a, b, c = np.cumsum(params.grade_shares)
     grade = pd.Series("D", index=score.index, dtype="object")
     grade[engaged] = np.select([share < a, share < b, share < c], ["A", "B", "C"], default="D")
@@ -225,8 +254,8 @@ def segment_customers(features: pd.DataFrame, params: SegmentParams = SegmentPar
 
 # -- summaries ---------------------------------------------------------------------------------
 
-def segment_summary(features: pd.DataFrame, labels: pd.Series,
-                    order: tuple[str, ...] | None = None) -> pd.DataFrame:
+def _segment_summary(features: pd.DataFrame, labels: pd.Series,
+                     order: tuple[str, ...] | None = None) -> pd.DataFrame:
     """Customers, customer share, net revenue share and mean R/F/M per segment label."""
     frame = pd.DataFrame({
         "segment": labels, "net_spend": features["net_spend"].astype("float64"),
@@ -247,7 +276,7 @@ def segment_summary(features: pd.DataFrame, labels: pd.Series,
     return out.reset_index()
 
 
-def pyramid_counts(segments: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
+def _pyramid_counts(segments: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     """The customer-pool → true-fan pyramid: known, buyers, repeat, loyal, true fans."""
     levels = [
         ("pool", len(segments)),
@@ -265,8 +294,8 @@ def migration_matrix(before: pd.Series, after: pd.Series, *, categories=None) ->
     Both series are indexed by customer_id; customers missing at the earlier date appear as
     "new" and missing labels (e.g. prospects) as "none".
     """
-    # A full join of a million text ids: DuckDB hashes them in a fraction of what pandas'
-    # index alignment took (3 s per matrix). Labels travel as codes, so they keep their type.
+    # A full join on the text ids: DuckDB hashes them much faster than pandas' index
+    # alignment. Labels travel as codes, so they keep their type.
 
     b_codes, b_labels = pd.factorize(before)
     a_codes, a_labels = pd.factorize(after)
@@ -318,7 +347,7 @@ def top_moves(matrix: pd.DataFrame, n: int = 5) -> pd.DataFrame:
 def behaviour_clusters(features: pd.DataFrame, *, n_clusters: int = 5, seed: int = 42,
                        columns=CLUSTER_FEATURES, fit_rows: int = 100_000,
                        labels: pd.Series | None = None) -> tuple[pd.Series, pd.DataFrame]:
-    """K-means on standardised log features of buyers; returns labels and cluster profiles.
+    """K-means on standardized log features of buyers; returns labels and cluster profiles.
 
     Profiles hold each cluster's size and the mean of every feature relative to all buyers
     (1.0 = average), which :func:`describe_cluster` turns into words. ``labels`` (one per row
@@ -341,8 +370,8 @@ def behaviour_clusters(features: pd.DataFrame, *, n_clusters: int = 5, seed: int
     z = np.log1p(x.clip(lower=0))
     z = (z - z.mean()) / z.std(ddof=0).replace(0, 1)
     k = int(min(n_clusters, max(len(z), 1)))
-    # Fit on at most fit_rows customers (centres are stable long before a million rows),
-    # then assign everyone.
+    # Fit on at most fit_rows customers (the centres settle long before every customer is
+    # seen), then assign everyone.
     fit_on = z.sample(n=min(len(z), fit_rows), random_state=seed) if len(z) > fit_rows else z
     with openmp_threads(len(fit_on)):
         model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(fit_on.to_numpy())
@@ -365,7 +394,7 @@ def params_dict(params: SegmentParams) -> dict:
 # -- report sections ---------------------------------------------------------------------------
 
 def _labelled_summary(features, labels, order, lang, *, with_focus=True):
-    summary = segment_summary(features, labels, order)
+    summary = _segment_summary(features, labels, order)
     table = pd.DataFrame({
         t("seg.segment", lang): [value_label(s, lang) for s in summary["segment"]],
         t("customers", lang): summary["customers"].astype("int64"),
@@ -383,7 +412,6 @@ def _labelled_summary(features, labels, order, lang, *, with_focus=True):
 def rfm_section(features: pd.DataFrame, segments: pd.DataFrame,
                 params: SegmentParams = SegmentParams(), lang: str = "en"):
     """The eight RFM classes: table with operating focus, treemap, and the R × F score grid."""
-
     summary, table = _labelled_summary(features, segments["rfm_class"], RFM_CLASS_ORDER, lang)
     names = [value_label(s, lang) for s in summary["segment"]]
     title = t("seg.rfm_title", lang, cut=t(f"seg.cut_{params.rfm_cut}", lang))
@@ -410,7 +438,6 @@ def rfm_section(features: pd.DataFrame, segments: pd.DataFrame,
 
 def tiers_section(features: pd.DataFrame, segments: pd.DataFrame, lang: str = "en"):
     """Value tiers (customer share vs revenue share) and prospect grades."""
-
     summary, table = _labelled_summary(features, segments["value_tier"], TIERS, lang,
                                        with_focus=False)
     fig = plots.share_bars_figure([value_label(s, lang) for s in summary["segment"]],
@@ -434,7 +461,6 @@ def tiers_section(features: pd.DataFrame, segments: pd.DataFrame, lang: str = "e
 def stages_section(features: pd.DataFrame, segments: pd.DataFrame,
                    params: SegmentParams = SegmentParams(), lang: str = "en"):
     """Lifecycle stages with their focus, and customer classes."""
-
     summary, table = _labelled_summary(features, segments["lifecycle_stage"], STAGES, lang)
     fig = plots.share_bars_figure([value_label(s, lang) for s in summary["segment"]],
                                   summary["customer_share"], summary["revenue_share"].fillna(0),
@@ -456,7 +482,8 @@ def stages_section(features: pd.DataFrame, segments: pd.DataFrame,
 
 
 def pyramid_section(features: pd.DataFrame, segments: pd.DataFrame, lang: str = "en"):
-    pyramid = pyramid_counts(segments, features)
+    """The customer-pool → true-fan pyramid and the share of buyers who are true fans."""
+    pyramid = _pyramid_counts(segments, features)
     fig = plots.funnel_figure([value_label(x, lang) for x in pyramid["level"]],
                               pyramid["customers"], title=t("seg.pyramid_title", lang))
     levels = pyramid.set_index("level")["customers"]
@@ -469,7 +496,6 @@ def pyramid_section(features: pd.DataFrame, segments: pd.DataFrame, lang: str = 
 def describe_cluster(profile_row: pd.Series, lang: str = "en", *, high: float = 1.3,
                      low: float = 0.7) -> str:
     """Plain words for one cluster from its feature means relative to all buyers."""
-
     words = []
     ratios = profile_row.drop(labels=["customers"], errors="ignore").astype(float)
     for feature, ratio in ratios.sort_values(key=lambda s: -abs(np.log(s.clip(lower=1e-6))))\
@@ -503,7 +529,6 @@ def clusters_section(features: pd.DataFrame, labels: pd.Series, lang: str = "en"
 def migration_section(before: pd.DataFrame, after: pd.DataFrame, *, column: str,
                       categories, before_date, after_date, lang: str = "en", n_moves: int = 5):
     """Who moved where between two dates (both frames: ``segments`` with customer_id)."""
-
     b = before.set_index("customer_id")[column]
     a = after.set_index("customer_id")[column]
     matrix = migration_matrix(b, a, categories=categories)

@@ -4,9 +4,9 @@ Pure functions on NumPy arrays and pandas frames; no I/O, no plotting.
 
 Contact assignment
 ------------------
-``optimise_assignment`` chooses for every customer *i* at most one eligible channel *c* so as to
+``optimize_assignment`` chooses for every customer *i* at most one eligible channel *c* so as to
 
-    maximise   sum_ic gain[i, c] * x[i, c]
+    maximize   sum_ic gain[i, c] * x[i, c]
     subject to sum_c x[i, c] <= 1                      (one contact per customer)
                sum_ic cost[i, c] * x[i, c] <= budget   (spend)
                sum_i x[i, c] <= capacity[c]            (per-channel contacts)
@@ -16,8 +16,8 @@ Contact assignment
 only ever worth making when its gain is positive; ``cost`` only enters the budget. Methods:
 
 * ``"milp"`` -- exact, ``scipy.optimize.milp`` (HiGHS) on one binary per eligible pair with
-  positive gain. Quick up to a few thousand such pairs; with a budget row HiGHS may need
-  minutes from ~25,000 pairs on (hence ``time_limit``).
+  positive gain. Its running time grows steeply with the number of pairs once a budget row
+  couples them (hence ``time_limit``).
 * ``"lagrangian"`` -- for millions of customers. The budget gets a multiplier ``lambda >= 0`` and
   each capacity a multiplier ``mu[c] >= 0``; for fixed multipliers the problem splits by customer
   (each takes ``argmax_c gain - lambda * cost - mu[c]`` when that is positive) and
@@ -26,18 +26,18 @@ only ever worth making when its gain is positive; ``cost`` only enters the budge
                       + lambda * budget + sum_c mu[c] * capacity[c]
 
   is an upper bound on the optimum for *any* ``lambda, mu >= 0`` (weak duality); its minimum is
-  the value of the linear relaxation. ``D`` is minimised by exact coordinate steps (an exact
+  the value of the linear relaxation. ``D`` is minimized by exact coordinate steps (an exact
   line search along ``lambda`` by sorting the breakpoints of every customer's upper envelope, and
   a closed-form ``mu[c]`` = the (capacity + 1)-th largest advantage of channel *c*). Above
   20,000 customers the multipliers are first estimated on a systematic sample ten times
   smaller (recursively), then refined on the customers whose choice can still change inside a
   box around the estimate (the others enter as constants), enlarging the box until the
-  solution lies inside it. 1M customers x 6 channels take about 0.5-2 s. The plan read off
-  the multipliers is repaired (drop the lowest gain-per-cost contacts until every constraint
-  holds) and then greedily topped up. ``upper_bound`` is ``D`` at the final multipliers and
+  solution lies inside it. The plan read off the multipliers is repaired (drop the lowest
+  gain-per-cost contacts until every constraint holds) and then greedily topped up.
+  ``upper_bound`` is ``D`` at the final multipliers and
   ``gap = (upper_bound - objective) / |upper_bound|`` bounds how far the plan is from optimal
-  (the repair costs a few customers' gain, so the gap shrinks like 1/n: ~1e-3 at 1,000
-  customers, ~1e-7 at 1M).
+  (the repair costs a few customers' gain, so the gap shrinks like 1/n with the number of
+  customers).
 * ``"auto"`` -- the Lagrangian plan when its gap is within ``tol``; otherwise, for up to
   20,000 pairs, also the MILP (within ``time_limit``), keeping the better plan.
 
@@ -64,14 +64,14 @@ __all__ = [
     "OptimizeDataError",
     "OptimizeParameterError",
     "budget_curve",
-    "optimise_assignment",
+    "optimize_assignment",
 ]
 
 # "auto" tries the exact MILP (when the Lagrangian plan is not provably within tol) only up to
-# this many eligible positive-gain pairs: HiGHS needs ~1 s for 7,500 pairs with a budget row but
-# minutes for 25,000, while the Lagrangian gap there is already ~1e-5.
+# this many eligible positive-gain pairs: with a budget row the MILP's time grows steeply with
+# the pairs, while the Lagrangian gap (shrinking like 1/n) is already small at this size.
 _MILP_MAX_PAIRS = 20_000
-# Below this many customers the Lagrangian dual is minimised on all of them directly.
+# Below this many customers the Lagrangian dual is minimized on all of them directly.
 _DIRECT_MAX_CUSTOMERS = 20_000
 # Larger instances start from the multipliers of a systematic sample this many times smaller
 # (solved the same way, so 1M customers go 20k -> 100k -> 1M).
@@ -259,7 +259,7 @@ def _as_capacity(capacity: ArrayLike | None, n_channels: int) -> np.ndarray:
     return np.floor(array)
 
 
-def optimise_assignment(
+def optimize_assignment(
     gain: ArrayLike,
     cost: ArrayLike,
     eligible: ArrayLike,
@@ -270,7 +270,7 @@ def optimise_assignment(
     tol: float = 1e-6,
     time_limit: float = 10.0,
 ) -> AssignmentResult:
-    """Choose at most one channel per customer to maximise total gain within budget and capacity.
+    """Choose at most one channel per customer to maximize total gain within budget and capacity.
 
     Parameters
     ----------
@@ -443,8 +443,8 @@ def _solve_milp(problem: _Problem, tol: float, time_limit: float) -> AssignmentR
 def _solve_lagrangian(
     problem: _Problem, tol: float, start: np.ndarray | None = None
 ) -> AssignmentResult:
-    """Minimise the Lagrangian dual, read off a plan, repair it and report the dual bound."""
-    multipliers = _minimise_dual(problem, tol, start)
+    """Minimize the Lagrangian dual, read off a plan, repair it and report the dual bound."""
+    multipliers = _minimize_dual(problem, tol, start)
     choice, dual_value = _plan_at(problem, multipliers)
     choice = _repair_and_fill(problem, choice)
     return _result(
@@ -485,8 +485,8 @@ def _dual_value(
     return value + float(multipliers[1:][limited] @ capacity[limited])
 
 
-def _minimise_dual(problem: _Problem, tol: float, start: np.ndarray | None = None) -> np.ndarray:
-    """Multipliers [lambda, mu_1..mu_C] that (nearly) minimise the dual D."""
+def _minimize_dual(problem: _Problem, tol: float, start: np.ndarray | None = None) -> np.ndarray:
+    """Multipliers [lambda, mu_1..mu_C] that (nearly) minimize the dual D."""
     n_channels = problem.n_channels
     active = np.zeros(n_channels + 1, dtype=bool)
     active[0] = problem.budget_is_binding()
@@ -509,7 +509,7 @@ def _minimise_dual(problem: _Problem, tol: float, start: np.ndarray | None = Non
             budget=problem.budget * share,
             capacity=np.floor(problem.capacity * share),
         )
-        multipliers = np.where(active, _minimise_dual(sampled, tol), 0.0)
+        multipliers = np.where(active, _minimize_dual(sampled, tol), 0.0)
     scale = _multiplier_scale(problem.subset(sample), multipliers, active)
     target = max(_ACTIVE_SET_MIN, int(_ACTIVE_SET_SHARE * m))
     for _ in range(_ACTIVE_SET_ROUNDS):
@@ -545,7 +545,7 @@ def _refine_in_box(
     target: int,
     tol: float,
 ) -> tuple[np.ndarray, bool]:
-    """Minimise D in a box around ``centre`` over the customers whose choice can change there.
+    """Minimize D in a box around ``centre`` over the customers whose choice can change there.
 
     With the box ``|y - centre| <= t * scale``, every priced option moves by at most
     ``t * (scale_lambda * cost + scale_mu)``. A customer whose best option beats every other by
@@ -619,11 +619,11 @@ def _dual_descent(
 def _capacity_step(
     problem: _Problem, multipliers: np.ndarray, channel: int, lower: float, upper: float
 ) -> float:
-    """Exact minimiser of D along mu[channel] in [lower, upper].
+    """Exact minimizer of D along mu[channel] in [lower, upper].
 
     Customer *i* takes the channel iff ``mu < advantage_i`` (its priced gain there minus its
     best alternative, 0 for no contact), so D's slope is ``capacity - #{advantage_i > mu}`` and
-    the minimiser is the (capacity + 1)-th largest advantage.
+    the minimizer is the (capacity + 1)-th largest advantage.
     """
     capacity = problem.capacity[channel]
     if capacity < 0:
@@ -640,7 +640,7 @@ def _capacity_step(
 
 
 def _budget_step(problem: _Problem, multipliers: np.ndarray, lower: float, upper: float) -> float:
-    """Exact minimiser of D along lambda in [lower, upper]: first lambda where spend <= budget.
+    """Exact minimizer of D along lambda in [lower, upper]: first lambda where spend <= budget.
 
     D's slope in lambda is ``budget - spend(lambda)`` and spend never increases with lambda.
     The bracket is narrowed by a few spend evaluations (first around the current lambda) until
@@ -885,7 +885,7 @@ def budget_curve(
     Parameters
     ----------
     gain, cost, eligible, capacity
-        As in :func:`optimise_assignment`.
+        As in :func:`optimize_assignment`.
     budgets : iterable of float
         Budgets to evaluate (``>= 0``; ``inf`` allowed).
 
@@ -954,7 +954,7 @@ def _budget_curve_with_capacity(problem: _Problem, budgets: np.ndarray) -> pd.Da
     best: AssignmentResult | None = None
     for budget in budgets:
         priced = replace(problem, budget=float(budget))
-        multipliers = _minimise_dual(priced, 1e-6, multipliers)
+        multipliers = _minimize_dual(priced, 1e-6, multipliers)
         choice, dual_value = _plan_at(priced, multipliers)
         plan = _result(priced, _repair_and_fill(priced, choice), dual_value, "lagrangian", {})
         # A plan that fits a smaller budget fits this one too, so the curve never goes down.

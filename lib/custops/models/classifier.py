@@ -1,4 +1,10 @@
-"""TODO docstring."""
+"""Gradient-boosted churn classification: the model matrix, the classifier and its metrics.
+
+:class:`ModelDesign` turns the feature table into the float matrix the boosted models take
+(this churn classifier and the uplift model of :mod:`custops.models.uplift`);
+:class:`SupervisedChurnModel` predicts churn from it; :func:`classification_metrics` grades
+scores against what happened.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,15 @@ from sklearn.metrics import brier_score_loss, roc_auc_score
 from custops.errors import DataError
 from custops.models.threads import openmp_threads
 
+__all__ = [
+    "CATEGORICAL_FEATURES",
+    "NUMERIC_FEATURES",
+    "ModelDesign",
+    "SupervisedChurnModel",
+    "classification_metrics",
+    "sample_rows",
+]
+
 NUMERIC_FEATURES = (
     "days_since_last_order", "order_days", "order_count", "frequency", "recency_days", "T_days",
     "gross_spend", "net_spend", "refund_amount", "refund_count", "monetary_value",
@@ -21,12 +36,8 @@ NUMERIC_FEATURES = (
     "events_check_in", "events_cart_add", "events_share", "events_referral", "events_review",
     "events_complaint", "days_since_last_event", "age", "city_tier", "favourite_hour",
 )
-
-
-
 CATEGORICAL_FEATURES = ("acquisition_channel", "favourite_channel", "favourite_category",
                         "gender", "occupation")
-
 
 
 def _with_unknown(values: pd.Series) -> pd.Series:
@@ -39,7 +50,6 @@ def _with_unknown(values: pd.Series) -> pd.Series:
     return values.where(~missing, "unknown")
 
 
-
 @dataclass
 class ModelDesign:
     """The input of the boosted models: numeric features as floats, the overdue ratio, and the
@@ -48,8 +58,8 @@ class ModelDesign:
 
     :meth:`matrix` gives one float array for ``HistGradientBoosting*(categorical_features=
     design.mask)``: the same trees and predictions as ``"from_dtype"`` on a DataFrame of
-    pandas categories, without the column transformer scikit-learn runs on every call (1.5 s
-    per million rows per prediction), and built only for the rows a fit samples.
+    pandas categories, without the column transformer scikit-learn runs on every call, and
+    built only for the rows a fit samples.
     """
 
     columns: list[str]
@@ -100,14 +110,12 @@ class ModelDesign:
         return out
 
 
-
 def sample_rows(n: int, max_rows: int, seed: int) -> np.ndarray | None:
     """Sorted positions of a seeded random sample of ``max_rows`` out of ``n`` rows, or None
     when all ``n`` fit."""
     if n <= max_rows:
         return None
     return np.sort(np.random.default_rng(seed).choice(n, max_rows, replace=False))
-
 
 
 class SupervisedChurnModel:
@@ -149,7 +157,6 @@ class SupervisedChurnModel:
         x = self.design_.matrix(features)
         with openmp_threads(len(x)):
             return self.model_.predict_proba(x)[:, 1]
-
 
 
 def classification_metrics(y: np.ndarray, score: np.ndarray, *, bins: int = 10) -> dict[str, Any]:

@@ -1,14 +1,13 @@
-"""Experiments: randomised holdouts, their size (power) and the readout of finished campaigns.
+"""Experiments: randomized holdouts, their size (power) and the readout of finished campaigns.
 
 Pure functions on NumPy arrays and pandas frames; no I/O, no plotting.
 
-``holdout_mask`` draws a reproducible randomised control group from a hash of (campaign, seed,
+``holdout_mask`` draws a reproducible randomized control group from a hash of (campaign, seed,
 customer id). ``power_two_proportions``, ``minimum_detectable_effect`` and
 ``holdout_size_for_effect`` size it (two-sided two-proportion z-test, normal approximation).
 ``campaign_readout`` reports conversion lift (Newcombe hybrid-score interval), revenue per
 customer (Welch interval), incremental revenue and ROI per segment.
 """
-
 
 from __future__ import annotations
 
@@ -35,7 +34,7 @@ def holdout_mask(
     seed: int = 0,
     exact: bool = False,
 ) -> np.ndarray:
-    """Randomised holdout (control group, 对照组) that is reproducible per customer.
+    """Randomized holdout (control group, 对照组) that is reproducible per customer.
 
     Each customer gets a uniform number ``u`` in [0, 1) from the BLAKE2b hash of
     ``"{campaign_id}\\x1f{seed}\\x1f{customer_id}"`` (ids are converted with ``str``, so the
@@ -54,7 +53,7 @@ def holdout_mask(
     seed : int
         Redraws the whole holdout when changed.
     exact : bool
-        ``False``: customer is held out iff ``u < share`` (the realised share is Binomial around
+        ``False``: customer is held out iff ``u < share`` (the realized share is Binomial around
         ``share``; membership depends on nobody else). ``True``: exactly
         ``floor(share * n + 0.5)`` customers, those with the smallest hashes (membership then
         depends on who else is in the list).
@@ -87,13 +86,11 @@ def holdout_mask(
     return uniform < share
 
 
-
 def _check_rate(value: float, name: str) -> float:
     value = float(value)
     if not 0.0 < value < 1.0:
         raise OptimizeParameterError(f"`{name}` must lie strictly between 0 and 1; got {value}.")
     return value
-
 
 
 def power_two_proportions(
@@ -132,7 +129,6 @@ def power_two_proportions(
         p_treatment * (1 - p_treatment) / n_treatment + p_control * (1 - p_control) / n_control
     )
     return float(stats.norm.cdf((abs(effect) - z_alpha * se_null) / se_alternative))
-
 
 
 def minimum_detectable_effect(
@@ -180,7 +176,6 @@ def minimum_detectable_effect(
     return float(optimize.brentq(shortfall, 1e-12, largest, xtol=1e-12, rtol=1e-12))
 
 
-
 @dataclass(frozen=True)
 class HoldoutSize:
     """How to split ``n_total`` customers so a given lift is detectable.
@@ -203,7 +198,6 @@ class HoldoutSize:
     control_share: float
     power: float
     feasible: bool
-
 
 
 def holdout_size_for_effect(
@@ -262,7 +256,6 @@ def holdout_size_for_effect(
     return HoldoutSize(high, n_total - high, high / n_total, power_at(high), True)
 
 
-
 def _validate_cols(frame: pd.DataFrame, columns: Sequence[str]) -> None:
     missing = [column for column in columns if column not in frame.columns]
     if missing:
@@ -272,14 +265,12 @@ def _validate_cols(frame: pd.DataFrame, columns: Sequence[str]) -> None:
         )
 
 
-
 def _wilson_interval(successes: np.ndarray, n: np.ndarray, z: float):
     with np.errstate(divide="ignore", invalid="ignore"):
         rate = successes / n
         centre = (rate + z**2 / (2 * n)) / (1 + z**2 / n)
         half = z * np.sqrt(rate * (1 - rate) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
     return centre - half, centre + half
-
 
 
 def campaign_readout(

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from threadpoolctl import threadpool_limits
 
-SMALL_FIT_ROWS = 200_000
+__all__ = ["SMALL_FIT_ROWS", "openmp_threads"]
+
+SMALL_FIT_ROWS = 200_000  # fits on fewer rows than this run OpenMP on one thread
 
 
 def openmp_threads(n_rows: int):
     """A context manager limiting OpenMP to one thread for small fits.
 
-    On a shared 2-core machine scikit-learn's OpenMP workers spin-wait for a busy core: a
-    4,000-row gradient-boosting fit took 29 s with two threads and 0.8 s with one. Large fits
+    On a shared machine scikit-learn's OpenMP workers spin-wait for a busy core, which makes a
+    small gradient-boosting fit many times slower with two threads than with one. Large fits
     keep the default (all cores).
     """
 

@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import ibis
 import numpy as np
 import pandas as pd
+
+from custops.features import feature_expression, finish_features, to_date, vocabulary
+
+__all__ = ["SCORE_SCHEMA", "features_table", "score_churn"]
 
 SCORE_SCHEMA = "customer_id string, churn_probability double"
 
@@ -22,10 +27,6 @@ def features_table(spark: Any, orders: Any, as_of: str, *, customers: Any = None
 
     ``orders`` (and the optional tables) are Spark DataFrames or table names.
     """
-    import ibis
-
-    from custops.features import feature_expression, vocabulary
-
     con = ibis.pyspark.connect(spark)
 
     def table(obj: Any, name: str):
@@ -48,11 +49,9 @@ def score_churn(features: Any, model: Any, as_of: str) -> Any:
 
     ``features`` comes from :func:`features_table`; each partition gets the same
     engine-independent finishing as on DuckDB (derived ratios, dtypes) before scoring.
-    ``model`` is a fitted :class:`custops.churn.SupervisedChurnModel` (fit it on a sample
-    collected with ``features.sample(...).toPandas()``).
+    ``model`` is a fitted :class:`custops.models.classifier.SupervisedChurnModel` (fit it on a
+    sample collected with ``features.sample(...).toPandas()``).
     """
-    from custops.features import finish_features, to_date
-
     as_of_date = to_date(as_of)
 
     def score(batches):

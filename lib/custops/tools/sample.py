@@ -18,12 +18,12 @@ The process, per customer
   same process beyond ``as_of`` for the truth.
 * **Spend** per order is Gamma-Gamma-like (a personal mean, Gamma noise) and depends on the
   category; ~3 % of purchases are refunded in a separate negative row.
-* **Campaigns**: randomised treatment/control; treated customers' orders really change
+* **Campaigns**: randomized treatment/control; treated customers' orders really change
   (persuadables buy more, sleeping dogs drop out), with the true effect depending on features
   a marketer can observe at send time.
 
-Everything is vectorised NumPy (1M customers and ~7.5M orders take ~16 s and ~4 GiB) and fully
-determined by ``seed``. All knobs live in :class:`SampleParameters`.
+Everything is vectorized NumPy and fully determined by ``seed``. All knobs live in
+:class:`SampleParameters`.
 """
 
 from __future__ import annotations
@@ -46,6 +46,12 @@ from custops.errors import ParameterError
 from custops.io.contract import CATEGORIES, EVENT_TYPES, ORDER_CHANNELS
 
 __all__ = [
+    "CITIES",
+    "GENDERS",
+    "HABITS",
+    "OCCUPATIONS",
+    "TOUCH_CHANNELS",
+    "TRUE_SEGMENTS",
     "AcquisitionChannelProfile",
     "CampaignSpec",
     "SampleData",
@@ -55,7 +61,7 @@ __all__ = [
     "write_sample",
 ]
 
-SECONDS_PER_DAY = 86_400
+_SECONDS_PER_DAY = 86_400
 
 # Vocabularies of the data contract (docs/data.md).
 TOUCH_CHANNELS = ("push", "sms", "wecom", "email", "phone")
@@ -85,7 +91,7 @@ class AcquisitionChannelProfile:
     Attributes
     ----------
     share : float
-        Share of new customers from this channel (shares are normalised).
+        Share of new customers from this channel (shares are normalized).
     ready_buyer_share : float
         Share who make a first purchase within days of signup; the rest are browsers.
     purchase_rate_multiplier : float
@@ -105,7 +111,7 @@ class AcquisitionChannelProfile:
 
 @dataclass(frozen=True)
 class CampaignSpec:
-    """One past campaign: a randomised treatment/control send on one day.
+    """One past campaign: a randomized treatment/control send on one day.
 
     The campaign takes place on the last ``send_month_day`` whose conversion window ends by
     ``as_of`` (so any ``as_of`` works); it is left out if that day precedes the data window.
@@ -420,7 +426,7 @@ class SampleParameters:
 class SampleData:
     """A generated dataset: the four contract tables plus the ground truth.
 
-    The tables use the normalised dtypes of ``custops.io.dataset.load_dataset`` (``str`` text,
+    The tables use the normalized dtypes of ``custops.io.dataset.load_dataset`` (``str`` text,
     ``datetime64[ns]`` times, bool flags, nullable ``Int64`` integers); the files written by
     :func:`write_sample` use the file conventions (0/1 flags).
 
@@ -499,7 +505,7 @@ class _Calendar:
 
 def _seconds(t: np.ndarray) -> np.ndarray:
     """Float days → whole seconds (floor), so a time before a day's end stays in that day."""
-    return np.floor(t * SECONDS_PER_DAY).astype(np.int64)
+    return np.floor(t * _SECONDS_PER_DAY).astype(np.int64)
 
 
 def _make_calendar(as_of: str, years: float, params: SampleParameters) -> _Calendar:
@@ -536,7 +542,7 @@ def _make_calendar(as_of: str, years: float, params: SampleParameters) -> _Calen
 
 
 # --------------------------------------------------------------------------------------------
-# Small vectorised helpers.
+# Small vectorized helpers.
 
 
 def _bytes_to_strings(matrix: np.ndarray) -> pa.Array:
@@ -567,12 +573,12 @@ def _format_ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
 
 
 #: pandas' default string dtype (``str``, missing = NaN), as ``custops.io.dataset.load_dataset`` returns.
-STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
+_STRING_DTYPE = pd.StringDtype("pyarrow", na_value=np.nan)
 
 
 def _string_series(values: pa.Array) -> pd.Series:
     """Arrow strings → a pandas ``str`` Series (no copy through Python objects)."""
-    return pd.Series(pd.arrays.ArrowStringArray(values, dtype=STRING_DTYPE))
+    return pd.Series(pd.arrays.ArrowStringArray(values, dtype=_STRING_DTYPE))
 
 
 def _take_strings(vocabulary: tuple[str | None, ...] | list, codes: np.ndarray) -> pd.Series:
@@ -580,7 +586,7 @@ def _take_strings(vocabulary: tuple[str | None, ...] | list, codes: np.ndarray) 
 
 
 def _draw_codes(rng: np.random.Generator, weights: np.ndarray, size: int) -> np.ndarray:
-    """Draw category codes 0..k-1 with the given weights (normalised)."""
+    """Draw category codes 0..k-1 with the given weights (normalized)."""
     cumulative = np.cumsum(np.asarray(weights, dtype=float))
     cumulative /= cumulative[-1]
     codes = np.searchsorted(cumulative, rng.random(size), side="right")
@@ -649,7 +655,7 @@ def _draw_signups(rng: np.random.Generator, n: int, cal: _Calendar,
     in_window = cal.window_start + position * window
     before = cal.window_start - rng.random(n) * params.signup_before_window_max_days
     signup = np.where(early, before, in_window)
-    return np.minimum(signup, cal.as_of_end - 1.0 / SECONDS_PER_DAY)
+    return np.minimum(signup, cal.as_of_end - 1.0 / _SECONDS_PER_DAY)
 
 
 def _draw_customers(rng: np.random.Generator, n: int, cal: _Calendar,
@@ -962,7 +968,7 @@ def _run_campaign(rng: np.random.Generator, cal: _Calendar, cust: _Customers,
     owners, treated = owners[order], treated[order]
     hours = spec.send_hour + spec.send_spread_hours * rng.random(len(owners))
     sent_seconds = _seconds(sent_day + hours / 24.0)
-    sent = sent_seconds / SECONDS_PER_DAY
+    sent = sent_seconds / _SECONDS_PER_DAY
 
     order_count, recency, complaints = _observed_before(history, cal, n, owners, sent)
     sleeping = ((complaints >= params.sleeping_dog_min_complaints)
@@ -1057,8 +1063,8 @@ def _price_purchases(rng: np.random.Generator, cust: _Customers, params: SampleP
 
 def _orders_table(rng: np.random.Generator, purchases: _Purchases, cal: _Calendar,
                   params: SampleParameters, customer_ids: pa.Array) -> pd.DataFrame:
-    window_start_s = int(cal.window_start) * SECONDS_PER_DAY
-    as_of_end_s = int(cal.as_of_end) * SECONDS_PER_DAY
+    window_start_s = int(cal.window_start) * _SECONDS_PER_DAY
+    as_of_end_s = int(cal.as_of_end) * _SECONDS_PER_DAY
     in_data = (purchases.seconds >= window_start_s) & (purchases.seconds < as_of_end_s)
     rows = np.flatnonzero(in_data)
     number = np.arange(1, len(rows) + 1)
@@ -1106,7 +1112,7 @@ def _touches_tables(touches: _Touches, purchases: _Purchases, params: SamplePara
     order = np.argsort(key, kind="stable")
     key = key[order]
     revenue_cumulative = np.concatenate([[0.0], np.cumsum(purchases.amount[order])])
-    window = int(round(params.conversion_window_days * SECONDS_PER_DAY))
+    window = int(round(params.conversion_window_days * _SECONDS_PER_DAY))
     low = np.searchsorted(key, owner * stride + sent, side="left")
     high = np.searchsorted(key, owner * stride + sent + window, side="left")
     converted = high > low
@@ -1218,10 +1224,10 @@ def _events_table(rng: np.random.Generator, cust: _Customers, history: _History,
                                       np.full(len(habitual), params.check_in_rate_per_day)))
 
     # Around each purchase in the data.
-    in_data = ((purchases.seconds >= int(cal.window_start) * SECONDS_PER_DAY)
-               & (purchases.seconds < int(cal.as_of_end) * SECONDS_PER_DAY))
+    in_data = ((purchases.seconds >= int(cal.window_start) * _SECONDS_PER_DAY)
+               & (purchases.seconds < int(cal.as_of_end) * _SECONDS_PER_DAY))
     buyer = purchases.owner[in_data]
-    bought = purchases.seconds[in_data] / SECONDS_PER_DAY
+    bought = purchases.seconds[in_data] / _SECONDS_PER_DAY
     size = len(buyer)
     minutes = 1.0 / 1440
     for kind, prob, low, high in (
@@ -1259,8 +1265,8 @@ def _events_table(rng: np.random.Generator, cust: _Customers, history: _History,
     referred_of = np.full(len(owner), -1, dtype=np.int64)
     referred_of[referral_start:] = referred
     signup_seconds = _seconds(cust.signup)
-    keep = ((seconds >= int(cal.window_start) * SECONDS_PER_DAY)
-            & (seconds < int(cal.as_of_end) * SECONDS_PER_DAY)
+    keep = ((seconds >= int(cal.window_start) * _SECONDS_PER_DAY)
+            & (seconds < int(cal.as_of_end) * _SECONDS_PER_DAY)
             & (seconds >= signup_seconds[owner]))
     owner, seconds, kind, referred_of = owner[keep], seconds[keep], kind[keep], referred_of[keep]
     # One int64 sort key (time, customer, type) is much faster than a lexsort.
@@ -1281,10 +1287,10 @@ def _truth_customers_table(cust: _Customers, history: _History, purchases: _Purc
                            cal: _Calendar, params: SampleParameters,
                            customer_ids: pa.Array) -> pd.DataFrame:
     n = cust.n
-    as_of_end_s = int(cal.as_of_end) * SECONDS_PER_DAY
+    as_of_end_s = int(cal.as_of_end) * _SECONDS_PER_DAY
     after = purchases.seconds >= as_of_end_s
-    next_90 = after & (purchases.seconds < as_of_end_s + 90 * SECONDS_PER_DAY)
-    next_180 = after & (purchases.seconds < as_of_end_s + 180 * SECONDS_PER_DAY)
+    next_90 = after & (purchases.seconds < as_of_end_s + 90 * _SECONDS_PER_DAY)
+    next_180 = after & (purchases.seconds < as_of_end_s + 180 * _SECONDS_PER_DAY)
     first = np.where(np.isfinite(history.first_purchase), _seconds(
         np.where(np.isfinite(history.first_purchase), history.first_purchase, 0.0)), -1)
     death = np.where(np.isfinite(history.death),
@@ -1336,7 +1342,7 @@ def generate_sample(n_customers: int = 5000, *, seed: int = 42, as_of: str = "20
     Returns
     -------
     SampleData
-        Tables ``orders``, ``customers``, ``events``, ``touches`` (normalised dtypes) and the
+        Tables ``orders``, ``customers``, ``events``, ``touches`` (normalized dtypes) and the
         truth tables ``truth_customers`` and ``truth_campaign_effects``.
 
     Raises
@@ -1410,13 +1416,13 @@ def _file_table(frame: pd.DataFrame) -> pa.Table:
 
 
 def _format_timestamps(column: pa.Array | pa.ChunkedArray) -> pa.Array:
-    """Timestamps (seconds) → ``YYYY-MM-DD HH:MM:SS`` strings, vectorised (strftime is slow)."""
+    """Timestamps (seconds) → ``YYYY-MM-DD HH:MM:SS`` strings, vectorized (strftime is slow)."""
     if isinstance(column, pa.ChunkedArray):
         column = column.combine_chunks()
     missing = column.is_null().to_numpy(zero_copy_only=False)
     seconds = column.cast(pa.int64()).fill_null(0).to_numpy()
-    days = np.floor_divide(seconds, SECONDS_PER_DAY)
-    second_of_day = seconds - days * SECONDS_PER_DAY
+    days = np.floor_divide(seconds, _SECONDS_PER_DAY)
+    second_of_day = seconds - days * _SECONDS_PER_DAY
     date = days.astype("datetime64[D]")
     month_start = date.astype("datetime64[M]")
     year = month_start.astype("datetime64[Y]")
