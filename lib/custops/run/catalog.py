@@ -103,7 +103,7 @@ DEFAULTS: dict[str, Any] = {
 DATA = ("data_dir", "mapping", "tz", "as_of")
 SEGMENT = tuple(f.name for f in fields(segment.SegmentParams))
 CHURN = tuple(f.name for f in fields(churn.ChurnParams))
-# The plan's rules; budget, campaign id and holdout only steer the optimiser.
+# The plan's rules; budget, campaign id and holdout only steer the optimizer.
 REACH_RULES = tuple(f.name for f in fields(ReachParams)
                     if f.name not in ("budget", "campaign_id", "holdout_share", "target_lift"))
 REACH_PLAN = ("budget", "campaign_id", "holdout_share", "target_lift")

@@ -289,7 +289,7 @@ def _start_kernel(cwd: Path):
         manager = AsyncKernelManager(kernel_name=KERNEL)
         asyncio.run(start(manager))
         return manager
-    except Exception:  # noqa: BLE001 - a warm kernel is an optimisation only
+    except Exception:  # noqa: BLE001 - a warm kernel is an optimization only
         _stop_kernel(manager)
         return None
 
