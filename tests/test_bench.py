@@ -43,3 +43,15 @@ def test_quick_benchmark_writes_results(tmp_path, monkeypatch):
     for case in ("ibis_duckdb", "pandas", "duckdb_groupby"):
         assert row[case]["seconds"] > 0 and row[case]["peak_rss_gib"] > 0
     assert row["ibis_duckdb"]["rows"] == row["pandas"]["rows"]
+
+
+def test_dashboard_case_runs_the_browser_bench(tmp_path, monkeypatch):
+    from custops.tools import browser
+
+    seen = []
+    monkeypatch.setattr(browser, "bench_dashboard",
+                        lambda run_dir: seen.append(run_dir) or {"dashboards": {}})
+    out = tmp_path / "results.json"
+    bench.run_benchmarks(out, cases=("dashboard",), log=lambda line: None)
+    assert json.loads(out.read_text())["full"]["dashboard"] == {"dashboards": {}}
+    assert seen and Path(seen[0]).name == "reports"

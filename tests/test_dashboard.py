@@ -1,4 +1,4 @@
-"""Dashboards: filters, masking and the server set-up (fast), then the real thing in Chromium.
+"""Dashboards: filters, lists and the server set-up (fast), then the real thing in Chromium.
 
 The browser tests make one report of the sample (01–03), serve the notebooks with Voila as a
 subprocess on a free port with short culling, and drive Debian chromium with Playwright.
@@ -19,10 +19,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops.app import dashboard
+from custops import reach, rules
+from custops.app import downloads, panels
+from custops.app import server as app_server
 from custops.errors import ParameterError
-from custops.exports import mask_phones
 from custops.labels import t
+from custops.tools import browser as browser_tools  # the `browser` fixture is Chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
@@ -32,33 +34,26 @@ CULL_SECONDS = 10  # test server: kernels of closed pages go after 10 idle secon
 
 # -- pure pieces -------------------------------------------------------------------------------
 
-def test_phones_are_masked_or_dropped():
-    phones = pd.Series(["138****5678", "13812345678", "+86 139-1234-5678", "12345", None,
-                        np.nan])
-    masked = mask_phones(phones)
-    assert masked.tolist() == ["138****5678", "138****5678", "139****5678", "", "", ""]
-
-
 def test_filter_mask_combines_values_and_month_range():
     frame = pd.DataFrame({
         "value_tier": ["vip", "vip", "small", None],
         "province": ["北京", "上海", "北京", "北京"],
         "last_order_date": pd.to_datetime(["2025-01-31", "2025-03-01", "2025-02-10", None]),
     })
-    assert dashboard.filter_mask(frame, {"value_tier": "vip", "province": ""}).tolist() == [
+    assert panels.filter_mask(frame, {"value_tier": "vip", "province": ""}).tolist() == [
         True, True, False, False]
-    assert dashboard.filter_mask(frame, {"province": "北京"}, date_column="last_order_date",
+    assert panels.filter_mask(frame, {"province": "北京"}, date_column="last_order_date",
                                  months=("2025-01", "2025-02")).tolist() == [
         True, False, True, False]
-    assert dashboard.month_options("2024-11-15", "2025-02-01") == [
+    assert panels.month_options("2024-11-15", "2025-02-01") == [
         "2024-11", "2024-12", "2025-01", "2025-02"]
 
 
 def test_filter_values_follow_the_steps_order_then_frequency():
     frame = pd.DataFrame({"value_tier": ["small", "vip", "small", "large", None],
                           "province": ["上海", "北京", "北京", "广东", "北京"]})
-    assert dashboard.filter_values(frame, "value_tier") == ["vip", "large", "small"]
-    assert dashboard.filter_values(frame, "province")[0] == "北京"
+    assert panels.filter_values(frame, "value_tier") == ["vip", "large", "small"]
+    assert panels.filter_values(frame, "province")[0] == "北京"
 
 
 def test_priority_list_is_at_risk_only_masked_and_labelled():
@@ -77,20 +72,20 @@ def test_priority_list_is_at_risk_only_masked_and_labelled():
     })
     customers = pd.DataFrame({"customer_id": ["A", "B", "C"],
                               "phone": ["13812345678", "139****0000", None]})
-    table = dashboard.priority_list(scores, customers, features, "zh")
+    table = downloads.priority_list(scores, customers, features, "zh")
     assert table[t("churn.customer", "zh")].tolist() == ["A", "C"]
     assert table[t("dash.phone", "zh")].tolist() == ["138****5678", ""]
     assert table[t("churn.tier", "zh")].tolist() == ["VIP", "小客户"]
     assert "投诉" in table[t("churn.reason", "zh")].iloc[0]
-    text = dashboard.to_csv(table)
+    text = downloads.to_csv(table)
     assert text.startswith("\ufeff") and "13812345678" not in text
 
 
 def test_panel_shows_nothing_for_the_report_runner(capsys):
-    assert dashboard.panel(SimpleNamespace(), "01_profile", interactive=False) is None
+    assert panels.panel(SimpleNamespace(), "01_profile", interactive=False) is None
     assert capsys.readouterr().out == ""
     with pytest.raises(ParameterError, match="no dashboard panel"):
-        dashboard.panel(SimpleNamespace(lang="en"), "09_nothing", interactive=True)
+        panels.panel(SimpleNamespace(lang="en"), "09_nothing", interactive=True)
 
 
 def test_dashboard_labels_exist_in_both_languages():
@@ -108,45 +103,45 @@ def test_dashboard_labels_exist_in_both_languages():
 def test_run_folder_must_be_a_finished_report(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ParameterError, match="not a finished report"):
-        dashboard.resolve_run(str(tmp_path / "missing"))
+        app_server.resolve_run(str(tmp_path / "missing"))
     failed = tmp_path / "failed"
     failed.mkdir()
     (failed / "manifest.json").write_text(json.dumps({"status": "running"}))
-    assert dashboard.finished_run(failed) is None
+    assert app_server.finished_run(failed) is None
     good = tmp_path / "good"
     good.mkdir()
     (good / "manifest.json").write_text(json.dumps({"status": "ok"}))
-    assert dashboard.resolve_run(str(good)) == good.resolve()
-    assert dashboard.resolve_run(None, default="good") == good.resolve()
-    assert dashboard.resolve_run(None, default="nothing-here") is None
+    assert app_server.resolve_run(str(good)) == good.resolve()
+    assert app_server.resolve_run(None, default="good") == good.resolve()
+    assert app_server.resolve_run(None, default="nothing-here") is None
 
 
 def test_voila_command_keeps_sources_and_tracebacks_hidden_and_culls():
-    command = dashboard.voila_command("nb", port=8866)
+    command = app_server.voila_command("nb", port=8866)
     joined = " ".join(command)
     assert "--Voila.ip=127.0.0.1" in command and "--port=8866" in command
     assert "--Voila.port_retries=0" in command
     assert "--MappingKernelManager.cull_idle_timeout=600" in command
     assert "strip_sources" not in joined and "show_tracebacks" not in joined
     assert "preheat" not in joined
-    preheated = dashboard.voila_command("nb", port=1, preheat=True)
+    preheated = app_server.voila_command("nb", port=1, preheat=True)
     assert "--preheat_kernel=True" in preheated and "--pool_size=1" in preheated
     with pytest.raises(ParameterError, match="cull_idle_timeout"):
-        dashboard.voila_command("nb", port=1, preheat=True, cull_idle_timeout=10)
+        app_server.voila_command("nb", port=1, preheat=True, cull_idle_timeout=10)
 
 
 def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path):
     """The 04 panel re-runs the optimiser on the run's stored inputs: the same plan as the
     notebook's at the run's budget, cheaper under a lower budget, no contacts on a switched-off
     channel, only selected customers, and a masked contact list matching the plan."""
-    from custops import reach, segment
+    from custops import segment
     from custops.run import context
 
     ctx = context.open_run(str(SAMPLE), run_dir=str(tmp_path / "run"))
     feats = ctx.features()
-    params = reach.ReachParams(budget=300.0)
+    params = rules.ReachParams(budget=300.0)
     inputs = reach.prepare(ctx, feats, segment.segment_customers(feats), None,
-                           reach.load_channels(), params)
+                           rules.load_channels(), params)
     # a dashboard opening that run reads the stored inputs back, with the run's parameters
     reader = context.open_run(str(SAMPLE))
     reader.run_dir, reader.read_only = ctx.run_dir, True
@@ -156,7 +151,7 @@ def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path):
     assert stored.candidates["customer_id"].equals(inputs.candidates["customer_id"])
     assert stored.excluded == inputs.excluded
 
-    board = dashboard.ReachPanel(reader)
+    board = panels.ReachPanel(reader)
     expected = reach.build_plan(inputs.candidates, inputs.channels, inputs.eligible, params,
                                 seed=ctx.seed, method="lagrangian")
     everyone = np.ones(len(board.candidates), bool)
@@ -197,7 +192,7 @@ def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path):
     assert t("dash.phone", "zh") in json.dumps(board.output.outputs, ensure_ascii=False)
     board.reset.click()
     assert board.budget.value == 300.0 and board.capacity[busiest].value > 0
-    assert board.dropdowns["value_tier"].value == dashboard.ALL
+    assert board.dropdowns["value_tier"].value == panels.ALL
 
 
 def test_a_dashboard_takes_the_published_runs_parameters(tmp_path, monkeypatch):
@@ -242,10 +237,10 @@ def test_exclusion_rules_read_in_both_languages():
 
 @pytest.fixture(scope="module")
 def chromium() -> str:
-    if not Path(dashboard.CHROMIUM).exists():
-        pytest.skip(f"{dashboard.CHROMIUM} is missing: `make system-deps` installs Debian "
+    if not Path(browser_tools.CHROMIUM).exists():
+        pytest.skip(f"{browser_tools.CHROMIUM} is missing: `make system-deps` installs Debian "
                     "chromium for the dashboard browser tests")
-    return dashboard.CHROMIUM
+    return browser_tools.CHROMIUM
 
 
 @pytest.fixture(scope="module")
@@ -264,13 +259,13 @@ def server(run_dir, tmp_path_factory):
     import psutil
 
     log_path = tmp_path_factory.mktemp("voila") / "voila.log"
-    started = dashboard.start_server(run_dir, cull_idle_timeout=CULL_SECONDS, cull_interval=1,
-                                     log_path=log_path)
+    started = app_server.start_server(run_dir, cull_idle_timeout=CULL_SECONDS,
+                                      cull_interval=1, log_path=log_path)
     kernels: list[int] = []
     try:
         assert started.process.poll() is None and started.pid > 0
         yield started
-        kernels = dashboard.kernel_pids(started.pid)
+        kernels = app_server.kernel_pids(started.pid)
     finally:
         started.stop()
     assert not [pid for pid in kernels if psutil.pid_exists(pid)], "kernels outlived Voila"
@@ -281,7 +276,7 @@ def browser(server, chromium):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=chromium, args=dashboard.CHROMIUM_ARGS)
+        launched = p.chromium.launch(executable_path=chromium, args=browser_tools.CHROMIUM_ARGS)
         try:
             yield launched
         finally:
@@ -293,12 +288,12 @@ def _change_filter(page, column: str, index: int, attempts: int = 3) -> tuple[st
     machine the widgets may attach a moment after the first figure, so retry by toggling."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    select = page.locator(dashboard.filter_selector(column))
+    select = page.locator(browser_tools.filter_selector(column))
     for attempt in range(attempts):
-        before = page.evaluate(dashboard.panel_state_js())
+        before = page.evaluate(browser_tools.panel_state_js())
         select.select_option(index=index if attempt % 2 == 0 else 0)
         try:
-            return before, dashboard.wait_for_change(page, before, timeout_ms=20_000)
+            return before, browser_tools.wait_for_change(page, before, timeout_ms=20_000)
         except PlaywrightTimeout:
             if attempt == attempts - 1:
                 raise
@@ -368,9 +363,9 @@ def _figure_title(page) -> str:
 @pytest.mark.slow
 def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, name, zh_title,
                                                        tmp_path):
-    context, page = _open(browser, server.url(name), dashboard.PANEL_FIGURE)
+    context, page = _open(browser, server.url(name), browser_tools.PANEL_FIGURE)
     try:
-        column, index = dashboard.FILTER_STEPS[name][0]
+        column, index = browser_tools.FILTER_STEPS[name][0]
         before, after = _change_filter(page, column, index)  # numbers and figure both change
         assert json.loads(after)["kpis"] != json.loads(before)["kpis"]
 
@@ -392,7 +387,7 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
             download.value.save_as(path)
             rows = list(csv.DictReader(io.StringIO(path.read_text("utf-8-sig"))))
             scores = pd.read_parquet(run_dir / "artifacts" / "churn_scores.parquet")
-            tier = dashboard.filter_values(scores, column)[index - 1]
+            tier = panels.filter_values(scores, column)[index - 1]
             at_risk = scores[(scores[column] == tier) & (scores["risk_band"] != "low_risk")]
             assert len(rows) == len(at_risk) > 0
             phones = [row[t("dash.phone", "zh")] for row in rows]
@@ -410,7 +405,7 @@ def test_landing_page_links_every_dashboard(server, browser):
     context, page = _open(browser, server.url(), ".custops-landing")
     try:
         hrefs = page.eval_on_selector_all(".custops-landing a", "els => els.map(e => e.href)")
-        for name in dashboard.PANELS:
+        for name in panels.PANELS:
             assert any(href.endswith(f"/voila/render/{name}.ipynb") for href in hrefs), name
         text = page.inner_text(".custops-landing")
         assert "03 · Churn warning" in text and "03 · 流失预警" in text
@@ -423,7 +418,7 @@ def test_landing_page_links_every_dashboard(server, browser):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_kernels_stay_while_a_page_is_open_and_are_culled_after(server, browser):
-    context, page = _open(browser, server.url("02_segment"), dashboard.PANEL_FIGURE)
+    context, page = _open(browser, server.url("02_segment"), browser_tools.PANEL_FIGURE)
     try:
         time.sleep(CULL_SECONDS + 3)  # idle longer than the cull timeout, but still connected
         assert server.kernel_count() >= 1
@@ -453,16 +448,15 @@ def test_reach_dashboard_sliders_replan_and_download_the_contact_list(server, br
     the page are those of the plan at the new settings, and the download is that plan."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from custops import reach
     from custops.run import context
 
-    context_, page = _open(browser, server.url("04_reach"), dashboard.PANEL_FIGURE)
+    context_, page = _open(browser, server.url("04_reach"), browser_tools.PANEL_FIGURE)
     try:
         for attempt in range(3):  # the widgets may attach a moment after the first figure
-            before = page.evaluate(dashboard.panel_state_js())
+            before = page.evaluate(browser_tools.panel_state_js())
             _set_slider(page, ".custops-budget", "100" if attempt % 2 == 0 else "150")
             try:
-                after = dashboard.wait_for_change(page, before, timeout_ms=20_000)
+                after = browser_tools.wait_for_change(page, before, timeout_ms=20_000)
                 break
             except PlaywrightTimeout:
                 if attempt == 2:
@@ -470,7 +464,7 @@ def test_reach_dashboard_sliders_replan_and_download_the_contact_list(server, br
         budget = 100.0 if attempt % 2 == 0 else 150.0
         kpis = json.loads(after)["kpis"]
         _set_slider(page, ".custops-capacity-push", "0")
-        after_push = dashboard.wait_for_change(page, after, timeout_ms=20_000)
+        after_push = browser_tools.wait_for_change(page, after, timeout_ms=20_000)
 
         ctx = context.open_run(str(SAMPLE))
         ctx.run_dir, ctx.read_only = run_dir, True

@@ -223,10 +223,9 @@ def plan_record(reach_plan: ReachPlan) -> dict[str, Any]:
     """The JSON part of a plan (``reach_summary``): per-channel summary, holdout, what the
     optimizer proved, exclusions and parameters."""
     result = reach_plan.result
-    # "optimiser" is the stored artifact's key (runs on disk have it): kept as spelled.
     return {"summary": reach_plan.summary.to_dict("records"), "holdout": reach_plan.holdout,
             "gap": result.gap, "params": reach_plan.params,
-            "optimiser": {"method": result.method, "objective": result.objective,
+            "optimizer": {"method": result.method, "objective": result.objective,
                           "spend": result.spend, "upper_bound": result.upper_bound,
                           "counts": [int(c) for c in result.counts]},
             "excluded": reach_plan.excluded, "uplift_source": reach_plan.uplift_source}
@@ -236,7 +235,7 @@ def plan_from_record(plan: pd.DataFrame, control: pd.DataFrame, record: dict[str
                      ) -> ReachPlan:
     """A :class:`ReachPlan` back from its stored parts (:func:`plan_record`); the per-customer
     choice of the optimizer is the plan's ``channel`` column."""
-    solved = record.get("optimiser", {})
+    solved = record.get("optimizer", {})
     result = assignment.AssignmentResult(
         channel=np.array([], dtype=np.int64), objective=float(solved.get("objective", np.nan)),
         spend=float(solved.get("spend", np.nan)),

@@ -145,8 +145,8 @@ def contact_list(plan: pd.DataFrame, lang: str = "en", *, labelled: bool = False
 
 
 def reasons_in(customer_ids: pd.Series, features: pd.DataFrame, lang: str) -> np.ndarray:
-    """Churn reasons (:func:`custops.churn.reasons`) of these customers written in ``lang``
-    (stored reasons are in the run's language)."""
+    """Churn reasons of these customers (:func:`custops.churn.reason_codes`) in ``lang``'s
+    words (:func:`custops.labels.reason_words`)."""
     if len(customer_ids) == 0:
         return np.array([], dtype=object)
     rows = features.set_index("customer_id").reindex(customer_ids)

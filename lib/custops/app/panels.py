@@ -1,63 +1,58 @@
-"""Voila dashboards for managers: filter panels for the notebooks, the server, and a browser bench.
+"""Filter panels of the notebooks: filters, key numbers and each step's views, recomputed.
 
-Three parts:
-
-- :func:`panel` — called from one cell of each notebook (right after its setup cell). With
-  ``interactive=False`` (the report runner) it shows nothing; otherwise it shows an ipywidgets
-  panel: filters (RFM class, value tier, lifecycle stage, province, acquisition channel and a
-  month range where one applies), a language switch, a view selector, a few key numbers and the
-  selected view, recomputed by the step's own ``*_section`` functions on the filtered frames.
-  Figures go into an :class:`ipywidgets.Output` as plotly's MIME type (the renderer the static
-  figures use: no second plotly bundle, as a ``FigureWidget`` would load); only aggregates and
-  the first rows of tables reach the browser. On ``03_churn`` a button downloads the filtered
-  priority list as CSV (phones masked). On ``04_reach`` a budget slider and a contact limit
-  per channel re-run the optimiser (Lagrangian, milliseconds) on the run's stored candidates
-  for the selected customers, and a button downloads the filtered contact list.
-- :func:`cli_dashboard` — ``custops dashboard``: serves the notebooks folder with Voila on
-  127.0.0.1 with sources stripped, tracebacks hidden and idle kernels culled, pointing the
-  notebooks at a finished report with ``CUSTOPS_RUN_DIR``.
-- :func:`bench_dashboard` — opens every dashboard in headless Chromium and times the first
-  figure and a filter change, next to a static HTML page with one plotly figure opened in the
-  same browser (plotly.js parsing alone takes seconds on small machines, so only the ratio is
-  comparable across machines).
+:func:`panel` is called from one cell of each notebook (right after its setup cell). With
+``interactive=False`` (the report runner) it shows nothing; otherwise it shows an ipywidgets
+panel: filters (RFM class, value tier, lifecycle stage, province, acquisition channel and a
+month range where one applies), a language switch, a view selector, a few key numbers and the
+selected view, recomputed by the step's own ``*_section`` functions on the filtered frames.
+Figures go into an :class:`ipywidgets.Output` as plotly's MIME type (the renderer the static
+figures use: no second plotly bundle, as a ``FigureWidget`` would load); only aggregates and
+the first rows of tables reach the browser. On ``03_churn`` a button downloads the filtered
+priority list as CSV (phones masked). On ``04_reach`` a budget slider and a contact limit
+per channel re-run the optimiser (the Lagrangian method, quick enough to follow a slider) on
+the run's stored candidates for the selected customers, and a button downloads the filtered
+contact list.
 """
 
 from __future__ import annotations
 
-import contextlib
-import csv
 import datetime as dt
 import html
-import io
-import json
 import logging
-import os
-import shutil
-import signal
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
+import ipywidgets as widgets
 import numpy as np
 import pandas as pd
+import plotly.io as pio
+from IPython.display import display
 
-from custops.errors import ParameterError, RunError
+from custops import churn, profile, reach, segment
+from custops import features as feature_steps
+from custops.app.downloads import DownloadButton, contact_list, priority_list, reasons_in, to_csv
+from custops.churn import ChurnParams
+from custops.errors import ParameterError
 from custops.exports import mask_phones
 from custops.labels import check_lang, t, value_label
-from custops.run.context import RUN_DIR_ENV
+from custops.profile import ATTRIBUTES
+from custops.rules import ReachParams, load_channels
+from custops.sections import Section, table_html
+from custops.segment import RFM_CLASS_ORDER, STAGES, TIERS, SegmentParams, segment_customers
+
+__all__ = ["ALL", "FILTERS", "PANELS", "ChurnPanel", "Panel", "ProfilePanel", "ReachPanel",
+           "SegmentPanel", "View", "customer_frame", "filter_mask", "filter_values", "kpi_html",
+           "month_bounds", "month_options", "panel", "section_outputs"]
 
 # Errors of a panel go to the kernel's own stderr (the Voila server's log), never into the page.
 log = logging.getLogger(__name__)
 if not log.handlers:
     _handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
-    _handler.setFormatter(logging.Formatter("[custops.app.dashboard] %(levelname)s %(message)s"))
+    _handler.setFormatter(logging.Formatter("[%(name)s] %(levelname)s %(message)s"))
     log.addHandler(_handler)
     log.propagate = False
 
@@ -68,14 +63,9 @@ FILTER_LABELS = {"rfm_class": "dash.rfm_class", "value_tier": "dash.value_tier",
 ALL = ""  # dropdown value meaning "no filter on this column"
 LANG_OPTIONS = (("English", "en"), ("中文", "zh"))
 TABLE_ROWS = 30  # rows of a table sent to the browser
-DEFAULT_PORT = 8866
-CULL_IDLE_SECONDS = 600  # a closed browser tab's kernel (~215 MB) goes after 10 idle minutes
-CULL_INTERVAL_SECONDS = 60
-KERNEL_MARKER = "ipykernel_launcher"
-LANDING = "index"
 
 
-# -- pure helpers: the customer frame, filters, masking, the CSV ------------------------------
+# -- pure helpers: the customer frame, filters, key numbers, section outputs -----------------
 
 def customer_frame(features: pd.DataFrame, segments: pd.DataFrame | None) -> pd.DataFrame:
     """One row per customer with the filter columns, order dates and the (masked) phone.
@@ -104,8 +94,6 @@ def customer_frame(features: pd.DataFrame, segments: pd.DataFrame | None) -> pd.
 def filter_values(frame: pd.DataFrame, column: str) -> list[str]:
     """The values a filter offers: the steps' own order for segments, else most frequent
     first; missing values are not offered."""
-    from custops.segment import RFM_CLASS_ORDER, STAGES, TIERS
-
     counts = frame[column].dropna().astype(str).value_counts()
     order = {"rfm_class": RFM_CLASS_ORDER, "value_tier": TIERS,
              "lifecycle_stage": STAGES}.get(column)
@@ -146,47 +134,6 @@ def month_options(first: Any, last: Any) -> list[str]:
     return [str(p) for p in periods]
 
 
-
-
-def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, features: pd.DataFrame,
-                  lang: str = "en") -> pd.DataFrame:
-    """The priority list as users read it: at-risk buyers by priority, labels in ``lang``,
-    reasons rewritten in ``lang``, phones masked.
-
-    Required columns: ``scores`` — customer_id, priority_rank, risk_band, churn_probability,
-    expected_value, strategy (value_tier, lifecycle_stage, rfm_class optional); ``customers``
-    — customer_id, phone (see :func:`customer_frame`); ``features`` — the feature table.
-    """
-    at_risk = scores[scores["risk_band"] != "low_risk"]
-    reason = reasons_in(at_risk["customer_id"], features, lang)
-    phone = customers.set_index("customer_id")["phone"].reindex(at_risk["customer_id"])
-
-    def labelled(column: str) -> list[str]:
-        values = at_risk[column] if column in at_risk else pd.Series(pd.NA, index=at_risk.index)
-        return [value_label(v, lang) for v in values]
-
-    return pd.DataFrame({
-        t("dash.rank", lang): at_risk["priority_rank"].to_numpy(),
-        t("churn.customer", lang): at_risk["customer_id"].to_numpy(),
-        t("dash.phone", lang): mask_phones(phone).to_numpy(),
-        t("churn.tier", lang): labelled("value_tier"),
-        t("churn.stage", lang): labelled("lifecycle_stage"),
-        t("dash.rfm_class", lang): labelled("rfm_class"),
-        t("dash.risk_band", lang): labelled("risk_band"),
-        t("churn.probability", lang): at_risk["churn_probability"].round(3).to_numpy(),
-        t("churn.expected_value", lang): at_risk["expected_value"].round(2).to_numpy(),
-        t("churn.reason", lang): reason,
-        t("churn.strategy", lang): labelled("strategy"),
-    })
-
-
-def to_csv(frame: pd.DataFrame) -> str:
-    """CSV text with a UTF-8 byte-order mark, so Excel opens Chinese text correctly."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
-    return "\ufeff" + buffer.getvalue()
-
-
 def kpi_html(items: Sequence[tuple[str, str, str]]) -> str:
     """Key numbers as a row of cards: (key, label, formatted value)."""
     cards = "".join(
@@ -201,10 +148,6 @@ def kpi_html(items: Sequence[tuple[str, str, str]]) -> str:
 def section_outputs(sections: Sequence, empty_text: str = "") -> list[dict[str, Any]]:
     """Sections as notebook ``display_data`` outputs: heading, tables (first rows only),
     figures (plotly's MIME type: JupyterLab and Voila draw it) and text."""
-    import plotly.io as pio
-
-    from custops.sections import table_html
-
     def output(data: dict[str, Any]) -> dict[str, Any]:
         return {"output_type": "display_data", "data": data, "metadata": {}}
 
@@ -244,8 +187,6 @@ class Panel:
     date_column: str | None = None  # column of ``customers`` the range filters (None: orders)
 
     def __init__(self, ctx, customers: pd.DataFrame, *, months: Sequence[str] = ()):
-        import ipywidgets as widgets
-
         self.ctx = ctx
         self.lang = ctx.lang
         self.customers = customers
@@ -371,7 +312,7 @@ class Panel:
     def _show(self, sections: list, empty_text: str) -> None:
         # The outputs are assigned, not captured with ``with output:``: during Voila's run of
         # the cell, a capturing Output makes nbclient send comm messages on the shell channel
-        # it is waiting on, and the page hung in 2 of 12 loads (nbclient issue 312).
+        # it is waiting on, and the page could hang (nbclient issue 312).
         self.output.outputs = tuple(section_outputs(sections, empty_text))
 
     def _relabel(self) -> None:
@@ -438,8 +379,6 @@ class ProfilePanel(Panel):
     date_column = None  # the range applies to orders, not to customers
 
     def __init__(self, ctx, *, segments: pd.DataFrame | None = None):
-        from custops.profile import ATTRIBUTES
-
         self.features = ctx.features()
         self.orders = ctx.dataset().orders
         self.attributes = [a for a in ATTRIBUTES
@@ -468,9 +407,6 @@ class ProfilePanel(Panel):
         return min(self.ctx.as_of, (month_bounds(months)[1] - pd.Timedelta(days=1)).date())
 
     def make_views(self) -> dict[str, View]:
-        from custops import features as feature_steps
-        from custops import profile
-
         def customers(mask):
             return self.features[mask]
 
@@ -519,8 +455,6 @@ class SegmentPanel(Panel):
     selected customers (segments computed on everyone, then filtered)."""
 
     def __init__(self, ctx, *, segments: pd.DataFrame | None = None, params=None):
-        from custops.segment import SegmentParams
-
         self.features = ctx.features()
         self.params = params if params is not None else SegmentParams()
         self.segments = segments if segments is not None else _segments(ctx, self.features,
@@ -528,8 +462,6 @@ class SegmentPanel(Panel):
         super().__init__(ctx, customer_frame(self.features, self.segments))
 
     def make_views(self) -> dict[str, View]:
-        from custops import segment
-
         def frames(mask):
             return self.features[mask], self.segments[mask]
 
@@ -563,8 +495,6 @@ class ChurnPanel(Panel):
     date_column = "last_order_date"
 
     def __init__(self, ctx, *, segments: pd.DataFrame | None = None, params=None):
-        from custops.churn import ChurnParams
-
         self.features = ctx.features()
         self.params = params if params is not None else ChurnParams()
         segments = segments if segments is not None else _segments(ctx, self.features)
@@ -574,7 +504,7 @@ class ChurnPanel(Panel):
         for col in ("rfm_class", "value_tier", "lifecycle_stage"):  # the scores' own segments
             if col in self.scores:
                 scored[col] = self.scores[col].to_numpy()
-        self.download = download_button(filename="priority_list.csv")
+        self.download = DownloadButton(filename="priority_list.csv")
         self.download.add_class("custops-download")
         self.download.provider = self._csv
         last = pd.to_datetime(scored["last_order_date"])
@@ -592,9 +522,6 @@ class ChurnPanel(Panel):
                                     self.lang))
 
     def make_views(self) -> dict[str, View]:
-        from custops import churn
-        from custops import features as feature_steps
-
         def priority(mask, months, lang):
             scores = self.scores[mask]
             return [churn.risk_section(scores, lang),
@@ -632,18 +559,14 @@ class ReachPanel(Panel):
     def __init__(self, ctx, *, segments: pd.DataFrame | None = None,
                  scores: pd.DataFrame | None = None, params=None,
                  channels: pd.DataFrame | None = None):
-        import ipywidgets as widgets
-
-        from custops import reach
-
         self.features = ctx.features()
         inputs = reach.stored_inputs(ctx)
         if inputs is None:  # no finished 04 in this run: compute as 04_reach does (shared)
             segments = segments if segments is not None else _segments(ctx, self.features)
             scores = scores if scores is not None else ctx.load("churn_scores")
             inputs = reach.prepare(ctx, self.features, segments, scores,
-                                   channels if channels is not None else reach.load_channels(),
-                                   params if params is not None else reach.ReachParams())
+                                   channels if channels is not None else load_channels(),
+                                   params if params is not None else ReachParams())
         self.inputs, self.channels, self.params = inputs, inputs.channels, inputs.params
         customers = customer_frame(self.features, inputs.candidates)
         order = pd.Index(inputs.candidates["customer_id"]).get_indexer(customers["customer_id"])
@@ -673,15 +596,13 @@ class ReachPanel(Panel):
             self._initial_capacity[str(row.channel)] = limit
         self._initial_budget = budget
         self.capacity_help = widgets.HTML()
-        self.download = download_button(filename="contact_list.csv")
+        self.download = DownloadButton(filename="contact_list.csv")
         self.download.add_class("custops-download")
         self.download.provider = self._csv
         super().__init__(ctx, customers)
 
     # -- widgets ---------------------------------------------------------------------------
     def extra_widgets(self) -> list:
-        import ipywidgets as widgets
-
         return [self.budget, self.capacity_help,
                 widgets.HBox(list(self.capacity.values()),
                              layout=widgets.Layout(flex_flow="row wrap")),
@@ -711,16 +632,11 @@ class ReachPanel(Panel):
     def plan(self, mask: np.ndarray):
         """The re-optimised plan for the customers in ``mask`` at the sliders' budget and
         limits, and the parameters it used (memoised: views share one optimisation)."""
-        import dataclasses
-
-        from custops import reach
-
         key = (np.packbits(mask).tobytes(), self.state())
         if key in self._plans:
             self._plans.move_to_end(key)
             return self._plans[key]
-        params = dataclasses.replace(self.params, budget=float(self.budget.value),
-                                     campaign_days=1)
+        params = replace(self.params, budget=float(self.budget.value), campaign_days=1)
         channels = self.channels.assign(
             daily_capacity=[float(self.capacity[str(c)].value) for c in self.channels["channel"]])
         eligible = self.eligible[mask]
@@ -752,16 +668,13 @@ class ReachPanel(Panel):
         return to_csv(self.contacts(self.customer_mask(), self.lang))
 
     def make_views(self) -> dict[str, View]:
-        from custops import reach
-        from custops.sections import Section
-
         def plan_view(mask, months, lang):
             plan, params, _ = self.plan(mask)
             return [reach.plan_section(plan, params, lang)]
 
         def budget_view(mask, months, lang):
             _, params, channels = self.plan(mask)
-            # 7 points, not the report's 13: each is one optimisation (~1 s at 1M customers)
+            # 7 points, not the report's 13: each point is one optimisation
             curve = reach.budget_curve(self.candidates[mask].reset_index(drop=True), channels,
                                        self.eligible[mask], params, points=7)
             return [reach.budget_section(curve, params, lang)]
@@ -802,29 +715,6 @@ def _nice_step(raw: float) -> float:
     return float(min((m * power for m in (1, 2, 5, 10)), key=lambda v: abs(v - raw)))
 
 
-def contact_list(plan: pd.DataFrame, lang: str = "en", *, labelled: bool = False
-                 ) -> pd.DataFrame:
-    """The contacted customers as the exports write them (:func:`custops.reach.export_frame`:
-    operators' tools import these columns; phones masked); ``labelled`` gives headers and
-    values in ``lang`` for reading."""
-    from custops.reach import export_frame
-
-    out = export_frame(plan, lang).reset_index(drop=True)
-    if not labelled:
-        return out
-    headers = {"customer_id": "churn.customer", "channel": "reach.channel",
-               "send_time": "dash.send_time", "strategy": "churn.strategy",
-               "reason": "churn.reason", "rfm_class": "dash.rfm_class",
-               "lifecycle_stage": "churn.stage", "value_tier": "churn.tier",
-               "wecom_tags": "dash.wecom_tags", "phone": "dash.phone", "group": "dash.group"}
-    for col in ("channel", "strategy", "rfm_class", "lifecycle_stage", "value_tier", "group"):
-        if col in out:
-            out[col] = [value_label(v, lang) if pd.notna(v) else "" for v in out[col]]
-    if "reason" in out:
-        out["reason"] = out["reason"].astype("object").where(out["reason"].notna(), "")
-    return out.rename(columns={c: t(headers[c], lang) for c in out.columns if c in headers})
-
-
 def _with_reasons(scores: pd.DataFrame, features: pd.DataFrame, lang: str, *, top: int = 25
                   ) -> pd.DataFrame:
     """``scores`` with the reasons of the rows the priority table shows rewritten in ``lang``
@@ -837,22 +727,9 @@ def _with_reasons(scores: pd.DataFrame, features: pd.DataFrame, lang: str, *, to
     return out
 
 
-def reasons_in(customer_ids: pd.Series, features: pd.DataFrame, lang: str) -> np.ndarray:
-    """Churn reasons (:func:`custops.churn.reasons`) of these customers written in ``lang``
-    (stored reasons are in the run's language)."""
-    from custops.churn import reasons
-
-    if len(customer_ids) == 0:
-        return np.array([], dtype=object)
-    rows = features.set_index("customer_id").reindex(customer_ids)
-    return reasons(rows.reset_index(), lang).to_numpy()
-
-
 def _segments(ctx, features: pd.DataFrame, params=None) -> pd.DataFrame:
     """The run's segments, or segments with ``params`` (default thresholds) when there is no
     run yet."""
-    from custops.segment import SegmentParams, segment_customers
-
     stored = ctx.load("segments") if params is None else None
     return stored if stored is not None else segment_customers(features,
                                                                params or SegmentParams())
@@ -863,7 +740,6 @@ def _churn_scores(ctx, features: pd.DataFrame, segments: pd.DataFrame, params) -
     stored = ctx.load("churn_scores")
     if stored is not None:
         return stored
-    from custops import churn
 
     test_date, train_date = ctx.days_before(params.horizon_days), ctx.days_before(
         2 * params.horizon_days)
@@ -873,64 +749,6 @@ def _churn_scores(ctx, features: pd.DataFrame, segments: pd.DataFrame, params) -
     scores, _ = churn.score_customers(features_test, features, segments, result.winner, params,
                                       seed=ctx.seed, lang=ctx.lang)
     return scores
-
-
-# -- the download button: the CSV reaches the browser only when clicked ----------------------
-
-def _download_button_class():
-    import anywidget
-    import traitlets
-
-    class _DownloadButton(anywidget.AnyWidget):
-        """A button that asks the kernel for a file and saves it (a Blob download)."""
-
-        _esm = """
-        function render({ model, el }) {
-          const button = document.createElement("button");
-          button.className = "jupyter-widgets jupyter-button widget-button custops-download-button";
-          button.style.width = "auto";
-          button.style.padding = "0 12px";
-          const label = () => { button.textContent = "\\u2B07 " + model.get("label"); };
-          label();
-          model.on("change:label", label);
-          button.addEventListener("click", () => model.send({ event: "download" }));
-          model.on("msg:custom", (msg) => {
-            if (msg.event !== "file") { return; }
-            const blob = new Blob([msg.content], { type: "text/csv;charset=utf-8" });
-            const url = URL.createObjectURL(blob);
-            const a = document.createElement("a");
-            a.href = url; a.download = msg.filename;
-            document.body.appendChild(a); a.click();
-            setTimeout(() => { URL.revokeObjectURL(url); a.remove(); }, 2000);
-          });
-          el.appendChild(button);
-        }
-        export default { render };
-        """
-        label = traitlets.Unicode("").tag(sync=True)
-        filename = traitlets.Unicode("download.csv").tag(sync=True)
-
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self.provider: Callable[[], str] = lambda: ""
-            self.on_msg(self._on_msg)
-
-        def _on_msg(self, _widget, content, _buffers) -> None:
-            if not isinstance(content, dict) or content.get("event") != "download":
-                return
-            try:
-                text = self.provider()
-            except Exception:  # never a traceback on the page
-                log.exception("download %s failed", self.filename)
-                return
-            self.send({"event": "file", "filename": self.filename, "content": text})
-
-    return _DownloadButton
-
-
-def download_button(**kwargs):
-    """A download button widget (anywidget, imported only when a panel is built)."""
-    return _download_button_class()(**kwargs)
 
 
 PANELS: dict[str, type[Panel]] = {
@@ -954,7 +772,7 @@ def panel(ctx, notebook: str, interactive: bool = True, **inputs) -> Panel | Non
     **inputs
         The notebook's own objects the panel should reuse: ``segments`` (all notebooks),
         ``params`` (02: :class:`custops.segment.SegmentParams`, 03:
-        :class:`custops.churn.ChurnParams`, 04: :class:`custops.reach.ReachParams`), and on 04
+        :class:`custops.churn.ChurnParams`, 04: :class:`custops.rules.ReachParams`), and on 04
         ``scores`` (churn scores) and ``channels`` (the channel table); 04 prefers the run's
         stored inputs, parameters and channels when the run has them.
 
@@ -968,478 +786,6 @@ def panel(ctx, notebook: str, interactive: bool = True, **inputs) -> Panel | Non
     if notebook not in PANELS:
         raise ParameterError(f"no dashboard panel for {notebook!r}; available: "
                              f"{', '.join(PANELS)}")
-    from IPython.display import display
-
     built = PANELS[notebook](ctx, **inputs)
     display(built.widget)
     return built
-
-
-# -- landing page ------------------------------------------------------------------------------
-
-def landing(run_dir: str = "", data_dir: str = "data/sample") -> None:
-    """Show the landing page: which report the dashboards show and a link to each, with
-    titles in English and Chinese."""
-    from IPython.display import HTML, display
-
-    from custops.run.runner import available_notebooks, notebook_title
-
-    run = finished_run(run_dir or os.environ.get(RUN_DIR_ENV, ""))
-    items = []
-    for name in available_notebooks():
-        items.append(f'<li style="margin:10px 0;font-size:1.15em"><a href="{name}.ipynb">'
-                     f'{html.escape(notebook_title(name, "en"))}</a> · '
-                     f'<a href="{name}.ipynb" lang="zh">'
-                     f'{html.escape(notebook_title(name, "zh"))}</a></li>')
-    lines = []
-    for lang in ("en", "zh"):
-        if run is not None:
-            manifest = json.loads((run / "manifest.json").read_text("utf-8"))
-            lines.append(t("dash.landing_run", lang, run=run.name,
-                           as_of=manifest.get("parameters", {}).get("as_of", ""),
-                           finished=manifest.get("finished", "")))
-        else:
-            lines.append(t("dash.landing_no_run", lang, data=data_dir))
-    display(HTML(
-        f'<div class="custops-landing"><h2>{html.escape(t("dash.landing_title", "en"))} · '
-        f'{html.escape(t("dash.landing_title", "zh"))}</h2>'
-        + "".join(f"<p>{html.escape(line)}</p>" for line in lines)
-        + f"<ol>{''.join(items)}</ol></div>"))
-
-
-# -- the server --------------------------------------------------------------------------------
-
-def finished_run(path: str | os.PathLike | None) -> Path | None:
-    """``path`` resolved if it is a finished report (manifest.json with status ok), else None."""
-    if not path:
-        return None
-    folder = Path(path).expanduser()
-    manifest = folder / "manifest.json"
-    if not manifest.is_file():
-        return None
-    try:
-        status = json.loads(manifest.read_text("utf-8")).get("status")
-    except (OSError, ValueError):
-        return None
-    return folder.resolve() if status == "ok" else None
-
-
-def resolve_run(run: str | None, *, default: str = "reports") -> Path | None:
-    """The report folder the dashboards show.
-
-    ``run`` given: it must be a finished report (else :class:`ParameterError`). Not given:
-    ``default`` if it is a finished report (looked up in the current folder, then the
-    repository), else None — the notebooks then compute from the sample data.
-    """
-    from custops.run.context import repo_root
-
-    if run:
-        found = finished_run(run)
-        if found is None:
-            raise ParameterError(
-                f"{run} is not a finished report (no manifest.json with status ok): run "
-                f"`custops report --data DATA --out {run}` first, or leave out --run to "
-                "explore the sample data")
-        return found
-    for candidate in (Path(default), repo_root() / default):
-        found = finished_run(candidate)
-        if found is not None:
-            return found
-    return None
-
-
-def voila_command(notebooks: str | os.PathLike, *, port: int, ip: str = "127.0.0.1",
-                  cull_idle_timeout: int = CULL_IDLE_SECONDS,
-                  cull_interval: int = CULL_INTERVAL_SECONDS, preheat: bool = False
-                  ) -> list[str]:
-    """The Voila command line: sources stripped and tracebacks hidden (Voila's defaults, not
-    overridden), idle kernels culled, no browser, the port exactly as given."""
-    if preheat and cull_idle_timeout < 120:
-        # A short cull can kill the kernel waiting in the pool (the page then has no widgets).
-        raise ParameterError("preheated kernels need cull_idle_timeout >= 120 s")
-    command = [
-        sys.executable, "-m", "voila", str(notebooks), "--no-browser",
-        f"--port={int(port)}", f"--Voila.ip={ip}", "--Voila.port_retries=0",
-        f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
-        f"--MappingKernelManager.cull_interval={int(cull_interval)}",
-    ]
-    if preheat:
-        command += ["--preheat_kernel=True", "--pool_size=1",
-                    f"--VoilaKernelManager.preheat_denylist=['{LANDING}.ipynb']"]
-    return command
-
-
-def free_port(ip: str = "127.0.0.1") -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as sock:
-        sock.bind((ip, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_open(ip: str, port: int) -> bool:
-    with contextlib.suppress(OSError), socket.create_connection((ip, port), timeout=0.3):
-        return True
-    return False
-
-
-@dataclass
-class Server:
-    """A running Voila server (its process, address and the run it shows)."""
-
-    process: subprocess.Popen
-    ip: str
-    port: int
-    run_dir: Path | None
-    log_path: Path | None = None
-    notebooks: list[str] = field(default_factory=list)
-
-    @property
-    def pid(self) -> int:
-        return self.process.pid
-
-    @property
-    def base_url(self) -> str:
-        return f"http://{self.ip}:{self.port}"
-
-    def url(self, notebook: str | None = None) -> str:
-        """The page of ``notebook`` ("01_profile"), or the landing page / tree."""
-        if notebook is None:
-            from custops.run.runner import notebooks_dir
-
-            if (notebooks_dir() / f"{LANDING}.ipynb").exists():
-                notebook = LANDING
-            else:
-                return f"{self.base_url}/"
-        return f"{self.base_url}/voila/render/{notebook}.ipynb"
-
-    def kernel_count(self) -> int:
-        """Kernels running under this server (child processes running ipykernel).
-
-        Voila does not list kernels over HTTP, so this counts processes.
-        """
-        return kernel_count(self.pid)
-
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop the server (SIGTERM: Voila shuts its kernels down), then kill whatever is
-        left of it and of its kernels."""
-        import psutil
-
-        try:
-            kernels = psutil.Process(self.pid).children(recursive=True)
-        except psutil.NoSuchProcess:
-            kernels = []
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout)
-        for child in kernels:
-            with contextlib.suppress(psutil.Error):
-                child.kill()
-
-    def __enter__(self) -> Server:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def kernel_pids(pid: int) -> list[int]:
-    """Kernel processes (``ipykernel_launcher``) among the descendants of ``pid``."""
-    import psutil
-
-    try:
-        children = psutil.Process(pid).children(recursive=True)
-    except psutil.NoSuchProcess:
-        return []
-    found = []
-    for child in children:
-        with contextlib.suppress(psutil.Error):
-            if any(KERNEL_MARKER in part for part in child.cmdline()):
-                found.append(child.pid)
-    return found
-
-
-def kernel_count(pid: int) -> int:
-    """How many kernels run under the server ``pid``."""
-    return len(kernel_pids(pid))
-
-
-def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
-                 ip: str = "127.0.0.1", cull_idle_timeout: int = CULL_IDLE_SECONDS,
-                 cull_interval: int = CULL_INTERVAL_SECONDS, preheat: bool = False,
-                 log_path: str | os.PathLike | None = None, quiet: bool = True,
-                 timeout: float = 60.0) -> Server:
-    """Start Voila on the notebooks folder with ``CUSTOPS_RUN_DIR`` set to ``run_dir`` (None:
-    unset, the notebooks compute from their data) and wait until it listens.
-
-    Voila's log goes to ``log_path``, else nowhere (``quiet``) or to this terminal.
-    """
-    from custops.run.runner import available_notebooks, notebooks_dir
-
-    port = int(port) if port else free_port(ip)
-    if port_open(ip, port):
-        raise ParameterError(f"port {port} on {ip} is already in use: pass another --port")
-    from custops.run.runner import kernel_env
-
-    env = kernel_env()  # Voila's kernels: OpenMP workers sleep when idle, as in reports
-    env.pop(RUN_DIR_ENV, None)
-    if run_dir is not None:
-        env[RUN_DIR_ENV] = str(Path(run_dir).resolve())
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    command = voila_command(notebooks_dir(), port=port, ip=ip,
-                            cull_idle_timeout=cull_idle_timeout, cull_interval=cull_interval,
-                            preheat=preheat)
-    output = open(log_path, "ab") if log_path else (subprocess.DEVNULL if quiet else None)
-    try:
-        process = subprocess.Popen(command, env=env, cwd=str(notebooks_dir()), stdout=output,
-                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    finally:
-        if log_path:
-            output.close()
-    server = Server(process, ip, port, Path(run_dir).resolve() if run_dir else None,
-                    Path(log_path) if log_path else None, available_notebooks())
-    deadline = time.monotonic() + timeout
-    while not port_open(ip, port):
-        if process.poll() is not None:
-            raise RunError(f"Voila exited with code {process.returncode} before listening on "
-                           f"{ip}:{port}" + (f"; see {log_path}" if log_path else ""))
-        if time.monotonic() > deadline:
-            server.stop()
-            raise RunError(f"Voila did not listen on {ip}:{port} within {timeout:.0f} s")
-        time.sleep(0.2)
-    return server
-
-
-def cli_dashboard(args) -> int:
-    """``custops dashboard``: serve the dashboards until Ctrl-C.
-
-    One kernel per dashboard is preheated (it has already run its notebook when a manager
-    opens the page: the first figure came 2.2-3.0x the static baseline instead of 6.3-7.8x
-    on the sample); ``args.preheat = False`` turns that off.
-    """
-    run = resolve_run(args.run)
-    ip, port = args.ip or "127.0.0.1", int(args.port or DEFAULT_PORT)
-    preheat = bool(getattr(args, "preheat", True))
-    server = start_server(run, port=port, ip=ip, preheat=preheat, quiet=False, timeout=120)
-    # A service manager stops us with SIGTERM: exit through ``finally`` so Voila and its
-    # kernels do not outlive us.
-    previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
-    try:
-        source = (f"report {run}" if run is not None
-                  else "no finished report (run `custops report` first): computing from "
-                       "the sample data")
-        print(f"custops dashboards ({source})", flush=True)
-        print(f"open {server.url()}", flush=True)
-        for name in server.notebooks:
-            print(f"  {name}: {server.url(name)}", flush=True)
-        if preheat:
-            print("one kernel per dashboard is kept ready (~215 MB each); restart the server "
-                  "after a new report so no ready kernel shows the previous one", flush=True)
-        print(f"kernels of closed pages are shut down after {CULL_IDLE_SECONDS // 60} idle "
-              "minutes; Ctrl-C stops the server", flush=True)
-        return int(server.process.wait() or 0)
-    finally:
-        server.stop()
-        signal.signal(signal.SIGTERM, previous)
-
-
-# -- the browser benchmark ---------------------------------------------------------------------
-
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
-PANEL_FIGURE = ".custops-output .js-plotly-plot .main-svg"
-# A filter change per dashboard for the bench and the tests: (filter column, option index).
-FILTER_STEPS = {"01_profile": [("value_tier", 1), ("province", 1), ("value_tier", 0)],
-                "02_segment": [("lifecycle_stage", 1), ("acquisition_channel", 1),
-                               ("lifecycle_stage", 0)],
-                "03_churn": [("value_tier", 1), ("province", 1), ("value_tier", 0)],
-                "04_reach": [("value_tier", 1), ("value_tier", 2), ("value_tier", 0)]}
-
-
-def filter_selector(column: str) -> str:
-    """CSS selector of a filter's <select> element on a dashboard page."""
-    return f".custops-filter-{column.replace('_', '-')} select"
-
-
-def panel_state_js() -> str:
-    """JavaScript returning the panel's key numbers and the data of its first figure."""
-    return """() => {
-      const kpis = [...document.querySelectorAll('.custops-kpi-value')].map(e => e.textContent);
-      const plot = document.querySelector('.custops-output .js-plotly-plot');
-      let data = null;
-      if (plot && plot.data) {
-        data = JSON.stringify(plot.data.map(d => [d.x, d.y, d.z, d.values]));
-      }
-      return JSON.stringify({kpis, data});
-    }"""
-
-
-def static_baseline_page(folder: str | os.PathLike) -> Path:
-    """A static HTML page with one plotly figure and plotly.js beside it (the baseline)."""
-    import plotly.graph_objects as go
-    import plotly.io as pio
-
-    from custops.plots import write_plotlyjs
-
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    write_plotlyjs(folder)
-    fig = go.Figure(go.Bar(x=["a", "b", "c"], y=[3, 1, 2]), layout={"title": "baseline"})
-    body = pio.to_html(fig, include_plotlyjs=False, full_html=False)
-    page = folder / "baseline.html"
-    page.write_text('<!doctype html><html><head><meta charset="utf-8">'
-                    '<script src="plotly.min.js"></script></head><body>'
-                    f"{body}</body></html>", encoding="utf-8")
-    return page
-
-
-def wait_for_change(page, before: str, timeout_ms: int = 10_000) -> str:
-    """Wait until both the key numbers and the figure differ from ``before``; return the new
-    state."""
-    page.wait_for_function(
-        """([js, before]) => {
-          const now = JSON.parse(eval(js)());
-          const old = JSON.parse(before);
-          return now.data !== null && JSON.stringify(now.kpis) !== JSON.stringify(old.kpis)
-                 && now.data !== old.data;
-        }""", arg=[panel_state_js(), before], timeout=timeout_ms, polling="raf")
-    return page.evaluate(panel_state_js())
-
-
-def bench_dashboard(run_dir: str | os.PathLike, *, notebooks: Iterable[str] | None = None,
-                    preheat: bool = True, chromium: str = CHROMIUM) -> dict[str, Any]:
-    """Time the dashboards in headless Chromium against a static one-figure plotly page.
-
-    Each dashboard is opened in a fresh browser context (nothing cached) once the server's
-    kernels are idle; ``preheat`` (default, as ``custops dashboard`` serves) first lets every
-    notebook's ready kernel run its notebook.
-
-    Parameters
-    ----------
-    run_dir : path
-        A finished report the dashboards show.
-    notebooks : iterable of str, optional
-        Dashboards to time (default: those with a panel).
-    preheat : bool
-        Serve with one preheated kernel per notebook (False: a kernel starts per visit).
-    chromium : str
-        The Chromium executable.
-
-    Returns
-    -------
-    dict
-        ``baseline_static_plotly_s`` (static page, first figure drawn),
-        ``dashboards[name]``: ``html_s`` (page streamed: the notebook ran), ``first_figure_s``
-        (first figure of the panel drawn), ``figures_s`` (every figure of the page drawn),
-        ``filter_change_s`` (each filter change until numbers and figure changed),
-        ``first_figure_ratio`` (first figure / baseline); plus the configuration.
-    """
-    from playwright.sync_api import sync_playwright
-
-    if not Path(chromium).exists():
-        raise RunError(f"{chromium} not found: install Debian chromium (make system-deps)")
-    run = finished_run(run_dir)
-    if run is None:
-        raise ParameterError(f"{run_dir} is not a finished report")
-    names = list(notebooks or [n for n in PANELS])
-    result: dict[str, Any] = {"run_dir": str(run), "preheat": preheat, "dashboards": {},
-                              "cpu_count": os.cpu_count()}
-    tmp = Path(tempfile.mkdtemp(prefix="custops-bench-"))
-    server = start_server(run, preheat=preheat, cull_idle_timeout=600 if preheat else 120,
-                          log_path=tmp / "voila.log")
-    try:
-        if preheat:  # let the pool fill (every notebook executed once) before timing
-            deadline = time.monotonic() + 180
-            while server.kernel_count() < len(server.notebooks) and time.monotonic() < deadline:
-                time.sleep(1)
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-            try:
-                baseline = static_baseline_page(tmp / "baseline")
-                context = browser.new_context()
-                page = context.new_page()
-                start = time.perf_counter()
-                page.goto(baseline.as_uri(), wait_until="domcontentloaded")
-                page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-                result["baseline_static_plotly_s"] = round(time.perf_counter() - start, 3)
-                context.close()
-                for name in names:
-                    failures = []
-                    for _attempt in range(2):  # a page that never drew is retried once
-                        _wait_idle(server.pid)
-                        try:
-                            entry = _bench_one(browser, server, name)
-                        except Exception as exc:  # a failed page is a result, not a crash
-                            log_tail = (tmp / "voila.log").read_text("utf-8", "replace")
-                            failures.append({"error": f"{type(exc).__name__}: {str(exc)[:300]}",
-                                             "server_log_tail": log_tail.splitlines()[-15:]})
-                            entry = failures[-1]
-                        else:
-                            entry["first_figure_ratio"] = round(
-                                entry["first_figure_s"] / result["baseline_static_plotly_s"], 2)
-                            break
-                    if failures and "error" not in entry:
-                        entry["failed_attempts"] = failures  # recorded, not hidden
-                    result["dashboards"][name] = entry
-            finally:
-                browser.close()
-    finally:
-        server.stop()
-        shutil.rmtree(tmp, ignore_errors=True)
-    return result
-
-
-def _wait_idle(pid: int, *, timeout: float = 180.0, busy_percent: float = 10.0) -> None:
-    """Wait until the kernels under ``pid`` use less than ``busy_percent`` of a core together
-    (a refilling pool or a closing page would otherwise compete with the measurement)."""
-    import psutil
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        kernels = []
-        for kernel_pid in kernel_pids(pid):
-            with contextlib.suppress(psutil.Error):
-                process = psutil.Process(kernel_pid)
-                process.cpu_percent(None)
-                kernels.append(process)
-        time.sleep(1.0)
-        busy = 0.0
-        for process in kernels:
-            with contextlib.suppress(psutil.Error):
-                busy += process.cpu_percent(None)
-        if busy < busy_percent:
-            return
-
-
-def _bench_one(browser, server: Server, name: str) -> dict[str, Any]:
-    context = browser.new_context()
-    page = context.new_page()
-    try:
-        start = time.perf_counter()
-        page.goto(server.url(name), wait_until="domcontentloaded", timeout=120_000)
-        html_s = time.perf_counter() - start
-        page.wait_for_selector(PANEL_FIGURE, timeout=120_000)
-        first = time.perf_counter() - start
-        page.wait_for_function(
-            """() => { const all = document.querySelectorAll('.js-plotly-plot');
-                       return all.length > 0 && [...all].every(p => p.querySelector('.main-svg'));
-                     }""", timeout=120_000)
-        every = time.perf_counter() - start
-        page.wait_for_timeout(1000)  # let the page settle, as a user would
-        changes = []
-        state = page.evaluate(panel_state_js())
-        for column, index in FILTER_STEPS[name]:
-            t0 = time.perf_counter()
-            page.locator(filter_selector(column)).select_option(index=index)
-            state = wait_for_change(page, state)
-            changes.append(round(time.perf_counter() - t0, 3))
-        return {"html_s": round(html_s, 3), "first_figure_s": round(first, 3),
-                "figures_s": round(every, 3), "filter_change_s": changes,
-                "filter_change_median_s": float(np.median(changes))}
-    finally:
-        context.close()
