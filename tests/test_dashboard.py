@@ -19,11 +19,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import reach, rules
+from custops import reach
 from custops.app import downloads, panels
 from custops.app import server as app_server
 from custops.errors import ParameterError
 from custops.labels import t
+from custops.run import catalog
 from custops.tools import browser as browser_tools  # the `browser` fixture is Chromium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,16 +64,11 @@ def test_priority_list_is_at_risk_only_masked_and_labelled():
         "churn_probability": [0.9, 0.1, 0.5], "expected_value": [100.0, 50.0, 20.0],
         "strategy": ["service_callback", "monitor", "product_offer"],
         "value_tier": ["vip", "small", "small"], "lifecycle_stage": ["decline", "mature", None],
-    })
-    features = pd.DataFrame({
-        "customer_id": ["A", "B", "C"], "days_since_last_order": [40, 3, 80],
-        "mean_gap_days": [10.0, 5.0, np.nan], "order_days": [6, 9, 1],
-        "orders_90d": [1, 4, 0], "orders_365d": [12, 14, 1], "events_complaint": [1, 0, 0],
-        "days_since_last_event": [30, 1, 90],
+        "reason": ["complaint:n=1;overdue:days=40,gap=10", "healthy", "single:days=80"],
     })
     customers = pd.DataFrame({"customer_id": ["A", "B", "C"],
                               "phone": ["13812345678", "139****0000", None]})
-    table = downloads.priority_list(scores, customers, features, "zh")
+    table = downloads.priority_list(scores, customers, "zh")
     assert table[t("churn.customer", "zh")].tolist() == ["A", "C"]
     assert table[t("dash.phone", "zh")].tolist() == ["138****5678", ""]
     assert table[t("churn.tier", "zh")].tolist() == ["VIP", "小客户"]
@@ -130,23 +126,24 @@ def test_voila_command_keeps_sources_and_tracebacks_hidden_and_culls():
         app_server.voila_command("nb", port=1, preheat=True, cull_idle_timeout=10)
 
 
-def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path):
-    """The 04 panel re-runs the optimiser on the run's stored inputs: the same plan as the
+def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path, monkeypatch):
+    """The 04 panel re-runs the optimizer on the run's stored inputs: the same plan as the
     notebook's at the run's budget, cheaper under a lower budget, no contacts on a switched-off
     channel, only selected customers, and a masked contact list matching the plan."""
-    from custops import segment
     from custops.run import context
 
-    ctx = context.open_run(str(SAMPLE), run_dir=str(tmp_path / "run"))
-    feats = ctx.features()
-    params = rules.ReachParams(budget=300.0)
-    inputs = reach.prepare(ctx, feats, segment.segment_customers(feats), None,
-                           rules.load_channels(), params)
+    run = tmp_path / "run"
+    ctx = context.open_run(data_dir=str(SAMPLE), run_dir=str(run), budget=300.0)
+    params = ctx.reach_params
+    inputs = ctx.get("reach_inputs")
+    (run / "manifest.json").write_text(json.dumps({"parameters": {
+        "data_dir": str(SAMPLE), "as_of": str(ctx.as_of), "budget": 300.0}}), encoding="utf-8")
     # a dashboard opening that run reads the stored inputs back, with the run's parameters
-    reader = context.open_run(str(SAMPLE))
-    reader.run_dir, reader.read_only = ctx.run_dir, True
-    stored = reach.stored_inputs(reader)
-    assert stored is not None and stored.params.budget == 300.0
+    monkeypatch.setenv(context.RUN_DIR_ENV, str(run))
+    reader = context.open_run(data_dir=str(SAMPLE))
+    assert reader.read_only
+    stored = reader.get("reach_inputs")
+    assert stored is not inputs and stored.params.budget == 300.0
     np.testing.assert_array_equal(stored.eligible, inputs.eligible)
     assert stored.candidates["customer_id"].equals(inputs.candidates["customer_id"])
     assert stored.excluded == inputs.excluded
@@ -211,17 +208,19 @@ def test_a_dashboard_takes_the_published_runs_parameters(tmp_path, monkeypatch):
                 "rfm_cut": "mean", "compare_days": 90, "n_clusters": 5}
     monkeypatch.setenv(context.RUN_DIR_ENV, str(run))
     page = dict(defaults)
-    ctx = context.open_run(str(SAMPLE), namespace=page)
+    ctx = context.open_run(page)
     assert ctx.read_only and ctx.seed == 7 and ctx.lang == "en"
-    assert page == {**defaults, "seed": 7, "rfm_cut": "median", "compare_days": 30}
-    assert "budget" not in page  # only the notebook's own parameters
+    assert page == {**defaults, "data_dir": "/elsewhere", "seed": 7, "rfm_cut": "median",
+                    "compare_days": 30}
+    assert ctx.reach_params.budget == 5000.0  # the run's, though the page does not name it
+    assert "budget" not in page  # only the notebook's own variables change
 
     writer = dict(defaults)
-    ctx = context.open_run(str(SAMPLE), run_dir=str(run), namespace=writer)
+    ctx = context.open_run(writer, run_dir=str(run))
     assert not ctx.read_only and ctx.seed == 42 and writer == defaults
     monkeypatch.delenv(context.RUN_DIR_ENV)
     alone = dict(defaults)
-    assert context.open_run(str(SAMPLE), namespace=alone).seed == 42 and alone == defaults
+    assert context.open_run(alone).seed == 42 and alone == defaults
 
 
 def test_exclusion_rules_read_in_both_languages():
@@ -444,11 +443,10 @@ def _set_slider(page, selector: str, value: str) -> None:
 @pytest.mark.slow
 def test_reach_dashboard_sliders_replan_and_download_the_contact_list(server, browser, run_dir,
                                                                        tmp_path):
-    """Budget and channel sliders re-run the optimiser on the stored inputs: the numbers on
+    """Budget and channel sliders re-run the optimizer on the stored inputs: the numbers on
     the page are those of the plan at the new settings, and the download is that plan."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    from custops.run import context
 
     context_, page = _open(browser, server.url("04_reach"), browser_tools.PANEL_FIGURE)
     try:
@@ -466,9 +464,8 @@ def test_reach_dashboard_sliders_replan_and_download_the_contact_list(server, br
         _set_slider(page, ".custops-capacity-push", "0")
         after_push = browser_tools.wait_for_change(page, after, timeout_ms=20_000)
 
-        ctx = context.open_run(str(SAMPLE))
-        ctx.run_dir, ctx.read_only = run_dir, True
-        inputs = reach.stored_inputs(ctx)
+        inputs = catalog.ARTIFACTS["reach_inputs"].read(run_dir / "artifacts")
+        seed = json.loads((run_dir / "manifest.json").read_text("utf-8"))["parameters"]["seed"]
         channels = inputs.channels.assign(daily_capacity=[
             0.0 if c == "push" else min(float(v) * inputs.params.campaign_days,
                                         len(inputs.candidates))
@@ -476,7 +473,7 @@ def test_reach_dashboard_sliders_replan_and_download_the_contact_list(server, br
                             strict=True)])
         params = dataclasses.replace(inputs.params, budget=budget, campaign_days=1)
         expected = reach.build_plan(inputs.candidates, channels, inputs.eligible, params,
-                                    seed=ctx.seed, method="lagrangian")
+                                    seed=seed, method="lagrangian")
         assert json.loads(after_push)["kpis"][0] == f"{len(expected.plan):,}"
         assert float(kpis[2].replace(",", "")) <= budget
         assert json.loads(after_push)["kpis"] != kpis

@@ -12,15 +12,13 @@ import sys
 from collections.abc import Callable
 
 import anywidget
-import numpy as np
 import pandas as pd
 import traitlets
 
-from custops.churn import reason_codes
 from custops.exports import export_frame, mask_phones
 from custops.labels import reason_words, t, value_label
 
-__all__ = ["DownloadButton", "contact_list", "priority_list", "reasons_in", "to_csv"]
+__all__ = ["DownloadButton", "contact_list", "priority_list", "to_csv"]
 
 # A failed download goes to the kernel's own stderr (the Voila server's log), never into the page.
 log = logging.getLogger(__name__)
@@ -83,18 +81,17 @@ class DownloadButton(anywidget.AnyWidget):
 
 # -- the lists ----------------------------------------------------------------------------------
 
-def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, features: pd.DataFrame,
-                  lang: str = "en") -> pd.DataFrame:
+def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, lang: str = "en"
+                  ) -> pd.DataFrame:
     """The priority list as users read it: at-risk buyers by priority, labels in ``lang``,
-    reasons rewritten in ``lang``, phones masked.
+    reasons in words of ``lang`` (the scores hold reason codes), phones masked.
 
     Required columns: ``scores`` — customer_id, priority_rank, risk_band, churn_probability,
-    expected_value, strategy (value_tier, lifecycle_stage, rfm_class optional); ``customers``
-    — customer_id, phone (see :func:`custops.app.panels.customer_frame`); ``features`` — the
-    feature table.
+    expected_value, strategy, reason (value_tier, lifecycle_stage, rfm_class optional);
+    ``customers`` — customer_id, phone (see :func:`custops.app.panels.customer_frame`).
     """
     at_risk = scores[scores["risk_band"] != "low_risk"]
-    reason = reasons_in(at_risk["customer_id"], features, lang)
+    reason = reason_words(at_risk["reason"], lang).to_numpy()
     phone = customers.set_index("customer_id")["phone"].reindex(at_risk["customer_id"])
 
     def labelled(column: str) -> list[str]:
@@ -142,12 +139,3 @@ def contact_list(plan: pd.DataFrame, lang: str = "en", *, labelled: bool = False
     if "reason" in out:
         out["reason"] = out["reason"].astype("object").where(out["reason"].notna(), "")
     return out.rename(columns={c: t(headers[c], lang) for c in out.columns if c in headers})
-
-
-def reasons_in(customer_ids: pd.Series, features: pd.DataFrame, lang: str) -> np.ndarray:
-    """Churn reasons of these customers (:func:`custops.churn.reason_codes`) in ``lang``'s
-    words (:func:`custops.labels.reason_words`)."""
-    if len(customer_ids) == 0:
-        return np.array([], dtype=object)
-    rows = features.set_index("customer_id").reindex(customer_ids)
-    return reason_words(reason_codes(rows.reset_index()), lang).to_numpy()

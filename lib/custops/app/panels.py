@@ -9,7 +9,7 @@ Figures go into an :class:`ipywidgets.Output` as plotly's MIME type (the rendere
 figures use: no second plotly bundle, as a ``FigureWidget`` would load); only aggregates and
 the first rows of tables reach the browser. On ``03_churn`` a button downloads the filtered
 priority list as CSV (phones masked). On ``04_reach`` a budget slider and a contact limit
-per channel re-run the optimiser (the Lagrangian method, quick enough to follow a slider) on
+per channel re-run the optimizer (the Lagrangian method, quick enough to follow a slider) on
 the run's stored candidates for the selected customers, and a button downloads the filtered
 contact list.
 """
@@ -34,15 +34,13 @@ from IPython.display import display
 
 from custops import churn, profile, reach, segment
 from custops import features as feature_steps
-from custops.app.downloads import DownloadButton, contact_list, priority_list, reasons_in, to_csv
-from custops.churn import ChurnParams
+from custops.app.downloads import DownloadButton, contact_list, priority_list, to_csv
 from custops.errors import ParameterError
 from custops.exports import mask_phones
 from custops.labels import check_lang, t, value_label
 from custops.profile import ATTRIBUTES
-from custops.rules import ReachParams, load_channels
 from custops.sections import Section, table_html
-from custops.segment import RFM_CLASS_ORDER, STAGES, TIERS, SegmentParams, segment_customers
+from custops.segment import RFM_CLASS_ORDER, STAGES, TIERS
 
 __all__ = ["ALL", "FILTERS", "PANELS", "ChurnPanel", "Panel", "ProfilePanel", "ReachPanel",
            "SegmentPanel", "View", "customer_frame", "filter_mask", "filter_values", "kpi_html",
@@ -378,14 +376,13 @@ class ProfilePanel(Panel):
     date_label = "dash.orders_between"
     date_column = None  # the range applies to orders, not to customers
 
-    def __init__(self, ctx, *, segments: pd.DataFrame | None = None):
-        self.features = ctx.features()
+    def __init__(self, ctx):
+        self.features = ctx.get("features")
         self.orders = ctx.dataset().orders
         self.attributes = [a for a in ATTRIBUTES
                            if ("age" if a == "age_band" else a) in self.features
                            and self.features["age" if a == "age_band" else a].notna().any()]
-        segments = segments if segments is not None else _segments(ctx, self.features)
-        customers = customer_frame(self.features, segments)
+        customers = customer_frame(self.features, ctx.get("segments"))
         times = pd.to_datetime(self.orders["order_time"])
         as_of = pd.Timestamp(ctx.as_of)
         self._order_month = times.dt.strftime("%Y-%m").to_numpy()
@@ -454,11 +451,10 @@ class SegmentPanel(Panel):
     """02_segment: RFM classes, value tiers, lifecycle stages and the pyramid for the
     selected customers (segments computed on everyone, then filtered)."""
 
-    def __init__(self, ctx, *, segments: pd.DataFrame | None = None, params=None):
-        self.features = ctx.features()
-        self.params = params if params is not None else SegmentParams()
-        self.segments = segments if segments is not None else _segments(ctx, self.features,
-                                                                         self.params)
+    def __init__(self, ctx):
+        self.features = ctx.get("features")
+        self.params = ctx.segment_params
+        self.segments = ctx.get("segments")
         super().__init__(ctx, customer_frame(self.features, self.segments))
 
     def make_views(self) -> dict[str, View]:
@@ -494,11 +490,11 @@ class ChurnPanel(Panel):
     date_label = "dash.last_order_between"
     date_column = "last_order_date"
 
-    def __init__(self, ctx, *, segments: pd.DataFrame | None = None, params=None):
-        self.features = ctx.features()
-        self.params = params if params is not None else ChurnParams()
-        segments = segments if segments is not None else _segments(ctx, self.features)
-        self.scores = _churn_scores(ctx, self.features, segments, self.params)
+    def __init__(self, ctx):
+        self.features = ctx.get("features")
+        self.params = ctx.churn_params
+        segments = ctx.get("segments")
+        self.scores = ctx.get("churn_scores")
         everyone = customer_frame(self.features, segments).set_index("customer_id")
         scored = everyone.reindex(self.scores["customer_id"]).reset_index()
         for col in ("rfm_class", "value_tier", "lifecycle_stage"):  # the scores' own segments
@@ -518,14 +514,13 @@ class ChurnPanel(Panel):
 
     def _csv(self) -> str:
         mask = self.customer_mask()
-        return to_csv(priority_list(self.scores[mask], self.customers[mask], self.features,
-                                    self.lang))
+        return to_csv(priority_list(self.scores[mask], self.customers[mask], self.lang))
 
     def make_views(self) -> dict[str, View]:
         def priority(mask, months, lang):
             scores = self.scores[mask]
             return [churn.risk_section(scores, lang),
-                    churn.priority_section(_with_reasons(scores, self.features, lang), lang)]
+                    churn.priority_section(scores, lang)]
 
         def trend(mask, months, lang):
             orders = self.ctx.dataset().orders
@@ -551,22 +546,14 @@ class ChurnPanel(Panel):
 
 class ReachPanel(Panel):
     """04_reach: the campaign re-planned for the selected customers. A budget slider and one
-    contact-limit slider per channel (0 switches the channel off) re-run the optimiser on the
+    contact-limit slider per channel (0 switches the channel off) re-run the optimizer on the
     run's stored candidates (uplift, value of a conversion, send hour) and eligibility; the
     views show the plan, the budget curve, send times and the first contacts, and a button
     downloads the filtered contact list (phones masked)."""
 
-    def __init__(self, ctx, *, segments: pd.DataFrame | None = None,
-                 scores: pd.DataFrame | None = None, params=None,
-                 channels: pd.DataFrame | None = None):
-        self.features = ctx.features()
-        inputs = reach.stored_inputs(ctx)
-        if inputs is None:  # no finished 04 in this run: compute as 04_reach does (shared)
-            segments = segments if segments is not None else _segments(ctx, self.features)
-            scores = scores if scores is not None else ctx.load("churn_scores")
-            inputs = reach.prepare(ctx, self.features, segments, scores,
-                                   channels if channels is not None else load_channels(),
-                                   params if params is not None else ReachParams())
+    def __init__(self, ctx):
+        self.features = ctx.get("features")
+        inputs = ctx.get("reach_inputs")  # shared with the notebook's sections below
         self.inputs, self.channels, self.params = inputs, inputs.channels, inputs.params
         customers = customer_frame(self.features, inputs.candidates)
         order = pd.Index(inputs.candidates["customer_id"]).get_indexer(customers["customer_id"])
@@ -630,8 +617,8 @@ class ReachPanel(Panel):
 
     # -- the plan --------------------------------------------------------------------------
     def plan(self, mask: np.ndarray):
-        """The re-optimised plan for the customers in ``mask`` at the sliders' budget and
-        limits, and the parameters it used (memoised: views share one optimisation)."""
+        """The re-optimized plan for the customers in ``mask`` at the sliders' budget and
+        limits, and the parameters it used (memoized: views share one optimization)."""
         key = (np.packbits(mask).tobytes(), self.state())
         if key in self._plans:
             self._plans.move_to_end(key)
@@ -658,10 +645,6 @@ class ReachPanel(Panel):
         reading, or all in the exports' columns), reasons written in ``lang``."""
         plan, _, _ = self.plan(mask)
         frame = plan.plan if rows is None else plan.plan.head(rows)
-        if "reason" in frame and len(frame):  # only where the run gave one (at-risk buyers)
-            rewritten = pd.Series(reasons_in(frame["customer_id"], self.features, lang),
-                                  index=frame.index)
-            frame = frame.assign(reason=rewritten.where(frame["reason"].notna()))
         return contact_list(frame, lang, labelled=rows is not None)
 
     def _csv(self) -> str:
@@ -674,7 +657,7 @@ class ReachPanel(Panel):
 
         def budget_view(mask, months, lang):
             _, params, channels = self.plan(mask)
-            # 7 points, not the report's 13: each point is one optimisation
+            # 7 points, not the report's 13: each point is one optimization
             curve = reach.budget_curve(self.candidates[mask].reset_index(drop=True), channels,
                                        self.eligible[mask], params, points=7)
             return [reach.budget_section(curve, params, lang)]
@@ -715,66 +698,25 @@ def _nice_step(raw: float) -> float:
     return float(min((m * power for m in (1, 2, 5, 10)), key=lambda v: abs(v - raw)))
 
 
-def _with_reasons(scores: pd.DataFrame, features: pd.DataFrame, lang: str, *, top: int = 25
-                  ) -> pd.DataFrame:
-    """``scores`` with the reasons of the rows the priority table shows rewritten in ``lang``
-    (the stored reasons are in the run's language)."""
-    shown = scores.index[scores["risk_band"] != "low_risk"][:top]
-    if len(shown) == 0:
-        return scores
-    out = scores.copy()
-    out.loc[shown, "reason"] = reasons_in(scores.loc[shown, "customer_id"], features, lang)
-    return out
-
-
-def _segments(ctx, features: pd.DataFrame, params=None) -> pd.DataFrame:
-    """The run's segments, or segments with ``params`` (default thresholds) when there is no
-    run yet."""
-    stored = ctx.load("segments") if params is None else None
-    return stored if stored is not None else segment_customers(features,
-                                                               params or SegmentParams())
-
-
-def _churn_scores(ctx, features: pd.DataFrame, segments: pd.DataFrame, params) -> pd.DataFrame:
-    """The run's churn scores; without a run, scored here the way 03_churn scores them."""
-    stored = ctx.load("churn_scores")
-    if stored is not None:
-        return stored
-
-    test_date, train_date = ctx.days_before(params.horizon_days), ctx.days_before(
-        2 * params.horizon_days)
-    features_test = ctx.features_at(test_date)
-    result = churn.backtest(ctx.features_at(train_date), features_test, features, params,
-                            seed=ctx.seed)
-    scores, _ = churn.score_customers(features_test, features, segments, result.winner, params,
-                                      seed=ctx.seed, lang=ctx.lang)
-    return scores
-
-
 PANELS: dict[str, type[Panel]] = {
     "01_profile": ProfilePanel, "02_segment": SegmentPanel, "03_churn": ChurnPanel,
     "04_reach": ReachPanel,
 }
 
 
-def panel(ctx, notebook: str, interactive: bool = True, **inputs) -> Panel | None:
+def panel(ctx, notebook: str, interactive: bool = True) -> Panel | None:
     """Show the interactive panel of ``notebook`` (JupyterLab, Voila); nothing when
     ``interactive`` is False (the report runner: the static sections are the report).
 
     Parameters
     ----------
     ctx : custops.run.context.RunContext
-        The notebook's run (its artifacts are read; nothing is written).
+        The notebook's run: the panel gets the artifacts it shows with ``ctx.get`` (the same
+        objects the notebook's sections below it use: computed once).
     notebook : str
         "01_profile", "02_segment", "03_churn" or "04_reach".
     interactive : bool
         The notebooks' ``interactive`` parameter.
-    **inputs
-        The notebook's own objects the panel should reuse: ``segments`` (all notebooks),
-        ``params`` (02: :class:`custops.segment.SegmentParams`, 03:
-        :class:`custops.churn.ChurnParams`, 04: :class:`custops.rules.ReachParams`), and on 04
-        ``scores`` (churn scores) and ``channels`` (the channel table); 04 prefers the run's
-        stored inputs, parameters and channels when the run has them.
 
     Returns
     -------
@@ -786,6 +728,6 @@ def panel(ctx, notebook: str, interactive: bool = True, **inputs) -> Panel | Non
     if notebook not in PANELS:
         raise ParameterError(f"no dashboard panel for {notebook!r}; available: "
                              f"{', '.join(PANELS)}")
-    built = PANELS[notebook](ctx, **inputs)
+    built = PANELS[notebook](ctx)
     display(built.widget)
     return built

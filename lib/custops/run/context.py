@@ -385,10 +385,12 @@ def open_run(namespace: dict[str, Any] | None = None, **parameters: Any) -> RunC
             if key in namespace:
                 namespace[key] = value
     as_of = values["as_of"]
+    # A published report is read from the tables it stored: its data folder need not exist
+    # where the dashboard runs. The resolved path is what the artifacts' fingerprints record.
+    data_dir = resolve_data_dir(values["data_dir"], must_exist=not read_only)
+    values["data_dir"] = str(data_dir)
     ctx = RunContext(
-        # A published report is read from the tables it stored: its data folder need not
-        # exist where the dashboard runs.
-        data_dir=resolve_data_dir(values["data_dir"], must_exist=not read_only),
+        data_dir=data_dir,
         as_of=pd.Timestamp(as_of).date() if as_of else None,
         lang=check_lang(values["lang"]),
         run_dir=Path(run).resolve() if run else None,

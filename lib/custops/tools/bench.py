@@ -31,10 +31,9 @@ import pandas as pd
 
 AS_OF = "2026-09-30"
 ORDERS_PER_CUSTOMER = 7.5  # what the generator produces over two years (measured)
+# Relative to the working folder (`make bench` runs in the checkout).
 BENCH_DATA = "benchmarks/data"
 LIFETIMES_DIR = "benchmarks/.lifetimes"
-# The checkout (lib/custops/tools -> root): benchmarks run from a clone of the repository.
-ROOT = Path(__file__).resolve().parents[3]
 
 
 # -- the idiomatic-pandas reference of the feature definition ----------------------------------
@@ -167,7 +166,7 @@ def make_orders(n_orders: int, folder: Path, seed: int = 1) -> tuple[Path, int]:
 def bench_features(sizes: list[int], log=print) -> dict[str, Any]:
     out = {}
     for n in sizes:
-        path, n_orders = make_orders(n, ROOT / BENCH_DATA / f"orders_{n}")
+        path, n_orders = make_orders(n, Path(BENCH_DATA) / f"orders_{n}")
         row: dict[str, Any] = {"orders": n_orders}
         for case in ("duckdb_groupby", "ibis_duckdb", "pandas"):
             row[case] = _run_child(["child", case, str(path), AS_OF])
@@ -186,8 +185,8 @@ def bench_out_of_core(copies: int = 10, log=print) -> dict[str, Any]:
     DuckDB capped at 6 GB of memory and spilling to disk."""
     import duckdb
 
-    source, n_orders = make_orders(10_000_000, ROOT / BENCH_DATA / "orders_10000000")
-    target = ROOT / BENCH_DATA / f"orders_x{copies}" / "orders.parquet"
+    source, n_orders = make_orders(10_000_000, Path(BENCH_DATA) / "orders_10000000")
+    target = Path(BENCH_DATA) / f"orders_x{copies}" / "orders.parquet"
     if not target.exists():
         target.parent.mkdir(parents=True, exist_ok=True)
         parts = " union all ".join(
@@ -202,7 +201,7 @@ def bench_out_of_core(copies: int = 10, log=print) -> dict[str, Any]:
 
 
 def _ensure_lifetimes() -> Path | None:
-    target = ROOT / LIFETIMES_DIR
+    target = Path(LIFETIMES_DIR)
     if not (target / "lifetimes").exists():
         result = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
                                  "--target", str(target), "lifetimes==0.11.3", "autograd",
@@ -271,14 +270,14 @@ def bench_report(n_customers: int, log=print) -> dict[str, Any]:
     """``custops report`` end to end; peak memory of the whole process tree (kernels too)."""
     from custops.tools.sample import generate_sample, write_sample
 
-    folder = ROOT / BENCH_DATA / f"report_{n_customers}"
+    folder = Path(BENCH_DATA) / f"report_{n_customers}"
     marker = folder / "generated.json"
     if not marker.exists():
         data = generate_sample(n_customers, seed=2, as_of=AS_OF)
         write_sample(data, folder, fmt="parquet")
         marker.write_text(json.dumps({"orders": len(data.orders)}))
     orders = json.loads(marker.read_text())["orders"]
-    out = ROOT / BENCH_DATA / f"report_{n_customers}_out"
+    out = Path(BENCH_DATA) / f"report_{n_customers}_out"
     start = time.perf_counter()
     process = subprocess.Popen([sys.executable, "-m", "custops.run.cli", "report", "--data",
                                 str(folder), "--out", str(out), "--as-of", AS_OF],
@@ -322,7 +321,7 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
         try:
             from custops.tools.browser import bench_dashboard
 
-            section["dashboard"] = bench_dashboard(ROOT / "reports")
+            section["dashboard"] = bench_dashboard(Path("reports"))
         except Exception as exc:  # the browser may be missing; record why
             section["dashboard"] = {"error": f"{type(exc).__name__}: {exc}"}
     out_path.parent.mkdir(parents=True, exist_ok=True)
