@@ -1,6 +1,2 @@
-"""Voila dashboards for managers: notebook filter panels, downloads, landing page and server."""
-
-from custops.app.landing import landing
-from custops.app.panels import panel
-
-__all__ = ["landing", "panel"]
+"""Voila dashboards for managers: notebook filter panels (``app.panels.panel``), downloads,
+the landing page (``app.landing.landing``) and the Voila server (``custops dashboard``)."""

@@ -435,7 +435,7 @@ class ProfilePanel(Panel):
 
     def key_numbers(self, mask, months, lang):
         feats = self.features[mask]
-        buyers = feats["order_days"].fillna(0) > 0
+        buyers = feats["is_buyer"].astype(bool)
         active = feats["days_since_last_order"].astype("Float64").fillna(np.inf) < 90
         orders = self._orders(mask, months)
         refunds = orders["is_refund"].fillna(False).to_numpy(bool) if "is_refund" in orders \
@@ -475,7 +475,7 @@ class SegmentPanel(Panel):
 
     def key_numbers(self, mask, months, lang):
         feats, segs = self.features[mask], self.segments[mask]
-        buyers = int((feats["order_days"].fillna(0) > 0).sum())
+        buyers = int(feats["is_buyer"].sum())
         top = int(segs["value_tier"].isin(["vip", "large"]).sum())
         return [("customers", t("customers", lang), _fmt(len(feats))),
                 ("buyers", t("base.buyers", lang), _fmt(buyers)),

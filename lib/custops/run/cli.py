@@ -15,6 +15,8 @@ import sys
 from custops.errors import CustopsError
 from custops.io import DEFAULT_TZ
 
+__all__ = ["build_parser", "main"]
+
 
 def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="data directory, DuckDB file (.duckdb) or URL")

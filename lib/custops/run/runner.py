@@ -36,6 +36,10 @@ from custops.plots import write_plotlyjs
 from custops.run import catalog
 from custops.run.context import resolve_data_dir
 
+__all__ = ["KERNEL", "NOTEBOOKS", "available_notebooks", "cli_report",
+           "data_fingerprint", "export_html", "kernel_env", "notebook_title",
+           "notebooks_dir", "package_versions", "run_report"]
+
 NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
 PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",
             "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
@@ -49,7 +53,7 @@ KERNEL_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 # What every notebook imports first: loaded while the previous notebook runs.
 WARM_IMPORTS = ("import numpy, pandas, pyarrow.parquet, duckdb, ibis, plotly.graph_objects, "
                 "sklearn.ensemble\nfrom custops import churn, features, plots, profile, reach, "
-                "segment\nfrom custops import app, run")
+                "segment\nfrom custops.app import panels\nfrom custops.run import context")
 # Online resources nbconvert's lab template links (require.js, MathJax): offline they only
 # produce failed requests, so they are removed.
 _ONLINE_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.I)

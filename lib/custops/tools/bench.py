@@ -28,6 +28,15 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import psutil
+
+from custops.models.btyd import BetaGeoFitter, simulate_bgnbd
+from custops.tools.browser import bench_dashboard
+from custops.tools.sample import generate_sample, write_sample
+
+__all__ = ["AS_OF", "BENCH_DATA", "LIFETIMES_DIR", "bench_btyd", "bench_features",
+           "bench_out_of_core", "bench_report", "cli_bench", "features_pandas",
+           "make_orders", "run_benchmarks"]
 
 AS_OF = "2026-09-30"
 ORDERS_PER_CUSTOMER = 7.5  # what the generator produces over two years (measured)
@@ -100,7 +109,8 @@ def _peak_rss_bytes() -> int:
 
 
 def _child(case: str, path: str, as_of: str) -> dict[str, Any]:
-    """One measurement inside a fresh process; prints JSON."""
+    """One measurement inside a fresh process; prints JSON. Each case imports only the
+    engine it measures (inside the branch), so its peak memory is its own."""
     start = time.perf_counter()
     if case == "ibis_duckdb":
         import ibis
@@ -146,8 +156,6 @@ def _run_child(args: list[str], env: dict[str, str] | None = None) -> dict[str, 
 
 def make_orders(n_orders: int, folder: Path, seed: int = 1) -> tuple[Path, int]:
     """Generate a dataset with about ``n_orders`` orders; write all tables as Parquet."""
-    from custops.tools.sample import generate_sample, write_sample
-
     folder = Path(folder)
     customers = max(int(n_orders / ORDERS_PER_CUSTOMER), 100)
     marker = folder / f"generated-{customers}-{seed}.json"
@@ -229,16 +237,12 @@ def bench_btyd(n_customers: int, log=print) -> dict[str, Any]:
 
 
 def _child_btyd(which: str, n: int) -> dict[str, Any]:
-    from custops.models.btyd import simulate_bgnbd
-
     data = simulate_bgnbd(n, r=0.8, alpha=20.0, a=0.6, b=3.0, T=np.random.default_rng(0)
                           .integers(1, 731, n).astype(float), seed=0)
     start = time.perf_counter()
     if which == "custops":
-        from custops.models.btyd import BetaGeoFitter
-
         params = BetaGeoFitter().fit(data["frequency"], data["recency"], data["T"]).params_
-    else:
+    else:  # lifetimes is installed by the bench itself, only when it runs (optional)
         from lifetimes import BetaGeoFitter as LifetimesBGF
 
         model = LifetimesBGF().fit(data["frequency"], data["recency"], data["T"])
@@ -251,8 +255,6 @@ def _child_btyd(which: str, n: int) -> dict[str, Any]:
 def _watch_tree_rss(process: subprocess.Popen, interval: float = 0.25) -> int:
     """Peak of the summed RSS of a process and all its descendants (kernels included),
     sampled until it exits."""
-    import psutil
-
     peak = 0
     root = psutil.Process(process.pid)
     while process.poll() is None:
@@ -268,8 +270,6 @@ def _watch_tree_rss(process: subprocess.Popen, interval: float = 0.25) -> int:
 
 def bench_report(n_customers: int, log=print) -> dict[str, Any]:
     """``custops report`` end to end; peak memory of the whole process tree (kernels too)."""
-    from custops.tools.sample import generate_sample, write_sample
-
     folder = Path(BENCH_DATA) / f"report_{n_customers}"
     marker = folder / "generated.json"
     if not marker.exists():
@@ -319,7 +319,6 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
         section["out_of_core"] = bench_out_of_core(log=log)
     if "dashboard" in cases and not quick:
         try:
-            from custops.tools.browser import bench_dashboard
 
             section["dashboard"] = bench_dashboard(Path("reports"))
         except Exception as exc:  # the browser may be missing; record why

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from custops.errors import ParameterError, RunError
+from custops.tools.sample import generate_sample, write_sample
 
 __all__ = ["NOTEBOOK_FILES", "SAMPLE_SETTINGS", "cli_notebooks", "copy_notebooks",
            "shipped_notebooks"]
@@ -59,8 +60,6 @@ def copy_notebooks(dest: str | os.PathLike, *, force: bool = False) -> list[Path
     RunError
         The installed package lacks its notebooks (a broken install).
     """
-    from custops.tools.sample import generate_sample, write_sample
-
     source = shipped_notebooks()
     missing = [name for name in NOTEBOOK_FILES if not (source / name).is_file()]
     if missing:
