@@ -18,15 +18,21 @@ import traitlets
 from custops.exports import export_frame, mask_phones
 from custops.labels import reason_words, t, value_label
 
-__all__ = ["DownloadButton", "contact_list", "priority_list", "to_csv"]
+__all__ = ["DownloadButton", "contact_list", "kernel_log", "priority_list", "to_csv"]
 
-# A failed download goes to the kernel's own stderr (the Voila server's log), never into the page.
-log = logging.getLogger(__name__)
-if not log.handlers:
-    _handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
-    _handler.setFormatter(logging.Formatter("[%(name)s] %(levelname)s %(message)s"))
-    log.addHandler(_handler)
-    log.propagate = False
+def kernel_log(name: str) -> logging.Logger:
+    """A logger writing to the kernel's own stderr (the Voila server's log): a failed download
+    or panel update is logged there, never shown in the page."""
+    logger = logging.getLogger(name)
+    if not logger.handlers:
+        handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
+        handler.setFormatter(logging.Formatter("[%(name)s] %(levelname)s %(message)s"))
+        logger.addHandler(handler)
+        logger.propagate = False
+    return logger
+
+
+log = kernel_log(__name__)
 
 
 # -- the download button: the CSV reaches the browser only when clicked ----------------------

@@ -18,8 +18,6 @@ from __future__ import annotations
 
 import datetime as dt
 import html
-import logging
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -34,7 +32,13 @@ from IPython.display import display
 
 from custops import churn, profile, reach, segment
 from custops import features as feature_steps
-from custops.app.downloads import DownloadButton, contact_list, priority_list, to_csv
+from custops.app.downloads import (
+    DownloadButton,
+    contact_list,
+    kernel_log,
+    priority_list,
+    to_csv,
+)
 from custops.errors import ParameterError
 from custops.exports import mask_phones
 from custops.labels import check_lang, t, value_label
@@ -46,13 +50,7 @@ __all__ = ["ALL", "FILTERS", "PANELS", "ChurnPanel", "Panel", "ProfilePanel", "R
            "SegmentPanel", "View", "customer_frame", "filter_mask", "filter_values", "kpi_html",
            "month_bounds", "month_options", "panel", "section_outputs"]
 
-# Errors of a panel go to the kernel's own stderr (the Voila server's log), never into the page.
-log = logging.getLogger(__name__)
-if not log.handlers:
-    _handler = logging.StreamHandler(sys.__stderr__ or sys.stderr)
-    _handler.setFormatter(logging.Formatter("[%(name)s] %(levelname)s %(message)s"))
-    log.addHandler(_handler)
-    log.propagate = False
+log = kernel_log(__name__)  # errors of a panel: the server's log, never the page
 
 FILTERS = ("rfm_class", "value_tier", "lifecycle_stage", "province", "acquisition_channel")
 FILTER_LABELS = {"rfm_class": "dash.rfm_class", "value_tier": "dash.value_tier",

@@ -583,7 +583,78 @@ def bgnbd_log_likelihood(
     return ll
 
 
-class BetaGeoFitter:
+class _MaximumLikelihoodFitter:
+    """What the BTYD fitters share: options, the fit's results, (de)serialization, repr."""
+
+    _param_names: tuple[str, ...] = ()
+
+    def __init__(self, penalizer_coef: float = 0.0, tol: float = 1e-12, max_iter: int = 1000,
+                 initial_params: dict[str, float] | None = None) -> None:
+        self.penalizer_coef = penalizer_coef
+        self.tol = tol
+        self.max_iter = max_iter
+        self.initial_params = initial_params
+
+    def _checked_options(self) -> tuple[float, float]:
+        """(penalizer, tol), validated."""
+        return (_check_option("penalizer_coef", self.penalizer_coef, minimum=0.0, strict=False),
+                _check_option("tol", self.tol, minimum=0.0, strict=True))
+
+    def _store(self, result: _FitResult, n_customers: float, started: float) -> None:
+        self.params_ = dict(zip(self._param_names, map(float, result.params), strict=True))
+        self.log_likelihood_ = result.log_likelihood
+        self.n_customers_ = _as_count(n_customers)
+        self.converged_ = result.converged
+        self.n_iter_ = result.n_iter
+        self.optimizer_message_ = result.message
+        self.fit_seconds_ = time.perf_counter() - started
+
+    def _payload_extra(self) -> dict[str, Any]:
+        return {}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready description of the fitted model (options, parameters, fit summary)."""
+        params = _require_fitted(self)
+        return {
+            "model": type(self).__name__,
+            "format_version": _FORMAT_VERSION,
+            **self._payload_extra(),
+            "options": {
+                "penalizer_coef": float(self.penalizer_coef),
+                "tol": float(self.tol),
+                "max_iter": int(self.max_iter),
+            },
+            "params": dict(params),
+            "log_likelihood": getattr(self, "log_likelihood_", None),
+            "n_customers": getattr(self, "n_customers_", None),
+            "converged": getattr(self, "converged_", None),
+        }
+
+    @classmethod
+    def _from_payload(cls, payload: dict[str, Any]):
+        return cls(**payload.get("options", {}))
+
+    @classmethod
+    def from_dict(cls, payload: dict[str, Any]):
+        """Rebuild a fitted model from :meth:`to_dict` output (e.g. after ``json.load``)."""
+        _check_payload(payload, cls.__name__)
+        model = cls._from_payload(payload)
+        model.params_ = _check_positive_params(payload["params"], cls._param_names)
+        model.log_likelihood_ = payload.get("log_likelihood")
+        model.n_customers_ = payload.get("n_customers")
+        model.converged_ = payload.get("converged")
+        return model
+
+    def _repr_extra(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        params = getattr(self, "params_", None)
+        shown = ", ".join(f"{k}={v:.4g}" for k, v in params.items()) if params else "not fitted"
+        return f"{type(self).__name__}({shown}{self._repr_extra()})"
+
+
+class BetaGeoFitter(_MaximumLikelihoodFitter):
     """BG/NBD model of repeat purchases, fitted by maximum likelihood.
 
     Parameters
@@ -633,11 +704,8 @@ class BetaGeoFitter:
         max_iter: int = 1000,
         initial_params: dict[str, float] | None = None,
     ) -> None:
+        super().__init__(penalizer_coef, tol, max_iter, initial_params)
         self.time_unit = time_unit
-        self.penalizer_coef = penalizer_coef
-        self.tol = tol
-        self.max_iter = max_iter
-        self.initial_params = initial_params
 
     def fit(
         self,
@@ -671,8 +739,7 @@ class BetaGeoFitter:
             (a ``ValueError``) if the inputs are inconsistent or contain no repeat purchases.
         """
         started = time.perf_counter()
-        penalizer = _check_option("penalizer_coef", self.penalizer_coef, minimum=0.0, strict=False)
-        tol = _check_option("tol", self.tol, minimum=0.0, strict=True)
+        penalizer, tol = self._checked_options()
         x, t_x, age = _check_rfm(frequency, recency, T)
         w = _check_weights(weights, len(x))
         data = _BGNBDData.build(x, t_x, age, w)
@@ -692,14 +759,8 @@ class BetaGeoFitter:
             int(self.max_iter),
             "BG/NBD",
         )
-        self.params_ = dict(zip(self._param_names, map(float, result.params), strict=True))
-        self.log_likelihood_ = result.log_likelihood
-        self.n_customers_ = _as_count(data.n_customers)
         self.n_patterns_ = data.n_patterns
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.optimizer_message_ = result.message
-        self.fit_seconds_ = time.perf_counter() - started
+        self._store(result, data.n_customers, started)
         return self
 
     def _starting_values(self, data: _BGNBDData) -> np.ndarray:
@@ -793,39 +854,15 @@ class BetaGeoFitter:
 
     # -- artifacts ---------------------------------------------------------------------------
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description of the fitted model (options, parameters, fit summary)."""
-        params = _require_fitted(self)
-        return {
-            "model": "BetaGeoFitter",
-            "format_version": _FORMAT_VERSION,
-            "time_unit": self.time_unit,
-            "options": {
-                "penalizer_coef": float(self.penalizer_coef),
-                "tol": float(self.tol),
-                "max_iter": int(self.max_iter),
-            },
-            "params": dict(params),
-            "log_likelihood": getattr(self, "log_likelihood_", None),
-            "n_customers": getattr(self, "n_customers_", None),
-            "converged": getattr(self, "converged_", None),
-        }
+    def _payload_extra(self) -> dict[str, Any]:
+        return {"time_unit": self.time_unit}
 
     @classmethod
-    def from_dict(cls, payload: dict[str, Any]) -> BetaGeoFitter:
-        """Rebuild a fitted model from :meth:`to_dict` output (e.g. after ``json.load``)."""
-        _check_payload(payload, "BetaGeoFitter")
-        model = cls(time_unit=payload.get("time_unit", "days"), **payload.get("options", {}))
-        model.params_ = _check_positive_params(payload["params"], cls._param_names)
-        model.log_likelihood_ = payload.get("log_likelihood")
-        model.n_customers_ = payload.get("n_customers")
-        model.converged_ = payload.get("converged")
-        return model
+    def _from_payload(cls, payload: dict[str, Any]) -> BetaGeoFitter:
+        return cls(time_unit=payload.get("time_unit", "days"), **payload.get("options", {}))
 
-    def __repr__(self) -> str:
-        params = getattr(self, "params_", None)
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in params.items()) if params else "not fitted"
-        return f"BetaGeoFitter({shown}; time_unit={self.time_unit!r})"
+    def _repr_extra(self) -> str:
+        return f"; time_unit={self.time_unit!r}"
 
 
 def _bgnbd_expected_if_alive(
@@ -921,7 +958,7 @@ def gamma_gamma_log_likelihood(
     return ll
 
 
-class GammaGammaFitter:
+class GammaGammaFitter(_MaximumLikelihoodFitter):
     """Gamma-Gamma model of the average transaction value, fitted by maximum likelihood.
 
     Assumes spend per transaction is independent of the purchase process (check the correlation
@@ -954,18 +991,6 @@ class GammaGammaFitter:
 
     _param_names = ("p", "q", "gamma")
 
-    def __init__(
-        self,
-        penalizer_coef: float = 0.0,
-        tol: float = 1e-12,
-        max_iter: int = 1000,
-        initial_params: dict[str, float] | None = None,
-    ) -> None:
-        self.penalizer_coef = penalizer_coef
-        self.tol = tol
-        self.max_iter = max_iter
-        self.initial_params = initial_params
-
     def fit(
         self,
         frequency: ArrayLike,
@@ -994,8 +1019,7 @@ class GammaGammaFitter:
             (a ``ValueError``) if any row has frequency == 0 or monetary_value <= 0.
         """
         started = time.perf_counter()
-        penalizer = _check_option("penalizer_coef", self.penalizer_coef, minimum=0.0, strict=False)
-        tol = _check_option("tol", self.tol, minimum=0.0, strict=True)
+        penalizer, tol = self._checked_options()
         x, spend = _check_spend(frequency, monetary_value, for_fit=True)
         data = _GammaGammaData.build(x, spend, _check_weights(weights, len(x)))
         if data.n_customers <= 0:
@@ -1016,13 +1040,7 @@ class GammaGammaFitter:
             int(self.max_iter),
             "Gamma-Gamma",
         )
-        self.params_ = dict(zip(self._param_names, map(float, result.params), strict=True))
-        self.log_likelihood_ = result.log_likelihood
-        self.n_customers_ = _as_count(data.n_customers)
-        self.converged_ = result.converged
-        self.n_iter_ = result.n_iter
-        self.optimizer_message_ = result.message
-        self.fit_seconds_ = time.perf_counter() - started
+        self._store(result, data.n_customers, started)
         return self
 
     def conditional_expected_average_profit(
@@ -1088,38 +1106,6 @@ class GammaGammaFitter:
             step_days=step_days,
         )
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready description of the fitted model."""
-        params = _require_fitted(self)
-        return {
-            "model": "GammaGammaFitter",
-            "format_version": _FORMAT_VERSION,
-            "options": {
-                "penalizer_coef": float(self.penalizer_coef),
-                "tol": float(self.tol),
-                "max_iter": int(self.max_iter),
-            },
-            "params": dict(params),
-            "log_likelihood": getattr(self, "log_likelihood_", None),
-            "n_customers": getattr(self, "n_customers_", None),
-            "converged": getattr(self, "converged_", None),
-        }
-
-    @classmethod
-    def from_dict(cls, payload: dict[str, Any]) -> GammaGammaFitter:
-        """Rebuild a fitted model from :meth:`to_dict` output."""
-        _check_payload(payload, "GammaGammaFitter")
-        model = cls(**payload.get("options", {}))
-        model.params_ = _check_positive_params(payload["params"], cls._param_names)
-        model.log_likelihood_ = payload.get("log_likelihood")
-        model.n_customers_ = payload.get("n_customers")
-        model.converged_ = payload.get("converged")
-        return model
-
-    def __repr__(self) -> str:
-        params = getattr(self, "params_", None)
-        shown = ", ".join(f"{k}={v:.4g}" for k, v in params.items()) if params else "not fitted"
-        return f"GammaGammaFitter({shown})"
 
 
 def _check_payload(payload: dict[str, Any], model: str) -> None:
