@@ -31,7 +31,7 @@ import pandas as pd
 import psutil
 
 from custops.models.btyd import BetaGeoFitter, simulate_bgnbd
-from custops.tools.browser import bench_dashboard
+from custops.tools import browser
 from custops.tools.sample import generate_sample, write_sample
 
 __all__ = ["AS_OF", "BENCH_DATA", "LIFETIMES_DIR", "bench_btyd", "bench_features",
@@ -320,7 +320,7 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
     if "dashboard" in cases and not quick:
         try:
 
-            section["dashboard"] = bench_dashboard(Path("reports"))
+            section["dashboard"] = browser.bench_dashboard(Path("reports"))
         except Exception as exc:  # the browser may be missing; record why
             section["dashboard"] = {"error": f"{type(exc).__name__}: {exc}"}
     out_path.parent.mkdir(parents=True, exist_ok=True)
