@@ -22,6 +22,9 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--data", required=True, help="data directory, DuckDB file (.duckdb) or URL")
     p.add_argument("--as-of", dest="as_of", default=None, help="snapshot date YYYY-MM-DD")
     p.add_argument("--mapping", default=None, help="YAML file mapping your column names")
+    p.add_argument("--preset", default=None,
+                   help="a shipped mapping for a platform's export: taobao, online-retail, "
+                        "shopify, transaction-log (a --mapping may refine it)")
     p.add_argument("--tz", default=DEFAULT_TZ, help=f"time zone of naive times (default {DEFAULT_TZ})")
 
 
@@ -33,6 +36,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_args(p)
     p.add_argument("--json", action="store_true", help="print the summary as JSON on stdout")
     p.add_argument("--rejects", default=None, help="write rejected rows to this CSV file")
+    p.add_argument("--suggest-mapping", dest="suggest_mapping", default=None, metavar="OUT",
+                   help="write a commented first mapping for this data to OUT (YAML)")
     p.set_defaults(module="custops.io", func="cli_validate")
 
     p = sub.add_parser("sample", help="generate a synthetic dataset with ground truth")
