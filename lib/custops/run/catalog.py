@@ -95,12 +95,12 @@ def _defaults(cls) -> dict[str, Any]:
 #: parameter dataclass, and the few that only steer a notebook.
 DEFAULTS: dict[str, Any] = {
     "data_dir": "data/sample", "as_of": "", "lang": "en", "seed": 42, "mapping": "",
-    "tz": DEFAULT_TZ,
+    "preset": "", "tz": DEFAULT_TZ,
     **_defaults(segment.SegmentParams), "compare_days": 90, "n_clusters": 5,
     **_defaults(churn.ChurnParams),
     **_defaults(ReachParams), "channels_file": "",
 }
-DATA = ("data_dir", "mapping", "tz", "as_of")
+DATA = ("data_dir", "mapping", "preset", "tz", "as_of")
 SEGMENT = tuple(f.name for f in fields(segment.SegmentParams))
 CHURN = tuple(f.name for f in fields(churn.ChurnParams))
 # The plan's rules; budget, campaign id and holdout only steer the optimizer.

@@ -156,8 +156,9 @@ class RunContext:
             # on first use (a notebook that needs only the orders never reads the events).
             return StoredDataset(clean, tz=self.tz, source=str(self.data_dir),
                                  as_of=pd.Timestamp(self.as_of) if self.as_of else None)
+        preset = self.params.get("preset") or None
         dataset = io.load_dataset(self.data_dir, as_of=self.as_of, mapping=self.mapping or None,
-                                  tz=self.tz)
+                                  tz=self.tz, **({"preset": preset} if preset else {}))
         self._set_default_as_of(dataset)
         if self.artifacts_dir is not None and not self.read_only:
             clean = self.artifacts_dir / CLEAN

@@ -164,6 +164,7 @@ def run_report(
     lang: str = "en",
     seed: int = 42,
     mapping: str | None = None,
+    preset: str | None = None,
     tz: str = DEFAULT_TZ,
     notebooks: list[str] | None = None,
     extra_parameters: dict[str, Any] | None = None,
@@ -175,6 +176,9 @@ def run_report(
     ``<out_dir>.failed/`` for debugging and ``out_dir`` is left as it was.
     """
     data_path = resolve_data_dir(data_dir)
+    # The notebooks run in their own folder: a relative mapping is the caller's, as for
+    # `custops validate`.
+    mapping_path = str(Path(mapping).expanduser().resolve()) if mapping else ""
     out_path = Path(out_dir).resolve()
     names = notebooks or available_notebooks()
     unknown = [n for n in names if not (notebooks_dir() / f"{n}.ipynb").exists()]
@@ -192,7 +196,8 @@ def run_report(
     build.chmod(0o755)  # mkdtemp makes it private; a report folder is meant to be shared
     parameters: dict[str, Any] = {
         "data_dir": str(data_path), "as_of": as_of or "", "lang": lang,
-        "run_dir": str(build), "seed": int(seed), "mapping": str(mapping or ""), "tz": tz,
+        "run_dir": str(build), "seed": int(seed), "mapping": mapping_path, "tz": tz,
+        "preset": preset or "",
     }
     # Static reports get no widgets (they would render as blank boxes in HTML); Voila and
     # JupyterLab keep the notebooks' default, interactive=True.
@@ -337,7 +342,8 @@ def cli_report(args) -> int:
             extra[name] = value
     manifest = run_report(
         args.data, args.out, as_of=args.as_of, lang=args.lang, seed=args.seed,
-        mapping=args.mapping, tz=args.tz, notebooks=args.notebooks or None,
+        mapping=args.mapping, preset=getattr(args, "preset", None), tz=args.tz,
+        notebooks=args.notebooks or None,
         extra_parameters=extra, log=lambda line: print(line, flush=True),
     )
     print(f"report ready: {Path(args.out).resolve() / 'index.html'} "
