@@ -50,12 +50,12 @@ def _fingerprints(**changes) -> dict[str, str]:
 
 @pytest.mark.parametrize(("change", "changed"), [
     ({"rfm_cut": "median"}, {"segments", "segment_params", "churn_scores", "btyd_params",
-                             "reach_inputs", "reach_plan", "reach_exports"}),
-    ({"horizon_days": 60}, {"churn_backtest", "churn_scores", "btyd_params", "reach_inputs",
-                            "reach_plan", "reach_exports"}),
+                             "churn_exports", "reach_inputs", "reach_plan", "reach_exports"}),
+    ({"horizon_days": 60}, {"churn_backtest", "churn_scores", "btyd_params", "churn_exports",
+                            "reach_inputs", "reach_plan", "reach_exports"}),
     ({"budget": 5000.0}, {"reach_plan", "reach_exports"}),
     ({"max_touches_7d": 3}, {"reach_inputs", "reach_plan", "reach_exports"}),
-    ({"lang": "zh"}, {"reach_exports"}),
+    ({"lang": "zh"}, {"churn_exports", "reach_exports"}),
     ({"tz": "UTC"}, set(catalog.ARTIFACTS)),
 ])
 def test_a_parameter_changes_exactly_the_artifacts_that_depend_on_it(change, changed):

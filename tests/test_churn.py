@@ -123,7 +123,18 @@ def test_scores_graded_on_ground_truth(snapshots):
     # Expected orders track the truth in total.
     ratio = graded["expected_orders"].sum() / graded["true_orders_next_90d"].sum()
     assert 0.7 < ratio < 1.3
-    assert scores["priority"].is_monotonic_decreasing
+    # Two lists: active buyers (warned about, in risk bands) first, then the already churned
+    # (recalled); each in its own priority order, ranked from 1.
+    active = scores["status"] == "active"
+    assert active.iloc[: int(active.sum())].all()
+    for status, rows in scores.groupby("status", sort=False):
+        assert rows["priority"].is_monotonic_decreasing, status
+        assert rows["priority_rank"].tolist() == list(range(1, len(rows) + 1))
+    churned = scores[~active]
+    assert (churned["risk_band"] == "already_churned").all()
+    assert (churned["lifecycle_stage"] == "churned").all() and len(churned) > 0
+    assert set(scores.loc[active, "risk_band"]) <= {"high_risk", "medium_risk", "low_risk"}
+    assert set(churned["strategy"]) <= {"recall_high_value", "recall_low_cost"}
     assert scores["churn_probability"].between(0, 1).all()
     assert set(scores["strategy"]) <= set(churn.STRATEGIES)
     assert fit.bgf.params_["r"] > 0 and fit.ggf is not None

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import reach
+from custops import exports, reach
 from custops.app import downloads, panels
 from custops.app import server as app_server
 from custops.errors import ParameterError
@@ -68,7 +68,7 @@ def test_priority_list_is_at_risk_only_masked_and_labelled():
     })
     customers = pd.DataFrame({"customer_id": ["A", "B", "C"],
                               "phone": ["13812345678", "139****0000", None]})
-    table = downloads.priority_list(scores, customers, "zh")
+    table = exports.priority_list(scores, customers, "zh")
     assert table[t("churn.customer", "zh")].tolist() == ["A", "C"]
     assert table[t("dash.phone", "zh")].tolist() == ["138****5678", ""]
     assert table[t("churn.tier", "zh")].tolist() == ["VIP", "小客户"]

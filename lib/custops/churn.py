@@ -19,6 +19,7 @@ import contextlib
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -34,6 +35,12 @@ from custops.sections import Section
 from custops.segment import rfm_table
 
 __all__ = [
+    "exports_section",
+    "already_churned",
+    "recall_section",
+    "AUC_TIE",
+    "SIMPLEST_FIRST",
+    "choose_winner",
     "MODELS",
     "RISK_BANDS",
     "STRATEGIES",
@@ -59,6 +66,8 @@ __all__ = [
 ]
 
 MODELS = ("supervised", "btyd", "rfm_rule")
+SIMPLEST_FIRST = ("rfm_rule", "btyd", "supervised")  # the tie rule's order
+AUC_TIE = 0.005  # AUCs this close are a tie: the simpler model wins
 RISK_BANDS = ("high_risk", "medium_risk", "low_risk")
 STRATEGIES = ("recall_high_value", "recall_low_cost", "onboarding", "service_callback",
               "price_subsidy", "product_offer", "monitor")
@@ -248,12 +257,24 @@ def backtest(features_train: pd.DataFrame, features_test: pd.DataFrame,
     scores["rfm_rule"] = _rfm_rule_predict(rule, test, float(train_y.mean()))
     y = truth["churned"].to_numpy()
     metrics = {name: classification_metrics(y, s) for name, s in scores.items()}
-    winner = max(("supervised", "btyd"), key=lambda m: (metrics[m]["auc"], m == "supervised"))
+    winner = choose_winner(metrics)
     scored = truth.assign(**scores, expected_orders=bt.frame["expected_orders"].to_numpy())
     pva = {"predicted_orders": float(scored["expected_orders"].sum()),
            "actual_orders": float(scored["orders_after"].sum())}
     return Backtest(metrics=metrics, winner=winner, predicted_vs_actual_orders=pva,
                     scored=scored, dates=dates or {})
+
+
+def choose_winner(metrics: dict[str, dict[str, Any]], *, tie: float = AUC_TIE) -> str:
+    """The backtest's winner among every candidate (:data:`MODELS`) by AUC; a model within
+    ``tie`` of the best AUC wins over it when it is simpler (the RFM rule, then BG/NBD, then
+    gradient boosting). Models without an AUC (e.g. a failed fit) cannot win."""
+    scored = {m: metrics[m]["auc"] for m in MODELS if m in metrics
+              and metrics[m].get("auc") is not None and np.isfinite(metrics[m]["auc"])}
+    if not scored:
+        return "rfm_rule"
+    best = max(scored.values())
+    return next(m for m in SIMPLEST_FIRST if m in scored and scored[m] >= best - tie)
 
 
 # -- reasons, strategies, priority -------------------------------------------------------------
@@ -371,18 +392,44 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
     out = bt.frame.copy()
     out["churn_probability_supervised"] = probability
     out["churn_probability_btyd"] = out["p_no_order"]
+    out["churn_probability_rfm_rule"] = _rfm_rule_predict(_rfm_rule_fit(train, train_y), now,
+                                                          float(train_y.mean()))
     out["churn_probability"] = out[f"churn_probability_{winner}"]
     out["model"] = winner
-    out["risk_band"] = risk_band(out["churn_probability"], params)
+    churned = already_churned(now, segments)
+    out["status"] = np.where(churned, "churned", "active")
+    # Risk bands are for the buyers still active: the churned are recalled, not warned about.
+    out["risk_band"] = np.where(churned, "already_churned",
+                                risk_band(out["churn_probability"], params))
     out["reason"] = reason_codes(now).to_numpy()
     out["strategy"] = strategies(now, segments, out["risk_band"].to_numpy(),
                                  out["expected_value"].to_numpy())
-    out["priority"] = out["churn_probability"] * out["expected_value"].clip(lower=0)
+    # Value saved by acting: for the active, the expected value the churn risk puts at stake;
+    # for the churned, what they used to bring over the value horizon (all of it is lost).
+    spend = now["net_spend"].astype(float).clip(lower=0).to_numpy()
+    tenure = now["T_days"].astype("Float64").fillna(0).astype(float).clip(lower=30).to_numpy()
+    out["value_at_stake"] = np.where(churned, spend / tenure * params.value_horizon_days,
+                                     out["expected_value"].clip(lower=0))
+    out["priority"] = np.where(churned, out["value_at_stake"],
+                               out["churn_probability"] * out["value_at_stake"])
     if segments is not None:
         out = join_by_customer(out, segments, ["value_tier", "rfm_class", "lifecycle_stage"])
-    out = out.sort_values("priority", ascending=False, kind="stable").reset_index(drop=True)
-    out.insert(1, "priority_rank", np.arange(1, len(out) + 1))
+    out = out.assign(_active=out["status"] == "active").sort_values(
+        ["_active", "priority"], ascending=[False, False], kind="stable").drop(columns="_active")
+    out = out.reset_index(drop=True)
+    out.insert(1, "priority_rank", out.groupby("status").cumcount().to_numpy() + 1)
     return out, bt
+
+
+def already_churned(features: pd.DataFrame, segments: pd.DataFrame | None,
+                    churn_days: int = 180) -> np.ndarray:
+    """Buyers already lost: in the churned lifecycle stage (silent longer than their own
+    rhythm allows; :func:`custops.segment.lifecycle_stages`), or, without segments, silent for
+    more than ``churn_days``."""
+    if segments is not None and "lifecycle_stage" in segments:
+        return segments["lifecycle_stage"].astype("object").to_numpy() == "churned"
+    silent = features["days_since_last_order"].astype("Float64").fillna(0).astype(float)
+    return silent.to_numpy() > churn_days
 
 
 # -- report sections ---------------------------------------------------------------------------
@@ -403,9 +450,11 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
         title=t("churn.calibration_title", lang), xaxis_title=t("churn.predicted", lang),
         yaxis_title=t("churn.actual", lang))
     win = result.metrics[result.winner]
-    text = t("churn.backtest_text", lang, winner=names[result.winner], auc=win["auc"],
+    key = "churn.backtest_rule_text" if result.winner == "rfm_rule" else "churn.backtest_text"
+    text = t(key, lang, winner=names[result.winner], auc=win["auc"],
              baseline=result.metrics["rfm_rule"]["auc"], capture=win["top_decile_capture"],
-             pred=result.predicted_vs_actual_orders["predicted_orders"],
+             supervised=result.metrics["supervised"]["auc"], btyd=result.metrics["btyd"]["auc"],
+             tie=AUC_TIE, pred=result.predicted_vs_actual_orders["predicted_orders"],
              actual=result.predicted_vs_actual_orders["actual_orders"])
     return Section(t("churn.backtest_title", lang, horizon=params.horizon_days), text=text,
                    tables=[table], figures=[fig], data=result.to_dict())
@@ -438,8 +487,11 @@ def btyd_params(scores: BTYDScores) -> dict[str, Any]:
 
 
 def risk_section(scores: pd.DataFrame, lang: str = "en"):
-    """Buyers per risk band and value tier, and how much expected value the high-risk hold."""
+    """Active buyers per risk band and value tier, how much expected value the high-risk
+    hold, and how many buyers have already churned (they are recalled, not banded)."""
     tiers = ("vip", "large", "medium", "small")
+    churned = int((scores["risk_band"] == "already_churned").sum())
+    scores = scores[scores["risk_band"] != "already_churned"]
     table = pd.crosstab(scores["risk_band"], scores.get("value_tier", pd.Series(
         "small", index=scores.index))).reindex(index=list(RISK_BANDS), columns=list(tiers),
                                                fill_value=0)
@@ -453,23 +505,29 @@ def risk_section(scores: pd.DataFrame, lang: str = "en"):
              value_share=float(scores.loc[high, "expected_value"].clip(lower=0).sum()
                                / total_value) if total_value > 0 else 0.0,
              hv_high=int(table.loc["high_risk", ["vip", "large"]].sum()))
+    text += " " + t("churn.already_churned_text", lang, churned=churned)
     return Section(t("churn.risk_title", lang), text=text, figures=[fig],
-                   data={"bands": table.to_dict()})
+                   data={"bands": table.to_dict(), "already_churned": churned})
 
 
-def priority_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
-    """The ``top`` at-risk buyers by priority, and customers and value per strategy."""
-    at_risk = scores[scores["risk_band"] != "low_risk"].head(top)
-    table = pd.DataFrame({
+def _list_table(at_risk: pd.DataFrame, lang: str, *, value_key: str) -> pd.DataFrame:
+    return pd.DataFrame({
         "#": at_risk["priority_rank"],
         t("churn.customer", lang): at_risk["customer_id"],
         t("churn.tier", lang): [value_label(v, lang) for v in at_risk.get("value_tier", "")],
         t("churn.stage", lang): [value_label(v, lang) for v in at_risk.get("lifecycle_stage", "")],
         t("churn.probability", lang): at_risk["churn_probability"].map(lambda v: f"{v:.0%}"),
-        t("churn.expected_value", lang): at_risk["expected_value"].round(0),
+        t(value_key, lang): at_risk["value_at_stake"].round(0),
         t("churn.reason", lang): reason_words(at_risk["reason"], lang).to_numpy(),
         t("churn.strategy", lang): [value_label(v, lang) for v in at_risk["strategy"]],
     })
+
+
+def priority_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
+    """Warnings: the ``top`` active buyers at risk, by expected value saved (risk × expected
+    value), and customers and value per strategy."""
+    at_risk = scores[~scores["risk_band"].isin(["low_risk", "already_churned"])].head(top)
+    table = _list_table(at_risk, lang, value_key="churn.expected_value")
     counts = scores["strategy"].value_counts().reindex(list(STRATEGIES), fill_value=0)
     strategy_table = pd.DataFrame({
         t("churn.strategy", lang): [value_label(s, lang) for s in counts.index],
@@ -479,7 +537,29 @@ def priority_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
             for s in counts.index],
     })
     return Section(t("churn.priority_title", lang), tables=[table, strategy_table],
+                   text=t("churn.priority_text", lang,
+                          n=int((~scores["risk_band"].isin(["low_risk", "already_churned"]))
+                                .sum())),
                    data={"strategies": counts.to_dict()})
+
+
+def recall_section(scores: pd.DataFrame, lang: str = "en", *, top: int = 25):
+    """The recall list: buyers already churned, most valuable first (what they used to bring
+    over the value horizon)."""
+    churned = scores[scores["risk_band"] == "already_churned"]
+    table = _list_table(churned.head(top), lang, value_key="churn.value_at_stake")
+    return Section(t("churn.recall_title", lang), tables=[table],
+                   text=t("churn.recall_text", lang, n=len(churned),
+                          value=float(churned["value_at_stake"].sum())),
+                   data={"customers": len(churned),
+                         "value_at_stake": float(churned["value_at_stake"].sum())})
+
+
+def exports_section(paths: list[str | Path], lang: str = "en"):
+    """The churn lists written for the operators (their names)."""
+    names = ", ".join(f"`{Path(p).name}`" for p in paths)
+    return Section(t("churn.exports_title", lang), text=t("churn.exports_text", lang, files=names),
+                   data={"files": [Path(p).name for p in paths]})
 
 
 def trend_section(events: pd.DataFrame, as_of, lang: str = "en", *, churn_days: int = 180):

@@ -9,14 +9,16 @@ from typing import Any
 
 import pandas as pd
 
-from custops.labels import reason_words, value_label
+from custops.labels import reason_words, t, value_label
 
 __all__ = [
     "EXCEL_ROWS_PER_SHEET",
     "EXPORT_COLUMNS",
+    "churn_lists",
     "export_frame",
     "export_lists",
     "mask_phones",
+    "priority_list",
 ]
 
 # People read the workbook (and dial the phone and WeCom 1:1 lists, a few thousand a day);
@@ -119,3 +121,54 @@ def mask_phones(phones: pd.Series) -> pd.Series:
         return ""
 
     return phones.astype("object").map(one).astype("object")
+
+
+def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, lang: str = "en"
+                  ) -> pd.DataFrame:
+    """The priority list as users read it: at-risk buyers by priority, labels in ``lang``,
+    reasons in words of ``lang`` (the scores hold reason codes), phones masked.
+
+    Required columns: ``scores`` — customer_id, priority_rank, risk_band, churn_probability,
+    expected_value, strategy, reason (value_tier, lifecycle_stage, rfm_class optional);
+    ``customers`` — customer_id and phone (or None: no phones).
+    """
+    at_risk = scores[scores["risk_band"] != "low_risk"]
+    if customers is None or "phone" not in customers:
+        customers = pd.DataFrame({"customer_id": at_risk["customer_id"], "phone": pd.NA})
+    reason = reason_words(at_risk["reason"], lang).to_numpy()
+    phone = customers.set_index("customer_id")["phone"].reindex(at_risk["customer_id"])
+
+    def labelled(column: str) -> list[str]:
+        values = at_risk[column] if column in at_risk else pd.Series(pd.NA, index=at_risk.index)
+        return [value_label(v, lang) for v in values]
+
+    return pd.DataFrame({
+        t("dash.rank", lang): at_risk["priority_rank"].to_numpy(),
+        t("churn.customer", lang): at_risk["customer_id"].to_numpy(),
+        t("dash.phone", lang): mask_phones(phone).to_numpy(),
+        t("churn.tier", lang): labelled("value_tier"),
+        t("churn.stage", lang): labelled("lifecycle_stage"),
+        t("dash.rfm_class", lang): labelled("rfm_class"),
+        t("dash.risk_band", lang): labelled("risk_band"),
+        t("churn.probability", lang): at_risk["churn_probability"].round(3).to_numpy(),
+        t("churn.expected_value", lang): at_risk["expected_value"].round(2).to_numpy(),
+        t("churn.reason", lang): reason,
+        t("churn.strategy", lang): labelled("strategy"),
+    })
+
+
+def churn_lists(scores: pd.DataFrame, customers: pd.DataFrame | None, folder: str | Path,
+                lang: str = "en") -> list[Path]:
+    """The two churn lists as CSV (UTF-8 with BOM): ``churn_at_risk.csv`` (active buyers at
+    high or medium risk, to retain) and ``churn_recall.csv`` (buyers already churned, to
+    recall), each in its own priority order, phones masked."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    lists = {"churn_at_risk.csv": scores[scores["risk_band"] != "already_churned"],
+             "churn_recall.csv": scores[scores["risk_band"] == "already_churned"]}
+    written = []
+    for name, rows in lists.items():
+        path = folder / name
+        priority_list(rows, customers, lang).to_csv(path, index=False, encoding="utf-8-sig")
+        written.append(path)
+    return written

@@ -279,6 +279,18 @@ LABELS: dict[str, dict[str, str]] = {
     "churn.brier": {"en": "Brier score", "zh": "Brier 分数"},
     "churn.lift": {"en": "Top-decile lift", "zh": "前 10% 提升度"},
     "churn.capture": {"en": "Top-decile capture", "zh": "前 10% 捕获率"},
+    "churn.backtest_rule_text": {
+        "en": "On this data the plain RFM rule ranks churners as well as the models (AUC "
+              "{auc:.3f}; gradient boosting {supervised:.3f}, BG/NBD {btyd:.3f}; AUCs within "
+              "{tie} count as a tie and the simpler model wins), so the rule drives the risk "
+              "bands below. Its top 10% of scores hold {capture:.0%} of the customers who then "
+              "stopped buying. BG/NBD predicted {pred:,.0f} orders in the window; "
+              "{actual:,.0f} happened.",
+        "zh": "在本数据上，简单的 RFM 规则对流失客户的排序不逊于模型（AUC {auc:.3f}；梯度提升 "
+              "{supervised:.3f}，BG/NBD {btyd:.3f}；AUC 相差不超过 {tie} 视为持平，取更简单的"
+              "模型），因此下方风险分层使用该规则。其得分最高的 10% 覆盖了此后流失客户的 "
+              "{capture:.0%}。BG/NBD 预测该期间 {pred:,.0f} 单，实际 {actual:,.0f} 单。",
+    },
     "churn.backtest_text": {
         "en": "On this data the {winner} model ranks churners best (AUC {auc:.3f} vs {baseline:.3f} "
               "for the plain RFM rule); it drives the risk bands below. Its top 10% of scores "
@@ -312,8 +324,34 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "{high:,} 位客户处于高风险，占预期价值的 {value_share:.0%}；其中 {hv_high:,} 位是 "
               "VIP 或大客户——优先挽留。",
     },
-    "churn.priority_title": {"en": "Priority list: risk × expected value",
-                             "zh": "优先级名单：风险 × 预期价值"},
+    "churn.priority_title": {"en": "Warning list: active buyers at risk, by value saved",
+                             "zh": "预警名单：仍活跃但有风险的客户（按可挽回价值排序）"},
+    "churn.priority_text": {
+        "en": "{n:,} active buyers are at high or medium risk. The list is ordered by the "
+              "expected value a retention saves (churn probability × expected value): retain "
+              "them before they go.",
+        "zh": "{n:,} 位仍活跃的客户处于高或中风险。名单按挽留可保住的预期价值排序（流失概率 × "
+              "预期价值）：在流失前挽留。"},
+    "churn.recall_title": {"en": "Recall list: buyers already churned, most valuable first",
+                           "zh": "召回名单：已流失客户（高价值优先）"},
+    "churn.recall_text": {
+        "en": "{n:,} buyers have already churned; together they used to bring {value:,.0f} "
+              "over the value horizon. Recall the most valuable first (high-value: 1:1 "
+              "call-back or a strong offer; the rest: low-cost channels).",
+        "zh": "{n:,} 位客户已经流失；他们在价值周期内原本贡献 {value:,.0f}。优先召回高价值客户"
+              "（高价值：一对一回访或强力优惠；其余：低成本渠道）。"},
+    "churn.already_churned_text": {
+        "en": "{churned:,} buyers have already churned and are not in the bands: see the "
+              "recall list.",
+        "zh": "另有 {churned:,} 位客户已流失，不计入风险分层：见召回名单。"},
+    "churn.exports_title": {"en": "Lists for the operators", "zh": "运营名单"},
+    "churn.exports_text": {
+        "en": "Written: {files} — the warning list (retain) and the recall list (win back), "
+              "each in priority order, phones masked; match customers in your CRM by "
+              "customer id.",
+        "zh": "已生成：{files}——预警名单（挽留）与召回名单（唤回），均按优先级排序，手机号已"
+              "脱敏；请按客户 ID 在 CRM 中匹配客户。"},
+    "churn.value_at_stake": {"en": "Value to recall", "zh": "可召回价值"},
     "churn.customer": {"en": "Customer", "zh": "客户"},
     "churn.probability": {"en": "Churn probability", "zh": "流失概率"},
     "churn.expected_value": {"en": "Expected value", "zh": "预期价值"},
@@ -530,6 +568,7 @@ VALUES: dict[str, dict[str, str]] = {
     "high_risk": {"en": "High risk", "zh": "高风险"},
     "medium_risk": {"en": "Medium risk", "zh": "中风险"},
     "low_risk": {"en": "Low risk", "zh": "低风险"},
+    "already_churned": {"en": "Already churned", "zh": "已流失"},
     "recall_high_value": {"en": "Recall (high value): phone/SMS with a reward",
                           "zh": "高价值召回：电话/短信 + 奖励"},
     "recall_low_cost": {"en": "Low-cost recall: push or mass message",

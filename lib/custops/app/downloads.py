@@ -15,10 +15,10 @@ import anywidget
 import pandas as pd
 import traitlets
 
-from custops.exports import export_frame, mask_phones
-from custops.labels import reason_words, t, value_label
+from custops.exports import export_frame
+from custops.labels import t, value_label
 
-__all__ = ["DownloadButton", "contact_list", "kernel_log", "priority_list", "to_csv"]
+__all__ = ["DownloadButton", "contact_list", "kernel_log", "to_csv"]
 
 def kernel_log(name: str) -> logging.Logger:
     """A logger writing to the kernel's own stderr (the Voila server's log): a failed download
@@ -86,37 +86,6 @@ class DownloadButton(anywidget.AnyWidget):
 
 
 # -- the lists ----------------------------------------------------------------------------------
-
-def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, lang: str = "en"
-                  ) -> pd.DataFrame:
-    """The priority list as users read it: at-risk buyers by priority, labels in ``lang``,
-    reasons in words of ``lang`` (the scores hold reason codes), phones masked.
-
-    Required columns: ``scores`` — customer_id, priority_rank, risk_band, churn_probability,
-    expected_value, strategy, reason (value_tier, lifecycle_stage, rfm_class optional);
-    ``customers`` — customer_id, phone (see :func:`custops.app.panels.customer_frame`).
-    """
-    at_risk = scores[scores["risk_band"] != "low_risk"]
-    reason = reason_words(at_risk["reason"], lang).to_numpy()
-    phone = customers.set_index("customer_id")["phone"].reindex(at_risk["customer_id"])
-
-    def labelled(column: str) -> list[str]:
-        values = at_risk[column] if column in at_risk else pd.Series(pd.NA, index=at_risk.index)
-        return [value_label(v, lang) for v in values]
-
-    return pd.DataFrame({
-        t("dash.rank", lang): at_risk["priority_rank"].to_numpy(),
-        t("churn.customer", lang): at_risk["customer_id"].to_numpy(),
-        t("dash.phone", lang): mask_phones(phone).to_numpy(),
-        t("churn.tier", lang): labelled("value_tier"),
-        t("churn.stage", lang): labelled("lifecycle_stage"),
-        t("dash.rfm_class", lang): labelled("rfm_class"),
-        t("dash.risk_band", lang): labelled("risk_band"),
-        t("churn.probability", lang): at_risk["churn_probability"].round(3).to_numpy(),
-        t("churn.expected_value", lang): at_risk["expected_value"].round(2).to_numpy(),
-        t("churn.reason", lang): reason,
-        t("churn.strategy", lang): labelled("strategy"),
-    })
 
 
 def to_csv(frame: pd.DataFrame) -> str:

@@ -36,11 +36,10 @@ from custops.app.downloads import (
     DownloadButton,
     contact_list,
     kernel_log,
-    priority_list,
     to_csv,
 )
 from custops.errors import ParameterError
-from custops.exports import mask_phones
+from custops.exports import mask_phones, priority_list
 from custops.labels import check_lang, t, value_label
 from custops.profile import ATTRIBUTES
 from custops.sections import Section, table_html
@@ -517,8 +516,8 @@ class ChurnPanel(Panel):
     def make_views(self) -> dict[str, View]:
         def priority(mask, months, lang):
             scores = self.scores[mask]
-            return [churn.risk_section(scores, lang),
-                    churn.priority_section(scores, lang)]
+            return [churn.risk_section(scores, lang), churn.priority_section(scores, lang),
+                    churn.recall_section(scores, lang)]
 
         def trend(mask, months, lang):
             orders = self.ctx.dataset().orders
@@ -532,14 +531,16 @@ class ChurnPanel(Panel):
 
     def key_numbers(self, mask, months, lang):
         scores = self.scores[mask]
-        at_risk = scores["risk_band"] != "low_risk"
+        at_risk = scores["risk_band"].isin(["high_risk", "medium_risk"])
         return [("buyers", t("base.buyers", lang), _fmt(len(scores))),
                 ("high_risk", value_label("high_risk", lang),
                  _fmt(int((scores["risk_band"] == "high_risk").sum()))),
                 ("medium_risk", value_label("medium_risk", lang),
                  _fmt(int((scores["risk_band"] == "medium_risk").sum()))),
                 ("value_at_risk", t("dash.value_at_risk", lang),
-                 _fmt(scores.loc[at_risk, "expected_value"].clip(lower=0).sum()))]
+                 _fmt(scores.loc[at_risk, "expected_value"].clip(lower=0).sum())),
+                ("already_churned", value_label("already_churned", lang),
+                 _fmt(int((scores["risk_band"] == "already_churned").sum())))]
 
 
 class ReachPanel(Panel):

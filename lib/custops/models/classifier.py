@@ -159,16 +159,30 @@ class SupervisedChurnModel:
             return self.model_.predict_proba(x)[:, 1]
 
 
+def _top_share_positives(y: np.ndarray, score: np.ndarray, share: float) -> float:
+    """Expected positives among the ``share`` highest scores, ties broken at random: customers
+    tied at the cut-off count with their group's average (so a model that gives many customers
+    the same score is not credited with an arbitrary order among them)."""
+    n = len(y)
+    if n == 0:
+        return float("nan")
+    k = max(int(np.ceil(n * share)), 1)
+    cutoff = np.sort(score)[::-1][k - 1]
+    above = score > cutoff
+    tied = score == cutoff
+    return float(y[above].sum() + (k - above.sum()) * y[tied].mean())
+
+
 def classification_metrics(y: np.ndarray, score: np.ndarray, *, bins: int = 10) -> dict[str, Any]:
-    """AUC, Brier score, top-decile lift and capture, and a calibration table."""
+    """AUC, Brier score, top-decile lift and capture (tie-aware), and a calibration table."""
 
     y = np.asarray(y, dtype=int)
     score = np.clip(np.asarray(score, dtype=float), 0, 1)
     n = len(y)
     base_rate = y.mean() if n else float("nan")
-    order = np.argsort(-score, kind="stable")
-    top = order[: max(int(np.ceil(n * 0.1)), 1)]
-    top_rate = y[top].mean() if n else float("nan")
+    top_churned = _top_share_positives(y, score, 0.1)
+    k = max(int(np.ceil(n * 0.1)), 1)
+    top_rate = top_churned / k if n else float("nan")
     edges = np.linspace(0, 1, bins + 1)
     bucket = np.clip(np.digitize(score, edges[1:-1]), 0, bins - 1)
     calibration = (pd.DataFrame({"bin": bucket, "predicted": score, "actual": y})
@@ -180,7 +194,7 @@ def classification_metrics(y: np.ndarray, score: np.ndarray, *, bins: int = 10) 
         "base_rate": float(base_rate),
         "top_decile_rate": float(top_rate),
         "top_decile_lift": float(top_rate / base_rate) if base_rate > 0 else float("nan"),
-        "top_decile_capture": float(y[top].sum() / max(y.sum(), 1)),
+        "top_decile_capture": float(top_churned / max(y.sum(), 1)),
         "calibration": calibration.to_dict("records"),
         "customers": int(n),
     }

@@ -27,7 +27,7 @@ import pandas as pd
 
 from custops import churn, features, profile, reach, segment
 from custops.errors import DataError
-from custops.exports import export_lists
+from custops.exports import churn_lists, export_lists
 from custops.io import DEFAULT_TZ
 from custops.rules import ReachParams, load_channels
 
@@ -175,6 +175,15 @@ def _churn_scores(ctx: RunContext) -> dict[str, Any]:
     return {"churn_scores": scores, "btyd_params": churn.btyd_params(fit)}
 
 
+def _churn_exports(ctx: RunContext) -> dict[str, Any]:
+    if ctx.read_only and ctx.run_dir is not None:  # a published report: its own files
+        folder = ctx.run_dir / "exports"
+        return {"churn_exports": [str(p) for p in sorted(folder.glob("churn_*.csv"))]}
+    customers = ctx.dataset().customers
+    return {"churn_exports": [str(p) for p in churn_lists(
+        ctx.get("churn_scores"), customers, ctx.exports_dir(), ctx.lang)]}
+
+
 def _reach_inputs(ctx: RunContext) -> dict[str, Any]:
     data = ctx.dataset()
     # Each table as DuckDB should read it: in memory if this process holds it, else the run's
@@ -197,7 +206,8 @@ def _reach_plan(ctx: RunContext) -> dict[str, Any]:
 def _exports(ctx: RunContext) -> dict[str, Any]:
     if ctx.read_only and ctx.run_dir is not None:  # a published report: its own files
         folder = ctx.run_dir / "exports"
-        return {"reach_exports": [str(p) for p in sorted(folder.glob("*"))]}
+        return {"reach_exports": [str(p) for p in sorted(folder.glob("*"))
+                                  if not p.name.startswith("churn_")]}
     plan = ctx.get("reach_plan")
     return {"reach_exports": [str(p) for p in export_lists(
         plan.plan, plan.control, plan.summary, ctx.exports_dir(), ctx.lang)]}
@@ -211,6 +221,7 @@ NODES: tuple[Node, ...] = (
     Node(("churn_backtest",), ("features",), (*CHURN, "seed"), "03_churn", _backtest),
     Node(("churn_scores", "btyd_params"), ("features", "segments", "churn_backtest"),
          (*CHURN, "seed"), "03_churn", _churn_scores),
+    Node(("churn_exports",), ("churn_scores",), ("lang",), "03_churn", _churn_exports),
     Node(("reach_inputs",), ("features", "segments", "churn_scores"),
          (*REACH_RULES, "channels_file", "seed"), "04_reach", _reach_inputs),
     Node(("reach_plan",), ("reach_inputs",), (*REACH_PLAN, "seed"), "04_reach", _reach_plan),
@@ -293,8 +304,9 @@ def _load_plan(folder: Path) -> reach.ReachPlan:
                                   pd.read_parquet(folder / "reach_control.parquet"), record)
 
 
-def _save_exports(paths: list[str], folder: Path) -> None:
-    _json(folder / "reach_exports.json", paths)
+def _save_list(name: str) -> Callable[[list[str], Path], None]:
+    """Saves the list of files an export node wrote (``<name>.json``)."""
+    return lambda paths, folder: _json(folder / f"{name}.json", paths)
 
 
 ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
@@ -305,9 +317,10 @@ ARTIFACTS: dict[str, Artifact] = {a.name: a for a in (
     Artifact("churn_backtest", "json", _save_backtest, _load_backtest),
     Artifact("churn_scores", "parquet"),
     Artifact("btyd_params", "json"),
+    Artifact("churn_exports", "json", _save_list("churn_exports")),
     Artifact("reach_inputs", "bundle", _save_inputs, _load_inputs),
     Artifact("reach_plan", "bundle", _save_plan, _load_plan),
-    Artifact("reach_exports", "json", _save_exports),
+    Artifact("reach_exports", "json", _save_list("reach_exports")),
 )}
 
 
