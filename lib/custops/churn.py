@@ -456,6 +456,10 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
              supervised=result.metrics["supervised"]["auc"], btyd=result.metrics["btyd"]["auc"],
              tie=AUC_TIE, pred=result.predicted_vs_actual_orders["predicted_orders"],
              actual=result.predicted_vs_actual_orders["actual_orders"])
+    rates = [result.metrics[m]["top_decile_rate"] for m in MODELS]
+    if all(np.isfinite(r) and r >= 0.999 for r in rates):
+        text += " " + t("churn.lift_ceiling", lang,
+                        ceiling=1 / result.metrics[result.winner]["base_rate"])
     return Section(t("churn.backtest_title", lang, horizon=params.horizon_days), text=text,
                    tables=[table], figures=[fig], data=result.to_dict())
 

@@ -279,6 +279,12 @@ LABELS: dict[str, dict[str, str]] = {
     "churn.brier": {"en": "Brier score", "zh": "Brier 分数"},
     "churn.lift": {"en": "Top-decile lift", "zh": "前 10% 提升度"},
     "churn.capture": {"en": "Top-decile capture", "zh": "前 10% 捕获率"},
+    "churn.lift_ceiling": {
+        "en": "Every model's top 10% are all churners here, so top-decile lift and capture sit "
+              "at their ceiling (1 ÷ churn rate = {ceiling:.2f}) and cannot tell the models "
+              "apart; AUC and Brier score do.",
+        "zh": "各模型得分最高的 10% 全部是流失客户，因此前 10% 提升度和覆盖率都处于上限"
+              "（1 ÷ 流失率 = {ceiling:.2f}），无法区分模型；请看 AUC 与 Brier 分数。"},
     "churn.backtest_rule_text": {
         "en": "On this data the plain RFM rule ranks churners as well as the models (AUC "
               "{auc:.3f}; gradient boosting {supervised:.3f}, BG/NBD {btyd:.3f}; AUCs within "

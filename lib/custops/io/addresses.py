@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any
+from collections.abc import Iterable
 
 import numpy as np
 import pandas as pd
@@ -73,7 +73,7 @@ CITY_PROVINCES: dict[str, str] = {
 }
 
 
-def _alternation(names: Any) -> str:
+def _alternation(names: Iterable[str]) -> str:
     return "|".join(sorted(names, key=len, reverse=True))
 
 
@@ -84,18 +84,24 @@ _ETHNIC = _alternation((
 ))
 _ETHNIC_END_RE = re.compile(f"(?:{_ETHNIC})+$")
 
-_NOISE_RE = re.compile(r"^(?:(?:收货|收件|详细|配送)?地址:?|中华人民共和国|中国大陆|中国)+ ?")
+# Leading words that are not part of the place: 收货地址:, 中国.
+_NOISE_RE = re.compile(r"(?:(?:(?:收货|收件|详细|配送)?地址:?|中华人民共和国|中国大陆|中国) ?)+")
+_NOISE_STARTS = ("收", "详", "配", "地", "中华", "中国")
 # Between parts: whitespace (full-width too, after NFKC), commas, slashes and the like.
-_SEPARATORS_RE = re.compile(r"[\s,、;/|>\-_·•。\u200b\u200c\u200d\ufeff]+")
-_PROVINCE_RE = re.compile(
-    f"(?P<name>{_alternation([*PROVINCES, *_PROVINCE_ALIASES])})"
-    "(?P<suffix>维吾尔自治区|壮族自治区|回族自治区|自治区|特别行政区|省|市)?")
+_SEPARATORS = str.maketrans(dict.fromkeys(",、;/|>-_·•。\u200b\u200c\u200d\u2060\ufeff", " "))
+# The parse reads at most three parts (province, 直辖县级 part, city), and whether more follow,
+# within the first 32 characters: 新疆维吾尔自治区 自治区直辖县级行政区划 克孜勒苏柯尔克孜自治州.
+_KEY_PARTS = 3
+_KEY_CHARS = 32
+_MORE = "…"
+
+_PROVINCE_NAMES = {name: name for name in PROVINCES} | _PROVINCE_ALIASES
+_PROVINCE_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市")
 # What follows a bare name when it is a road or a district, not a place: 北京东路, 河北区.
 _ROAD_RE = re.compile(r"[东西南北中]?(?:大?路|大?街|大?道|巷|弄|胡同|区)")
+_ROAD_STARTS = frozenset("东西南北中大路街道巷弄胡区")
 _DIRECT_COUNTY_RE = re.compile(r"(?:省|自治区)?直辖县级?(?:行政区划|行政单位|行政区)? ?")
-_KNOWN_CITY_RE = re.compile(
-    f"(?P<name>{_alternation(CITY_PROVINCES)})"
-    f"(?P<suffix>(?:{_ETHNIC})*自治州|州|市|地区|盟)?")
+_KNOWN_CITY_SUFFIX_RE = re.compile(f"(?:{_ETHNIC})*自治州|州|市|地区|盟")
 _CITY_RE = re.compile(
     r"(?:(?P<prefecture>[^ ]{2,8}?)自治州|(?P<city>[^ ]{2,5}?)(?:市|地区|盟|林区))")
 # Characters no prefecture or city name has: streets, numbers, districts, counties, villages.
@@ -114,8 +120,45 @@ def split_address(text: str | None) -> tuple[str | None, str | None]:
     """
     if not isinstance(text, str):
         return None, None
-    text = _SEPARATORS_RE.sub(" ", unicodedata.normalize("NFKC", text)).strip()
-    text = _NOISE_RE.sub("", text)
+    return _split_key(_address_key(text))
+
+
+def split_addresses(values: pd.Series) -> pd.DataFrame:
+    """:func:`split_address` over a column: a frame of ``province`` and ``city`` on its index.
+
+    Each distinct address is reduced once to the part that names the place (province, city),
+    and each distinct such part is read once, so addresses that differ only in the street cost
+    one read. Missing values and non-text give missing names (NaN in the contract's string
+    dtype).
+    """
+    codes, uniques = pd.factorize(values)
+    keys = [_address_key(value) if isinstance(value, str) else None for value in uniques]
+    key_codes, distinct_keys = pd.factorize(np.array(keys, dtype=object))
+    provinces = np.empty(len(distinct_keys) + 1, dtype=object)
+    cities = np.empty(len(distinct_keys) + 1, dtype=object)
+    for i, key in enumerate(distinct_keys):
+        provinces[i], cities[i] = _split_key(key)
+    provinces[-1] = cities[-1] = None  # code -1: missing
+    rows = np.append(key_codes, -1)[codes]  # value code -1 (missing) → the last slot
+    return pd.DataFrame(
+        {"province": pd.array(provinces[rows], dtype=STRING_DTYPE),
+         "city": pd.array(cities[rows], dtype=STRING_DTYPE)},
+        index=values.index)
+
+
+def _address_key(text: str) -> str:
+    """The part of an address the parse reads: normalized, without 中国, at most 3 parts."""
+    text = unicodedata.normalize("NFKC", text).translate(_SEPARATORS)
+    parts = text.split(None, _KEY_PARTS + 1)
+    if parts and parts[0].startswith(_NOISE_STARTS):
+        text = _NOISE_RE.sub("", " ".join(parts[:_KEY_PARTS + 2]), count=1)
+        parts = text.split(None, _KEY_PARTS)
+    if len(parts) > _KEY_PARTS:
+        parts[_KEY_PARTS:] = [_MORE]
+    return " ".join(parts)[:_KEY_CHARS]
+
+
+def _split_key(text: str) -> tuple[str | None, str | None]:
     if not text:
         return None, None
     province = _read_province(text)
@@ -127,44 +170,28 @@ def split_address(text: str | None) -> tuple[str | None, str | None]:
     if text.startswith("市", end):  # 吉林市: the city of the same name
         return name, name
     rest = text[end:].lstrip(" ")
-    rest = _DIRECT_COUNTY_RE.sub("", rest, count=1) if rest.startswith(("省直", "自治区直", "直辖")) \
-        else rest
+    if rest.startswith(("省直", "自治区直", "直辖")):
+        rest = _DIRECT_COUNTY_RE.sub("", rest, count=1)
     return name, _read_city(rest)
-
-
-def split_addresses(values: pd.Series) -> pd.DataFrame:
-    """:func:`split_address` over a column: a frame of ``province`` and ``city`` on its index.
-
-    Each distinct address is read once. Missing values and non-text give missing names.
-    """
-    codes, uniques = pd.factorize(values)
-    provinces = np.empty(len(uniques) + 1, dtype=object)
-    cities = np.empty(len(uniques) + 1, dtype=object)
-    provinces[-1] = cities[-1] = None  # code -1: missing
-    for i, value in enumerate(uniques):
-        provinces[i], cities[i] = split_address(value)
-    return pd.DataFrame(
-        {"province": pd.array(provinces[codes], dtype=STRING_DTYPE),
-         "city": pd.array(cities[codes], dtype=STRING_DTYPE)},
-        index=values.index)
 
 
 def _read_province(text: str) -> tuple[str, int] | None:
     """The province at the start of ``text`` and where it ends, or None."""
-    match = _PROVINCE_RE.match(text)
-    if match is None:
+    name = _PROVINCE_NAMES.get(text[:3]) or _PROVINCE_NAMES.get(text[:2])
+    if name is None:
         return None
-    name = _PROVINCE_ALIASES.get(match["name"], match["name"])
-    suffix = match["suffix"]
-    if suffix == "市" and name not in _SAME_CITY:
-        return name, match.end("name")  # 吉林市
-    if suffix is None:
-        if _ROAD_RE.match(text, match.end()):  # 北京东路, 河北区
-            return None
-        city = _KNOWN_CITY_RE.match(text)
-        if city is not None and city["suffix"] and city.end() > match.end():
-            return None  # 海南藏族自治州, 海南州: the prefecture in 青海
-    return name, match.end()
+    end = 3 if text[:3] in _PROVINCE_NAMES else 2
+    for suffix in _PROVINCE_SUFFIXES:
+        if text.startswith(suffix, end):
+            if suffix == "市" and name not in _SAME_CITY:
+                return name, end  # 吉林市
+            return name, end + len(suffix)
+    if _is_road(text, end):  # 北京东路, 河北区
+        return None
+    city = _known_city_match(text)
+    if city is not None and city[1] > end:
+        return None  # 海南藏族自治州, 海南州: the prefecture in 青海
+    return name, end
 
 
 def _read_city_alone(text: str) -> tuple[str | None, str | None]:
@@ -183,17 +210,30 @@ def _read_city(rest: str) -> str | None:
     if city is not None:
         return city
     token, _, _ = rest.partition(" ")  # 浙江 丽水 莲都区: a part of its own
-    if (" " in rest or token == rest) and _CITY_TOKEN_RE.fullmatch(token) \
-            and not _NOT_A_CITY_TOKEN_RE.match(token):
+    if _CITY_TOKEN_RE.fullmatch(token) and not _NOT_A_CITY_TOKEN_RE.match(token):
         return token
     return None
 
 
+def _is_road(text: str, at: int) -> bool:
+    return at < len(text) and text[at] in _ROAD_STARTS and _ROAD_RE.match(text, at) is not None
+
+
+def _known_city_match(text: str) -> tuple[str, int] | None:
+    """A well-known city at the start of ``text`` with its suffix (市, 州, …) and where it ends."""
+    for length in (4, 3, 2):
+        name = text[:length]
+        if name in CITY_PROVINCES:
+            suffix = _KNOWN_CITY_SUFFIX_RE.match(text, length)
+            return name, suffix.end() if suffix else length
+    return None
+
+
 def _known_city(text: str) -> str | None:
-    match = _KNOWN_CITY_RE.match(text)
-    if match is None or _ROAD_RE.match(text, match.end("name")):
+    match = _known_city_match(text)
+    if match is None or _is_road(text, len(match[0])):
         return None
-    return match["name"]
+    return match[0]
 
 
 def _suffixed_city(text: str) -> str | None:
