@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from custops import plots
-from custops.errors import ParameterError
+from custops.errors import NotComputable, ParameterError
 from custops.features import join_by_customer
 from custops.labels import reason_words, t, value_label
 from custops.models import btyd
@@ -112,6 +112,32 @@ def buyers_of(table: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
     ids = buyers(features)["customer_id"]
     found = table.drop_duplicates("customer_id").set_index("customer_id").reindex(ids)
     return found.reset_index()
+
+
+MIN_BUYERS = 20  # buyers a churn model needs at a snapshot, and of each outcome
+MIN_PER_CLASS = 5
+
+
+def _check_history(features_then: pd.DataFrame, features_later: pd.DataFrame,
+                   dates: dict[str, str] | None) -> None:
+    """Stop with a plain reason when a snapshot has too few buyers to learn or grade churn."""
+    for frame, which in ((features_then, "earlier"), (features_later, "later")):
+        n = int(frame["is_buyer"].sum())
+        if n < MIN_BUYERS:
+            when = f" ({dates.get('train' if which == 'earlier' else 'test')})" if dates else ""
+            raise NotComputable(
+                f"churn: only {n} buyer(s) at the {which} snapshot{when}; a churn model needs "
+                f"at least {MIN_BUYERS} — the history is too short for the horizon or there "
+                "are too few buyers")
+
+
+def _check_labels(churned: pd.Series, where: str) -> None:
+    counts = pd.Series(churned).astype(bool).value_counts()
+    stayed, left = int(counts.get(False, 0)), int(counts.get(True, 0))
+    if min(stayed, left) < MIN_PER_CLASS:
+        raise NotComputable(
+            f"churn: in {where} {left} buyer(s) churned and {stayed} stayed; at least "
+            f"{MIN_PER_CLASS} of each are needed to learn and grade churn")
 
 
 def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.DataFrame:
@@ -242,10 +268,13 @@ def backtest(features_train: pd.DataFrame, features_test: pd.DataFrame,
              dates: dict[str, str] | None = None) -> Backtest:
     """Fit at ``test − horizon`` (labels up to ``test``), score at ``test``, compare with what
     happened between ``test`` and ``now`` (= ``as_of``)."""
+    _check_history(features_train, features_test, dates)
     train = buyers(features_train)
     train_y = outcome(features_train, features_test)["churned"]
+    _check_labels(train_y, "the backtest's training snapshot")
     test = buyers(features_test)
     truth = outcome(features_test, features_now)
+    _check_labels(truth["churned"], "the backtest's test snapshot")
     with _in_background_thread(btyd_scores, features_test, params) as btyd_done:
         supervised = SupervisedChurnModel(max_iter=params.max_iter,
                                           learning_rate=params.learning_rate,
@@ -378,8 +407,10 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
                     params: ChurnParams = ChurnParams(), *, seed: int = 0
                     ) -> tuple[pd.DataFrame, BTYDScores]:
     """The ``churn_scores`` artifact at ``as_of``: both models refitted on the latest data."""
+    _check_history(features_train, features_now, None)
     train = buyers(features_train)
     train_y = outcome(features_train, features_now)["churned"]
+    _check_labels(train_y, "the training snapshot")
     now = buyers(features_now)
     if segments is not None:  # the buyers' rows, in their order (positional when it matches)
         segments = buyers_of(segments, features_now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["CustopsError", "DataError", "ParameterError", "RunError"]
+__all__ = ["CustopsError", "DataError", "NotComputable", "ParameterError", "RunError"]
 
 
 class CustopsError(Exception):
@@ -11,6 +11,11 @@ class CustopsError(Exception):
 
 class DataError(CustopsError):
     """The input data cannot be used as it is (missing file, table, column, or no usable rows)."""
+
+
+class NotComputable(DataError):
+    """This step cannot run on this data (e.g. no repeat buyers, a history shorter than the
+    horizon): the report shows the reason in the step's place and goes on."""
 
 
 class ParameterError(CustopsError):

@@ -350,6 +350,7 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "{churned:,} buyers have already churned and are not in the bands: see the "
               "recall list.",
         "zh": "另有 {churned:,} 位客户已流失，不计入风险分层：见召回名单。"},
+    "not_computed": {"en": "Not computed on this data", "zh": "本数据无法计算此项"},
     "churn.exports_title": {"en": "Lists for the operators", "zh": "运营名单"},
     "churn.exports_text": {
         "en": "Written: {files} — the warning list (retain) and the recall list (win back), "

@@ -6,6 +6,7 @@ object feeds the dashboards (its figures and tables) and the artifacts (its ``da
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,7 +14,10 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
-__all__ = ["Section", "pct", "table_html"]
+from custops.errors import NotComputable
+from custops.labels import t
+
+__all__ = ["Section", "pct", "show", "table_html"]
 
 
 @dataclass
@@ -36,6 +40,18 @@ class Section:
             fig.show()
         if self.text:
             display(Markdown(self.text))
+
+
+def show(make: Callable[[], Section], lang: str = "en") -> Section | None:
+    """Display the section ``make()`` builds; when its step cannot run on this data
+    (:class:`custops.errors.NotComputable`), say so and why in its place, and go on."""
+    try:
+        section = make()
+    except NotComputable as exc:
+        display(Markdown(f"### {t('not_computed', lang)}\n\n{exc}"))
+        return None
+    section.display()
+    return section
 
 
 def table_html(table: pd.DataFrame, max_rows: int = 30) -> str:

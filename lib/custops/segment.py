@@ -15,7 +15,7 @@ import pandas as pd
 from sklearn.cluster import KMeans
 
 from custops import plots
-from custops.errors import ParameterError
+from custops.errors import NotComputable, ParameterError
 from custops.labels import focus, t, value_label
 from custops.models.threads import openmp_threads
 from custops.sections import Section
@@ -367,6 +367,11 @@ def behaviour_clusters(features: pd.DataFrame, *, n_clusters: int = 5, seed: int
         profile.insert(0, "customers", labels[buyers].value_counts().sort_index())
         return labels, profile
 
+    if x.empty:  # no buyers: nothing to cluster
+        labels = pd.Series(pd.array([pd.NA] * len(features), dtype="Int64"),
+                           index=features.index)
+        return labels, pd.DataFrame({"customers": pd.Series(dtype="int64")})
+    x = x.fillna(0.0)  # a column with no value at all (e.g. no repeat gaps)
     z = np.log1p(x.clip(lower=0))
     z = (z - z.mean()) / z.std(ddof=0).replace(0, 1)
     k = int(min(n_clusters, max(len(z), 1)))
@@ -412,6 +417,9 @@ def _labelled_summary(features, labels, order, lang, *, with_focus=True):
 def rfm_section(features: pd.DataFrame, segments: pd.DataFrame,
                 params: SegmentParams = SegmentParams(), lang: str = "en"):
     """The eight RFM classes: table with operating focus, treemap, and the R × F score grid."""
+    if not segments["rfm_class"].notna().any():
+        raise NotComputable("RFM classes: no buyer with a positive net spend (every order was "
+                            "refunded or there are no orders)")
     summary, table = _labelled_summary(features, segments["rfm_class"], RFM_CLASS_ORDER, lang)
     names = [value_label(s, lang) for s in summary["segment"]]
     title = t("seg.rfm_title", lang, cut=t(f"seg.cut_{params.rfm_cut}", lang))
@@ -512,6 +520,8 @@ def clusters_section(features: pd.DataFrame, labels: pd.Series, lang: str = "en"
     """Behavioural clusters (``labels``, one per customer: the ``cluster`` column of the
     segments, from :func:`behaviour_clusters`) with sizes, descriptions and a profile heat map."""
     _, profile = behaviour_clusters(features, labels=labels)
+    if profile.empty:
+        raise NotComputable("behavioural clusters: no buyers to cluster")
     table = pd.DataFrame({
         t("seg.cluster", lang): profile.index.astype(int),
         t("customers", lang): profile["customers"].astype("int64"),

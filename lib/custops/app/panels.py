@@ -28,7 +28,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import plotly.io as pio
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from custops import churn, profile, reach, segment
 from custops import features as feature_steps
@@ -38,7 +38,7 @@ from custops.app.downloads import (
     kernel_log,
     to_csv,
 )
-from custops.errors import ParameterError
+from custops.errors import NotComputable, ParameterError
 from custops.exports import mask_phones, priority_list
 from custops.labels import check_lang, t, value_label
 from custops.profile import ATTRIBUTES
@@ -727,6 +727,10 @@ def panel(ctx, notebook: str, interactive: bool = True) -> Panel | None:
     if notebook not in PANELS:
         raise ParameterError(f"no dashboard panel for {notebook!r}; available: "
                              f"{', '.join(PANELS)}")
-    built = PANELS[notebook](ctx)
+    try:
+        built = PANELS[notebook](ctx)
+    except NotComputable as exc:  # the page's sections below say the same, step by step
+        display(Markdown(f"**{t('not_computed', ctx.lang)}**: {exc}"))
+        return None
     display(built.widget)
     return built

@@ -50,11 +50,18 @@ def _with_unknown(values: pd.Series) -> pd.Series:
     return values.where(~missing, "unknown")
 
 
+# HistGradientBoosting takes at most 255 categories per feature (its bins): beyond that the
+# rarest values are grouped into one category.
+MAX_CATEGORIES = 255
+OTHER = "other"
+
+
 @dataclass
 class ModelDesign:
     """The input of the boosted models: numeric features as floats, the overdue ratio, and the
-    low-cardinality categoricals as codes into category lists fixed on the training data
-    (sorted; "unknown" stands for missing; a value not seen there becomes missing).
+    categoricals as codes into category lists fixed on the training data (sorted; "unknown"
+    stands for missing; a value not seen there becomes missing; with more values than the
+    boosting takes, the rarest are grouped as "other").
 
     :meth:`matrix` gives one float array for ``HistGradientBoosting*(categorical_features=
     design.mask)``: the same trees and predictions as ``"from_dtype"`` on a DataFrame of
@@ -74,7 +81,12 @@ class ModelDesign:
         for col in CATEGORICAL_FEATURES:
             if col in features:
                 values = features[col]
-                present = pd.Index(values.dropna().unique())
+                counts = values.value_counts(dropna=True)
+                if len(counts) >= MAX_CATEGORIES:  # the rarest values become "other"
+                    present = pd.Index(counts.index[:MAX_CATEGORIES - 2]).append(
+                        pd.Index([OTHER]))
+                else:
+                    present = pd.Index(counts.index)
                 if values.isna().any():
                     present = present.append(pd.Index(["unknown"]))
                 categories[col] = pd.Categorical(present.unique()).categories
@@ -97,8 +109,12 @@ class ModelDesign:
         for j, col in enumerate(self.columns):
             if col in self.categories:
                 if col in features:
-                    codes = pd.Categorical(_with_unknown(features[col]),
-                                           categories=self.categories[col]).codes
+                    values = _with_unknown(features[col])
+                    known = self.categories[col]
+                    if OTHER in known:  # grouped: every value outside the list is "other"
+                        values = values.astype("object").where(
+                            values.isin(known) | values.isna(), OTHER)
+                    codes = pd.Categorical(values, categories=known).codes
                     out[:, j] = np.where(codes >= 0, codes, np.nan)
             elif col == "overdue_ratio":
                 silent, gap = floats("days_since_last_order"), floats("mean_gap_days")

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from custops import churn, features, profile, reach, segment
-from custops.errors import DataError
+from custops.errors import DataError, NotComputable
 from custops.exports import churn_lists, export_lists
 from custops.io import DEFAULT_TZ
 from custops.rules import ReachParams, load_channels
@@ -189,7 +189,11 @@ def _reach_inputs(ctx: RunContext) -> dict[str, Any]:
     # Each table as DuckDB should read it: in memory if this process holds it, else the run's
     # validated Parquet file (event rows never come into pandas).
     tables = {name: ctx.table_source(name) for name in ("orders", "customers", "events")}
-    inputs = reach.prepare(ctx.get("features"), ctx.get("segments"), ctx.get("churn_scores"),
+    try:
+        scores = ctx.get("churn_scores")
+    except NotComputable:  # plan on uplift and value alone; the 03 page says why
+        scores = None
+    inputs = reach.prepare(ctx.get("features"), ctx.get("segments"), scores,
                            load_channels(ctx.params["channels_file"] or None), ctx.reach_params,
                            tables=tables, touches=data.touches, as_of=ctx.as_of, seed=ctx.seed)
     return {"reach_inputs": inputs}
