@@ -109,3 +109,20 @@ def test_as_of_after_the_data_is_a_plain_stop_or_a_result(tmp_path):
     folder = _write(tmp_path / "late", orders, customers)
     ctx = context.open_run(data_dir=str(folder), as_of="2027-06-30")
     _run_every_step(ctx)
+
+
+@pytest.mark.slow
+def test_a_report_on_all_refunds_finishes_and_opens_with_its_health(tmp_path):
+    """The whole report runs; what could not be computed is said in its place and listed
+    in the health box every page opens with, and in the manifest."""
+    from custops.run import runner
+
+    orders, customers = CASES["all_refunds"]()
+    folder = _write(tmp_path / "data", orders, customers)
+    manifest = runner.run_report(folder, tmp_path / "report", lang="zh", log=lambda line: None)
+    assert manifest["status"] == "ok"
+    reasons = [entry["reason"] for entry in manifest["health"]]
+    assert any(r.startswith("churn:") for r in reasons) and any("RFM" in r for r in reasons)
+    for item in manifest["notebooks"]:
+        page = (tmp_path / "report" / f"{item['name']}.html").read_text("utf-8")
+        assert page.count('class="custops-health"') == 1 and "本次运行的健康检查" in page

@@ -351,6 +351,9 @@ LABELS: dict[str, dict[str, str]] = {
               "recall list.",
         "zh": "另有 {churned:,} 位客户已流失，不计入风险分层：见召回名单。"},
     "not_computed": {"en": "Not computed on this data", "zh": "本数据无法计算此项"},
+    "health.title": {"en": "Health of this run", "zh": "本次运行的健康检查"},
+    "health.none": {"en": "No warnings: every model and section ran on this data.",
+                    "zh": "无警告：所有模型与分析均已在本数据上完成。"},
     "churn.exports_title": {"en": "Lists for the operators", "zh": "运营名单"},
     "churn.exports_text": {
         "en": "Written: {files} — the warning list (retain) and the recall list (win back), "
@@ -715,3 +718,13 @@ def reason_words(codes: pd.Series, lang: str = "en") -> pd.Series:
     present = values.notna() & (values != "")
     words = {code: _reason_words(code, lang) for code in values[present].unique()}
     return values.where(~present, values.map(words))
+
+
+def health_words(entry: dict[str, Any], lang: str = "en") -> str:
+    """One warning of a run (``{"step", "code", ...numbers}``) in words of ``lang``: the label
+    ``health.<code>`` filled with the entry's numbers, else the reason it carries."""
+    fields = {k: v for k, v in entry.items() if k not in ("step", "code")}
+    key = f"health.{entry.get('code')}"
+    if key in LABELS:
+        return t(key, lang, **fields)
+    return str(fields.get("reason") or entry.get("code"))

@@ -17,7 +17,7 @@ from IPython.display import HTML, Markdown, display
 from custops.errors import NotComputable
 from custops.labels import t
 
-__all__ = ["Section", "pct", "show", "table_html"]
+__all__ = ["Section", "pct", "show", "show_not_computed", "table_html"]
 
 
 @dataclass
@@ -48,10 +48,15 @@ def show(make: Callable[[], Section], lang: str = "en") -> Section | None:
     try:
         section = make()
     except NotComputable as exc:
-        display(Markdown(f"### {t('not_computed', lang)}\n\n{exc}"))
+        show_not_computed(exc, lang)
         return None
     section.display()
     return section
+
+
+def show_not_computed(reason: Exception | str, lang: str = "en") -> None:
+    """Say in a section's place that its step could not run on this data, and why."""
+    display(Markdown(f"### {t('not_computed', lang)}\n\n{reason}"))
 
 
 def table_html(table: pd.DataFrame, max_rows: int = 30) -> str:

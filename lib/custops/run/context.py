@@ -24,11 +24,12 @@ import pandas as pd
 
 from custops import io
 from custops.churn import ChurnParams
-from custops.errors import DataError, ParameterError
+from custops.errors import DataError, NotComputable, ParameterError
 from custops.features import build_feature_snapshots, build_features, to_date
 from custops.labels import check_lang
 from custops.rules import ReachParams
 from custops.run import catalog
+from custops.sections import Section, show_not_computed
 from custops.segment import SegmentParams
 
 __all__ = ["RUN_DIR_ENV", "RunContext", "StoredDataset", "open_run", "published_parameters",
@@ -38,6 +39,7 @@ ARTIFACTS = "artifacts"
 CLEAN = "clean"  # the validated tables of the run, as Parquet
 DATA_QUALITY = "data_quality.json"
 REJECTS = "rejects.csv"
+HEALTH = "health.json"  # the run's warnings (codes and numbers), every notebook's
 RUN_DIR_ENV = "CUSTOPS_RUN_DIR"
 FEATURE_TABLES = ("orders", "customers", "events")
 
@@ -73,6 +75,7 @@ class RunContext:
     _pending: dict[str, Future] = field(default_factory=dict, repr=False)
     _worker: ThreadPoolExecutor | None = field(default=None, repr=False)
     _data_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _health: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     # -- parameters ------------------------------------------------------------------------
     @property
@@ -132,6 +135,42 @@ class RunContext:
             records[name] = key
             (self.artifacts_dir / catalog.RECORD).write_text(
                 json.dumps(records, indent=2, sort_keys=True), encoding="utf-8")
+
+    # -- health: every warning of the run, for the report's health box and the manifest ----
+    def warn(self, step: str, code: str, **fields: Any) -> None:
+        """Record a warning of this run (a code and the numbers its words show; words are
+        made at display time, :func:`custops.labels.health_words`)."""
+        entry = {"step": step, "code": code, **fields}
+        with self._data_lock:
+            if entry in self._health:
+                return
+            self._health.append(entry)
+            if self.artifacts_dir is not None and not self.read_only:
+                path = self.artifacts_dir / HEALTH
+                stored = json.loads(path.read_text("utf-8")) if path.exists() else []
+                if entry not in stored:
+                    self.artifacts_dir.mkdir(parents=True, exist_ok=True)
+                    path.write_text(json.dumps(stored + [entry], ensure_ascii=False, indent=2,
+                                               default=str), encoding="utf-8")
+
+    def health(self) -> list[dict[str, Any]]:
+        """Every warning recorded so far in this run (all notebooks, with a run folder)."""
+        path = None if self.artifacts_dir is None else self.artifacts_dir / HEALTH
+        stored = json.loads(path.read_text("utf-8")) if path is not None and path.exists() \
+            else []
+        return stored + [e for e in self._health if e not in stored]
+
+    def show(self, make, step: str = "") -> Section | None:
+        """Display the section ``make()`` builds (:func:`custops.sections.show`); a step that
+        cannot run on this data is said in its place and recorded as a warning of the run."""
+        try:
+            section = make()
+        except NotComputable as exc:
+            self.warn(step, "not_computed", reason=str(exc))
+            show_not_computed(exc, self.lang)
+            return None
+        section.display()
+        return section
 
     def exports_dir(self) -> Path:
         """Where contact lists go: ``<run_dir>/exports``; for a notebook run on its own, or a

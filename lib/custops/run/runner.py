@@ -31,12 +31,12 @@ from nbconvert import HTMLExporter
 
 from custops.errors import ParameterError, RunError
 from custops.io import DEFAULT_TZ
-from custops.labels import LABELS, t
+from custops.labels import LABELS, health_words, t
 from custops.plots import write_plotlyjs
 from custops.run import catalog
 from custops.run.context import resolve_data_dir
 
-__all__ = ["KERNEL", "NOTEBOOKS", "available_notebooks", "cli_report",
+__all__ = ["KERNEL", "NOTEBOOKS", "available_notebooks", "cli_report", "health_box",
            "data_fingerprint", "export_html", "kernel_env", "notebook_title",
            "notebooks_dir", "package_versions", "run_report"]
 
@@ -122,6 +122,18 @@ def export_html(notebook_path: Path, html_path: Path) -> int:
     return html_path.stat().st_size
 
 
+def health_box(entries: list[dict[str, Any]], lang: str) -> str:
+    """The short box a report opens with: every warning of the run, or that there is none."""
+    if entries:
+        items = "".join(f"<li>{html.escape(health_words(e, lang))}</li>" for e in entries)
+        body, colour, border = f"<ul style='margin:4px 0'>{items}</ul>", "#fff8e6", "#e0b252"
+    else:
+        body, colour, border = html.escape(t("health.none", lang)), "#eef7ee", "#8cc08c"
+    return (f'<div class="custops-health" style="border:1px solid {border};background:{colour};'
+            f'padding:8px 14px;margin:12px 0;font-family:sans-serif">'
+            f"<b>{html.escape(t('health.title', lang))}</b> {body}</div>")
+
+
 def _index_html(manifest: dict[str, Any], lang: str) -> str:
     title = "custops report" if lang == "en" else "custops 客户运营报告"
     rows = []
@@ -138,7 +150,8 @@ def _index_html(manifest: dict[str, Any], lang: str) -> str:
         'small{color:#777}</style></head><body>'
         f"<h1>{title}</h1><p>as of <b>{html.escape(str(params['as_of']))}</b> · data "
         f"<code>{html.escape(str(params['data_dir']))}</code> · finished "
-        f"{html.escape(manifest['finished'])}</p><ol>{''.join(rows)}</ol>"
+        f"{html.escape(manifest['finished'])}</p>{health_box(manifest.get('health', []), lang)}"
+        f"<ol>{''.join(rows)}</ol>"
         '<p><a href="manifest.json">manifest.json</a> · <a href="artifacts/">artifacts/</a></p>'
         "</body></html>"
     )
@@ -253,6 +266,15 @@ def run_report(
         log(f"[{index}/{len(names)}] {name} ok ({seconds:.1f} s, HTML {html_bytes / 1e6:.2f} MB)")
     warm.shutdown()
     write_plotlyjs(build)
+    health_file = build / "artifacts" / "health.json"
+    manifest["health"] = (json.loads(health_file.read_text("utf-8"))
+                          if health_file.exists() else [])
+    box = health_box(manifest["health"], lang)
+    for item in manifest["notebooks"]:  # every report opens with the run's health
+        page = build / f"{item['name']}.html"
+        page.write_text(page.read_text("utf-8").replace("<main>", "<main>" + box, 1),
+                        encoding="utf-8")
+        item["html_bytes"] = page.stat().st_size
     quality = build / "artifacts" / "data_quality.json"
     if quality.exists():
         manifest["parameters"]["as_of"] = json.loads(quality.read_text("utf-8")).get(
