@@ -3,7 +3,7 @@
 Platforms export an address as one text: ``浙江省 杭州市 西湖区 文三路 …``, ``北京市朝阳区…``,
 ``广西壮族自治区 南宁市 …``, sometimes with full-width spaces, commas or slashes between the
 parts, or without the province. :func:`split_address` reads one address; :func:`split_addresses`
-a column (each distinct address is read once).
+a column, reading each distinct start of an address (up to its city or district) once.
 
 Names follow the contract (see ``_short_region_name`` in :mod:`custops.io.parse`): ``浙江省`` →
 ``浙江``, ``广西壮族自治区`` → ``广西``, ``杭州市`` → ``杭州``, and further ``大兴安岭地区`` →
@@ -87,27 +87,34 @@ _ETHNIC_END_RE = re.compile(f"(?:{_ETHNIC})+$")
 # Leading words that are not part of the place: 收货地址:, 中国.
 _NOISE_RE = re.compile(r"(?:(?:(?:收货|收件|详细|配送)?地址:?|中华人民共和国|中国大陆|中国) ?)+")
 _NOISE_STARTS = ("收", "详", "配", "地", "中华", "中国")
-# Between parts: whitespace (full-width too, after NFKC), commas, slashes and the like.
-_SEPARATORS = str.maketrans(dict.fromkeys(",、;/|>-_·•。\u200b\u200c\u200d\u2060\ufeff", " "))
-# The parse reads at most three parts (province, 直辖县级 part, city), and whether more follow,
-# within the first 32 characters: 新疆维吾尔自治区 自治区直辖县级行政区划 克孜勒苏柯尔克孜自治州.
+# Between parts, besides whitespace (full-width too, after NFKC): commas, slashes and the like.
+_SEPARATORS_RE = re.compile("[,、;/|>\\-_·•。\u200b\u200c\u200d\u2060\ufeff]")
+# The parse reads at most three parts (province, 直辖县级 part, city) within their first 32
+# characters (新疆维吾尔自治区 自治区直辖县级行政区划 克孜勒苏柯尔克孜自治州), after leading words
+# such as 中国, and nothing after a city, district or county (杭州市, 西湖区, 桐庐县, 鄂温克族自治旗):
+# the address is cut there, so addresses that differ only in the street are read once.
 _KEY_PARTS = 3
 _KEY_CHARS = 32
-_MORE = "…"
+_TEXT_CHARS = 96
+_DISTRICT_CHAR_RE = re.compile("[市区县旗]")
 
 _PROVINCE_NAMES = {name: name for name in PROVINCES} | _PROVINCE_ALIASES
-_PROVINCE_SUFFIXES = ("维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市")
+_PROVINCE_SUFFIXES = {suffix[0]: suffix for suffix in (
+    "维吾尔自治区", "壮族自治区", "回族自治区", "自治区", "特别行政区", "省", "市")}
 # What follows a bare name when it is a road or a district, not a place: 北京东路, 河北区.
 _ROAD_RE = re.compile(r"[东西南北中]?(?:大?路|大?街|大?道|巷|弄|胡同|区)")
 _ROAD_STARTS = frozenset("东西南北中大路街道巷弄胡区")
 _DIRECT_COUNTY_RE = re.compile(r"(?:省|自治区)?直辖县级?(?:行政区划|行政单位|行政区)? ?")
 _KNOWN_CITY_SUFFIX_RE = re.compile(f"(?:{_ETHNIC})*自治州|州|市|地区|盟")
+_KNOWN_CITY_SUFFIX_STARTS = frozenset("自州市地盟") | {
+    name[0] for name in _ETHNIC.split("|")}
+# A name never runs over a city, district or county (the address is cut after one).
 _CITY_RE = re.compile(
-    r"(?:(?P<prefecture>[^ ]{2,8}?)自治州|(?P<city>[^ ]{2,5}?)(?:市|地区|盟|林区))")
+    r"(?:(?P<prefecture>[^ 市区县旗]{2,8}?)自治州|(?P<city>[^ 市区县旗]{2,5}?)(?:市|地区|盟|林区))")
 # Characters no prefecture or city name has: streets, numbers, districts, counties, villages.
 _NOT_IN_CITY_RE = re.compile(r"[路街道巷弄号楼栋室村乡区县旗0-9A-Za-z]|州.")
 _CITY_TOKEN_RE = re.compile(r"[\u4e00-\u9fff]{2,4}")
-_NOT_A_CITY_TOKEN_RE = re.compile(r".*(?:[区县旗镇乡村路街道巷弄号]$|直辖)")
+_NOT_A_CITY_TOKEN_RE = re.compile(r"[市区县旗]|[镇乡村路街道巷弄号]$")
 
 
 def split_address(text: str | None) -> tuple[str | None, str | None]:
@@ -120,20 +127,24 @@ def split_address(text: str | None) -> tuple[str | None, str | None]:
     """
     if not isinstance(text, str):
         return None, None
-    return _split_key(_address_key(text))
+    return _split_key(_address_key(_cut_text(text)))
 
 
 def split_addresses(values: pd.Series) -> pd.DataFrame:
     """:func:`split_address` over a column: a frame of ``province`` and ``city`` on its index.
 
-    Each distinct address is reduced once to the part that names the place (province, city),
-    and each distinct such part is read once, so addresses that differ only in the street cost
-    one read. Missing values and non-text give missing names (NaN in the contract's string
-    dtype).
+    Each distinct address is cut once after its district or county (西湖区), each distinct
+    such start is normalized once and each distinct normalized start is read once: addresses
+    that differ only in the street cost little. Missing values and non-text give missing names
+    (NaN in the contract's string dtype).
     """
     codes, uniques = pd.factorize(values)
-    keys = [_address_key(value) if isinstance(value, str) else None for value in uniques]
+    cuts = [_cut_text(value) if isinstance(value, str) else None
+            for value in np.asarray(uniques, dtype=object)]
+    cut_codes, distinct_cuts = pd.factorize(np.array(cuts, dtype=object))
+    keys = [_address_key(cut) for cut in distinct_cuts]
     key_codes, distinct_keys = pd.factorize(np.array(keys, dtype=object))
+    key_codes = np.append(key_codes, -1)[cut_codes]  # cut code -1 (not text) → missing
     provinces = np.empty(len(distinct_keys) + 1, dtype=object)
     cities = np.empty(len(distinct_keys) + 1, dtype=object)
     for i, key in enumerate(distinct_keys):
@@ -141,21 +152,49 @@ def split_addresses(values: pd.Series) -> pd.DataFrame:
     provinces[-1] = cities[-1] = None  # code -1: missing
     rows = np.append(key_codes, -1)[codes]  # value code -1 (missing) → the last slot
     return pd.DataFrame(
-        {"province": pd.array(provinces[rows], dtype=STRING_DTYPE),
-         "city": pd.array(cities[rows], dtype=STRING_DTYPE)},
+        {"province": pd.array(provinces, dtype=STRING_DTYPE).take(rows),
+         "city": pd.array(cities, dtype=STRING_DTYPE).take(rows)},
         index=values.index)
 
 
+def _cut_text(text: str) -> str:
+    """The start of an address the parse may read: up to its first city, district or county."""
+    first = _DISTRICT_CHAR_RE.search(text, 0, _TEXT_CHARS)
+    if first is None:
+        return text[:_TEXT_CHARS]
+    if text[first.start()] == "市":  # the usual case, the end of 省市 or 杭州市
+        return text[:first.end()]
+    text = text[:_TEXT_CHARS]
+    return text[:_district_end(text)]
+
+
 def _address_key(text: str) -> str:
-    """The part of an address the parse reads: normalized, without 中国, at most 3 parts."""
-    text = unicodedata.normalize("NFKC", text).translate(_SEPARATORS)
-    parts = text.split(None, _KEY_PARTS + 1)
+    """What the parse reads of an address: normalized, without 中国, at most 3 parts."""
+    text = _SEPARATORS_RE.sub(" ", unicodedata.normalize("NFKC", text[:_TEXT_CHARS]))
+    parts = text.split(None, _KEY_PARTS)
     if parts and parts[0].startswith(_NOISE_STARTS):
-        text = _NOISE_RE.sub("", " ".join(parts[:_KEY_PARTS + 2]), count=1)
-        parts = text.split(None, _KEY_PARTS)
-    if len(parts) > _KEY_PARTS:
-        parts[_KEY_PARTS:] = [_MORE]
-    return " ".join(parts)[:_KEY_CHARS]
+        text = " ".join(parts)
+        noise = _NOISE_RE.match(text)
+        parts = text[noise.end() if noise else 0:].split(None, _KEY_PARTS)
+    key = " ".join(parts[:_KEY_PARTS])[:_KEY_CHARS]
+    return key[:_district_end(key)]
+
+
+def _district_end(key: str) -> int | None:
+    """Where the first city, district or county ends (not 自治区, 地区, 林区, 行政区划, 直辖县级)."""
+    district = _DISTRICT_CHAR_RE.search(key)
+    while district is not None:
+        at = district.start()
+        if key[at] == "区":
+            place = not key.endswith(("自治", "行政", "地", "林"), 0, at)
+        elif key[at] == "县":
+            place = not key.endswith("直辖", 0, at)
+        else:
+            place = True
+        if place:
+            return at + 1
+        district = _DISTRICT_CHAR_RE.search(key, at + 1)
+    return None
 
 
 def _split_key(text: str) -> tuple[str | None, str | None]:
@@ -167,7 +206,7 @@ def _split_key(text: str) -> tuple[str | None, str | None]:
     name, end = province
     if name in _SAME_CITY:
         return name, name
-    if text.startswith("市", end):  # 吉林市: the city of the same name
+    if name == "吉林" and text.startswith("市", end):  # 吉林市: the city of the same name
         return name, name
     rest = text[end:].lstrip(" ")
     if rest.startswith(("省直", "自治区直", "直辖")):
@@ -181,11 +220,11 @@ def _read_province(text: str) -> tuple[str, int] | None:
     if name is None:
         return None
     end = 3 if text[:3] in _PROVINCE_NAMES else 2
-    for suffix in _PROVINCE_SUFFIXES:
-        if text.startswith(suffix, end):
-            if suffix == "市" and name not in _SAME_CITY:
-                return name, end  # 吉林市
-            return name, end + len(suffix)
+    suffix = _PROVINCE_SUFFIXES.get(text[end:end + 1])
+    if suffix is not None and text.startswith(suffix, end):
+        if suffix == "市" and name not in _SAME_CITY:
+            return name, end  # 吉林市: the city, read next
+        return name, end + len(suffix)
     if _is_road(text, end):  # 北京东路, 河北区
         return None
     city = _known_city_match(text)
@@ -210,7 +249,7 @@ def _read_city(rest: str) -> str | None:
     if city is not None:
         return city
     token, _, _ = rest.partition(" ")  # 浙江 丽水 莲都区: a part of its own
-    if _CITY_TOKEN_RE.fullmatch(token) and not _NOT_A_CITY_TOKEN_RE.match(token):
+    if _CITY_TOKEN_RE.fullmatch(token) and not _NOT_A_CITY_TOKEN_RE.search(token):
         return token
     return None
 
@@ -224,7 +263,8 @@ def _known_city_match(text: str) -> tuple[str, int] | None:
     for length in (4, 3, 2):
         name = text[:length]
         if name in CITY_PROVINCES:
-            suffix = _KNOWN_CITY_SUFFIX_RE.match(text, length)
+            suffix = (_KNOWN_CITY_SUFFIX_RE.match(text, length)
+                      if text[length:length + 1] in _KNOWN_CITY_SUFFIX_STARTS else None)
             return name, suffix.end() if suffix else length
     return None
 
