@@ -1,10 +1,15 @@
-"""Exports: what leaves a run for operators' tools (phones masked)."""
+"""Exports: what leaves a run for operators' tools (phones masked, text neutralized)."""
 
 from __future__ import annotations
 
+import csv
+import io
+
 import numpy as np
+import openpyxl
 import pandas as pd
 
+from custops import exports
 from custops.exports import mask_phones
 
 
@@ -13,3 +18,46 @@ def test_phones_are_masked_or_dropped():
                         np.nan])
     masked = mask_phones(phones)
     assert masked.tolist() == ["138****5678", "138****5678", "139****5678", "", "", ""]
+
+
+HOSTILE = ['=HYPERLINK("http://evil.example/1","click")', "=cmd|' /C calc'!A1", "+1+2",
+           "-2+3", "@SUM(A1)", "\tx", "\rx"]
+
+
+def test_text_that_a_spreadsheet_would_run_is_neutralized_numbers_are_not():
+    frame = pd.DataFrame({"customer_id": HOSTILE, "amount": [-1.5] * len(HOSTILE),
+                          "note": ["fine"] * len(HOSTILE)})
+    out = exports.neutralize(frame)
+    assert out["customer_id"].tolist() == ["'" + v for v in HOSTILE]
+    assert out["amount"].tolist() == [-1.5] * len(HOSTILE) and out["note"].eq("fine").all()
+    text = exports.csv_text(frame)
+    assert text.startswith("\ufeff")
+    for line in text.lstrip("\ufeff").splitlines()[1:]:
+        assert not line.lstrip('"').startswith(exports.FORMULA_STARTS), line
+
+
+def test_contact_exports_hold_no_formula_and_no_risky_leading_character(tmp_path):
+    ids = pd.Series(HOSTILE * 3)
+    plan = pd.DataFrame({"customer_id": ids, "channel": ["sms", "push", "email"] * len(HOSTILE),
+                         "send_time": "10:30", "strategy": "recall_low_cost",
+                         "reason": "healthy", "rfm_class": "general_value",
+                         "lifecycle_stage": "decline", "value_tier": "small",
+                         "phone": "13812345678", "group": "treatment"})
+    summary = pd.DataFrame({"channel": ["=evil()", "total"], "contacts": [1, 1]})
+    paths = exports.export_lists(plan, plan.assign(group="control"), summary, tmp_path, "zh")
+    paths += exports.churn_lists(pd.DataFrame({
+        "customer_id": HOSTILE, "priority_rank": range(1, 8), "risk_band": "high_risk",
+        "churn_probability": 0.9, "expected_value": 10.0, "strategy": "monitor",
+        "reason": "healthy"}), None, tmp_path, "en")
+    for path in paths:
+        if path.suffix == ".csv":
+            for row in csv.reader(io.StringIO(path.read_text("utf-8-sig"))):
+                assert not any(cell.startswith(exports.FORMULA_STARTS) for cell in row), path
+        else:
+            book = openpyxl.load_workbook(path)
+            for sheet in book.worksheets:
+                for row in sheet.iter_rows():
+                    for cell in row:
+                        assert cell.data_type != "f", (path.name, cell.coordinate)
+                        assert not (isinstance(cell.value, str)
+                                    and cell.value.startswith(exports.FORMULA_STARTS))

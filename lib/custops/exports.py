@@ -3,6 +3,8 @@ phone masking."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,11 @@ import pandas as pd
 from custops.labels import reason_words, t, value_label
 
 __all__ = [
+    "FORMULA_STARTS",
+    "csv_text",
+    "excel_writer",
+    "neutralize",
+    "write_csv",
     "EXCEL_ROWS_PER_SHEET",
     "EXPORT_COLUMNS",
     "churn_lists",
@@ -72,6 +79,47 @@ def _sheet_names(wanted: list[str]) -> list[str]:
     return names
 
 
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell that a spreadsheet would read as a formula prefixed by an
+    apostrophe (``'=HYPERLINK(…)`` shows as text): OWASP's rule for CSV and Excel exports.
+    Numbers we wrote (numeric columns) are left as they are."""
+    out = frame.copy()
+    for col in out.columns:
+        values = out[col]
+        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+            continue
+        text = values.astype("object")
+        risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+        if risky.any():
+            out[col] = text.where(~risky, "'" + text[risky].astype(str))
+    return out
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``frame`` as CSV for spreadsheets and tools: UTF-8 with BOM (Excel shows Chinese),
+    text neutralized (:func:`neutralize`). Every CSV custops writes goes through here."""
+    path = Path(path)
+    neutralize(frame).to_csv(path, index=False, encoding="utf-8-sig")
+    return path
+
+
+def csv_text(frame: pd.DataFrame) -> str:
+    """The CSV text of :func:`write_csv` (with its byte-order mark), for a download."""
+    buffer = io.StringIO()
+    neutralize(frame).to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
+    return "\ufeff" + buffer.getvalue()
+
+
+def excel_writer(path: str | Path) -> pd.ExcelWriter:
+    """An Excel writer that stores every string as text, never as a formula or a link."""
+    return pd.ExcelWriter(path, engine="xlsxwriter", engine_kwargs={
+        "options": {"strings_to_formulas": False, "strings_to_urls": False}})
+
+
 def export_lists(plan: pd.DataFrame, control: pd.DataFrame, summary: pd.DataFrame,
                  folder: str | Path, lang: str = "en") -> list[Path]:
     """Contact lists per channel (CSV for tools, Excel for people), the control list and the
@@ -85,20 +133,18 @@ def export_lists(plan: pd.DataFrame, control: pd.DataFrame, summary: pd.DataFram
     by_channel = list(treatment.groupby("channel")) if "channel" in treatment else []
     written = []
     for channel, part in by_channel:
-        path = folder / f"contacts_{channel}.csv"
-        part.to_csv(path, index=False, encoding="utf-8-sig")
-        written.append(path)
+        written.append(write_csv(part, folder / f"contacts_{channel}.csv"))
     xlsx = folder / "reach_plan.xlsx"
     names = _sheet_names(["plan", *[str(channel) for channel, _ in by_channel], "control"])
-    with pd.ExcelWriter(xlsx, engine="xlsxwriter") as writer:
-        summary.to_excel(writer, sheet_name=names[0], index=False)
+    with excel_writer(xlsx) as writer:
+        neutralize(summary).to_excel(writer, sheet_name=names[0], index=False)
         for (_, part), name in zip(by_channel, names[1:-1], strict=True):
-            part.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name=name, index=False)
-        control.head(EXCEL_ROWS_PER_SHEET).to_excel(writer, sheet_name=names[-1], index=False)
+            neutralize(part.head(EXCEL_ROWS_PER_SHEET)).to_excel(writer, sheet_name=name,
+                                                                 index=False)
+        neutralize(control.head(EXCEL_ROWS_PER_SHEET)).to_excel(writer, sheet_name=names[-1],
+                                                                index=False)
     written.append(xlsx)
-    path = folder / "control_list.csv"
-    control.to_csv(path, index=False, encoding="utf-8-sig")
-    written.append(path)
+    written.append(write_csv(control, folder / "control_list.csv"))
     return written
 
 
@@ -168,7 +214,5 @@ def churn_lists(scores: pd.DataFrame, customers: pd.DataFrame | None, folder: st
              "churn_recall.csv": scores[scores["risk_band"] == "already_churned"]}
     written = []
     for name, rows in lists.items():
-        path = folder / name
-        priority_list(rows, customers, lang).to_csv(path, index=False, encoding="utf-8-sig")
-        written.append(path)
+        written.append(write_csv(priority_list(rows, customers, lang), folder / name))
     return written

@@ -5,8 +5,6 @@ The CSV is made in the kernel only when the button is clicked, and phones are al
 
 from __future__ import annotations
 
-import csv
-import io
 import logging
 import sys
 from collections.abc import Callable
@@ -15,7 +13,7 @@ import anywidget
 import pandas as pd
 import traitlets
 
-from custops.exports import export_frame
+from custops.exports import csv_text, export_frame
 from custops.labels import t, value_label
 
 __all__ = ["DownloadButton", "contact_list", "kernel_log", "to_csv"]
@@ -89,10 +87,9 @@ class DownloadButton(anywidget.AnyWidget):
 
 
 def to_csv(frame: pd.DataFrame) -> str:
-    """CSV text with a UTF-8 byte-order mark, so Excel opens Chinese text correctly."""
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, quoting=csv.QUOTE_MINIMAL)
-    return "\ufeff" + buffer.getvalue()
+    """A download's CSV text: UTF-8 with BOM, text neutralized as in every export
+    (:func:`custops.exports.csv_text`)."""
+    return csv_text(frame)
 
 
 def contact_list(plan: pd.DataFrame, lang: str = "en", *, labelled: bool = False
