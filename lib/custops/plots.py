@@ -13,6 +13,7 @@ renderer that works in all three places the notebooks are read:
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from plotly.io._base_renderers import MimetypeRenderer
 from plotly.offline import get_plotlyjs
 
 __all__ = [
+    "plain_text",
     "FONT_FAMILY",
     "PALETTE",
     "PLOTLYJS_FILE",
@@ -110,6 +112,13 @@ def write_plotlyjs(folder: str | Path) -> Path:
     return path
 
 
+def plain_text(values) -> list:
+    """Labels that may come from the data (categories, provinces, channels) as plain text:
+    plotly draws a subset of HTML inside text (links, bold, line breaks), so ``<`` and ``>``
+    are escaped and a label can never become a link or markup."""
+    return [html.escape(v, quote=False) if isinstance(v, str) else v for v in values]
+
+
 def bar_figure(frame: pd.DataFrame, x: str, y: str, *, title: str, color: str | None = None,
                text: str | None = None, orientation: str = "v", xaxis_title: str | None = None,
                yaxis_title: str | None = None, barmode: str = "group") -> go.Figure:
@@ -118,7 +127,8 @@ def bar_figure(frame: pd.DataFrame, x: str, y: str, *, title: str, color: str | 
     groups = [(None, frame)] if color is None else list(frame.groupby(color, sort=False))
     for i, (name, part) in enumerate(groups):
         xs, ys = (part[x], part[y]) if orientation == "v" else (part[y], part[x])
-        fig.add_bar(x=xs, y=ys, name=str(name) if name is not None else y,
+        fig.add_bar(x=plain_text(xs), y=plain_text(ys),
+                    name=plain_text([str(name) if name is not None else y])[0],
                     orientation=orientation, marker_color=PALETTE[i % len(PALETTE)],
                     text=part[text] if text else None, textposition="auto" if text else None)
     fig.update_layout(title=title, barmode=barmode, showlegend=color is not None,
@@ -149,7 +159,8 @@ def heatmap_figure(matrix: pd.DataFrame, *, title: str, xaxis_title: str | None 
     text = np.where(np.isnan(values), "", np.vectorize(lambda v: format(v, fmt))(
         np.nan_to_num(values)))
     fig = go.Figure(go.Heatmap(
-        z=values, x=[str(c) for c in matrix.columns], y=[str(i) for i in matrix.index],
+        z=values, x=plain_text(str(c) for c in matrix.columns),
+        y=plain_text(str(i) for i in matrix.index),
         colorscale=colorscale, text=text, texttemplate="%{text}", hoverongaps=False,
         colorbar={"tickformat": ".0%" if percent else None},
     ))
@@ -181,10 +192,11 @@ def share_bars_figure(labels: Sequence[str], customer_share: Sequence[float],
                       revenue_name: str) -> go.Figure:
     """Side-by-side bars: share of customers and share of revenue per segment."""
     fig = go.Figure()
-    fig.add_bar(x=list(labels), y=list(customer_share), name=customer_name,
+    labels = plain_text(labels)
+    fig.add_bar(x=labels, y=list(customer_share), name=customer_name,
                 marker_color=PALETTE[0], text=[f"{v:.0%}" for v in customer_share],
                 textposition="outside")
-    fig.add_bar(x=list(labels), y=list(revenue_share), name=revenue_name,
+    fig.add_bar(x=labels, y=list(revenue_share), name=revenue_name,
                 marker_color=PALETTE[1], text=[f"{v:.0%}" for v in revenue_share],
                 textposition="outside")
     fig.update_layout(title=title, barmode="group")
@@ -197,7 +209,7 @@ def treemap_figure(labels: Sequence[str], sizes: Sequence[float], colors: Sequen
                    ) -> go.Figure:
     """A treemap (area = size, colour = a share), e.g. RFM classes."""
     fig = go.Figure(go.Treemap(
-        labels=list(labels), parents=[""] * len(labels), values=list(sizes),
+        labels=plain_text(labels), parents=[""] * len(labels), values=list(sizes),
         marker={"colors": list(colors), "colorscale": SEQUENTIAL,
                 "colorbar": {"title": color_title, "tickformat": ".0%"}},
         text=list(hover) if hover is not None else None,
@@ -209,7 +221,7 @@ def treemap_figure(labels: Sequence[str], sizes: Sequence[float], colors: Sequen
 
 def funnel_figure(labels: Sequence[str], values: Sequence[int], *, title: str) -> go.Figure:
     """A pyramid/funnel of nested customer groups."""
-    fig = go.Figure(go.Funnel(y=list(labels), x=list(values), textinfo="value+percent initial",
+    fig = go.Figure(go.Funnel(y=plain_text(labels), x=list(values), textinfo="value+percent initial",
                               marker={"color": PALETTE[: len(labels)]}))
     fig.update_layout(title=title)
     return fig
@@ -230,8 +242,8 @@ def sankey_figure(matrix: pd.DataFrame, *, title: str, row_labels: Sequence[str]
     colours = [PALETTE[i % len(PALETTE)] for i in range(n_rows)]
     col_colours = [PALETTE[i % len(PALETTE)] for i in range(len(matrix.columns))]
     fig = go.Figure(go.Sankey(
-        node={"label": [f"{x} ({before})" for x in row_labels]
-              + [f"{x} ({after})" for x in col_labels],
+        node={"label": plain_text([f"{x} ({before})" for x in row_labels]
+                                  + [f"{x} ({after})" for x in col_labels]),
               "color": colours + col_colours, "pad": 12},
         link={"source": sources, "target": targets, "value": values,
               "color": [_rgba(colours[s], 0.35)
@@ -268,6 +280,7 @@ def bars_and_rate_figure(x: Sequence, bars: dict[str, Sequence], rate: Sequence,
                          title: str, rate_name: str, yaxis_title: str) -> go.Figure:
     """Grouped bars (``bars``: name → values) with a rate line on a second, percent axis."""
     fig = go.Figure()
+    x = plain_text(x)
     for name, values in bars.items():
         fig.add_bar(x=x, y=values, name=name)
     fig.add_scatter(x=x, y=rate, name=rate_name, yaxis="y2", mode="lines+markers")
