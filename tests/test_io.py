@@ -587,7 +587,7 @@ def test_cli_validate_prints_json_and_writes_rejects(tmp_path, capsys):
     summary = json.loads(captured.out)
     assert summary["tables"]["orders"]["rows_rejected"] == 1
     assert summary["totals"] == {"rows_read": 3, "rows_kept": 2, "rows_rejected": 1,
-                                 "customers": 2, "customers_with_orders": 2}
+                                 "rows_set_aside": 0, "customers": 2, "customers_with_orders": 2}
     assert pd.read_csv(rejects, encoding="utf-8-sig")["row"].tolist() == [3]
 
     assert cli.main(["validate", "--data", str(data)]) == 0

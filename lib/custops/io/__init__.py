@@ -5,9 +5,10 @@ The public surface is re-exported here; the modules of this package are its impl
 
 from custops.io.checks import MAX_REJECTED_SHARE
 from custops.io.contract import DEFAULT_TZ, TABLE_NAMES, TABLE_SCHEMAS, ColumnSpec
-from custops.io.dataset import Dataset, load_dataset
-from custops.io.mapping import read_mapping
+from custops.io.dataset import Dataset, MostlyRejectedError, load_dataset
+from custops.io.mapping import preset_names, read_mapping
 from custops.io.rejects import REJECTS_COLUMNS, empty_rejects
+from custops.io.suggest import suggest_mapping
 from custops.io.summary import cli_validate, format_summary
 
 __all__ = [
@@ -18,9 +19,12 @@ __all__ = [
     "TABLE_SCHEMAS",
     "ColumnSpec",
     "Dataset",
+    "MostlyRejectedError",
     "cli_validate",
     "empty_rejects",
     "format_summary",
     "load_dataset",
+    "preset_names",
     "read_mapping",
+    "suggest_mapping",
 ]

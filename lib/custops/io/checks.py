@@ -14,7 +14,7 @@ Order of the row checks (the first failing check names the row's reason):
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import duckdb
@@ -30,13 +30,16 @@ from custops.io.contract import (
     UNIQUE_KEYS,
     ColumnSpec,
 )
+from custops.io.headers import normalize_header
 from custops.io.mapping import match_columns, missing_columns_message
-from custops.io.parse import Parsed, as_bool_array, parse_column
+from custops.io.parse import DateOrderError, Parsed, as_bool_array, parse_column, parse_numbers
 from custops.io.reader import RawTable
-from custops.io.rejects import RejectCollector
+from custops.io.rejects import RejectCollector, empty_rejects
+from custops.io.transform import Prepared, expand_refunds, gather_lines, prepare
 
 __all__ = [
     "MAX_REJECTED_SHARE",
+    "order_totals",
     "TableResult",
     "count_distinct",
     "cross_table_warnings",
@@ -55,11 +58,20 @@ class TableResult:
     rejects: pd.DataFrame
     quality: dict[str, Any]
     warnings: list[str]
+    set_aside: pd.DataFrame = field(default_factory=empty_rejects)
+    hints: list[str] = field(default_factory=list)  # added to the "mostly rejected" stop
 
 
 def normalize_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: str,
-                    cutoff: pd.Timestamp | None) -> TableResult:
-    """Map, parse and check one raw table: the rows kept, the rejects, quality and warnings."""
+                    cutoff: pd.Timestamp | None,
+                    settings: Mapping[str, Any] | None = None) -> TableResult:
+    """Map, parse and check one raw table: the rows kept, the rejects, quality and warnings.
+
+    ``settings`` is the table's block of a checked mapping (:func:`custops.io.read_mapping`):
+    its row steps (rules, computed columns, generated ids, line items, refund amounts) run
+    around the checks, and ``date_format`` / ``decimal`` tell the parsers how to read values.
+    """
+    settings = settings or {}
     frame = raw.frame
     specs = TABLE_SCHEMAS[table]
     if frame.shape[1] == 0:  # an empty file: no header to check
@@ -67,8 +79,12 @@ def normalize_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: 
                               for spec in specs if spec.required})
         raw = RawTable(raw.table, raw.file_label, raw.source, frame, np.zeros(0, np.int64),
                        details=raw.details, warnings=raw.warnings)
+    prepared = prepare(raw, table, explicit, settings)
+    raw, explicit = prepared.raw, prepared.explicit
+    frame = raw.frame
     headers = [str(column) for column in frame.columns]
     chosen, found_warnings = match_columns(headers, table, explicit, raw.file_label)
+    found_warnings.extend(prepared.warnings)
     missing_columns = [spec.name for spec in specs if spec.required and spec.name not in chosen]
     if missing_columns:
         raise DataError(missing_columns_message(raw.file_label, table, missing_columns, headers,
@@ -76,25 +92,47 @@ def normalize_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: 
     row_count = len(frame)
     collector = RejectCollector(row_count)
     parsed: dict[str, Parsed] = {}
+    formats = settings.get("date_format")
+    decimal = settings.get("decimal", ".")
     ordered_specs = [s for s in specs if s.required] + [s for s in specs if not s.required]
     for spec in ordered_specs:
         if spec.name not in chosen:
             continue
         header = chosen[spec.name]
-        result = parse_column(spec, frame[header], tz)
+        try:
+            result = parse_column(spec, frame[header], tz, formats, decimal)
+        except DateOrderError as exc:
+            raise DataError(f"{raw.file_label}: {spec.name} (column {header!r}) {exc}") from None
+        if result.note:
+            found_warnings.append(f"{raw.file_label}: {spec.name} (column {header!r}): "
+                                  f"{result.note}")
         parsed[spec.name] = result
         if spec.required:
             collector.flag(result.missing, f"missing {spec.name}", spec.name, header)
         collector.flag(result.invalid, f"unparseable {spec.name}", spec.name, header)
+    refund_header = settings.get("refund_amount") if table == "orders" else None
+    refund_values = None
+    if refund_header is not None:
+        refund_header = _find_header(headers, refund_header, settings, "refund_amount",
+                                     raw.file_label)
+        refund_parsed = parse_numbers(frame[refund_header], decimal)
+        collector.flag(refund_parsed.invalid, "unparseable refund_amount", "refund_amount",
+                       refund_header)
+        refund_values = refund_parsed.values.to_numpy(dtype=float)
 
     columns: dict[str, pd.Series] = {spec.name: parsed[spec.name].values
                                      for spec in specs if spec.name in parsed}
+    line_items = settings.get("line_items") if table == "orders" else None
     if table == "orders":
         refund_flag = (columns["is_refund"].to_numpy(dtype=bool) if "is_refund" in columns
                        else np.zeros(row_count, dtype=bool))
         amounts = columns["amount"].to_numpy(dtype=float)
-        refund_flag = refund_flag | (amounts < 0)
-        columns["amount"] = pd.Series(np.where(refund_flag, -np.abs(amounts), amounts))
+        if line_items is not None:
+            # lines keep their sign; the order's sign is set when the lines are gathered
+            refund_flag = refund_flag | prepared.line_refund
+        else:
+            refund_flag = refund_flag | (amounts < 0)
+            columns["amount"] = pd.Series(np.where(refund_flag, -np.abs(amounts), amounts))
         columns["is_refund"] = pd.Series(refund_flag)
     if table == "touches" and "revenue" in columns and "converted" in columns:
         not_converted = ~columns["converted"].to_numpy(dtype=bool)
@@ -106,7 +144,8 @@ def normalize_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: 
         times = columns[time_column].to_numpy(dtype="datetime64[ns]")
         late = ~np.isnat(times) & (times >= cutoff.to_datetime64())
         collector.flag(late, f"{time_column} after as_of", time_column, chosen[time_column])
-    if table in UNIQUE_KEYS:
+    hints: list[str] = []
+    if table in UNIQUE_KEYS and line_items is None:
         key_columns = UNIQUE_KEYS[table]
         candidates = ~collector.rejected
         duplicated = np.zeros(row_count, dtype=bool)
@@ -114,30 +153,99 @@ def normalize_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: 
             [columns[name][candidates] for name in key_columns])
         collector.flag(duplicated, f"duplicate {key_columns[0]}", key_columns[0],
                        chosen[key_columns[0]])
+        if duplicated.any() and table == "orders":
+            if isinstance(prepared.generated, list):
+                found_warnings.append(
+                    f"{raw.file_label}: {int(duplicated.sum()):,} rows share their generated "
+                    f"order id ({' | '.join(prepared.generated)}) with an earlier row and were "
+                    f"rejected as duplicate order_id, not merged; add a column to order_id, or "
+                    f"use order_id: row_number if each row is one order")
+            hint = _line_item_hint(frame, columns["order_id"], duplicated, chosen)
+            if hint:
+                hints.append(hint)
 
     kept = ~collector.rejected
+    rows_kept = int(kept.sum())
     extra_headers = [h for h in headers if h not in chosen.values()]
     output = pd.DataFrame({name: series.to_numpy() if not isinstance(series.dtype, pd.StringDtype)
                            else series.array for name, series in columns.items()})
     output = output.loc[kept].reset_index(drop=True)
     for header in extra_headers:
         output[header] = frame[header].loc[kept].reset_index(drop=True)
+    kept_refunds = refund_values[kept] if refund_values is not None else None
+    if line_items is not None:
+        output, kept_refunds = gather_lines(output, columns["is_refund"].to_numpy(bool)[kept],
+                                            line_items["amount"], kept_refunds)
+    refund_counts = None
+    if kept_refunds is not None:
+        output, partial, full = expand_refunds(output, kept_refunds)
+        refund_counts = {"partly": partial, "fully": full}
     output = _apply_dtypes(output, specs)
 
-    rejects = collector.to_frame(table, raw.file_label, raw.rows, frame)
+    rejects = collector.to_frame(table, raw.file_label, raw.rows, frame, raw.row_files)
+    parts = [rejects]
     if raw.structural_rejects:
-        structural = pd.DataFrame({
-            "table": table, "file": raw.file_label,
-            "row": [row for row, _ in raw.structural_rejects], "column": "",
+        parts.insert(0, pd.DataFrame({
+            "table": table,
+            "file": [entry[2] if len(entry) > 2 else raw.file_label
+                     for entry in raw.structural_rejects],
+            "row": [entry[0] for entry in raw.structural_rejects], "column": "",
             "reason": "wrong number of fields",
-            "value": [line for _, line in raw.structural_rejects]})
-        rejects = pd.concat([structural, rejects], ignore_index=True)
-    rejects = rejects.sort_values("row", kind="stable").reset_index(drop=True)
+            "value": [entry[1] for entry in raw.structural_rejects]}))
+    if len(prepared.rejects):
+        parts.append(prepared.rejects)
+    rejects = pd.concat(parts, ignore_index=True) if len(parts) > 1 else rejects
+    sort_keys = ["file", "row"] if raw.row_files is not None else ["row"]
+    rejects = rejects.sort_values(sort_keys, kind="stable").reset_index(drop=True)
     rejects["row"] = rejects["row"].astype("int64")
 
-    found_warnings.extend(_id_warnings(raw.file_label, output, table))
-    quality = _table_quality(raw, table, output, rejects, chosen, extra_headers)
-    return TableResult(output, rejects, quality, found_warnings)
+    quality = _table_quality(raw, table, output, rejects, chosen, extra_headers, rows_kept,
+                             prepared)
+    if line_items is not None:
+        quality["line_items"] = True
+    if refund_counts is not None:
+        quality["refunded_orders"] = refund_counts
+    return TableResult(output, rejects, quality, found_warnings, prepared.set_aside, hints)
+
+
+def _find_header(headers: list[str], name: str, settings: Mapping[str, Any], key: str,
+                 file_label: str) -> str:
+    if name in headers:
+        return name
+    matches = [h for h in headers if normalize_header(h) == normalize_header(name)]
+    if len(matches) == 1:
+        return matches[0]
+    raise DataError(f"{settings.get('_label', 'mapping')}: orders.{key}: no column {name!r} in "
+                    f"{file_label}; columns: {', '.join(headers)}")
+
+
+_PRODUCT_WORDS = ("stockcode", "sku", "product", "item", "description", "title", "商品", "宝贝",
+                  "货号", "品名", "产品", "lineitem", "名称", "款号", "条码", "barcode")
+
+
+def _line_item_hint(frame: pd.DataFrame, order_ids: pd.Series, duplicated: np.ndarray,
+                    chosen: Mapping[str, str]) -> str | None:
+    """When rows sharing an order id name different products, the file is a line-item export."""
+    used = set(chosen.values())
+    products = [h for h in frame.columns if h not in used
+                and any(word in normalize_header(h) for word in _PRODUCT_WORDS)]
+    if not products:
+        return None
+    repeated_ids = order_ids[duplicated].dropna().unique()
+    in_repeats = as_bool_array(order_ids.isin(repeated_ids))
+    ids = order_ids[in_repeats].reset_index(drop=True)
+    for header in products:
+        values = frame[header][in_repeats].astype(STRING_DTYPE).reset_index(drop=True)
+        pairs = pd.DataFrame({"id": ids, "value": values}).drop_duplicates()
+        if len(pairs) > ids.nunique():
+            example = str(ids.iloc[0])
+            return (f"Rows that share an order id name different products ({header}; e.g. "
+                    f"order {example}): this looks like a line-item export, one row per "
+                    f"product. Gather the lines into orders with `line_items: true` under "
+                    f"orders in the mapping (and `computed: {{amount: Quantity * Price}}` when "
+                    f"there is no line amount), or run custops validate --data ... "
+                    f"--suggest-mapping mapping.yaml for a first mapping")
+    return None
 
 
 def _duplicated_keys(keys: list[pd.Series]) -> np.ndarray:
@@ -199,29 +307,11 @@ def _apply_dtypes(frame: pd.DataFrame, specs: Iterable[ColumnSpec]) -> pd.DataFr
     return frame
 
 
-def _id_warnings(file_label: str, frame: pd.DataFrame, table: str) -> list[str]:
-    found = []
-    for column in ("customer_id", "order_id"):
-        if column in frame.columns and len(frame):
-            # Only text with a "+" can be scientific notation: the regex runs on those alone.
-            plus = as_bool_array(frame[column].str.contains("+", regex=False))
-            scientific = pd.Series(False, index=frame.index)
-            if plus.any():
-                scientific[plus] = as_bool_array(frame.loc[plus, column].str.fullmatch(
-                    r"[0-9](?:\.[0-9]+)?[eE]\+[0-9]+"))
-            if scientific.any():
-                example = frame.loc[scientific.to_numpy(dtype=bool), column].iloc[0]
-                found.append(
-                    f"{file_label}: {int(scientific.sum()):,} {column} values look like Excel "
-                    f"scientific notation (e.g. {example}); digits were lost when the file was "
-                    f"saved in Excel — export the ids as text")
-    return found
-
-
 def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.DataFrame,
-                   chosen: Mapping[str, str], extra_headers: list[str]) -> dict[str, Any]:
+                   chosen: Mapping[str, str], extra_headers: list[str], rows_kept: int,
+                   prepared: Prepared) -> dict[str, Any]:
     rows_rejected = len(rejects)
-    rows_kept = len(frame)
+    rows_set_aside = len(prepared.set_aside)
     time_column = MAIN_TIME_COLUMN[table]
     date_min = date_max = None
     if time_column in frame.columns and frame[time_column].notna().any():
@@ -231,7 +321,7 @@ def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.D
     quality: dict[str, Any] = {
         "source": raw.source,
         "file": raw.file_label,
-        "rows_read": rows_kept + rows_rejected,
+        "rows_read": rows_kept + rows_rejected + rows_set_aside,
         "rows_kept": rows_kept,
         "rows_rejected": rows_rejected,
         "rejected_by_reason": {str(reason): int(count) for reason, count in by_reason.items()},
@@ -243,24 +333,49 @@ def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.D
     }
     if table == "orders":
         quality["refunds"] = int(frame["is_refund"].sum())
+    quality["rows_set_aside"] = rows_set_aside
+    quality["set_aside_by_rule"] = {rule: count for rule, count
+                                    in prepared.set_aside_by_rule.items() if count}
+    if table == "orders":
+        quality.update(order_totals(frame))
     quality.update({key: value for key, value in raw.details.items() if value is not None})
     return quality
+
+
+def order_totals(orders: pd.DataFrame) -> dict[str, Any]:
+    """Distinct orders, purchases (rows that are not refunds), and the gross (purchases) and
+    net (refunds netted) amounts of an orders table."""
+    refund = orders["is_refund"].to_numpy(dtype=bool)
+    amounts = orders["amount"].to_numpy(dtype=float)
+    return {"orders": count_distinct(orders["order_id"]) if len(orders) else 0,
+            "purchases": int((~refund).sum()),
+            "gross_amount": round(float(amounts[~refund].sum()), 2),
+            "net_amount": round(float(amounts.sum()), 2)}
 
 
 def raise_if_mostly_rejected(orders: TableResult) -> None:
     """Stop when most order rows are unusable: a wrong column mapping is the likely cause.
 
-    Rows after ``as_of`` are a choice of snapshot, not a data problem, so they do not count;
-    but if they leave no order at all, that is an error too.
+    Rows after ``as_of`` are a choice of snapshot, not a data problem, so they do not count, nor
+    do rows set aside by the mapping's rules; but if they leave no order at all, that is an
+    error too.
     """
     quality = orders.quality
-    rows_read = quality["rows_read"]
+    rows_set_aside = quality.get("rows_set_aside", 0)
+    rows_read = quality["rows_read"] - rows_set_aside
     by_reason = {reason: count for reason, count in quality["rejected_by_reason"].items()
                  if not reason.endswith("after as_of")}
     rows_rejected = sum(by_reason.values())
+    if rows_set_aside and rows_read == 0:
+        rules = ", ".join(f"{name}: {count:,}" for name, count
+                          in quality.get("set_aside_by_rule", {}).items() if count)
+        raise DataError(f"{quality['file']}: the mapping's rules set aside all "
+                        f"{rows_set_aside:,} order rows ({rules}); check the rules' columns and "
+                        f"values (keep: keeps the rows that match, drop: drops them)")
     if rows_read and quality["rows_kept"] == 0 and not by_reason:
+        first = orders.rejects.loc[orders.rejects["reason"].str.endswith("after as_of"), "value"]
         raise DataError(f"{quality['file']}: all {rows_read:,} orders are after as_of; choose a "
-                        f"later as_of (the first order is at {orders.rejects['value'].min()})")
+                        f"later as_of (the first order is at {first.min()})")
     if not rows_read or rows_rejected / rows_read <= MAX_REJECTED_SHARE:
         return
     top_reasons = []
@@ -279,6 +394,7 @@ def raise_if_mostly_rejected(orders: TableResult) -> None:
         f"wrongly or the file is not an orders export.\nTop reasons:\n  "
         + "\n  ".join(top_reasons)
         + "\nColumns used: " + ", ".join(f"{c} ← {h!r}" for c, h in quality["columns"].items())
+        + "".join(f"\n{hint}" for hint in orders.hints)
         + "\nFix the file or map the right columns in a mapping YAML (--mapping), e.g.\n"
           "  orders:\n    columns: {order_time: 下单时间, amount: 实付金额}")
 

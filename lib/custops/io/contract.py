@@ -239,5 +239,5 @@ TABLE_FILE_STEMS = {
 }
 
 
-TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".xlsx", ".xlsm", ".parquet", ".pq")
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".log", ".dat", ".xlsx", ".xlsm", ".parquet", ".pq")
 DATABASE_SUFFIXES = (".duckdb", ".db", ".ddb")

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from custops.errors import DataError
@@ -26,6 +27,7 @@ from custops.io.checks import (
     count_distinct,
     cross_table_warnings,
     normalize_table,
+    order_totals,
     raise_if_mostly_rejected,
 )
 from custops.io.contract import DEFAULT_TZ, TABLE_NAMES
@@ -34,8 +36,19 @@ from custops.io.mapping import read_mapping
 from custops.io.parse import check_time_zone, parse_as_of
 from custops.io.rejects import empty_rejects
 from custops.io.sources import open_source
+from custops.io.transform import customers_from_orders
 
-__all__ = ["Dataset", "load_dataset"]
+__all__ = ["Dataset", "MostlyRejectedError", "load_dataset"]
+
+
+class MostlyRejectedError(DataError):
+    """Loading stopped because most order rows were rejected (or all were set aside by the
+    mapping's rules). ``rejects`` holds the rows that were kept out, in the rejects-file
+    columns (rejected rows and rows set aside by rules), so they can still be written."""
+
+    def __init__(self, message: str, rejects: pd.DataFrame) -> None:
+        super().__init__(message)
+        self.rejects = rejects
 
 
 @dataclass
@@ -59,6 +72,9 @@ class Dataset:
         One row per rejected input row: ``table``, ``file``, ``row`` (the line or sheet row the
         user sees, header = 1; 1-based row index for database tables), ``column``, ``reason``,
         ``value`` (the raw offending value as text).
+    set_aside : pandas.DataFrame
+        The rows the mapping's rules set aside, in the same columns (``reason`` is ``set
+        aside: RULE``); :meth:`write_rejects` writes them with the rejects.
     as_of : pandas.Timestamp or None
         Snapshot date; rows timed after the end of that day were rejected.
     tz : str
@@ -75,6 +91,7 @@ class Dataset:
     touches: pd.DataFrame | None = None
     quality: dict[str, dict[str, Any]] = field(default_factory=dict)
     rejects: pd.DataFrame = field(default_factory=empty_rejects)
+    set_aside: pd.DataFrame = field(default_factory=empty_rejects)
     as_of: pd.Timestamp | None = None
     tz: str = DEFAULT_TZ
     source: str = ""
@@ -92,18 +109,22 @@ class Dataset:
         -------
         dict
             ``source``, ``as_of`` (``YYYY-MM-DD`` or None), ``tz``, ``tables`` (name → the
-            per-table quality dict, or None when the table was not found), ``totals``
-            (``rows_read``, ``rows_kept``, ``rows_rejected``, ``customers`` — distinct customer
-            ids over all kept tables — and ``customers_with_orders``) and ``warnings``.
+            per-table quality dict, or None when the table was not found; the orders' adds
+            ``orders`` — distinct order ids —, ``purchases``, ``gross_amount`` and
+            ``net_amount``), ``totals`` (``rows_read``, ``rows_kept``, ``rows_rejected``,
+            ``rows_set_aside``, ``customers`` — distinct customer ids over all kept tables —
+            and ``customers_with_orders``) and ``warnings``.
         """
         tables = {name: (dict(self.quality[name]) if name in self.quality else None)
                   for name in TABLE_NAMES}
+        if tables["orders"] is not None and "net_amount" not in tables["orders"]:
+            tables["orders"].update(order_totals(self.orders))
         known_ids = [frame["customer_id"] for frame in self.tables().values()
                      if "customer_id" in frame.columns]
         all_customers = count_distinct(*known_ids) if known_ids else 0
         totals = {
-            key: int(sum(quality[key] for quality in self.quality.values()))
-            for key in ("rows_read", "rows_kept", "rows_rejected")
+            key: int(sum(quality.get(key, 0) for quality in self.quality.values()))
+            for key in ("rows_read", "rows_kept", "rows_rejected", "rows_set_aside")
         }
         totals["customers"] = all_customers
         totals["customers_with_orders"] = count_distinct(self.orders["customer_id"])
@@ -117,7 +138,8 @@ class Dataset:
         }
 
     def write_rejects(self, path: str | Path) -> Path:
-        """Write :attr:`rejects` to a CSV file that Excel opens with Chinese intact (UTF-8 BOM).
+        """Write :attr:`rejects` (and the rows set aside by rules, :attr:`set_aside`) to a CSV
+        file that Excel opens with Chinese intact (UTF-8 BOM).
 
         Parameters
         ----------
@@ -130,10 +152,28 @@ class Dataset:
         Path
             The file written.
         """
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        self.rejects.to_csv(out, index=False, encoding="utf-8-sig")
-        return out
+        return write_rejects_file(rows_kept_out(self.rejects, self.set_aside), path)
+
+
+def rows_kept_out(*frames: pd.DataFrame) -> pd.DataFrame:
+    """Rejected and set-aside rows together, ordered by table, file and row."""
+    parts = [frame for frame in frames if len(frame)]
+    if not parts:
+        return empty_rejects()
+    if len(parts) == 1:
+        return parts[0].reset_index(drop=True)
+    merged = pd.concat(parts, ignore_index=True)
+    table_order = merged["table"].map({name: i for i, name in enumerate(TABLE_NAMES)})
+    file_order, _ = pd.factorize(merged["file"])
+    order = np.lexsort((merged["row"].to_numpy(), file_order, table_order.to_numpy()))
+    return merged.iloc[order].reset_index(drop=True)
+
+
+def write_rejects_file(rejects: pd.DataFrame, path: str | Path) -> Path:
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    rejects.to_csv(out, index=False, encoding="utf-8-sig")
+    return out
 
 
 def load_dataset(
@@ -142,6 +182,8 @@ def load_dataset(
     as_of: Any = None,
     mapping: Mapping[str, Any] | str | Path | None = None,
     tz: str = DEFAULT_TZ,
+    preset: str | None = None,
+    rejects_path: str | Path | None = None,
 ) -> Dataset:
     """Load and check orders (required), customers, events and touches.
 
@@ -163,10 +205,18 @@ def load_dataset(
               file: 订单导出.csv        # optional: which file (or `table:` / `sheet:`)
               columns: {customer_id: 客户ID, order_time: 下单时间, amount: 实付金额}
 
-        Headers not mapped are matched against :data:`TABLE_SCHEMAS` synonyms.
+        Headers not mapped are matched against :data:`TABLE_SCHEMAS` synonyms. The mapping
+        language (rules, computed columns, line items, refunds, presets …) is described in
+        ``docs/data.md``.
     tz : str
         IANA time zone. Times without an offset are taken as this zone; times with an offset are
         converted to it. All times are returned naive.
+    preset : str, optional
+        A shipped mapping for a platform's export (``taobao``, ``online-retail``, ``shopify``,
+        ``transaction-log``); ``mapping`` refines it.
+    rejects_path : str or Path, optional
+        Write the rejected and set-aside rows to this CSV file, also when loading stops
+        because most order rows were rejected.
 
     Returns
     -------
@@ -176,14 +226,15 @@ def load_dataset(
     ------
     DataError
         No orders table; a required column missing; no order rows; more than
-        :data:`MAX_REJECTED_SHARE` of order rows rejected; an unreadable file or mapping.
+        :data:`MAX_REJECTED_SHARE` of order rows rejected (:class:`MostlyRejectedError`, which
+        carries the rejects); an unreadable file or mapping.
     ParameterError
         ``as_of`` or ``tz`` is not valid.
     """
     tz = check_time_zone(tz)
     as_of_day = parse_as_of(as_of)
     cutoff = None if as_of_day is None else as_of_day + pd.Timedelta(days=1)
-    table_mappings = read_mapping(mapping)
+    table_mappings = read_mapping(mapping, preset=preset)
     reader = open_source(source, table_mappings)
     # Tables are read one after another here and checked two at a time in worker threads
     # (pyarrow and DuckDB release the GIL, so a table is checked while the next is read).
@@ -215,11 +266,25 @@ def load_dataset(
                     f"empty file). Export the orders again, with at least one order.")
             dataset_warnings.append(f"{file_label}: the {table} table has no rows")
         if table == "orders":
-            raise_if_mostly_rejected(result)
+            try:
+                raise_if_mostly_rejected(result)
+            except DataError as exc:
+                kept_out = rows_kept_out(result.rejects, result.set_aside)
+                message = str(exc)
+                if rejects_path is not None:
+                    written = write_rejects_file(kept_out, rejects_path)
+                    message += f"\nThe {len(kept_out):,} rows kept out were written to {written}"
+                raise MostlyRejectedError(message, kept_out) from None
         loaded[table] = result
 
     try:
         for table in TABLE_NAMES:
+            settings = table_mappings.get(table, {})
+            if "from_orders" in settings:
+                future = pool.submit(_customers_from_orders, pending[0][3], settings, tz, cutoff)
+                pending.append((table, [], (f"{pending[0][2][0]} (customers from orders)", []),
+                                future))
+                continue
             try:
                 raw = reader.read(table)
             except BaseException:
@@ -232,8 +297,8 @@ def load_dataset(
             if raw is None:
                 pending.append((table, found, None, None))
                 continue
-            future = pool.submit(_checked_table, raw, table,
-                                 table_mappings.get(table, {}).get("columns", {}), tz, cutoff)
+            future = pool.submit(_checked_table, raw, table, settings.get("columns", {}), tz,
+                                 cutoff, settings)
             pending.append((table, found, (raw.file_label, raw.warnings), future))
             del raw
         for item in pending:
@@ -245,21 +310,39 @@ def load_dataset(
     dataset_warnings.extend(cross_table_warnings(loaded, as_of_day))
     reject_parts = [result.rejects for result in loaded.values() if len(result.rejects)]
     rejects = pd.concat(reject_parts, ignore_index=True) if reject_parts else empty_rejects()
-    return Dataset(
+    set_aside_parts = [result.set_aside for result in loaded.values() if len(result.set_aside)]
+    set_aside = (pd.concat(set_aside_parts, ignore_index=True) if set_aside_parts
+                 else empty_rejects())
+    dataset = Dataset(
         orders=loaded["orders"].frame,
         customers=loaded["customers"].frame if "customers" in loaded else None,
         events=loaded["events"].frame if "events" in loaded else None,
         touches=loaded["touches"].frame if "touches" in loaded else None,
         quality={table: result.quality for table, result in loaded.items()},
         rejects=rejects,
+        set_aside=set_aside,
         as_of=as_of_day,
         tz=tz,
         source=reader.label,
         warnings=dataset_warnings,
     )
+    if rejects_path is not None:
+        dataset.write_rejects(rejects_path)
+    return dataset
 
 
 def _checked_table(*args) -> TableResult:
     """Check a table (in a worker thread) while no CSV file is being read: see ``READ_GATE``."""
     with READ_GATE.check():
         return normalize_table(*args)
+
+
+def _customers_from_orders(orders_future: Future, settings: Mapping[str, Any], tz: str,
+                           cutoff: pd.Timestamp | None) -> TableResult:
+    """The customers table made from the checked orders (``customers: {from_orders: …}``)."""
+    orders = orders_future.result()
+    raw, explicit = customers_from_orders(orders.frame, orders.quality["columns"],
+                                          settings["from_orders"], orders.quality["file"],
+                                          settings)
+    with READ_GATE.check():
+        return normalize_table(raw, "customers", explicit, tz, cutoff)

@@ -14,7 +14,7 @@ from custops.io.contract import STRING_DTYPE
 from custops.io.mapping import table_from_alias
 from custops.io.reader import RawTable, Reader, blank_rows, count_title_rows
 
-__all__ = ["WorkbookReader", "read_xlsx"]
+__all__ = ["WorkbookReader", "read_xlsx", "sheet_options"]
 
 
 def _excel_cell_text(value: Any) -> str | None:
@@ -32,7 +32,15 @@ def _excel_cell_text(value: Any) -> str | None:
     return str(value)
 
 
-def read_xlsx(path: Path, table: str, sheet: str | None) -> RawTable:
+def read_xlsx(path: Path, table: str, sheet: str | None, *, header: bool = True,
+              names: list[str] | None = None, skip_lines: int | None = None,
+              skip_footer: int = 0) -> RawTable:
+    """Read one sheet as text, rows numbered as on the sheet.
+
+    ``header=False`` reads the first row as data, with ``names``; ``skip_lines`` sheet rows
+    above the header are skipped (instead of detecting title rows); ``skip_footer`` drops the
+    last non-blank rows.
+    """
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - openpyxl raises many types for bad files
@@ -55,17 +63,31 @@ def read_xlsx(path: Path, table: str, sheet: str | None) -> RawTable:
     if not sheet_rows:
         return RawTable(table, label, f"{path} sheet {sheet}", pd.DataFrame(),
                         np.zeros(0, np.int64))
-    header_index = count_title_rows(cells for _, cells in sheet_rows)
     warnings_found = []
-    if header_index:
-        warnings_found.append(f"{label}: skipped {header_index} title row(s) above the header")
-    header_cells = sheet_rows[header_index][1]
-    while header_cells and (header_cells[-1] is None or not header_cells[-1].strip()):
-        header_cells = header_cells[:-1]
-    headers = [cell.strip() if cell and cell.strip() else f"Unnamed: {i}"
-               for i, cell in enumerate(header_cells)]
+    if skip_lines is not None:
+        sheet_rows = [(number, cells) for number, cells in sheet_rows if number > skip_lines]
+        header_index = 0
+    elif header:
+        header_index = count_title_rows(cells for _, cells in sheet_rows)
+        if header_index:
+            warnings_found.append(f"{label}: skipped {header_index} title row(s) above the "
+                                  f"header")
+    else:
+        header_index = 0
+    if header and header_index < len(sheet_rows):
+        header_cells = sheet_rows[header_index][1]
+        while header_cells and (header_cells[-1] is None or not header_cells[-1].strip()):
+            header_cells = header_cells[:-1]
+        headers = [cell.strip() if cell and cell.strip() else f"Unnamed: {i}"
+                   for i, cell in enumerate(header_cells)]
+        data = sheet_rows[header_index + 1:]
+    else:
+        headers = list(names or [])
+        data = sheet_rows[header_index:] if not header else []
+    if skip_footer:
+        data = data[:max(0, len(data) - skip_footer)]
+        warnings_found.append(f"{label}: skipped {skip_footer} footer row(s)")
     width = len(headers)
-    data = sheet_rows[header_index + 1:]
     columns = {header: [(cells[i] if i < len(cells) else None) for _, cells in data]
                for i, header in enumerate(headers)}
     frame = pd.DataFrame({name: pd.Series(values, dtype=STRING_DTYPE)
@@ -75,6 +97,12 @@ def read_xlsx(path: Path, table: str, sheet: str | None) -> RawTable:
         keep = ~blank_rows(frame)
         frame, rows = frame.loc[keep].reset_index(drop=True), rows[keep]
     return RawTable(table, label, f"{path} sheet {sheet}", frame, rows, warnings=warnings_found)
+
+
+def sheet_options(settings: dict[str, Any]) -> dict[str, Any]:
+    """The reading settings of a mapping's table block that apply to a sheet."""
+    return {"header": settings.get("header", True), "names": settings.get("names"),
+            "skip_lines": settings.get("skip_lines"), "skip_footer": settings.get("skip_footer", 0)}
 
 
 class WorkbookReader(Reader):
@@ -111,7 +139,8 @@ class WorkbookReader(Reader):
         sheet = self._sheet_for(table)
         if sheet is None:
             return None
-        return read_xlsx(self.path, table, sheet)
+        settings = self.table_mappings.get(table, {})
+        return read_xlsx(self.path, table, sheet, **sheet_options(settings))
 
     def missing_orders_message(self) -> str:
         return (f"{self.path}: no sheet named orders (or 订单); sheets: "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import glob
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,7 @@ import pandas as pd
 from custops.errors import DataError
 from custops.io.contract import TABLE_FILE_STEMS, TABLE_SUFFIXES
 from custops.io.csv_text import read_csv
-from custops.io.excel import read_xlsx
+from custops.io.excel import read_xlsx, sheet_options
 from custops.io.mapping import normalize_header, table_from_alias
 from custops.io.reader import RawTable, Reader, raw_from_frame
 
@@ -30,18 +31,30 @@ class DirectoryReader(Reader):
              if not p.name.startswith((".", "~$")) and (p.is_file() or p.suffix == ".parquet")),
             key=lambda p: p.name)
 
-    def _find_file(self, table: str) -> Path | None:
+    def _find_files(self, table: str) -> list[Path]:
+        """The files of ``table``: the mapping's ``file`` (a path or a glob, relative to the
+        data folder), else the file named after the table."""
         settings = self.table_mappings.get(table, {})
         if "file" in settings:
             wanted = Path(settings["file"]).expanduser()
-            bases = [self.directory] + ([settings["_base"]] if "_base" in settings else [])
-            candidates = [wanted] if wanted.is_absolute() else [b / wanted for b in bases]
-            for candidate in candidates:
-                if candidate.exists():
-                    return candidate
+            pattern = wanted if wanted.is_absolute() else self.directory / wanted
+            if glob.has_magic(settings["file"]):
+                matches = sorted((Path(found) for found in glob.glob(str(pattern))
+                                  if not Path(found).name.startswith((".", "~$"))),
+                                 key=lambda found: str(found))
+                if matches:
+                    return matches
+            elif pattern.exists():
+                return [pattern]
             raise DataError(
-                f"the mapping says {table} are in {settings['file']!r}, but there is no such file "
-                f"in {self.directory}. Files found: {self._file_list()}")
+                f"the mapping says {table} are in {settings['file']!r}, but "
+                f"{'no file matches it' if glob.has_magic(settings['file']) else 'there is no such file'}"
+                f" in {self.directory} (file: is relative to the data folder). "
+                f"Files found: {self._file_list()}")
+        found = self._find_file(table)
+        return [found] if found is not None else []
+
+    def _find_file(self, table: str) -> Path | None:
         candidates = [p for p in self.files if _table_for_file(p) == table]
         old_excel = [p for p in self.files
                      if p.suffix.lower() == ".xls" and normalize_header(p.stem)
@@ -59,10 +72,12 @@ class DirectoryReader(Reader):
         return ", ".join(p.name for p in self.files) or "(the folder is empty)"
 
     def read(self, table: str) -> RawTable | None:
-        path = self._find_file(table)
-        if path is None:
+        paths = self._find_files(table)
+        if not paths:
             return None
-        return _read_table_file(path, table, self.table_mappings.get(table, {}))
+        settings = self.table_mappings.get(table, {})
+        parts = [_read_table_file(path, table, settings) for path in paths]
+        return parts[0] if len(parts) == 1 else concat_raw_tables(parts, settings["file"])
 
     def missing_orders_message(self) -> str:
         return (f"no orders table in {self.directory}. Files found: {self._file_list()}. "
@@ -96,10 +111,40 @@ def _table_for_file(path: Path) -> str | None:
     return None
 
 
+def concat_raw_tables(parts: list[RawTable], pattern: str) -> RawTable:
+    """Several files of one table (a ``file:`` glob) as one table; each row keeps its file."""
+    columns = [list(part.frame.columns) for part in parts if part.frame.shape[1]]
+    for part in parts:
+        if part.frame.shape[1] and list(part.frame.columns) != columns[0]:
+            raise DataError(
+                f"file: {pattern!r} matches files with different columns: {parts[0].file_label} "
+                f"has {', '.join(columns[0])}; {part.file_label} has "
+                f"{', '.join(map(str, part.frame.columns))}. Make the glob match one kind of "
+                f"export")
+    frames = [part.frame for part in parts if part.frame.shape[1]]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    row_files = np.concatenate([np.full(len(part.frame), part.file_label, dtype=object)
+                                for part in parts if part.frame.shape[1]] or
+                               [np.zeros(0, dtype=object)])
+    rows = np.concatenate([part.rows for part in parts if part.frame.shape[1]] or
+                          [np.zeros(0, np.int64)])
+    structural = [(row, line, part.file_label) for part in parts
+                  for row, line, *_ in part.structural_rejects]
+    details: dict[str, Any] = {}
+    for part in parts:
+        for key, value in part.details.items():
+            details.setdefault(key, value)
+    details["files"] = [part.file_label for part in parts]
+    return RawTable(parts[0].table, " + ".join(part.file_label for part in parts),
+                    ", ".join(part.source for part in parts), frame, rows, structural, details,
+                    [warning for part in parts for warning in part.warnings],
+                    row_files=row_files)
+
+
 def _read_table_file(path: Path, table: str, settings: Mapping[str, Any]) -> RawTable:
     name = path.name.lower()
     if name.endswith((".xlsx", ".xlsm")):
-        return read_xlsx(path, table, settings.get("sheet"))
+        return read_xlsx(path, table, settings.get("sheet"), **sheet_options(settings))
     if name.endswith((".parquet", ".pq")):
         try:
             frame = pd.read_parquet(path)
@@ -108,4 +153,7 @@ def _read_table_file(path: Path, table: str, settings: Mapping[str, Any]) -> Raw
         raw = raw_from_frame(frame, table, path.name, str(path))
         raw.rows = np.arange(1, len(frame) + 1)
         return raw
-    return read_csv(path, table, settings.get("encoding"))
+    return read_csv(path, table, settings.get("encoding"), separator=settings.get("separator"),
+                    header=settings.get("header", True), names=settings.get("names"),
+                    skip_lines=settings.get("skip_lines"),
+                    skip_footer=settings.get("skip_footer", 0))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +26,20 @@ from custops.io.contract import (
     TRUE_TOKENS,
     ColumnSpec,
 )
-from custops.io.mapping import normalize_header
+from custops.io.headers import normalize_header
 
-__all__ = ["Parsed", "as_bool_array", "check_time_zone", "parse_as_of", "parse_column"]
+__all__ = [
+    "DateOrderError",
+    "Parsed",
+    "as_bool_array",
+    "check_time_zone",
+    "clean_cell_text",
+    "is_blank",
+    "parse_as_of",
+    "parse_column",
+    "parse_ids",
+    "parse_numbers",
+]
 
 
 _EXCEL_EPOCH = np.datetime64("1899-12-30T00:00:00", "ns")
@@ -65,6 +76,12 @@ class Parsed:
     values: pd.Series
     missing: np.ndarray
     invalid: np.ndarray
+    note: str | None = None  # something the user should know (how ambiguous values were read)
+
+
+class DateOrderError(ValueError):
+    """Times write the day and month before the year and the column does not tell which is
+    first (or tells both): the caller turns it into a DataError naming the file and column."""
 
 
 def as_bool_array(values: Any) -> np.ndarray:
@@ -96,6 +113,37 @@ def _short_text(text: pd.Series, max_length: int) -> np.ndarray:
         return np.asarray(short.to_numpy(zero_copy_only=False), dtype=bool)
     except Exception:  # noqa: BLE001 - not arrow-backed: pandas' own length
         return as_bool_array(text.str.len() <= max_length)
+
+
+def _strip_wrapper(text: pd.Series) -> pd.Series:
+    """Remove the ``="…"`` that exports put around long numbers to keep Excel from rounding
+    them (only values starting with ``="`` are rewritten)."""
+    wrapped = as_bool_array(text.str.startswith('="'))
+    if not wrapped.any():
+        return text
+    inner = text[wrapped].str.replace(r'^="(.*)"$', r"\1", regex=True).str.strip()
+    inner = inner.mask(inner == "")
+    text = text.copy()
+    text[wrapped] = inner
+    return text
+
+
+def clean_cell_text(values: pd.Series) -> pd.Series:
+    """Values as text for comparisons: trimmed, ``="…"`` removed, whole floats without ``.0``
+    when the column is numeric; missing values stay missing."""
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+        text = _numbers_to_text(values)
+    else:
+        text = values.astype(STRING_DTYPE)
+    return _strip_wrapper(text.str.strip())
+
+
+def is_blank(values: pd.Series) -> np.ndarray:
+    """Where a value is blank: empty, spaces, or a null word (``NULL``, ``-``, ``未知``, …)."""
+    if pd.api.types.is_numeric_dtype(values.dtype) or pd.api.types.is_datetime64_any_dtype(
+            values.dtype):
+        return as_bool_array(values.isna())
+    return as_bool_array(_clean_text(values).isna())
 
 
 def _normalize_value(value: str) -> str:
@@ -144,11 +192,12 @@ def _numbers_to_text(values: pd.Series) -> pd.Series:
     return values.astype(STRING_DTYPE)
 
 
-def _parse_ids(values: pd.Series) -> Parsed:
+def parse_ids(values: pd.Series) -> Parsed:
+    """Ids and free text: trimmed, ``="…"`` removed, whole floats (``12346.0``) as integers."""
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
         text = _clean_text(_numbers_to_text(values))
     else:
-        text = _clean_text(values)
+        text = _strip_wrapper(_clean_text(values))
         # Only text with a dot can be a whole float ("123.0"): the regex runs on those alone.
         dotted = as_bool_array(text.str.contains(".", regex=False))
         if dotted.any() and as_bool_array(text[dotted].str.fullmatch(r"[0-9]+\.0+")).any():
@@ -176,6 +225,23 @@ def _strings_to_float(text: pd.Series) -> np.ndarray:
         return converted.to_numpy(dtype=float, na_value=np.nan, copy=True)
 
 
+def _decimal_comma_to_point(text: pd.Series) -> pd.Series:
+    """``1.234,56`` → ``1234.56`` and ``12,5`` → ``12.5`` (``decimal: ","``)."""
+    text = text.str.replace(r"[.\s\u00a0\u202f']", "", regex=True)
+    return text.str.replace(",", ".", regex=False)
+
+
+def parse_numbers(values: pd.Series, decimal: str = ".") -> Parsed:
+    """Numbers (amounts): currency signs, units, thousands separators and brackets are read;
+    ``decimal=","`` reads ``1.234,56``."""
+    if decimal == "," and not pd.api.types.is_numeric_dtype(values.dtype):
+        text = _clean_text(values)
+        missing = as_bool_array(text.isna())
+        parsed = _parse_numbers(_decimal_comma_to_point(text))
+        return Parsed(parsed.values, missing, parsed.invalid & ~missing)
+    return _parse_numbers(values)
+
+
 def _parse_numbers(values: pd.Series) -> Parsed:
     if pd.api.types.is_bool_dtype(values.dtype):
         numbers = values.astype(float)
@@ -198,12 +264,12 @@ def _parse_numbers(values: pd.Series) -> Parsed:
     return Parsed(pd.Series(array, index=values.index), missing, invalid)
 
 
-def _parse_integers(values: pd.Series, spec: ColumnSpec) -> Parsed:
+def _parse_integers(values: pd.Series, spec: ColumnSpec, decimal: str = ".") -> Parsed:
     if spec.values and not pd.api.types.is_numeric_dtype(values.dtype):
         lookup = _value_lookup(spec)
         text = _clean_text(values)
         values = _map_unique_values(text, lambda value: lookup.get(_normalize_value(value), value))
-    parsed = _parse_numbers(values)
+    parsed = parse_numbers(values, decimal)
     array = parsed.values.to_numpy(dtype=float, copy=True)
     fractional = np.isfinite(array) & (np.floor(np.nan_to_num(array)) != np.nan_to_num(array))
     invalid = parsed.invalid | fractional
@@ -307,7 +373,76 @@ def _times_from_numbers(numbers: np.ndarray, tz: str) -> np.ndarray:
     return out
 
 
-def _parse_times(values: pd.Series, tz: str) -> Parsed:
+def _parse_with_formats(text: pd.Series, formats: Sequence[str], tz: str) -> np.ndarray:
+    """Each value with the first of ``formats`` that reads it; NaT where none does."""
+    array = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    todo = as_bool_array(text.notna()).copy()
+    for layout in formats:
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(text[todo], format=layout, errors="coerce")
+        if getattr(parsed.dtype, "tz", None) is not None:
+            part = _to_naive_local(parsed, tz)
+        else:
+            part = _naive_ns(parsed)
+        positions = np.flatnonzero(todo)
+        array[positions] = part
+        todo[positions] = np.isnat(part)
+    return array
+
+
+# Day and month before a four-digit year: 12/20/2010, 20.12.2010 17:05, 1-2-2011 5:01 PM.
+_DAY_MONTH_RE = (r"^(?P<a>[0-9]{1,2})[/.-](?P<b>[0-9]{1,2})[/.-](?P<y>[0-9]{4})"
+                 r"(?P<rest>(?:[ T]+[0-9]{1,2}:[0-9]{2}(?::[0-9]{2})?(?: *[AaPp][Mm])?)?)$")
+
+
+def _day_month_layouts(order: str) -> list[str]:
+    first, second = ("%d", "%m") if order == "day" else ("%m", "%d")
+    date = f"{first}/{second}/%Y"
+    return [f"{date} %H:%M:%S", f"{date} %H:%M", date, f"{date} %I:%M:%S %p",
+            f"{date} %I:%M %p"]
+
+
+def _day_month_times(text: pd.Series, total: int, tz: str) -> tuple[np.ndarray, str | None]:
+    """Read values like ``12/20/2010 5:01`` when the column shows whether the day or the
+    month comes first; NaT for the others. Raise :class:`DateOrderError` when it does not and
+    such values are most of the column; otherwise leave them unread, with a note."""
+    parts = text.str.extract(_DAY_MONTH_RE)
+    matched = as_bool_array(parts["a"].notna())
+    array = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
+    if not matched.any():
+        return array, None
+    first = pd.to_numeric(parts.loc[matched, "a"]).to_numpy()
+    second = pd.to_numeric(parts.loc[matched, "b"]).to_numpy()
+    day_first, month_first = bool((first > 12).any()), bool((second > 12).any())
+    example = str(text[matched].iloc[0])
+    if day_first == month_first:
+        if day_first:
+            problem = (f"has both day-first values ({text[matched][first > 12].iloc[0]}) and "
+                       f"month-first values ({text[matched][second > 12].iloc[0]})")
+        else:
+            problem = (f"has dates like {example} where the day and the month are both 12 or "
+                       f"less, so they could be read either way")
+        advice = ('set date_format in the mapping, e.g. date_format: "%d/%m/%Y %H:%M" '
+                  '(day first) or "%m/%d/%Y %H:%M" (month first)')
+        if int(matched.sum()) * 2 >= total:
+            raise DateOrderError(f"{problem}; custops does not guess: {advice}")
+        return array, (f"{int(matched.sum()):,} values like {example} put the day and month "
+                       f"before the year and were rejected as unparseable; {advice}")
+    order = "day" if day_first else "month"
+    normalized = (parts.loc[matched, "a"] + "/" + parts.loc[matched, "b"] + "/"
+                  + parts.loc[matched, "y"] + parts.loc[matched, "rest"].fillna(""))
+    array[matched] = _parse_with_formats(normalized.str.replace("T", " ", regex=False),
+                                         _day_month_layouts(order), tz)
+    evidence = (text[matched][first > 12] if day_first else text[matched][second > 12]).iloc[0]
+    layout = "%d/%m/%Y" if day_first else "%m/%d/%Y"
+    note = (f"read dates like {example} as {order} first ({'day' if day_first else 'month'}/"
+            f"{'month' if day_first else 'day'}/year, because of values like {evidence}); set "
+            f'date_format: "{layout} %H:%M" in the mapping to say so')
+    return array, note
+
+
+def _parse_times(values: pd.Series, tz: str, formats: Sequence[str] | None = None) -> Parsed:
     """Parse times to naive datetime64[ns] in ``tz``.
 
     Accepts datetime columns (aware ones are converted), ISO 8601 with or without an offset
@@ -323,14 +458,19 @@ def _parse_times(values: pd.Series, tz: str) -> Parsed:
             array = _naive_ns(values)
         missing = as_bool_array(values.isna())
         return Parsed(pd.Series(array, index=index), missing, ~missing & np.isnat(array))
-    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
+    numeric = pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(
+        values)
+    if numeric and not formats:
         numbers = values.to_numpy(dtype=float, na_value=np.nan)
         array = _times_from_numbers(numbers, tz)
         missing = np.isnan(numbers)
         return Parsed(pd.Series(array, index=index), missing, ~missing & np.isnat(array))
 
-    text = _clean_text(values)
+    text = _clean_text(_numbers_to_text(values) if numeric else values)
     missing = as_bool_array(text.isna())
+    if formats:
+        array = _parse_with_formats(text, formats, tz)
+        return Parsed(pd.Series(array, index=index), missing, ~missing & np.isnat(array))
     array = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
     aware = ~missing & as_bool_array(text.str.contains(_AWARE_TIME_RE, regex=True))
     if aware.any():
@@ -342,10 +482,17 @@ def _parse_times(values: pd.Series, tz: str) -> Parsed:
     if naive.any():
         array[naive] = _naive_ns(pd.to_datetime(text[naive], format="ISO8601", errors="coerce"))
     residue = ~missing & ~aware & np.isnat(array)
+    note = None
     if residue.any():
-        array[residue] = _parse_unusual_times(text[residue], tz)
+        residue_text = text[residue]
+        day_month, note = _day_month_times(residue_text, int((~missing).sum()), tz)
+        array[residue] = day_month
+        rest = np.isnat(day_month)
+        if rest.any():
+            positions = np.flatnonzero(residue)[rest]
+            array[positions] = _parse_unusual_times(residue_text[rest], tz)
     invalid = ~missing & np.isnat(array)
-    return Parsed(pd.Series(array, index=index), missing, invalid)
+    return Parsed(pd.Series(array, index=index), missing, invalid, note)
 
 
 def _parse_unusual_times(text: pd.Series, tz: str) -> np.ndarray:
@@ -372,17 +519,20 @@ def _parse_unusual_times(text: pd.Series, tz: str) -> np.ndarray:
     return array
 
 
-def parse_column(spec: ColumnSpec, values: pd.Series, tz: str) -> Parsed:
+def parse_column(spec: ColumnSpec, values: pd.Series, tz: str,
+                 formats: Sequence[str] | None = None, decimal: str = ".") -> Parsed:
+    """Parse a column as ``spec.kind``; ``formats`` (strptime layouts) for times, ``decimal``
+    (``"."`` or ``","``) for numbers."""
     if spec.kind == "id":
-        return _parse_ids(values)
+        return parse_ids(values)
     if spec.kind == "time":
-        return _parse_times(values, tz)
+        return _parse_times(values, tz, formats)
     if spec.kind == "amount":
-        return _parse_numbers(values)
+        return parse_numbers(values, decimal)
     if spec.kind == "integer":
-        return _parse_integers(values, spec)
+        return _parse_integers(values, spec, decimal)
     if spec.kind == "boolean":
         return _parse_booleans(values)
     if spec.kind in ("category", "gender", "region"):
         return _parse_categories(values, spec)
-    return _parse_ids(values)  # free text (occupation, phone): trimmed, numbers without ".0"
+    return parse_ids(values)  # free text (occupation, phone): trimmed, numbers without ".0"

@@ -33,9 +33,24 @@ class RawTable:
     source: str  # full description for the summary
     frame: pd.DataFrame
     rows: np.ndarray  # the user's row number for each frame row
-    structural_rejects: list[tuple[int, str]] = field(default_factory=list)  # (row, raw line)
+    # (row, raw line), or (row, raw line, file label) when the table comes from several files
+    structural_rejects: list[tuple] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    row_files: np.ndarray | None = None  # the file label of each row, when there are several
+
+    def file_of_rows(self, positions: np.ndarray) -> Any:
+        """The file label of the rows at ``positions`` (one label, or an array of labels)."""
+        if self.row_files is None:
+            return self.file_label
+        return self.row_files[positions]
+
+    def take(self, keep: np.ndarray) -> RawTable:
+        """The same table with only the rows where ``keep`` is true."""
+        return RawTable(self.table, self.file_label, self.source,
+                        self.frame.loc[keep].reset_index(drop=True), self.rows[keep],
+                        self.structural_rejects, self.details, self.warnings,
+                        None if self.row_files is None else self.row_files[keep])
 
 
 class Reader:

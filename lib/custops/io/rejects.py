@@ -37,8 +37,8 @@ class RejectCollector:
     def rejected(self) -> np.ndarray:
         return self.code != 0
 
-    def to_frame(self, table: str, file_label: str, rows: np.ndarray,
-                 raw: pd.DataFrame) -> pd.DataFrame:
+    def to_frame(self, table: str, file_label: str, rows: np.ndarray, raw: pd.DataFrame,
+                 row_files: np.ndarray | None = None) -> pd.DataFrame:
         parts = []
         for number, (reason, column, header) in enumerate(self.reasons, start=1):
             positions = np.flatnonzero(self.code == number)
@@ -47,7 +47,8 @@ class RejectCollector:
                 values = raw_values.astype(STRING_DTYPE).fillna("").to_numpy(dtype=object)
             else:
                 values = np.full(len(positions), "", dtype=object)
-            parts.append(pd.DataFrame({"table": table, "file": file_label,
+            files = file_label if row_files is None else row_files[positions]
+            parts.append(pd.DataFrame({"table": table, "file": files,
                                        "row": rows[positions], "column": column,
                                        "reason": reason, "value": values}))
         if not parts:

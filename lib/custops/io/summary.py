@@ -10,9 +10,10 @@ import re
 import sys
 import unicodedata
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
-from custops.errors import ParameterError
+from custops.errors import DataError, ParameterError
 from custops.io.dataset import load_dataset
 from custops.labels import t
 
@@ -44,23 +45,35 @@ def format_summary(summary: Mapping[str, Any], lang: str = "en") -> str:
     lines = [header,
              f"{label('as_of')}: {as_of or label('no_as_of')}    {label('tz')}: {summary['tz']}",
              ""]
+    totals = summary["totals"]
+    # The "set aside" column appears only when a mapping rule set rows aside.
+    set_aside = bool(totals.get("rows_set_aside"))
     columns = ["table", "file", "rows_read", "rows_kept", "rows_rejected", "dates", "customers"]
     rows = [[label(name) for name in columns]]
+    if set_aside:
+        rows[0].insert(5, _local_label("rows_set_aside", lang))
     for table, quality in summary["tables"].items():
         table_label = t(f"table.{table}", lang)
         if quality is None:
-            rows.append([table_label, label("not_found"), "", "", "", "", ""])
+            rows.append([table_label, label("not_found"), "", "", "", "", ""]
+                        + ([""] if set_aside else []))
             continue
         dates = ""
         if quality.get("date_min"):
             dates = f"{quality['date_min'][:10]} … {quality['date_max'][:10]}"
-        rows.append([table_label, quality["file"], f"{quality['rows_read']:,}",
-                     f"{quality['rows_kept']:,}", f"{quality['rows_rejected']:,}", dates,
-                     f"{quality['customers']:,}"])
-    totals = summary["totals"]
-    rows.append([label("total"), "", f"{totals['rows_read']:,}", f"{totals['rows_kept']:,}",
-                 f"{totals['rows_rejected']:,}", "", f"{totals['customers']:,}"])
-    lines.extend(_align_columns(rows, right_aligned={2, 3, 4, 6}))
+        row = [table_label, quality["file"], f"{quality['rows_read']:,}",
+               f"{quality['rows_kept']:,}", f"{quality['rows_rejected']:,}", dates,
+               f"{quality['customers']:,}"]
+        if set_aside:
+            row.insert(5, f"{quality.get('rows_set_aside', 0):,}")
+        rows.append(row)
+    total_row = [label("total"), "", f"{totals['rows_read']:,}", f"{totals['rows_kept']:,}",
+                 f"{totals['rows_rejected']:,}", "", f"{totals['customers']:,}"]
+    if set_aside:
+        total_row.insert(5, f"{totals['rows_set_aside']:,}")
+    rows.append(total_row)
+    lines.extend(_align_columns(rows, right_aligned={2, 3, 4, 5, 7} if set_aside
+                                else {2, 3, 4, 6}))
     reason_lines = []
     for table, quality in summary["tables"].items():
         if quality and quality["rejected_by_reason"]:
@@ -69,10 +82,39 @@ def format_summary(summary: Mapping[str, Any], lang: str = "en") -> str:
             reason_lines.append(f"  {t('table.' + table, lang)}: {reasons}")
     lines.extend(["", f"{label('reasons')}:"])
     lines.extend(reason_lines or [f"  {label('none')}"])
+    rule_lines = []
+    for table, quality in summary["tables"].items():
+        if quality and quality.get("set_aside_by_rule"):
+            rules = ", ".join(f"{rule} {count:,}"
+                              for rule, count in quality["set_aside_by_rule"].items())
+            rule_lines.append(f"  {t('table.' + table, lang)}: {rules}")
+    if rule_lines:
+        lines.extend(["", f"{_local_label('set_aside', lang)}:", *rule_lines])
+    orders = summary["tables"].get("orders")
+    if orders and "net_amount" in orders:
+        lines.extend(["", _local_label("orders_line", lang).format(
+            orders=orders["orders"], purchases=orders["purchases"], refunds=orders["refunds"],
+            gross=orders["gross_amount"], net=orders["net_amount"])])
     if summary.get("warnings"):
         lines.extend(["", f"{label('warnings')}:"])
         lines.extend(f"  - {warning}" for warning in summary["warnings"])
     return "\n".join(lines)
+
+
+# Labels not (yet) in custops.labels: the set-aside column and section, the orders line.
+_LOCAL_LABELS = {
+    "rows_set_aside": {"en": "set aside", "zh": "规则排除"},
+    "set_aside": {"en": "Set aside by the mapping's rules", "zh": "按映射规则排除"},
+    "orders_line": {
+        "en": "Orders: {orders:,} ({purchases:,} purchases, {refunds:,} refunds); gross "
+              "{gross:,.2f}, net {net:,.2f} (refunds netted)",
+        "zh": "订单: {orders:,} 个 (购买 {purchases:,}, 退款 {refunds:,}); 总额 {gross:,.2f}, "
+              "净额 {net:,.2f} (扣除退款)"},
+}
+
+
+def _local_label(key: str, lang: str) -> str:
+    return _LOCAL_LABELS[key][lang]
 
 
 def cli_validate(args: Any) -> int:
@@ -81,17 +123,23 @@ def cli_validate(args: Any) -> int:
     Parameters
     ----------
     args : argparse.Namespace
-        ``data``, ``as_of``, ``mapping``, ``tz``, ``json`` (print JSON on stdout) and ``rejects``
-        (CSV path for the rejected rows, or None to not write them).
+        ``data``, ``as_of``, ``mapping``, ``preset``, ``tz``, ``json`` (print JSON on stdout),
+        ``rejects`` (CSV path for the rejected and set-aside rows, written also when loading
+        stops on too many rejects) and ``suggest_mapping`` (write a first mapping for the data
+        to this YAML file instead of loading it).
 
     Returns
     -------
     int
         0; a :class:`DataError` propagates and the CLI prints it with exit code 2.
     """
-    dataset = load_dataset(args.data, as_of=args.as_of, mapping=args.mapping, tz=args.tz)
-    summary = dataset.summary()
+    suggest_out = getattr(args, "suggest_mapping", None)
+    if suggest_out:
+        return _write_suggestion(args.data, suggest_out)
     rejects_path = getattr(args, "rejects", None)
+    dataset = load_dataset(args.data, as_of=args.as_of, mapping=args.mapping, tz=args.tz,
+                           preset=getattr(args, "preset", None), rejects_path=rejects_path)
+    summary = dataset.summary()
     if getattr(args, "json", False):
         print(json.dumps(summary, ensure_ascii=False, indent=2))
         note_stream = sys.stderr
@@ -99,11 +147,28 @@ def cli_validate(args: Any) -> int:
         print(format_summary(summary, lang=getattr(args, "lang", None) or "en"))
         note_stream = sys.stdout
     if rejects_path:
-        written = dataset.write_rejects(rejects_path)
-        print(f"\n{len(dataset.rejects):,} rejected rows written to {written}", file=note_stream)
+        aside = (f" and {len(dataset.set_aside):,} rows set aside by rules"
+                 if len(dataset.set_aside) else "")
+        print(f"\n{len(dataset.rejects):,} rejected rows{aside} written to {rejects_path}",
+              file=note_stream)
     elif len(dataset.rejects):
         print(f"\n{len(dataset.rejects):,} rows were rejected; add --rejects rejects.csv to list "
               f"them with line numbers", file=note_stream)
+    return 0
+
+
+def _write_suggestion(data: Any, out: Any) -> int:
+    from custops.io.suggest import suggest_mapping
+
+    path = Path(out)
+    if path.exists():
+        raise DataError(f"{path} already exists: choose another name for the suggested mapping "
+                        f"(it is never written over a file)")
+    text = suggest_mapping(data)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    print(f"Wrote a first mapping to {path}. Check the lines marked `check`, then run:\n"
+          f"  custops validate --data {data} --mapping {path}")
     return 0
 
 
