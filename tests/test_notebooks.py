@@ -95,7 +95,8 @@ def test_a_failing_run_keeps_the_previous_report(report_dir, tmp_path):
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     with pytest.raises(RunError, match="01_profile failed"):
         report.run_report(SAMPLE, out, notebooks=["01_profile"],
-                          extra_parameters={"lang": "xx"}, log=lambda line: None)
+                          extra_parameters={"mapping": str(tmp_path / "missing.yaml")},
+                          log=lambda line: None)
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
     failed = tmp_path / "report.failed" / "01_profile.ipynb"
     assert failed.exists()
@@ -105,14 +106,31 @@ def test_a_failing_run_keeps_the_previous_report(report_dir, tmp_path):
 def test_cli_fails_loudly_with_one_line(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "custops.run.cli", "report", "--data", str(SAMPLE), "--out",
-         str(tmp_path / "r"), "--notebooks", "01_profile", "-p", "lang", "xx"],
+         str(tmp_path / "r"), "--notebooks", "01_profile", "-p", "mapping",
+         str(tmp_path / "missing.yaml")],
         capture_output=True, text=True, check=False,
     )
     assert result.returncode == 2
     last = result.stderr.strip().splitlines()[-1]
-    assert last.startswith("custops report: 01_profile failed:") and "lang='xx'" in last
+    assert last.startswith("custops report: 01_profile failed:") and "does not exist" in last
     assert not (tmp_path / "r").exists()
 
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["-p", "budgett", "5000"], "unknown parameter 'budgett'; did you mean 'budget'?"),
+    (["-p", "budget", "abc"], "parameter budget='abc': expected a number"),
+    (["-p", "high_risk", "0.2"], "need 0 < medium_risk < high_risk < 1"),
+    (["--as-of", "2026-13-45"], "as_of must be a date like 2025-06-30"),
+    (["--lang", "en", "-p", "lang", "xx"], "lang"),
+])
+def test_bad_parameters_stop_before_anything_runs(tmp_path, args, message):
+    result = subprocess.run(
+        [sys.executable, "-m", "custops.run.cli", "report", "--data", str(SAMPLE), "--out",
+         str(tmp_path / "r"), *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("custops report: ") and message in lines[0]
+    assert not list(tmp_path.iterdir())  # nothing built, nothing run
 
 def test_chinese_report(tmp_path):
     out = tmp_path / "zh"

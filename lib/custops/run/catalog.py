@@ -14,6 +14,7 @@ the run context know file names.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 import math
@@ -26,15 +27,17 @@ import numpy as np
 import pandas as pd
 
 from custops import churn, features, profile, reach, segment
-from custops.errors import DataError, NotComputable
+from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import churn_lists, export_lists
 from custops.io import DEFAULT_TZ
+from custops.io.parse import parse_as_of
+from custops.labels import check_lang
 from custops.rules import ReachParams, load_channels
 
 if TYPE_CHECKING:  # the context imports this module
     from custops.run.context import RunContext
 
-__all__ = ["ARTIFACTS", "DEFAULTS", "NODES", "Artifact", "Node", "artifact_node",
+__all__ = ["ARTIFACTS", "DEFAULTS", "NODES", "Artifact", "Node", "artifact_node", "check_parameters",
            "fingerprint", "snapshot_name", "step_params"]
 
 RECORD = "catalog.json"  # artifact → fingerprint of what it was made from
@@ -107,6 +110,64 @@ CHURN = tuple(f.name for f in fields(churn.ChurnParams))
 REACH_RULES = tuple(f.name for f in fields(ReachParams)
                     if f.name not in ("budget", "campaign_id", "holdout_share", "target_lift"))
 REACH_PLAN = ("budget", "campaign_id", "holdout_share", "target_lift")
+
+
+def check_parameters(given: dict[str, Any], *, extra: tuple[str, ...] = ("interactive",)
+                     ) -> dict[str, Any]:
+    """The run parameters ``given`` (e.g. the runner's ``-p NAME VALUE``), checked before
+    anything runs: known names (with a "did you mean"), values of the default's type
+    (``"5000"`` → 5000.0 for a float), each step's ranges, and ``as_of`` as a date. Returns
+    them converted; raises :class:`ParameterError` with one line naming the parameter."""
+    out: dict[str, Any] = {}
+    for name, value in given.items():
+        if name in extra:
+            out[name] = value
+            continue
+        if name not in DEFAULTS:
+            close = difflib.get_close_matches(name, DEFAULTS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else \
+                f"; known: {', '.join(sorted(DEFAULTS))}"
+            raise ParameterError(f"unknown parameter {name!r}{hint}")
+        out[name] = _converted(name, value, DEFAULTS[name])
+    if out.get("as_of"):
+        parse_as_of(out["as_of"])
+    if "lang" in out:
+        check_lang(out["lang"])
+    merged = {**DEFAULTS, **out}
+    for cls in (segment.SegmentParams, churn.ChurnParams, ReachParams):
+        step_params(cls, merged)  # each step's own range checks
+    for name in ("compare_days", "n_clusters"):
+        if int(merged[name]) < 1:
+            raise ParameterError(f"{name}={merged[name]}: must be at least 1")
+    return out
+
+
+def _converted(name: str, value: Any, default: Any) -> Any:
+    try:
+        if isinstance(default, bool):
+            if isinstance(value, str) and value.lower() in ("true", "false", "1", "0"):
+                return value.lower() in ("true", "1")
+            if isinstance(value, bool):
+                return value
+            raise ValueError
+        if isinstance(default, int):
+            number = float(value)
+            if not number.is_integer():
+                raise ValueError
+            return int(number)
+        if isinstance(default, float):
+            return float(value)
+        if isinstance(default, tuple):
+            values = tuple(float(v) for v in value)
+            if len(values) != len(default):
+                raise ValueError
+            return values
+        return "" if value is None else str(value)
+    except (TypeError, ValueError):
+        kind = {bool: "true or false", int: "a whole number", float: "a number",
+                tuple: f"a list of {len(default) if isinstance(default, tuple) else 0} numbers"}
+        raise ParameterError(f"parameter {name}={value!r}: expected "
+                             f"{kind.get(type(default), 'text')}") from None
 
 
 def step_params(cls, params: dict[str, Any]):

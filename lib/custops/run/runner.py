@@ -200,10 +200,9 @@ def run_report(
                              f"{', '.join(available_notebooks())}")
     if not names:
         raise ParameterError(f"no notebooks found in {notebooks_dir()}")
-    unknown = sorted(set(extra_parameters or {}) - set(catalog.DEFAULTS) - {"interactive"})
-    if unknown:
-        raise ParameterError(f"unknown parameter(s): {', '.join(unknown)}; known: "
-                             f"{', '.join(sorted(catalog.DEFAULTS))}")
+    # Every parameter is checked before anything runs (names, types, ranges, the date).
+    extra_parameters = catalog.check_parameters(
+        {"as_of": as_of or "", "lang": lang, "seed": seed, **(extra_parameters or {})})
     out_path.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.build-", dir=out_path.parent))
     build.chmod(0o755)  # mkdtemp makes it private; a report folder is meant to be shared
