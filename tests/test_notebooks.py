@@ -190,3 +190,25 @@ def test_04_run_alone_gets_what_the_runner_made(report_dir, tmp_path):
         pd.testing.assert_frame_equal(pd.read_parquet(alone / "artifacts" / f"{name}.parquet"),
                                       pd.read_parquet(report_dir / "artifacts" / f"{name}.parquet"),
                                       obj=name)
+
+
+def test_an_unwritable_output_folder_is_one_line_and_exit_2(tmp_path):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    result = subprocess.run(
+        [sys.executable, "-m", "custops.run.cli", "report", "--data", str(SAMPLE), "--out",
+         str(blocker / "report")], capture_output=True, text=True, check=False)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "cannot write the report into" in lines[0]
+
+
+def test_build_folders_of_killed_runs_are_removed_by_the_next_run(tmp_path):
+    stale = tmp_path / ".report.build-killed"
+    (stale / "artifacts").mkdir(parents=True)
+    (stale / ".custops-build-owner").write_text("999999999")  # no such process
+    seen = []
+    report.run_report(SAMPLE, tmp_path / "report", notebooks=["01_profile"], log=seen.append)
+    assert not stale.exists() and any("left by a run that was stopped" in s for s in seen)
+    assert not list(tmp_path.glob(".report.build-*"))
+    assert not (tmp_path / "report" / ".custops-build-owner").exists()

@@ -26,6 +26,7 @@ from typing import Any
 
 import nbformat
 import papermill
+import psutil
 from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
 
@@ -44,6 +45,7 @@ NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
 PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",
             "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
 KERNEL = "python3"
+OWNER_FILE = ".custops-build-owner"  # the pid of the run building a folder
 PACKAGE_NOTEBOOKS = (Path(__file__).resolve().parents[1] / "notebooks").resolve()
 # Kernels get the runner's environment plus these (unless the user set them; the runner's own
 # process is left as it is). Idle OpenMP workers (scikit-learn's boosting) sleep instead of
@@ -203,9 +205,7 @@ def run_report(
     # Every parameter is checked before anything runs (names, types, ranges, the date).
     extra_parameters = catalog.check_parameters(
         {"as_of": as_of or "", "lang": lang, "seed": seed, **(extra_parameters or {})})
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    build = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.build-", dir=out_path.parent))
-    build.chmod(0o755)  # mkdtemp makes it private; a report folder is meant to be shared
+    build = _new_build_folder(out_path, log)
     parameters: dict[str, Any] = {
         "data_dir": str(data_path), "as_of": as_of or "", "lang": lang,
         "run_dir": str(build), "seed": int(seed), "mapping": mapping_path, "tz": tz,
@@ -249,6 +249,7 @@ def run_report(
             failed = out_path.with_name(f"{out_path.name}.failed")
             if failed.exists():
                 shutil.rmtree(failed)
+            (build / OWNER_FILE).unlink(missing_ok=True)
             build.rename(failed)
             reason = _one_line(exc)
             log(f"[{index}/{len(names)}] {name} FAILED after {seconds:.1f} s")
@@ -264,6 +265,39 @@ def run_report(
                                       "html_bytes": html_bytes})
         log(f"[{index}/{len(names)}] {name} ok ({seconds:.1f} s, HTML {html_bytes / 1e6:.2f} MB)")
     warm.shutdown()
+    try:
+        _finish(build, out_path, manifest, lang=str(parameters["lang"]), started=total_start)
+    except OSError as exc:  # disk full, permissions: one line, and no half-built folder left
+        shutil.rmtree(build, ignore_errors=True)
+        raise RunError(f"writing the report in {out_path.parent} failed: {exc.strerror or exc} "
+                       f"({exc.filename or out_path}); the previous report in {out_path} is "
+                       "untouched") from None
+    return manifest
+
+
+def _new_build_folder(out_path: Path, log) -> Path:
+    """A fresh folder beside ``out_path`` to build the run in (swapped in at the end); build
+    folders of runs that were killed are removed first."""
+    try:
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in out_path.parent.glob(f".{out_path.name}.build-*"):
+            owner = stale / OWNER_FILE
+            pid = int(owner.read_text()) if owner.exists() else None
+            if pid is None or not psutil.pid_exists(pid):
+                shutil.rmtree(stale, ignore_errors=True)
+                log(f"removed {stale.name}, left by a run that was stopped")
+        build = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.build-", dir=out_path.parent))
+        build.chmod(0o755)  # mkdtemp makes it private; a report folder is meant to be shared
+        (build / OWNER_FILE).write_text(str(os.getpid()))
+    except OSError as exc:
+        raise RunError(f"cannot write the report into {out_path.parent}: "
+                       f"{exc.strerror or exc} ({exc.filename or out_path.parent})") from None
+    return build
+
+
+def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
+            started: float) -> None:
+    """plotly.js, the health box on every page, the manifest and the index; then the swap."""
     write_plotlyjs(build)
     health_file = build / "artifacts" / "health.json"
     manifest["health"] = (json.loads(health_file.read_text("utf-8"))
@@ -279,13 +313,13 @@ def run_report(
         manifest["parameters"]["as_of"] = json.loads(quality.read_text("utf-8")).get(
             "as_of", manifest["parameters"]["as_of"])
     manifest["status"] = "ok"
-    manifest["seconds"] = round(time.perf_counter() - total_start, 2)
+    manifest["seconds"] = round(time.perf_counter() - started, 2)
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
     (build / "index.html").write_text(_index_html(manifest, lang), encoding="utf-8")
+    (build / OWNER_FILE).unlink(missing_ok=True)
     _swap_in(build, out_path)
-    return manifest
 
 
 def kernel_env() -> dict[str, str]:
