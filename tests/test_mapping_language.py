@@ -156,12 +156,13 @@ def test_excel_sheet_without_header_and_with_a_footer(tmp_path):
 
 def test_date_formats_are_tried_in_turn(tmp_path):
     write(tmp_path / "orders.csv", HEADER + "C1,O1,03/04/2025,1\nC1,O2,03/04/2025 17:05,1\n"
-          "C1,O3,2025-04-03,1\n")
+          "C1,O3,2025-04-05 08:00:00,1\nC1,O4,04/03/25,1\n")
     mapping = {"orders": {"date_format": ["%d/%m/%Y", "%d/%m/%Y %H:%M"]}}
     dataset = load_dataset(tmp_path, mapping=mapping)
-    assert dataset.orders["order_time"].tolist() == [pd.Timestamp("2025-04-03"),
-                                                     pd.Timestamp("2025-04-03 17:05")]
-    assert reasons(dataset) == {4: "unparseable order_time"}  # ISO is not in the list
+    assert dataset.orders["order_time"].tolist() == [
+        pd.Timestamp("2025-04-03"), pd.Timestamp("2025-04-03 17:05"),
+        pd.Timestamp("2025-04-05 08:00")]  # year-first ISO times are always read
+    assert reasons(dataset) == {5: "unparseable order_time"}  # matches no format
 
 
 def test_day_month_order_is_read_only_when_the_column_shows_it(tmp_path):
@@ -170,7 +171,8 @@ def test_day_month_order_is_read_only_when_the_column_shows_it(tmp_path):
     dataset = load_dataset(tmp_path / "us")
     assert dataset.orders["order_time"].tolist() == [pd.Timestamp("2010-12-20 05:01"),
                                                      pd.Timestamp("2011-01-02 13:05")]
-    assert any("month first" in warning for warning in dataset.warnings)
+    assert any("month/day/year" in warning and "12/20/2010" in warning
+               for warning in dataset.warnings)
     write(tmp_path / "eu" / "orders.csv", HEADER + "C1,O1,20.12.2010,1\nC1,O2,1.2.2011,1\n")
     assert load_dataset(tmp_path / "eu").orders["order_time"].tolist() == [
         pd.Timestamp("2010-12-20"), pd.Timestamp("2011-02-01")]
@@ -750,6 +752,9 @@ def test_cli_validate_writes_rejects_when_loading_stops(tmp_path, capsys):
     ({"line_items": {"key": "Invoice"}, "columns": {"order_id": "单号"}},
      "orders.line_items.key"),
     ({"from_orders": {"phone": "手机"}}, "orders.from_orders"),
+    ({"file": ["a.csv", "b.csv"]}, "orders.file"),
+    ({"refund_amount": {"column": "退款金额"}}, "orders.refund_amount"),
+    ({"line_items": {"refund_prefix": []}}, "orders.line_items.refund_prefix"),
 ])
 def test_hostile_orders_settings(orders, key):
     one_line_error(key, lambda: read_mapping({"orders": orders}))
@@ -764,6 +769,13 @@ def test_hostile_orders_settings(orders, key):
 ])
 def test_hostile_customers_settings(customers, key):
     one_line_error(key, lambda: read_mapping({"customers": customers}))
+
+
+def test_hostile_top_level_settings(tmp_path):
+    one_line_error("preset:", lambda: read_mapping({"preset": 3}))
+    one_line_error("unknown table 'sales'", lambda: read_mapping({"sales": {}}))
+    path = write(tmp_path / "bad.yaml", "orders: [unclosed\n")
+    one_line_error("not valid YAML", lambda: read_mapping(path))
 
 
 def test_hostile_settings_in_a_yaml_file_name_the_file(tmp_path):
@@ -799,3 +811,24 @@ def test_existing_data_loads_as_before_with_an_empty_mapping(tmp_path):
     pd.testing.assert_frame_equal(plain.rejects, mapped.rejects)
     assert plain.set_aside.empty and plain.quality["orders"]["set_aside_by_rule"] == {}
     assert np.array_equal(plain.orders["amount"], [10.0])
+
+
+def test_every_mapping_in_the_data_guide_is_valid():
+    """The language reference's examples (docs/data.md) are mappings read_mapping accepts."""
+    import re
+
+    text = (Path(__file__).resolve().parents[1] / "docs" / "data.md").read_text("utf-8")
+    blocks = re.findall(r"```yaml\n(.*?)```", text, flags=re.S)
+    assert len(blocks) >= 12
+    for block in blocks:
+        read_mapping(yaml.safe_load(block))
+
+
+def test_a_user_definition_replaces_the_presets_other_definition():
+    computed = read_mapping({"preset": "taobao", "orders": {"computed": {
+        "amount": "买家应付货款 - 退款金额"}}})["orders"]
+    assert "amount" not in computed["columns"] and "amount" in computed["computed"]
+    mapped = read_mapping({"preset": "online-retail", "orders": {"columns": {"amount": "Total"}}})
+    assert mapped["orders"]["columns"]["amount"] == "Total" and not mapped["orders"]["computed"]
+    own_ids = read_mapping({"preset": "transaction-log", "orders": {"columns": {"order_id": "id"}}})
+    assert "order_id" not in own_ids["orders"] and own_ids["orders"]["columns"]["order_id"] == "id"

@@ -1,14 +1,17 @@
 """Check a table against the contract (parse, reject, deduplicate, measure) and across tables.
 
-Order of the row checks (the first failing check names the row's reason):
+Before the checks, the mapping's row steps (:func:`custops.io.transform.prepare`) set rows aside
+by its rules and reject rows whose computed columns have operands that are not numbers
+(``unparseable <column>``); after them, line items are gathered into orders and refund amounts
+become refund rows. Order of the row checks (the first failing check names the row's reason):
 
 1. ``wrong number of fields`` (CSV lines with more fields than the header);
 2. for each required column, in contract order: ``missing <column>`` (blank, ``NULL``, ``未知`` …)
    then ``unparseable <column>`` (text in a time, number or flag column);
 3. for each optional column present, in contract order: ``unparseable <column>``;
 4. ``<time column> after as_of`` (only when ``as_of`` is given; ``as_of`` includes its whole day);
-5. ``duplicate order_id`` (same ``order_id`` and same ``is_refund``; the first row is kept) and
-   ``duplicate customer_id`` in the customers table.
+5. ``duplicate order_id`` (same ``order_id`` and same ``is_refund``; the first row is kept; not
+   for line items) and ``duplicate customer_id`` in the customers table.
 """
 
 from __future__ import annotations
@@ -145,11 +148,12 @@ def normalize_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: 
         late = ~np.isnat(times) & (times >= cutoff.to_datetime64())
         collector.flag(late, f"{time_column} after as_of", time_column, chosen[time_column])
     hints: list[str] = []
+    distinct_orders = -1
     if table in UNIQUE_KEYS and line_items is None:
         key_columns = UNIQUE_KEYS[table]
         candidates = ~collector.rejected
         duplicated = np.zeros(row_count, dtype=bool)
-        duplicated[candidates] = _duplicated_keys(
+        duplicated[candidates], distinct_orders = _duplicated_keys(
             [columns[name][candidates] for name in key_columns])
         collector.flag(duplicated, f"duplicate {key_columns[0]}", key_columns[0],
                        chosen[key_columns[0]])
@@ -176,6 +180,7 @@ def normalize_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: 
     if line_items is not None:
         output, kept_refunds = gather_lines(output, columns["is_refund"].to_numpy(bool)[kept],
                                             line_items["amount"], kept_refunds)
+        distinct_orders = -1
     refund_counts = None
     if kept_refunds is not None:
         output, partial, full = expand_refunds(output, kept_refunds)
@@ -200,7 +205,7 @@ def normalize_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: 
     rejects["row"] = rejects["row"].astype("int64")
 
     quality = _table_quality(raw, table, output, rejects, chosen, extra_headers, rows_kept,
-                             prepared)
+                             prepared, distinct_orders)
     if line_items is not None:
         quality["line_items"] = True
     if refund_counts is not None:
@@ -248,23 +253,42 @@ def _line_item_hint(frame: pd.DataFrame, order_ids: pd.Series, duplicated: np.nd
     return None
 
 
-def _duplicated_keys(keys: list[pd.Series]) -> np.ndarray:
+def _duplicated_keys(keys: list[pd.Series]) -> tuple[np.ndarray, int]:
     """Rows whose key (one value per series) appeared in an earlier row, like
-    ``DataFrame.duplicated(keep="first")`` (missing values equal each other). DuckDB groups
-    millions of text keys several times faster than pandas: each key's first row is kept."""
+    ``DataFrame.duplicated(keep="first")`` (missing values equal each other), and the number
+    of distinct values of the first key. DuckDB groups millions of text keys several times
+    faster than pandas: each key's first row is kept.
+
+    The orders' key (``order_id``, ``is_refund``) is grouped by the order id alone, with the
+    first purchase row and the first refund row of each id: one pass gives both the
+    duplicates and the distinct orders."""
     n = len(keys[0]) if keys else 0
     columns = {"_row": pa.array(np.arange(n, dtype=np.int64))}
     for number, values in enumerate(keys):
         array = values.array if isinstance(values.dtype, pd.StringDtype) else values.to_numpy()
         columns[f"k{number}"] = pa.array(array)
     rows = pa.table(columns)
-    group = ", ".join(f"k{number}" for number in range(len(keys)))
+    flag_key = len(keys) == 2 and pd.api.types.is_bool_dtype(keys[1].dtype)
     with duckdb.connect() as con:
         con.register("rows", rows)
-        first = con.execute(f"select min(_row) as first from rows group by {group}").fetchnumpy()
+        if flag_key:
+            result = con.execute(
+                "select min(_row) filter (where not k1) as sale, "
+                "min(_row) filter (where k1) as refund from rows group by k0").fetchnumpy()
+            firsts = [np.asarray(result[name].compressed() if np.ma.isMaskedArray(result[name])
+                                 else result[name][~pd.isna(result[name])], dtype=np.int64)
+                      for name in ("sale", "refund")]
+            first = np.concatenate(firsts)
+            distinct = len(result["sale"])
+        else:
+            group = ", ".join(f"k{number}" for number in range(len(keys)))
+            result = con.execute(f"select min(_row) as first from rows group by {group}"
+                                 ).fetchnumpy()
+            first = np.asarray(result["first"], dtype=np.int64)
+            distinct = -1
     duplicated = np.ones(n, dtype=bool)
-    duplicated[np.asarray(first["first"], dtype=np.int64)] = False
-    return duplicated
+    duplicated[first] = False
+    return duplicated, distinct
 
 
 def count_distinct(*columns: pd.Series) -> int:
@@ -309,7 +333,7 @@ def _apply_dtypes(frame: pd.DataFrame, specs: Iterable[ColumnSpec]) -> pd.DataFr
 
 def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.DataFrame,
                    chosen: Mapping[str, str], extra_headers: list[str], rows_kept: int,
-                   prepared: Prepared) -> dict[str, Any]:
+                   prepared: Prepared, distinct_orders: int = -1) -> dict[str, Any]:
     rows_rejected = len(rejects)
     rows_set_aside = len(prepared.set_aside)
     time_column = MAIN_TIME_COLUMN[table]
@@ -337,17 +361,20 @@ def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.D
     quality["set_aside_by_rule"] = {rule: count for rule, count
                                     in prepared.set_aside_by_rule.items() if count}
     if table == "orders":
-        quality.update(order_totals(frame))
+        quality.update(order_totals(frame, distinct_orders))
     quality.update({key: value for key, value in raw.details.items() if value is not None})
     return quality
 
 
-def order_totals(orders: pd.DataFrame) -> dict[str, Any]:
+def order_totals(orders: pd.DataFrame, distinct_orders: int = -1) -> dict[str, Any]:
     """Distinct orders, purchases (rows that are not refunds), and the gross (purchases) and
-    net (refunds netted) amounts of an orders table."""
+    net (refunds netted) amounts of an orders table (``distinct_orders`` when already known).
+    """
     refund = orders["is_refund"].to_numpy(dtype=bool)
     amounts = orders["amount"].to_numpy(dtype=float)
-    return {"orders": count_distinct(orders["order_id"]) if len(orders) else 0,
+    if distinct_orders < 0:
+        distinct_orders = count_distinct(orders["order_id"]) if len(orders) else 0
+    return {"orders": int(distinct_orders),
             "purchases": int((~refund).sum()),
             "gross_amount": round(float(amounts[~refund].sum()), 2),
             "net_amount": round(float(amounts.sum()), 2)}

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from custops.errors import DataError
+from custops.exports import write_csv
 from custops.io.checks import (
     TableResult,
     count_distinct,
@@ -170,10 +171,11 @@ def rows_kept_out(*frames: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_rejects_file(rejects: pd.DataFrame, path: str | Path) -> Path:
+    """The rejected (and set-aside) rows as CSV, through the exports' writer: raw values from
+    the data are neutralized like every export (:func:`custops.exports.write_csv`)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    rejects.to_csv(out, index=False, encoding="utf-8-sig")
-    return out
+    return write_csv(rejects, out)
 
 
 def load_dataset(

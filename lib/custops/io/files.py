@@ -82,7 +82,10 @@ class DirectoryReader(Reader):
     def missing_orders_message(self) -> str:
         return (f"no orders table in {self.directory}. Files found: {self._file_list()}. "
                 f"Name the orders file orders.csv (or orders.xlsx / orders.parquet), or point to "
-                f"it in a mapping YAML passed with --mapping:\n  orders:\n    file: 订单导出.csv")
+                f"it in a mapping YAML passed with --mapping:\n  orders:\n    file: 订单导出.csv\n"
+                f"custops validate --data {self.directory} --suggest-mapping mapping.yaml drafts "
+                f"such a mapping; --preset reads a platform's export as it comes (taobao, "
+                f"online-retail, shopify, transaction-log)")
 
 
 class SingleFileReader(Reader):

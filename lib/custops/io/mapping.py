@@ -191,7 +191,35 @@ def _merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, An
                 target[key] = combined
             else:
                 target[key] = value
+        _drop_replaced_definitions(target, settings)
     return merged
+
+
+def _drop_replaced_definitions(merged: dict[str, Any], override: Mapping[str, Any]) -> None:
+    """A contract column the user defines one way replaces the preset's other way of defining
+    it: computed vs columns, a generated order_id vs a mapped one."""
+    columns = merged.get("columns")
+    computed = merged.get("computed")
+    if isinstance(override.get("computed"), Mapping) and isinstance(columns, Mapping):
+        user_columns = override.get("columns") if isinstance(override.get("columns"),
+                                                             Mapping) else {}
+        for name in override["computed"]:
+            if name not in user_columns and name not in user_columns.values():
+                merged["columns"] = columns = {k: v for k, v in columns.items()
+                                               if str(k) != str(name) and str(v) != str(name)}
+    if isinstance(override.get("columns"), Mapping) and isinstance(computed, Mapping):
+        mapped = {str(k) for k in override["columns"]} | {str(v) for v in
+                                                           override["columns"].values()}
+        user_computed = override.get("computed") if isinstance(override.get("computed"),
+                                                               Mapping) else {}
+        merged["computed"] = {name: text for name, text in computed.items()
+                              if name not in mapped or name in user_computed}
+    if override.get("order_id") is not None and isinstance(columns, Mapping):
+        merged["columns"] = {k: v for k, v in columns.items()
+                             if "order_id" not in (str(k), str(v))}
+    if isinstance(override.get("columns"), Mapping) and "order_id" in (
+            {str(k) for k in override["columns"]} | {str(v) for v in override["columns"].values()}):
+        merged.pop("order_id", None)
 
 
 def _drop_column_entries(columns: dict[Any, Any], override: Mapping[Any, Any]) -> None:

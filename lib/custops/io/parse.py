@@ -436,9 +436,10 @@ def _day_month_times(text: pd.Series, total: int, tz: str) -> tuple[np.ndarray, 
                                          _day_month_layouts(order), tz)
     evidence = (text[matched][first > 12] if day_first else text[matched][second > 12]).iloc[0]
     layout = "%d/%m/%Y" if day_first else "%m/%d/%Y"
-    note = (f"read dates like {example} as {order} first ({'day' if day_first else 'month'}/"
-            f"{'month' if day_first else 'day'}/year, because of values like {evidence}); set "
-            f'date_format: "{layout} %H:%M" in the mapping to say so')
+    reading = "day/month/year" if day_first else "month/day/year"
+    position = "first" if day_first else "second"
+    note = (f"read dates like {example} as {reading} ({evidence} has a {position} number above "
+            f'12); set date_format: "{layout} %H:%M" in the mapping to say so')
     return array, note
 
 
@@ -470,6 +471,13 @@ def _parse_times(values: pd.Series, tz: str, formats: Sequence[str] | None = Non
     missing = as_bool_array(text.isna())
     if formats:
         array = _parse_with_formats(text, formats, tz)
+        rest = ~missing & np.isnat(array)
+        if rest.any():  # year-first ISO times cannot be misread (Excel cells with real dates)
+            iso = as_bool_array(text[rest].str.match(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"))
+            if iso.any():
+                positions = np.flatnonzero(rest)[iso]
+                array[positions] = _parse_times(text.iloc[positions], tz).values.to_numpy(
+                    dtype="datetime64[ns]")
         return Parsed(pd.Series(array, index=index), missing, ~missing & np.isnat(array))
     array = np.full(len(text), np.datetime64("NaT"), dtype="datetime64[ns]")
     aware = ~missing & as_bool_array(text.str.contains(_AWARE_TIME_RE, regex=True))

@@ -22,7 +22,7 @@ import yaml
 from custops.errors import DataError
 from custops.io.contract import TABLE_SCHEMAS, TABLE_SUFFIXES
 from custops.io.csv_text import WHITESPACE
-from custops.io.excel import WorkbookReader
+from custops.io.excel import WorkbookReader, read_xlsx, sheet_options
 from custops.io.files import DirectoryReader, _read_table_file, _table_for_file
 from custops.io.headers import normalize_header
 from custops.io.mapping import match_columns
@@ -111,8 +111,7 @@ def _read(path: Path, settings: dict[str, Any]) -> RawTable:
     if path.suffix.lower() in (".xlsx", ".xlsm"):
         workbook = WorkbookReader(path, {"orders": settings})
         sheet = workbook._sheet_for("orders") or workbook.sheet_names[0]
-        from custops.io.excel import read_xlsx
-        raw = read_xlsx(path, "orders", sheet)
+        raw = read_xlsx(path, "orders", sheet, **sheet_options(settings))
         raw.details["sheet"] = sheet if len(workbook.sheet_names) > 1 else None
         return raw
     return _read_table_file(path, "orders", settings)

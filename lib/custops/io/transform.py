@@ -408,8 +408,7 @@ def customers_from_orders(orders: pd.DataFrame, order_columns: Mapping[str, str]
         if name == "address":
             regions = split_addresses(latest["address"])
             frame["province"] = regions["province"].to_numpy()
-            frame["city"] = regions["city"].to_numpy()
-            frame["address"] = latest["address"].astype(STRING_DTYPE).to_numpy()
+            frame["city"] = regions["city"].to_numpy()  # the full address is not kept
         else:
             frame[name] = latest[name].astype(STRING_DTYPE).to_numpy()
     label = f"{file_label} (customers from orders)"
