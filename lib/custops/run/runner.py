@@ -350,9 +350,7 @@ def _start_kernel(cwd: Path):
 
     manager = None
     try:
-        # IPC transport: local sockets, and no "running over TCP without encryption" warning
-        # on every run's stderr.
-        manager = AsyncKernelManager(kernel_name=KERNEL, transport="ipc")
+        manager = AsyncKernelManager(kernel_name=KERNEL)
         asyncio.run(start(manager))
         return manager
     except Exception:  # noqa: BLE001 - a warm kernel is an optimization only
