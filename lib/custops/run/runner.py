@@ -137,7 +137,7 @@ def health_box(entries: list[dict[str, Any]], lang: str) -> str:
 
 
 def _index_html(manifest: dict[str, Any], lang: str) -> str:
-    title = "custops report" if lang == "en" else "custops 客户运营报告"
+    title = t("index.title", lang)
     rows = []
     for item in manifest["notebooks"]:
         name = item["name"]
@@ -145,15 +145,19 @@ def _index_html(manifest: dict[str, Any], lang: str) -> str:
         rows.append(f'<li><a href="{name}.html">{label}</a> '
                     f'<small>({item["seconds"]:.1f} s)</small></li>')
     params = manifest["parameters"]
+    exports = " · ".join(f'<a href="exports/{html.escape(name)}">{html.escape(name)}</a>'
+                         for name in manifest.get("exports", [])) or "–"
     return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
         '<style>body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",Arial,'
         'sans-serif;max-width:760px;margin:40px auto;color:#222}li{margin:8px 0;font-size:1.1em}'
         'small{color:#777}</style></head><body>'
-        f"<h1>{title}</h1><p>as of <b>{html.escape(str(params['as_of']))}</b> · data "
-        f"<code>{html.escape(str(params['data_dir']))}</code> · finished "
-        f"{html.escape(manifest['finished'])}</p>{health_box(manifest.get('health', []), lang)}"
-        f"<ol>{''.join(rows)}</ol>"
+        f"<h1>{title}</h1><p>{html.escape(t('index.as_of', lang))} "
+        f"<b>{html.escape(str(params['as_of']))}</b> · {html.escape(t('index.data', lang))} "
+        f"<code>{html.escape(Path(str(params['data_dir'])).name)}</code> · "
+        f"{html.escape(t('index.finished', lang))} {html.escape(manifest['finished'])}</p>"
+        f"{health_box(manifest.get('health', []), lang)}<ol>{''.join(rows)}</ol>"
+        f"<p>{html.escape(t('index.exports', lang))} {exports}</p>"
         '<p><a href="manifest.json">manifest.json</a> · <a href="artifacts/">artifacts/</a></p>'
         "</body></html>"
     )
@@ -315,6 +319,8 @@ def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
     manifest["status"] = "ok"
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    manifest["exports"] = sorted(p.name for p in (build / "exports").glob("*")) \
+        if (build / "exports").exists() else []
     (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
     (build / "index.html").write_text(_index_html(manifest, lang), encoding="utf-8")
