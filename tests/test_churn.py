@@ -175,3 +175,28 @@ def test_scores_do_not_depend_on_the_order_of_the_segments_table(snapshots):
     expected = buyers[["customer_id"]].merge(partial[["customer_id", "value_tier"]],
                                              on="customer_id", how="left")
     pd.testing.assert_frame_equal(joined, expected)
+
+
+def test_a_bgnbd_without_dropout_is_not_used_and_says_why():
+    """Simulated buyers who never stop buying: BG/NBD runs to its no-dropout boundary, so it
+    gives no P(alive), expected orders or value (not available, not 0), cannot win the
+    backtest, and its section says why."""
+    from custops.models import btyd
+
+    n = 3000
+    sim = btyd.simulate_bgnbd(n, r=0.8, alpha=20, a=0.001, b=1000, T=np.full(n, 300.0), seed=1)
+    feats = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(n)], "is_buyer": True,
+        "frequency": sim["frequency"], "recency_days": sim["recency"], "T_days": sim["T"],
+        "monetary_value": 50.0, "avg_order_value": 50.0})
+    fit = churn.btyd_scores(feats)
+    assert not fit.usable and fit.frame["p_alive"].isna().all()
+    assert fit.frame["expected_value"].isna().all() and fit.value_method == "not_available"
+    assert any(f["code"] == "boundary" and f["limit"] == "no_dropout" for f in fit.health)
+    stored = churn.btyd_params(fit)
+    section = churn.btyd_section(stored, fit.frame, lang="en")
+    assert "not used" in section.text and "no evidence that customers stop buying" in section.text
+    metrics = {"supervised": {"auc": 0.8}, "btyd": {"auc": float("nan")},
+               "rfm_rule": {"auc": 0.7}}
+    assert churn.choose_winner(metrics) == "supervised"
+    assert churn.choose_winner({**metrics, "rfm_rule": {"auc": 0.797}}) == "rfm_rule"

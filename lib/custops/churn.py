@@ -28,7 +28,7 @@ import pandas as pd
 from custops import plots
 from custops.errors import NotComputable, ParameterError
 from custops.features import join_by_customer
-from custops.labels import reason_words, t, value_label
+from custops.labels import health_words, reason_words, t, value_label
 from custops.models import btyd
 from custops.models.classifier import SupervisedChurnModel, classification_metrics
 from custops.sections import Section
@@ -163,50 +163,89 @@ def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.Dat
 class BTYDScores:
     """Fitted BTYD models and the per-buyer quantities they give."""
 
-    bgf: btyd.BetaGeoFitter
+    bgf: btyd.BetaGeoFitter | None
     ggf: btyd.GammaGammaFitter | None
     frame: pd.DataFrame  # customer_id, p_alive, expected_orders, p_no_order, expected_value
+    health: list[dict[str, Any]] = field(default_factory=list)  # findings of both fits
+    value_method: str = "gamma_gamma"  # or "average_order_value", "not_available"
+
+    @property
+    def usable(self) -> bool:
+        """Whether BG/NBD may drive decisions (P(alive), expected orders and value)."""
+        return self.bgf is not None and self.bgf.usable
 
 
 def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams()) -> BTYDScores:
-    """Fit BG/NBD (+ Gamma-Gamma) on the buyers of a snapshot and score them."""
+    """Fit BG/NBD (+ Gamma-Gamma) on the buyers of a snapshot and score them.
+
+    Each fit's health (:meth:`custops.models.btyd.BetaGeoFitter.health`) decides whether it is
+    used: an unusable BG/NBD (no convergence, no evidence of dropout, too few repeat buyers)
+    gives no P(alive), expected orders or expected value ("not available", NaN); without a
+    usable Gamma-Gamma the expected value uses each buyer's own average order value and
+    :attr:`BTYDScores.value_method` says so."""
     b = buyers(features)
     x = b["frequency"].astype("float64").to_numpy()
     t_x = b["recency_days"].astype("float64").to_numpy()
     T = b["T_days"].astype("float64").to_numpy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", btyd.ConvergenceWarning)
-        bgf = btyd.BetaGeoFitter(time_unit="days").fit(x, t_x, T)
+    nan = np.full(len(b), np.nan)
+    frame = pd.DataFrame({"customer_id": b["customer_id"], "p_alive": nan,
+                          "expected_orders": nan, "p_no_order": nan,
+                          "expected_spend": nan, "expected_value": nan})
+    health: list[dict[str, Any]] = []
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", btyd.ConvergenceWarning)
+            bgf = btyd.BetaGeoFitter(time_unit="days").fit(x, t_x, T)
+        health += [{**f, "model": "bgnbd"} for f in bgf.health()]
+    except btyd.BTYDDataError as exc:
+        bgf = None
+        health.append({"code": "not_fitted", "severity": "error", "model": "bgnbd",
+                       "reason": str(exc)})
+    if bgf is None or not bgf.usable:
+        return BTYDScores(bgf=bgf, ggf=None, frame=frame, health=health,
+                          value_method="not_available")
     h = float(params.horizon_days)
     p_alive = bgf.conditional_probability_alive(x, t_x, T)
-    expected = bgf.conditional_expected_number_of_purchases_up_to_time(h, x, t_x, T)
     r, alpha = bgf.params_["r"], bgf.params_["alpha"]
     # P(no purchase in the next h days | alive) = ((alpha+T) / (alpha+T+h))^(r+x), exactly,
     # integrating the Poisson rate over its Gamma posterior.
     p_none_alive = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + h)))
-    p_no_order = (1 - p_alive) + p_alive * p_none_alive
-    frame = pd.DataFrame({"customer_id": b["customer_id"], "p_alive": p_alive,
-                          "expected_orders": expected, "p_no_order": p_no_order})
-    ggf = None
+    frame["p_alive"] = p_alive
+    frame["expected_orders"] = bgf.conditional_expected_number_of_purchases_up_to_time(
+        h, x, t_x, T)
+    frame["p_no_order"] = (1 - p_alive) + p_alive * p_none_alive
     m = b["monetary_value"].astype("float64").to_numpy()
-    repeat = (x > 0) & (m > 0)
-    if repeat.sum() >= 20:
-        try:
-            ggf = btyd.GammaGammaFitter().fit(x[repeat], m[repeat])
-            frame["expected_spend"] = ggf.conditional_expected_average_profit(
-                x, np.where(repeat, m, 0.0))
-            frame["expected_value"] = btyd.customer_lifetime_value(
-                bgf, ggf, x, t_x, T, np.where(repeat, m, 0.0),
-                time_horizon_days=params.value_horizon_days,
-                discount_rate_annual=params.discount_rate_annual, freq="D")
-        except (btyd.BTYDDataError, btyd.BTYDParameterError):
-            ggf = None
-    if ggf is None:  # fall back to the customer's own average order value
+    ggf = None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", btyd.ConvergenceWarning)
+            ggf = btyd.fit_gamma_gamma(x, m)
+        health += [{**f, "model": "gamma_gamma"} for f in ggf.health()]
+    except (btyd.BTYDDataError, btyd.BTYDParameterError) as exc:
+        health.append({"code": "not_fitted", "severity": "error", "model": "gamma_gamma",
+                       "reason": str(exc)})
+    if ggf is not None and ggf.usable and ggf.params_["q"] > 1:
+        # A buyer without a usable repeat spend (none, or refunds only) gets the population's
+        # mean spend, as Gamma-Gamma does for a customer with no repeat purchase.
+        p, q, gamma = (ggf.params_[k] for k in ("p", "q", "gamma"))
+        spend = np.where(m > 0, m, p * gamma / (q - 1) if q > 1 else np.nan)
+        spend_known = np.where(m > 0, x, 0.0)
+        frame["expected_spend"] = ggf.conditional_expected_average_profit(
+            spend_known, np.where(m > 0, m, 0.0))
+        frame["expected_value"] = btyd.customer_lifetime_value(
+            bgf, ggf, x, t_x, T, spend,
+            time_horizon_days=params.value_horizon_days,
+            discount_rate_annual=params.discount_rate_annual, freq="D")
+        method = "gamma_gamma"
+    else:  # stated, not silent: the section and the run's health say so
         aov = b["avg_order_value"].astype("float64").fillna(0).to_numpy()
         frame["expected_spend"] = aov
         frame["expected_value"] = bgf.conditional_expected_number_of_purchases_up_to_time(
             float(params.value_horizon_days), x, t_x, T) * aov
-    return BTYDScores(bgf=bgf, ggf=ggf, frame=frame)
+        method = "average_order_value"
+        health.append({"code": "value_from_average_order", "severity": "warning",
+                       "model": "gamma_gamma"})
+    return BTYDScores(bgf=bgf, ggf=ggf, frame=frame, health=health, value_method=method)
 
 
 # -- baseline ----------------------------------------------------------------------------------
@@ -281,17 +320,26 @@ def backtest(features_train: pd.DataFrame, features_test: pd.DataFrame,
                                           random_state=seed).fit(train, train_y)
         scores = {"supervised": supervised.predict_proba(test)}
     bt = btyd_done.result()
-    scores["btyd"] = bt.frame["p_no_order"].to_numpy()
+    scores["btyd"] = bt.frame["p_no_order"].to_numpy()  # NaN when BG/NBD is not usable
     rule = _rfm_rule_fit(train, train_y)
     scores["rfm_rule"] = _rfm_rule_predict(rule, test, float(train_y.mean()))
     y = truth["churned"].to_numpy()
-    metrics = {name: classification_metrics(y, s) for name, s in scores.items()}
+    metrics = {name: (classification_metrics(y, s) if np.isfinite(s).all()
+                      else _not_available_metrics(len(y))) for name, s in scores.items()}
     winner = choose_winner(metrics)
     scored = truth.assign(**scores, expected_orders=bt.frame["expected_orders"].to_numpy())
     pva = {"predicted_orders": float(scored["expected_orders"].sum()),
            "actual_orders": float(scored["orders_after"].sum())}
     return Backtest(metrics=metrics, winner=winner, predicted_vs_actual_orders=pva,
                     scored=scored, dates=dates or {})
+
+
+def _not_available_metrics(n: int) -> dict[str, Any]:
+    """A model that could not score (an unusable fit): no metric, so it cannot win."""
+    nan = float("nan")
+    return {"auc": nan, "brier": nan, "base_rate": nan, "top_decile_rate": nan,
+            "top_decile_lift": nan, "top_decile_capture": nan, "calibration": [],
+            "customers": int(n), "available": False}
 
 
 def choose_winner(metrics: dict[str, dict[str, Any]], *, tie: float = AUC_TIE) -> str:
@@ -439,8 +487,11 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
     # for the churned, what they used to bring over the value horizon (all of it is lost).
     spend = now["net_spend"].astype(float).clip(lower=0).to_numpy()
     tenure = now["T_days"].astype("Float64").fillna(0).astype(float).clip(lower=30).to_numpy()
-    out["value_at_stake"] = np.where(churned, spend / tenure * params.value_horizon_days,
-                                     out["expected_value"].clip(lower=0))
+    past_value = spend / tenure * params.value_horizon_days
+    # Without a usable BTYD value (see the BTYD section), what the buyer brought over a value
+    # horizon in the past stands in for the active too; the section says so.
+    expected = out["expected_value"].clip(lower=0).to_numpy()
+    out["value_at_stake"] = np.where(churned | ~np.isfinite(expected), past_value, expected)
     out["priority"] = np.where(churned, out["value_at_stake"],
                                out["churn_probability"] * out["value_at_stake"])
     if segments is not None:
@@ -468,16 +519,22 @@ def already_churned(features: pd.DataFrame, segments: pd.DataFrame | None,
 def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang: str = "en"):
     """Metrics of the three models, calibration plot, and which model wins."""
     names = {m: t(f"churn.model_{m}", lang) for m in MODELS}
+    na = t("not_available", lang)
+
+    def shown(m: str, key: str, fmt: str) -> str:
+        value = result.metrics[m].get(key)
+        return na if value is None or not np.isfinite(value) else format(value, fmt)
+
     table = pd.DataFrame({
         t("churn.model", lang): [names[m] for m in MODELS],
-        t("churn.auc", lang): [round(result.metrics[m]["auc"], 3) for m in MODELS],
-        t("churn.brier", lang): [round(result.metrics[m]["brier"], 3) for m in MODELS],
-        t("churn.lift", lang): [round(result.metrics[m]["top_decile_lift"], 2) for m in MODELS],
-        t("churn.capture", lang): [f"{result.metrics[m]['top_decile_capture']:.0%}"
-                                   for m in MODELS],
+        t("churn.auc", lang): [shown(m, "auc", ".3f") for m in MODELS],
+        t("churn.brier", lang): [shown(m, "brier", ".3f") for m in MODELS],
+        t("churn.lift", lang): [shown(m, "top_decile_lift", ".2f") for m in MODELS],
+        t("churn.capture", lang): [shown(m, "top_decile_capture", ".0%") for m in MODELS],
     })
     fig = plots.calibration_figure(
-        {names[m]: pd.DataFrame(result.metrics[m]["calibration"]) for m in MODELS},
+        {names[m]: pd.DataFrame(result.metrics[m]["calibration"]) for m in MODELS
+         if result.metrics[m].get("calibration")},
         title=t("churn.calibration_title", lang), xaxis_title=t("churn.predicted", lang),
         yaxis_title=t("churn.actual", lang))
     win = result.metrics[result.winner]
@@ -497,28 +554,39 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
 
 def btyd_section(btyd_fit: dict[str, Any], scores: pd.DataFrame,
                  params: ChurnParams = ChurnParams(), lang: str = "en"):
-    """The BTYD fit (``btyd_params``: :func:`btyd_params`) and what it says about the scored
-    buyers (``churn_scores``: p_alive, expected_orders, expected_value)."""
+    """The BTYD fit (``btyd_params``: :func:`btyd_params`), its health, and what it says about
+    the scored buyers (``churn_scores``: p_alive, expected_orders, expected_value). A fit that
+    failed its health check is shown with the reason, and no number of it is used."""
+    findings = [health_words(f, lang) for f in btyd_fit.get("health", [])]
+    title = t("churn.btyd_title", lang)
+    if not btyd_fit.get("usable", True):
+        text = t("churn.btyd_unusable", lang, why="; ".join(findings) or "–")
+        return Section(title, text=text, data=btyd_fit)
     fitted = {**{f"BG/NBD {k}": v for k, v in btyd_fit["bgnbd"]["params"].items()},
               **({f"Gamma-Gamma {k}": v for k, v in btyd_fit["gamma_gamma"]["params"].items()}
                  if btyd_fit.get("gamma_gamma") else {})}
     table = pd.DataFrame({t("churn.parameter", lang): list(fitted),
                           t("churn.value", lang): [round(v, 4) for v in fitted.values()]})
-    hist = np.histogram(scores["p_alive"], bins=np.linspace(0, 1, 21))
+    hist = np.histogram(scores["p_alive"].dropna(), bins=np.linspace(0, 1, 21))
     fig = plots.bar_figure(pd.DataFrame({"p": (hist[1][:-1] + 0.025).round(3), "n": hist[0]}),
                            "p", "n", title=t("churn.palive_title", lang),
                            xaxis_title="P(alive)", yaxis_title=t("customers", lang))
     text = t("churn.btyd_text", lang, alive=float((scores["p_alive"] >= 0.5).mean()),
              orders=float(scores["expected_orders"].sum()), horizon=params.horizon_days,
              value=float(scores["expected_value"].sum()), value_days=params.value_horizon_days)
-    return Section(t("churn.btyd_title", lang), text=text, tables=[table], figures=[fig],
-                   data=btyd_fit)
+    if findings:
+        text += " " + t("churn.btyd_findings", lang, findings="; ".join(findings))
+    return Section(title, text=text, tables=[table], figures=[fig], data=btyd_fit)
 
 
 def btyd_params(scores: BTYDScores) -> dict[str, Any]:
-    """The ``btyd_params.json`` artifact (time unit: days)."""
-    return {"time_unit": "days", "bgnbd": scores.bgf.to_dict(),
-            "gamma_gamma": scores.ggf.to_dict() if scores.ggf is not None else None}
+    """The ``btyd_params.json`` artifact (time unit: days), with each fit's health and how
+    expected value was computed."""
+    return {"time_unit": "days",
+            "bgnbd": scores.bgf.to_dict() if scores.bgf is not None else None,
+            "gamma_gamma": scores.ggf.to_dict() if scores.ggf is not None else None,
+            "usable": scores.usable, "health": scores.health,
+            "value_method": scores.value_method}
 
 
 def risk_section(scores: pd.DataFrame, lang: str = "en"):

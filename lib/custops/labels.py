@@ -350,12 +350,44 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "{churned:,} buyers have already churned and are not in the bands: see the "
               "recall list.",
         "zh": "另有 {churned:,} 位客户已流失，不计入风险分层：见召回名单。"},
+    "not_available": {"en": "not available", "zh": "不可用"},
     "not_computed": {"en": "Not computed on this data", "zh": "本数据无法计算此项"},
     "index.title": {"en": "custops report", "zh": "custops 客户运营报告"},
     "index.as_of": {"en": "as of", "zh": "截至"},
     "index.data": {"en": "data", "zh": "数据"},
     "index.finished": {"en": "finished", "zh": "完成于"},
     "index.exports": {"en": "Files for the operators:", "zh": "运营文件："},
+    "health.not_fitted": {"en": "{model} could not be fitted: {reason}",
+                          "zh": "{model} 无法拟合：{reason}"},
+    "health.not_converged": {"en": "{model} did not converge; its numbers are not used",
+                             "zh": "{model} 未收敛，其结果不用于决策"},
+    "health.boundary": {"en": "{model} ran to a boundary ({limit}); when this is no_dropout, "
+                              "the data show no evidence that customers stop buying, so "
+                              "P(alive) is not informative here",
+                        "zh": "{model} 的参数落在边界（{limit}）；若为 no_dropout，说明数据中看不到"
+                              "客户停止购买的证据，P(存活) 在此不具参考价值"},
+    "health.few_repeat_buyers": {"en": "{model}: too few repeat buyers to fit reliably",
+                                 "zh": "{model}：复购客户太少，无法可靠拟合"},
+    "health.nonpositive_spend_excluded": {
+        "en": "Gamma-Gamma: {count} repeat buyer(s) with zero or negative average spend were "
+              "left out of the fit",
+        "zh": "Gamma-Gamma：{count} 位平均复购金额为零或负的客户未参与拟合"},
+    "health.spend_frequency_correlation": {
+        "en": "Gamma-Gamma assumes spend does not depend on frequency, but they correlate "
+              "({value:.2f}) here: read expected value with care",
+        "zh": "Gamma-Gamma 假设客单价与购买频次无关，但此处二者相关（{value:.2f}）：预期价值"
+              "仅供参考"},
+    "health.value_from_average_order": {
+        "en": "no usable Gamma-Gamma fit: expected value = expected orders × each buyer's own "
+              "average order value",
+        "zh": "Gamma-Gamma 不可用：预期价值 = 预期订单数 × 客户自身平均客单价"},
+    "churn.btyd_unusable": {
+        "en": "BG/NBD is not used on this data: {why}. P(alive), expected orders and expected "
+              "value are not available (empty, not 0); churn risk comes from the backtest "
+              "winner and priorities from each buyer's past spend over the value horizon.",
+        "zh": "本数据不使用 BG/NBD：{why}。P(存活)、预期订单与预期价值不可用（留空，不是 0）；"
+              "流失风险来自回测胜出的模型，优先级按客户在价值周期内的历史消费排序。"},
+    "churn.btyd_findings": {"en": "Health: {findings}.", "zh": "健康检查：{findings}。"},
     "health.title": {"en": "Health of this run", "zh": "本次运行的健康检查"},
     "health.none": {"en": "No warnings: every model and section ran on this data.",
                     "zh": "无警告：所有模型与分析均已在本数据上完成。"},
