@@ -2,11 +2,26 @@
 
 Profiling → segmentation → churn warning → reach planning, on a company's own customers,
 orders, events and past campaigns. Import the step modules directly, e.g.
-``from custops import data, features, profile``.
+``from custops import features, profile``; the run catalogue is ``custops.run``.
+
+Two estimators are public at the top level, scikit-learn style: ``custops.UpliftModel`` — the
+multi-arm uplift model (:class:`custops.models.uplift.MultiArmUpliftModel`: ``fit(X,
+treatment, y)`` with arm labels and a ``control=`` label, ``predict(X)`` → one uplift column
+per arm) — and ``custops.qini_auc`` (normalised Qini: random 0, best possible order 1). They
+load on first use, so ``import custops`` stays light.
 """
 
-from custops.errors import CustopsError, DataError, ParameterError, RunError
+from custops.errors import CustopsError, DataError, NotComputable, ParameterError, RunError
 
 __version__ = "0.1.0"
 
-__all__ = ["CustopsError", "DataError", "ParameterError", "RunError", "__version__"]
+__all__ = ["CustopsError", "DataError", "NotComputable", "ParameterError", "RunError",
+           "UpliftModel", "__version__", "qini_auc"]
+
+
+def __getattr__(name: str):
+    if name in ("UpliftModel", "qini_auc"):
+        from custops.models import uplift  # noqa: PLC0415 - heavy (scikit-learn): on first use
+
+        return uplift.MultiArmUpliftModel if name == "UpliftModel" else uplift.qini_auc
+    raise AttributeError(f"module 'custops' has no attribute {name!r}")
