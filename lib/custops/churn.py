@@ -278,17 +278,20 @@ class Backtest:
     predicted_vs_actual_orders: dict[str, float]
     scored: pd.DataFrame  # customer_id, churned, orders_after, and each model's score
     dates: dict[str, str] = field(default_factory=dict)
+    btyd_models: list[dict[str, Any]] = field(default_factory=list)  # the holdout comparison
 
     def to_dict(self) -> dict[str, Any]:
         return {"metrics": self.metrics, "winner": self.winner, "dates": self.dates,
-                "predicted_vs_actual_orders": self.predicted_vs_actual_orders}
+                "predicted_vs_actual_orders": self.predicted_vs_actual_orders,
+                "btyd_models": self.btyd_models}
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> Backtest:
         """A stored backtest (:meth:`to_dict`); the per-customer ``scored`` rows are not kept."""
         return cls(metrics=payload["metrics"], winner=payload["winner"],
                    predicted_vs_actual_orders=payload["predicted_vs_actual_orders"],
-                   scored=pd.DataFrame(), dates=payload.get("dates", {}))
+                   scored=pd.DataFrame(), dates=payload.get("dates", {}),
+                   btyd_models=payload.get("btyd_models", []))
 
 
 @contextlib.contextmanager
@@ -328,10 +331,38 @@ def backtest(features_train: pd.DataFrame, features_test: pd.DataFrame,
                       else _not_available_metrics(len(y))) for name, s in scores.items()}
     winner = choose_winner(metrics)
     scored = truth.assign(**scores, expected_orders=bt.frame["expected_orders"].to_numpy())
+    btyd_models = _compare_btyd_models(test, truth["orders_after"].to_numpy(),
+                                       float(params.horizon_days))
     pva = {"predicted_orders": float(scored["expected_orders"].sum()),
            "actual_orders": float(scored["orders_after"].sum())}
     return Backtest(metrics=metrics, winner=winner, predicted_vs_actual_orders=pva,
-                    scored=scored, dates=dates or {})
+                    scored=scored, dates=dates or {}, btyd_models=btyd_models)
+
+
+def _compare_btyd_models(buyers_then: pd.DataFrame, orders_after: np.ndarray,
+                         horizon_days: float) -> list[dict[str, Any]]:
+    """BG/NBD, Modified BG/NBD and Pareto/NBD fitted at the test snapshot and graded on the
+    orders each buyer placed in the next horizon (:func:`custops.models.btyd.compare_btyd`),
+    best first; [] when they cannot be fitted."""
+    calibration = {"frequency": buyers_then["frequency"].astype("float64").to_numpy(),
+                   "recency": buyers_then["recency_days"].astype("float64").to_numpy(),
+                   "T": buyers_then["T_days"].astype("float64").to_numpy()}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            table = btyd.compare_btyd(calibration, orders_after, horizon_days)
+    except btyd.BTYDDataError:
+        return []
+    best = btyd.best_btyd(table)
+    rows = []
+    for row in table.to_dict("records"):
+        rows.append({"model": row["model"], "usable": bool(row["usable"]),
+                     "best": row["model"] == best,
+                     "log_likelihood": float(row["log_likelihood"]),
+                     "predicted_orders": float(row["predicted_orders"]),
+                     "actual_orders": float(row["actual_orders"]),
+                     "rmse": float(row["rmse"]), "params": row["params"]})
+    return rows
 
 
 def _not_available_metrics(n: int) -> dict[str, Any]:
@@ -548,8 +579,24 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
     if all(np.isfinite(r) and r >= 0.999 for r in rates):
         text += " " + t("churn.lift_ceiling", lang,
                         ceiling=1 / result.metrics[result.winner]["base_rate"])
+    tables = [table]
+    if result.btyd_models:
+        names_btyd = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pnbd": "Pareto/NBD"}
+        tables.append(pd.DataFrame({
+            t("churn.btyd_model", lang): [names_btyd.get(r["model"], r["model"])
+                                          + (" ★" if r["best"] else "")
+                                          for r in result.btyd_models],
+            t("churn.usable", lang): [t("yes" if r["usable"] else "no", lang)
+                                      for r in result.btyd_models],
+            "LL": [round(r["log_likelihood"], 1) for r in result.btyd_models],
+            t("churn.predicted_orders", lang): [round(r["predicted_orders"])
+                                                for r in result.btyd_models],
+            t("churn.actual_orders", lang): [round(r["actual_orders"])
+                                             for r in result.btyd_models],
+            "RMSE": [round(r["rmse"], 3) for r in result.btyd_models]}))
+        text += " " + t("churn.btyd_compare_text", lang)
     return Section(t("churn.backtest_title", lang, horizon=params.horizon_days), text=text,
-                   tables=[table], figures=[fig], data=result.to_dict())
+                   tables=tables, figures=[fig], data=result.to_dict())
 
 
 def btyd_section(btyd_fit: dict[str, Any], scores: pd.DataFrame,

@@ -387,6 +387,18 @@ LABELS: dict[str, dict[str, str]] = {
               "winner and priorities from each buyer's past spend over the value horizon.",
         "zh": "本数据不使用 BG/NBD：{why}。P(存活)、预期订单与预期价值不可用（留空，不是 0）；"
               "流失风险来自回测胜出的模型，优先级按客户在价值周期内的历史消费排序。"},
+    "churn.btyd_model": {"en": "Buy-till-you-die model", "zh": "BTYD 模型"},
+    "churn.usable": {"en": "Passes its health check", "zh": "通过健康检查"},
+    "churn.predicted_orders": {"en": "Predicted repeat orders", "zh": "预测复购单数"},
+    "churn.actual_orders": {"en": "Actual repeat orders", "zh": "实际复购单数"},
+    "yes": {"en": "yes", "zh": "是"},
+    "no": {"en": "no", "zh": "否"},
+    "churn.btyd_compare_text": {
+        "en": "The second table fits three buy-till-you-die models at the test date and grades "
+              "each on the orders every buyer then placed (RMSE per customer; ★ the best "
+              "usable one, the simpler on a tie). The scores below use BG/NBD.",
+        "zh": "第二张表在测试日拟合三种 BTYD 模型，并用每位客户此后的实际下单评估（按客户的 "
+              "RMSE；★ 为通过健康检查中最好的模型，持平时取更简单者）。下方得分使用 BG/NBD。"},
     "churn.btyd_findings": {"en": "Health: {findings}.", "zh": "健康检查：{findings}。"},
     "health.title": {"en": "Health of this run", "zh": "本次运行的健康检查"},
     "health.none": {"en": "No warnings: every model and section ran on this data.",
