@@ -552,9 +552,11 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
     names = {m: t(f"churn.model_{m}", lang) for m in MODELS}
     na = t("not_available", lang)
 
-    def shown(m: str, key: str, fmt: str) -> str:
-        value = result.metrics[m].get(key)
+    def number(value: Any, fmt: str) -> str:
         return na if value is None or not np.isfinite(value) else format(value, fmt)
+
+    def shown(m: str, key: str, fmt: str) -> str:
+        return number(result.metrics[m].get(key), fmt)
 
     table = pd.DataFrame({
         t("churn.model", lang): [names[m] for m in MODELS],
@@ -588,12 +590,12 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
                                           for r in result.btyd_models],
             t("churn.usable", lang): [t("yes" if r["usable"] else "no", lang)
                                       for r in result.btyd_models],
-            "LL": [round(r["log_likelihood"], 1) for r in result.btyd_models],
-            t("churn.predicted_orders", lang): [round(r["predicted_orders"])
+            "LL": [number(r["log_likelihood"], ",.1f") for r in result.btyd_models],
+            t("churn.predicted_orders", lang): [number(r["predicted_orders"], ",.0f")
                                                 for r in result.btyd_models],
-            t("churn.actual_orders", lang): [round(r["actual_orders"])
+            t("churn.actual_orders", lang): [number(r["actual_orders"], ",.0f")
                                              for r in result.btyd_models],
-            "RMSE": [round(r["rmse"], 3) for r in result.btyd_models]}))
+            "RMSE": [number(r["rmse"], ".3f") for r in result.btyd_models]}))
         text += " " + t("churn.btyd_compare_text", lang)
     return Section(t("churn.backtest_title", lang, horizon=params.horizon_days), text=text,
                    tables=tables, figures=[fig], data=result.to_dict())
