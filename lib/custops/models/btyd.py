@@ -1432,6 +1432,27 @@ class _PurchaseModelFitter(_MaximumLikelihoodFitter):
     def _expected_if_alive(self, t: ArrayLike, x: ArrayLike, age: ArrayLike) -> np.ndarray:
         raise NotImplementedError
 
+    def _new_customer_active_share(self) -> float:
+        """Share of new customers still active right after their first purchase."""
+        return 1.0
+
+    def expected_number_of_purchases_up_to_time(self, t: ArrayLike) -> np.ndarray:
+        """Expected repeat purchases in (0, t] for a new customer (eq. 9 of the BG/NBD paper
+        for BG/NBD).
+
+        Parameters
+        ----------
+        t : float or array-like
+            Time since the first purchase, in ``time_unit``.
+
+        Returns
+        -------
+        numpy.ndarray
+            E[X(t)] for each ``t``.
+        """
+        horizon = _check_horizon(t, "`t`")
+        return self._new_customer_active_share() * self._expected_if_alive(horizon, 0.0, 0.0)
+
     def conditional_expected_number_of_purchases_up_to_time(
         self, t: ArrayLike, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike
     ) -> np.ndarray:
@@ -1582,22 +1603,6 @@ class BetaGeoFitter(_PurchaseModelFitter):
         r, alpha, a, b = _fitted_values(self)
         return _bgnbd_expected_if_alive(t, x, age, r, alpha, a, b)
 
-    def expected_number_of_purchases_up_to_time(self, t: ArrayLike) -> np.ndarray:
-        """Expected repeat purchases in (0, t] for a new customer (eq. 9 of the BG/NBD paper).
-
-        Parameters
-        ----------
-        t : float or array-like
-            Time since the first purchase, in ``time_unit``.
-
-        Returns
-        -------
-        numpy.ndarray
-            E[X(t)] for each ``t``.
-        """
-        r, alpha, a, b = _fitted_values(self)
-        horizon = _check_horizon(t, "`t`")
-        return _bgnbd_expected_if_alive(horizon, 0.0, 0.0, r, alpha, a, b)
 
     def _model_findings(self, params: dict[str, float]) -> list[dict[str, Any]]:
         a, b = params["a"], params["b"]
@@ -1666,23 +1671,10 @@ class ModifiedBetaGeoFitter(_PurchaseModelFitter):
         # An active customer has survived x+1 dropout trials: the BG/NBD formula with b+1.
         return _bgnbd_expected_if_alive(t, x, age, r, alpha, a, b + 1.0)
 
-    def expected_number_of_purchases_up_to_time(self, t: ArrayLike) -> np.ndarray:
-        """Expected repeat purchases in (0, t] for a new customer.
-
-        Parameters
-        ----------
-        t : float or array-like
-            Time since the first purchase, in ``time_unit``.
-
-        Returns
-        -------
-        numpy.ndarray
-            E[X(t)] for each ``t``.
-        """
-        r, alpha, a, b = _fitted_values(self)
-        horizon = _check_horizon(t, "`t`")
+    def _new_customer_active_share(self) -> float:
         # Active after the first purchase with probability b/(a+b), then p ~ Beta(a, b+1).
-        return b / (a + b) * _bgnbd_expected_if_alive(horizon, 0.0, 0.0, r, alpha, a, b + 1.0)
+        _, _, a, b = _fitted_values(self)
+        return b / (a + b)
 
     def _model_findings(self, params: dict[str, float]) -> list[dict[str, Any]]:
         a, b = params["a"], params["b"]
@@ -1762,22 +1754,6 @@ class ParetoNBDFitter(_PurchaseModelFitter):
         r, alpha, s, beta = _fitted_values(self)
         return _pnbd_expected_if_alive(t, x, age, r, alpha, s, beta)
 
-    def expected_number_of_purchases_up_to_time(self, t: ArrayLike) -> np.ndarray:
-        """Expected repeat purchases in (0, t] for a new customer.
-
-        Parameters
-        ----------
-        t : float or array-like
-            Time since the first purchase, in ``time_unit``.
-
-        Returns
-        -------
-        numpy.ndarray
-            E[X(t)] for each ``t``.
-        """
-        r, alpha, s, beta = _fitted_values(self)
-        horizon = _check_horizon(t, "`t`")
-        return _pnbd_expected_if_alive(horizon, 0.0, 0.0, r, alpha, s, beta)
 
     def _model_findings(self, params: dict[str, float]) -> list[dict[str, Any]]:
         s, beta = params["s"], params["beta"]
