@@ -350,6 +350,13 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "{churned:,} buyers have already churned and are not in the bands: see the "
               "recall list.",
         "zh": "另有 {churned:,} 位客户已流失，不计入风险分层：见召回名单。"},
+    "quality.rows_set_aside": {"en": "set aside", "zh": "规则排除"},
+    "quality.set_aside": {"en": "Set aside by the mapping's rules", "zh": "按映射规则排除"},
+    "quality.orders_line": {
+        "en": "Orders: {orders:,} ({purchases:,} purchases, {refunds:,} refunds); gross "
+              "{gross:,.2f}, net {net:,.2f} (refunds netted)",
+        "zh": "订单: {orders:,} 个 (购买 {purchases:,}, 退款 {refunds:,}); 总额 {gross:,.2f}, "
+              "净额 {net:,.2f} (扣除退款)"},
     "not_available": {"en": "not available", "zh": "不可用"},
     "not_computed": {"en": "Not computed on this data", "zh": "本数据无法计算此项"},
     "index.title": {"en": "custops report", "zh": "custops 客户运营报告"},

@@ -51,7 +51,7 @@ def format_summary(summary: Mapping[str, Any], lang: str = "en") -> str:
     columns = ["table", "file", "rows_read", "rows_kept", "rows_rejected", "dates", "customers"]
     rows = [[label(name) for name in columns]]
     if set_aside:
-        rows[0].insert(5, _local_label("rows_set_aside", lang))
+        rows[0].insert(5, t("quality.rows_set_aside", lang))
     for table, quality in summary["tables"].items():
         table_label = t(f"table.{table}", lang)
         if quality is None:
@@ -89,32 +89,16 @@ def format_summary(summary: Mapping[str, Any], lang: str = "en") -> str:
                               for rule, count in quality["set_aside_by_rule"].items())
             rule_lines.append(f"  {t('table.' + table, lang)}: {rules}")
     if rule_lines:
-        lines.extend(["", f"{_local_label('set_aside', lang)}:", *rule_lines])
+        lines.extend(["", f"{t('quality.set_aside', lang)}:", *rule_lines])
     orders = summary["tables"].get("orders")
     if orders and "net_amount" in orders:
-        lines.extend(["", _local_label("orders_line", lang).format(
+        lines.extend(["", t("quality.orders_line", lang,
             orders=orders["orders"], purchases=orders["purchases"], refunds=orders["refunds"],
             gross=orders["gross_amount"], net=orders["net_amount"])])
     if summary.get("warnings"):
         lines.extend(["", f"{label('warnings')}:"])
         lines.extend(f"  - {warning}" for warning in summary["warnings"])
     return "\n".join(lines)
-
-
-# Labels not (yet) in custops.labels: the set-aside column and section, the orders line.
-_LOCAL_LABELS = {
-    "rows_set_aside": {"en": "set aside", "zh": "规则排除"},
-    "set_aside": {"en": "Set aside by the mapping's rules", "zh": "按映射规则排除"},
-    "orders_line": {
-        "en": "Orders: {orders:,} ({purchases:,} purchases, {refunds:,} refunds); gross "
-              "{gross:,.2f}, net {net:,.2f} (refunds netted)",
-        "zh": "订单: {orders:,} 个 (购买 {purchases:,}, 退款 {refunds:,}); 总额 {gross:,.2f}, "
-              "净额 {net:,.2f} (扣除退款)"},
-}
-
-
-def _local_label(key: str, lang: str) -> str:
-    return _LOCAL_LABELS[key][lang]
 
 
 def cli_validate(args: Any) -> int:
