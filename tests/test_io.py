@@ -682,3 +682,17 @@ def test_several_files_for_a_table_are_named_in_the_warnings(tmp_path):
     dataset = load_dataset(tmp_path)
     assert any("several orders files found" in w for w in dataset.warnings)
     assert len(dataset.orders) == 1
+
+
+def test_invisible_and_bidi_characters_in_ids_are_removed_and_reported(tmp_path):
+    """Zero-width and right-to-left override characters make ids that look equal differ (or
+    read backwards): the loader removes them and says how many and where (documented rule)."""
+    (tmp_path / "orders.csv").write_text(
+        "customer_id,order_id,order_time,amount\n"
+        "c\u200b1,o1,2025-01-02 10:00,10\n"
+        "c1,o2,2025-01-03 10:00,20\n"
+        "c\u202e2,o3,2025-01-04 10:00,30\n", encoding="utf-8")
+    dataset = load_dataset(tmp_path)
+    assert dataset.orders["customer_id"].tolist() == ["c1", "c1", "c2"]
+    notes = [w for w in dataset.warnings if "invisible or right-to-left" in w]
+    assert len(notes) == 1 and "customer_id" in notes[0] and "2 value(s)" in notes[0]

@@ -202,8 +202,32 @@ def parse_ids(values: pd.Series) -> Parsed:
         dotted = as_bool_array(text.str.contains(".", regex=False))
         if dotted.any() and as_bool_array(text[dotted].str.fullmatch(r"[0-9]+\.0+")).any():
             text = text.str.replace(r"^([0-9]+)\.0+$", r"\1", regex=True)
+    text, note = _without_invisible_characters(text)
     missing = as_bool_array(text.isna())
-    return Parsed(text.astype(STRING_DTYPE), missing, np.zeros(len(text), dtype=bool))
+    return Parsed(text.astype(STRING_DTYPE), missing, np.zeros(len(text), dtype=bool), note)
+
+
+# Zero-width and bidirectional-control characters: invisible, but they make two ids that look
+# the same differ, and a right-to-left override can make an id read backwards in a page or a
+# spreadsheet. They are removed from ids (the documented rule) and counted.
+_INVISIBLE = "[\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+
+
+def _without_invisible_characters(text: pd.Series) -> tuple[pd.Series, str | None]:
+    present = text.notna().to_numpy()
+    if not present.any():
+        return text, None
+    has = np.zeros(len(text), dtype=bool)
+    has[present] = as_bool_array(text[present].str.contains(_INVISIBLE, regex=True))
+    if not has.any():
+        return text, None
+    examples = ", ".join(repr(v).encode("ascii", "backslashreplace").decode()
+                         for v in text[has].head(3))
+    cleaned = text.copy()
+    cleaned[has] = text[has].str.replace(_INVISIBLE, "", regex=True)
+    return cleaned.mask(cleaned == ""), (
+        f"{int(has.sum()):,} value(s) held invisible or right-to-left control characters "
+        f"(e.g. {examples}); they were removed")
 
 
 def _clean_number_text(text: pd.Series) -> tuple[pd.Series, np.ndarray]:
