@@ -29,7 +29,7 @@ from custops import plots
 from custops.errors import NotComputable, ParameterError
 from custops.features import join_by_customer
 from custops.labels import health_words, reason_words, t, value_label
-from custops.models import btyd
+from custops.models import btyd, btyd_fit, gamma_gamma
 from custops.models.classifier import SupervisedChurnModel, classification_metrics
 from custops.sections import Section
 from custops.segment import rfm_table
@@ -164,7 +164,7 @@ class BTYDScores:
     """Fitted BTYD models and the per-buyer quantities they give."""
 
     bgf: btyd.BetaGeoFitter | None
-    ggf: btyd.GammaGammaFitter | None
+    ggf: gamma_gamma.GammaGammaFitter | None
     frame: pd.DataFrame  # customer_id, p_alive, expected_orders, p_no_order, expected_value
     health: list[dict[str, Any]] = field(default_factory=list)  # findings of both fits
     value_method: str = "gamma_gamma"  # or "average_order_value", "not_available"
@@ -194,10 +194,10 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams()) -> 
     health: list[dict[str, Any]] = []
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", btyd.ConvergenceWarning)
+            warnings.simplefilter("ignore", btyd_fit.ConvergenceWarning)
             bgf = btyd.BetaGeoFitter(time_unit="days").fit(x, t_x, T)
         health += [{**f, "model": "bgnbd"} for f in bgf.health()]
-    except btyd.BTYDDataError as exc:
+    except btyd_fit.BTYDDataError as exc:
         bgf = None
         health.append({"code": "not_fitted", "severity": "error", "model": "bgnbd",
                        "reason": str(exc)})
@@ -218,10 +218,10 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams()) -> 
     ggf = None
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", btyd.ConvergenceWarning)
-            ggf = btyd.fit_gamma_gamma(x, m)
+            warnings.simplefilter("ignore", btyd_fit.ConvergenceWarning)
+            ggf = gamma_gamma.fit_gamma_gamma(x, m)
         health += [{**f, "model": "gamma_gamma"} for f in ggf.health()]
-    except (btyd.BTYDDataError, btyd.BTYDParameterError) as exc:
+    except (btyd_fit.BTYDDataError, btyd_fit.BTYDParameterError) as exc:
         health.append({"code": "not_fitted", "severity": "error", "model": "gamma_gamma",
                        "reason": str(exc)})
     if ggf is not None and ggf.usable and ggf.params_["q"] > 1:
@@ -232,7 +232,7 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams()) -> 
         spend_known = np.where(m > 0, x, 0.0)
         frame["expected_spend"] = ggf.conditional_expected_average_profit(
             spend_known, np.where(m > 0, m, 0.0))
-        frame["expected_value"] = btyd.customer_lifetime_value(
+        frame["expected_value"] = gamma_gamma.customer_lifetime_value(
             bgf, ggf, x, t_x, T, spend,
             time_horizon_days=params.value_horizon_days,
             discount_rate_annual=params.discount_rate_annual, freq="D")
@@ -351,7 +351,7 @@ def _compare_btyd_models(buyers_then: pd.DataFrame, orders_after: np.ndarray,
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             table = btyd.compare_btyd(calibration, orders_after, horizon_days)
-    except btyd.BTYDDataError:
+    except btyd_fit.BTYDDataError:
         return []
     best = btyd.best_btyd(table)
     rows = []
