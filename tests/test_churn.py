@@ -16,7 +16,7 @@ from custops import features as features_module
 from custops.errors import ParameterError
 from custops.features import build_features
 from custops.labels import reason_words
-from custops.models import classifier
+from custops.models import btyd, classifier
 from custops.run import context
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,7 +181,6 @@ def test_a_bgnbd_without_dropout_is_not_used_and_says_why():
     """Simulated buyers who never stop buying: BG/NBD runs to its no-dropout boundary, so it
     gives no P(alive), expected orders or value (not available, not 0), cannot win the
     backtest, and its section says why."""
-    from custops.models import btyd
 
     n = 3000
     sim = btyd.simulate_bgnbd(n, r=0.8, alpha=20, a=0.001, b=1000, T=np.full(n, 300.0), seed=1)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from pathlib import Path
 
 import numpy as np
 import openpyxl
@@ -61,3 +63,25 @@ def test_contact_exports_hold_no_formula_and_no_risky_leading_character(tmp_path
                         assert cell.data_type != "f", (path.name, cell.coordinate)
                         assert not (isinstance(cell.value, str)
                                     and cell.value.startswith(exports.FORMULA_STARTS))
+
+
+def test_a_run_folder_keeps_no_full_phone_number(tmp_path):
+    """Full phone numbers stay in memory: the validated customers table, the feature tables
+    and the reach artifacts of a run hold the masked form."""
+    from custops.run import context
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("orders", "events", "touches"):
+        (data / f"{name}.csv").write_bytes((sample / f"{name}.csv").read_bytes())
+    customers = pd.read_csv(sample / "customers.csv", dtype=str)
+    customers["phone"] = [f"139{i:08d}" for i in range(len(customers))]
+    customers.to_csv(data / "customers.csv", index=False)
+    ctx = context.open_run(data_dir=str(data), run_dir=str(tmp_path / "run"))
+    ctx.get("reach_inputs")
+    full = re.compile(r"(?<!\d)139\d{8}(?!\d)")
+    for path in (tmp_path / "run").rglob("*.parquet"):
+        frame = pd.read_parquet(path)
+        text = frame.select_dtypes(exclude="number").astype(str).to_csv()
+        assert not full.search(text), path.name

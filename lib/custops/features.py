@@ -38,6 +38,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
+from custops.exports import mask_phones
 from custops.io.contract import EVENT_TYPES
 
 __all__ = [
@@ -335,6 +336,8 @@ def finish_features(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     money += [f"spend_{n}d" for n in WINDOWS]
     for col in money:
         frame[col] = frame[col].astype("float64").fillna(0.0).round(6)
+    if "phone" in frame:  # personal data: the feature table and its artifacts keep the mask
+        frame["phone"] = mask_phones(frame["phone"]).to_numpy()
     frame["is_buyer"] = frame["order_days"] > 0
     frequency = frame["frequency"].fillna(0).astype("int64").to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):

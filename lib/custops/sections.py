@@ -6,7 +6,6 @@ object feeds the dashboards (its figures and tables) and the artifacts (its ``da
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,10 +13,9 @@ import pandas as pd
 import plotly.graph_objects as go
 from IPython.display import HTML, Markdown, display
 
-from custops.errors import NotComputable
 from custops.labels import t
 
-__all__ = ["Section", "pct", "show", "show_not_computed", "table_html"]
+__all__ = ["Section", "pct", "show_not_computed", "table_html"]
 
 
 @dataclass
@@ -40,18 +38,6 @@ class Section:
             fig.show()
         if self.text:
             display(Markdown(self.text))
-
-
-def show(make: Callable[[], Section], lang: str = "en") -> Section | None:
-    """Display the section ``make()`` builds; when its step cannot run on this data
-    (:class:`custops.errors.NotComputable`), say so and why in its place, and go on."""
-    try:
-        section = make()
-    except NotComputable as exc:
-        show_not_computed(exc, lang)
-        return None
-    section.display()
-    return section
 
 
 def show_not_computed(reason: Exception | str, lang: str = "en") -> None:

@@ -25,6 +25,7 @@ import pandas as pd
 from custops import io
 from custops.churn import ChurnParams
 from custops.errors import DataError, NotComputable, ParameterError
+from custops.exports import mask_phones
 from custops.features import build_feature_snapshots, build_features, to_date
 from custops.labels import check_lang
 from custops.rules import ReachParams
@@ -161,7 +162,7 @@ class RunContext:
         return stored + [e for e in self._health if e not in stored]
 
     def show(self, make, step: str = "") -> Section | None:
-        """Display the section ``make()`` builds (:func:`custops.sections.show`); a step that
+        """Display the section ``make()`` builds ; a step that
         cannot run on this data is said in its place and recorded as a warning of the run."""
         try:
             section = make()
@@ -203,6 +204,11 @@ class RunContext:
             clean = self.artifacts_dir / CLEAN
             clean.mkdir(parents=True, exist_ok=True)
             frames = {name: getattr(dataset, name, None) for name in io.TABLE_NAMES}
+            if frames.get("customers") is not None and "phone" in frames["customers"]:
+                # Personal data: the run folder keeps phones masked (the loaded table in
+                # memory keeps them as they are).
+                frames["customers"] = frames["customers"].assign(
+                    phone=mask_phones(frames["customers"]["phone"]).to_numpy())
             # Two files at a time: Parquet compression runs on one core per file.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 list(pool.map(lambda item: item[1].to_parquet(
