@@ -589,6 +589,83 @@ LABELS: dict[str, dict[str, str]] = {
     "feat.avg_order_value": {"en": "basket size", "zh": "客单价"},
     "feat.mean_gap_days": {"en": "gap between orders", "zh": "下单间隔"},
     "feat.events_total": {"en": "engagement", "zh": "互动"},
+    # exports: contact lists and the plan page (exports engineer)
+    "exports.col_customer_id": {"en": "customer_id", "zh": "客户ID"},
+    "exports.col_phone": {"en": "phone", "zh": "手机号"},
+    "exports.col_email": {"en": "email", "zh": "邮箱"},
+    "exports.col_wecom_external_id": {"en": "wecom_external_userid", "zh": "外部联系人userid"},
+    "exports.col_wecom_owner": {"en": "wecom_owner_userid", "zh": "跟进员工userid"},
+    "exports.col_push_token": {"en": "push_token", "zh": "推送设备令牌"},
+    "exports.col_wecom_tags": {"en": "wecom_tags", "zh": "企业微信标签"},
+    "exports.col_send_date": {"en": "send_date", "zh": "发送日期"},
+    "exports.col_send_time": {"en": "send_time", "zh": "发送时间"},
+    "exports.col_time_zone": {"en": "time_zone", "zh": "时区"},
+    "exports.col_strategy": {"en": "strategy", "zh": "策略"},
+    "exports.col_reason": {"en": "reason", "zh": "原因"},
+    "exports.col_segment": {"en": "segment", "zh": "客户分类"},
+    "exports.col_lifecycle_stage": {"en": "lifecycle_stage", "zh": "生命周期阶段"},
+    "exports.col_value_tier": {"en": "value_tier", "zh": "价值分级"},
+    "exports.col_expected_incremental_revenue": {"en": "expected_incremental_revenue",
+                                                 "zh": "预期增量收入（元）"},
+    "exports.col_channel": {"en": "channel", "zh": "渠道"},
+    "exports.col_group": {"en": "group", "zh": "分组"},
+    "exports.prospect_segment": {"en": "Prospect ({grade})", "zh": "潜在客户（{grade}）"},
+    "exports.reason_prospect": {"en": "never ordered yet ({segment}); a first-order offer",
+                                "zh": "尚未下单（{segment}），适合首单转化"},
+    "exports.reason_uplift": {"en": "the uplift model expects a contact to raise their "
+                                    "conversion", "zh": "增量模型预计触达能提升其转化"},
+    "reach.rule_no_contact": {"en": "No contact key in the data: {channel}",
+                              "zh": "缺少联系方式：{channel}"},
+    "reach.rule_no_contact_column": {
+        "en": "No contact column in the data: {channel} (the list carries customer ids to "
+              "match in your tool)",
+        "zh": "数据中无该联系方式列：{channel}（名单只含客户ID，请在工具中按客户ID匹配）"},
+    "reach.measured_revenue": {"en": "Measured incremental revenue", "zh": "实测增量收入"},
+    "reach.roi_defined": {"en": "ROI = incremental revenue × margin ({margin:.0%}) ÷ cost",
+                          "zh": "投资回报率 = 增量收入 × 毛利率（{margin:.0%}）÷ 成本"},
+    "reach.n_control": {"en": "Holdout", "zh": "对照组人数"},
+    "plan.title": {"en": "Reach plan for {date}", "zh": "{date} 触达计划"},
+    "plan.subtitle": {"en": "Data as of {as_of} · campaign {campaign} · for approval",
+                      "zh": "数据截至 {as_of} · 活动 {campaign} · 待审批"},
+    "plan.summary": {"en": "Summary", "zh": "摘要"},
+    "plan.by_channel": {"en": "Contacts per channel", "zh": "各渠道触达"},
+    "plan.rules": {"en": "Rules applied", "zh": "执行的规则"},
+    "plan.contacts": {"en": "Contacts", "zh": "触达人数"},
+    "plan.cost": {"en": "Cost (budget {budget})", "zh": "成本（预算 {budget}）"},
+    "plan.revenue": {"en": "Expected incremental revenue (prediction)",
+                     "zh": "预期增量收入（预测）"},
+    "plan.interval": {"en": "Likely range (90%)", "zh": "可能区间（90%）"},
+    "plan.roi": {"en": "ROI", "zh": "投资回报率"},
+    "plan.holdout": {"en": "Holdout (not contacted, measures the effect)",
+                     "zh": "对照组（不触达，用于衡量效果）"},
+    "plan.holdout_value": {"en": "{n:,} customers ({share:.0%}); detects a lift of {mde:.1%}",
+                           "zh": "{n:,} 人（{share:.0%}），可检测 {mde:.1%} 的提升"},
+    "plan.excluded": {"en": "Excluded", "zh": "排除"},
+    "plan.rule_caps": {"en": "Contact caps: at most {touches} touches per customer in 7 days; "
+                             "WeCom mass messages {per_day} a day",
+                       "zh": "频次上限：每位客户 7 天内最多 {touches} 次；企业微信群发每天 {per_day} 次"},
+    "plan.rule_quiet": {"en": "Quiet hours: nothing sent from {start} to {end} (customer's "
+                              "time, {zone}); each send {lead} minutes before the customer's "
+                              "usual hour",
+                        "zh": "勿扰时段：{start} 至 {end} 不发送（客户当地时间，{zone}）；"
+                              "在客户习惯时段前 {lead} 分钟发送"},
+    "plan.rule_consent": {"en": "Consent: only customers who allowed the channel",
+                          "zh": "授权：仅触达允许该渠道的客户"},
+    "plan.rule_contact": {"en": "Contact key: only customers with the phone, e-mail or WeCom "
+                                "id the channel needs",
+                          "zh": "联系方式：仅触达有该渠道所需手机号、邮箱或企微ID的客户"},
+    "plan.rule_optimizer": {"en": "Optimizer: {method}, within {gap} of the best plan",
+                            "zh": "优化方法：{method}，与最优方案相差不超过 {gap}"},
+    "plan.uplift_model": {"en": "Uplift learned from past randomized campaigns",
+                          "zh": "增量效果来自历史随机对照活动"},
+    "plan.uplift_assumed": {"en": "Uplift ASSUMED per lifecycle stage (no campaign history)",
+                            "zh": "增量效果为按生命周期阶段的假设值（无历史活动）"},
+    "plan.files": {"en": "Lists: {files}", "zh": "名单文件：{files}"},
+    "plan.approved": {"en": "Approved by / date", "zh": "审批人 / 日期"},
+    "plan.sheet": {"en": "Plan", "zh": "计划"},
+    "plan.sheet_control": {"en": "Holdout", "zh": "对照组"},
+    "plan.per_contact": {"en": "Cost per contact", "zh": "单次成本"},
+    "plan.total": {"en": "Total", "zh": "合计"},
 }
 
 # Operating focus per segment (DOMAIN.md and the seeds).
@@ -710,6 +787,8 @@ VALUES: dict[str, dict[str, str]] = {
     "retired": {"en": "Retired", "zh": "退休"},
     "self_employed": {"en": "Self-employed", "zh": "个体经营"},
     "other": {"en": "Other", "zh": "其他"},
+    # exports: prospects' own strategy (exports engineer)
+    "prospect_first_order": {"en": "First order: newcomer offer", "zh": "首单转化：新人礼包"},
 }
 
 WEEKDAYS = {
