@@ -212,3 +212,47 @@ def test_build_folders_of_killed_runs_are_removed_by_the_next_run(tmp_path):
     assert not stale.exists() and any("left by a run that was stopped" in s for s in seen)
     assert not list(tmp_path.glob(".report.build-*"))
     assert not (tmp_path / "report" / ".custops-build-owner").exists()
+
+
+def test_index_says_what_to_do_tomorrow(report_dir, tmp_path):
+    import pandas as pd
+
+    manifest = json.loads((report_dir / "manifest.json").read_text("utf-8"))
+    digest = manifest["digest"]
+    numbers = digest["numbers"]
+    scores = pd.read_parquet(report_dir / "artifacts" / "churn_scores.parquet")
+    features = pd.read_parquet(report_dir / "artifacts" / "features.parquet")
+    summary = json.loads((report_dir / "artifacts" / "reach_summary.json").read_text("utf-8"))
+    total = next(row for row in summary["summary"] if row["channel"] == "total")
+    # the numbers are the artifacts' numbers
+    assert numbers["customers"] == len(features)
+    assert numbers["active_buyers"] == (scores["status"] == "active").sum()
+    assert numbers["at_risk_buyers"] == scores["risk_band"].isin(["high_risk", "medium_risk"]).sum()
+    assert numbers["churned_buyers"] == (scores["risk_band"] == "already_churned").sum()
+    assert numbers["contacts_planned"] == total["contacts"]
+    assert numbers["expected_incremental_revenue"] == pytest.approx(
+        total["expected_incremental_revenue"])
+    index = (report_dir / "index.html").read_text("utf-8")
+    assert "What to do tomorrow" in index and "Key numbers" in index
+    assert f"{numbers['customers']:,}" in index
+    # every action links to an export that exists; retain, recall and the control list are there
+    files = [file for _, file in digest["actions"] if file]
+    assert {"churn_at_risk.csv", "churn_recall.csv", "control_list.csv"} <= set(files)
+    for file in files:
+        assert (report_dir / "exports" / file).exists()
+        assert f'href="exports/{file}"' in index
+    for name in manifest["exports"]:  # and every export is linked
+        assert f'href="exports/{name}"' in index
+    assert "first run in this folder" in index
+    assert str(SAMPLE) not in index and "+0000" not in index  # no absolute path, no raw UTC stamp
+    # the change since the previous run in the same folder
+    previous = tmp_path / "out"
+    previous.mkdir()
+    manifest["digest"]["numbers"] = {**numbers, "customers": numbers["customers"] - 100}
+    (previous / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+    again = report._digest(report_dir, previous, manifest, "en")
+    rows = {label: change for label, _, change in again["key_numbers"]}
+    assert rows["Customers"].startswith("+100 (")
+    assert rows["Active buyers"] == "unchanged"
+    zh = report._digest(report_dir, previous, manifest, "zh")
+    assert dict((label, change) for label, _, change in zh["key_numbers"])["活跃购买客户"] == "无变化"

@@ -369,6 +369,43 @@ LABELS: dict[str, dict[str, str]] = {
     "health.not_converged": {"en": "{model} did not converge; its numbers are not used",
                              "zh": "{model} 未收敛，其结果不用于决策"},
     "health.boundary": {"en": "{model} ran to a boundary ({limit}); when this is no_dropout, "
+    "index.key_numbers": {"en": "Key numbers", "zh": "关键数字"},
+    "index.change": {"en": "change since the run as of {as_of}",
+                     "zh": "与截至 {as_of} 的上次运行相比"},
+    "index.tomorrow": {"en": "What to do tomorrow", "zh": "明天要做的事"},
+    "index.reports": {"en": "Reports", "zh": "报告"},
+    "index.beijing_time": {"en": "China time, UTC+08:00", "zh": "北京时间"},
+    "index.seconds": {"en": "{seconds:.1f} s", "zh": "{seconds:.1f} 秒"},
+    "digest.customers": {"en": "Customers", "zh": "客户数"},
+    "digest.active_buyers": {"en": "Active buyers", "zh": "活跃购买客户"},
+    "digest.revenue_365d": {"en": "Net revenue, last 365 days", "zh": "近 365 天净收入"},
+    "digest.at_risk_value": {"en": "Value at risk (active buyers at high or medium risk)",
+                             "zh": "流失风险价值（高、中风险的活跃客户）"},
+    "digest.churned_value": {"en": "Value of churned buyers to recall",
+                             "zh": "待召回的已流失客户价值"},
+    "digest.contacts_planned": {"en": "Contacts planned", "zh": "计划触达人次"},
+    "digest.plan_cost": {"en": "Cost of the plan", "zh": "触达成本"},
+    "digest.expected_incremental_revenue": {"en": "Expected incremental revenue (prediction)",
+                                            "zh": "预期增量收入（预测）"},
+    "digest.unchanged": {"en": "unchanged", "zh": "无变化"},
+    "digest.no_previous": {"en": "first run in this folder", "zh": "此文件夹的首次运行"},
+    "digest.action_plan": {
+        "en": "Approve the reach plan: {n:,} contacts, cost {cost}, expected incremental "
+              "revenue {revenue}.",
+        "zh": "审批触达计划：{n:,} 人次，成本 {cost}，预期增量收入 {revenue}。"},
+    "digest.action_retain": {
+        "en": "Retain {n:,} active buyers at risk, highest value saved first ({value} at stake).",
+        "zh": "挽留 {n:,} 位有流失风险的活跃客户，按可挽回价值从高到低（涉及价值 {value}）。"},
+    "digest.action_recall": {
+        "en": "Recall {n:,} buyers who already churned, high value first ({value}).",
+        "zh": "召回 {n:,} 位已流失客户，高价值优先（涉及价值 {value}）。"},
+    "digest.action_channel": {
+        "en": "Send the {channel} list: {n:,} contacts, cost {cost}.",
+        "zh": "发送{channel}名单：{n:,} 人次，成本 {cost}。"},
+    "digest.action_control": {
+        "en": "Do not contact the {n:,} customers of the control group (they measure the "
+              "plan's effect).",
+        "zh": "不要触达对照组的 {n:,} 位客户（用于衡量计划效果）。"},
                               "the data show no evidence that customers stop buying, so "
                               "P(alive) is not informative here",
                         "zh": "{model} 的参数落在边界（{limit}）；若为 no_dropout，说明数据中看不到"

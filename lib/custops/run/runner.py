@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import nbformat
+import pandas as pd
 import papermill
 import psutil
 from jupyter_client.manager import AsyncKernelManager
@@ -34,7 +35,7 @@ from custops.errors import ParameterError, RunError
 from custops.io import DEFAULT_TZ
 from custops.labels import LABELS, health_words, t
 from custops.plots import write_plotlyjs
-from custops.run import catalog
+from custops.run import catalog, digest
 from custops.run.context import resolve_data_dir
 
 __all__ = ["KERNEL", "NOTEBOOKS", "available_notebooks", "cli_report", "health_box",
@@ -46,6 +47,7 @@ PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", 
             "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
 KERNEL = "python3"
 OWNER_FILE = ".custops-build-owner"  # the pid of the run building a folder
+CHINA_ZONES = ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Urumqi", "PRC")
 PACKAGE_NOTEBOOKS = (Path(__file__).resolve().parents[1] / "notebooks").resolve()
 # Kernels get the runner's environment plus these (unless the user set them; the runner's own
 # process is left as it is). Idle OpenMP workers (scikit-learn's boosting) sleep instead of
@@ -137,33 +139,83 @@ def health_box(entries: list[dict[str, Any]], lang: str) -> str:
 
 
 def _index_html(manifest: dict[str, Any], lang: str) -> str:
-    title = t("index.title", lang)
+def _local_time(stamp: str, tz: str, lang: str) -> str:
+    """An ISO time stamp shown in the run's time zone (the data's), to the minute, with the
+    zone as an offset from UTC — or 北京时间 for China's zone in Chinese."""
+    try:
+        when = pd.Timestamp(stamp).tz_convert(tz)
+    except (ValueError, TypeError, KeyError):
+        return stamp
+    offset = when.strftime("%z")
+    zone = (t("index.beijing_time", lang) if offset == "+0800" and tz in CHINA_ZONES
+            else f"UTC{offset[:3]}:{offset[3:]}")
+    return f"{when:%Y-%m-%d %H:%M} ({zone})"
+
+
+    """The page a manager opens first: when, how healthy, the key numbers with their change
+    since the previous run, what to do tomorrow (each action linked to its export), the
+    reports and every export."""
+    esc = html.escape
+    title = esc(t("index.title", lang))
+    params = manifest["parameters"]
+    digest = manifest.get("digest") or {}
     rows = []
     for item in manifest["notebooks"]:
         name = item["name"]
-        label = html.escape(notebook_title(name, lang))
-        rows.append(f'<li><a href="{name}.html">{label}</a> '
-                    f'<small>({item["seconds"]:.1f} s)</small></li>')
-    params = manifest["parameters"]
-    exports = " · ".join(f'<a href="exports/{html.escape(name)}">{html.escape(name)}</a>'
+        rows.append(f'<li><a href="{esc(name)}.html">{esc(notebook_title(name, lang))}</a> '
+                    f'<small>({t("index.seconds", lang, seconds=item["seconds"])})</small></li>')
+    numbers = "".join(
+        f"<tr><td>{esc(label)}</td><td class='n'>{esc(value)}</td>"
+        f"<td class='c'>{esc(change)}</td></tr>"
+        for label, value, change in digest.get("key_numbers", []))
+    previous = digest.get("previous_as_of")
+    numbers_head = (f"<tr><th></th><th></th><th>{esc(t('index.change', lang, as_of=previous))}"
+                    "</th></tr>" if previous else "")
+    todo = "".join(
+        f"<li>{esc(sentence)}" + (f' → <a href="exports/{esc(file)}">{esc(file)}</a>'
+                                  if file else "") + "</li>"
+        for sentence, file in digest.get("actions", []))
+    exports = " · ".join(f'<a href="exports/{esc(name)}">{esc(name)}</a>'
                          for name in manifest.get("exports", [])) or "–"
     return (
+    finished = _local_time(manifest["finished"], str(params.get("tz") or DEFAULT_TZ), lang)
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
         '<style>body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",Arial,'
-        'sans-serif;max-width:760px;margin:40px auto;color:#222}li{margin:8px 0;font-size:1.1em}'
-        'small{color:#777}</style></head><body>'
-        f"<h1>{title}</h1><p>{html.escape(t('index.as_of', lang))} "
-        f"<b>{html.escape(str(params['as_of']))}</b> · {html.escape(t('index.data', lang))} "
-        f"<code>{html.escape(Path(str(params['data_dir'])).name)}</code> · "
-        f"{html.escape(t('index.finished', lang))} {html.escape(manifest['finished'])}</p>"
-        f"{health_box(manifest.get('health', []), lang)}<ol>{''.join(rows)}</ol>"
-        f"<p>{html.escape(t('index.exports', lang))} {exports}</p>"
-        '<p><a href="manifest.json">manifest.json</a> · <a href="artifacts/">artifacts/</a></p>'
-        "</body></html>"
+        'sans-serif;max-width:820px;margin:40px auto;color:#222}li{margin:8px 0;font-size:1.05em}'
+        'small{color:#777}table{border-collapse:collapse;margin:8px 0}td,th{padding:4px 14px;'
+        'border-bottom:1px solid #eee;text-align:left}td.n{text-align:right;font-weight:bold}'
+        'td.c{color:#555}h2{font-size:1.2em;margin-top:28px}</style></head><body>'
+        f"<h1>{title}</h1><p>{esc(t('index.as_of', lang))} "
+        f"<b>{esc(str(params['as_of']))}</b> · {esc(t('index.data', lang))} "
+        f"<code>{esc(Path(str(params['data_dir'])).name)}</code> · "
+        f"{esc(t('index.finished', lang))} {esc(finished)}</p>"
+        f"{health_box(manifest.get('health', []), lang)}"
+        + (f"<h2>{esc(t('index.key_numbers', lang))}</h2><table>{numbers_head}{numbers}</table>"
+           if numbers else "")
+        + (f"<h2>{esc(t('index.tomorrow', lang))}</h2><ol>{todo}</ol>" if todo else "")
+        + f"<h2>{esc(t('index.reports', lang))}</h2><ol>{''.join(rows)}</ol>"
+        f"<h2>{esc(t('index.exports', lang))}</h2><p>{exports}</p>"
+        '<p><small><a href="manifest.json">manifest.json</a> · <a href="artifacts/">artifacts/</a>'
+        "</small></p></body></html>"
     )
 
 
 def _swap_in(build_dir: Path, out_dir: Path) -> None:
+def _digest(build: Path, out_path: Path, manifest: dict[str, Any], lang: str) -> dict[str, Any]:
+    """Key numbers, their change since the previous good run in ``out_path``, and actions."""
+    numbers = digest.key_numbers(build)
+    before, previous_as_of = None, None
+    try:
+        previous = json.loads((out_path / "manifest.json").read_text("utf-8"))
+        before = (previous.get("digest") or {}).get("numbers")
+        previous_as_of = previous.get("parameters", {}).get("as_of") if before else None
+    except (OSError, ValueError):
+        pass
+    return {"numbers": numbers, "previous_numbers": before, "previous_as_of": previous_as_of,
+            "key_numbers": digest.key_number_rows(numbers, before, lang),
+            "actions": digest.actions(build, numbers, manifest.get("exports", []), lang)}
+
+
     """Replace ``out_dir`` by ``build_dir`` with two renames (old report removed last)."""
     old = out_dir.with_name(f".{out_dir.name}.old")
     if old.exists():
@@ -323,6 +375,7 @@ def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
         if (build / "exports").exists() else []
     (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
+    manifest["digest"] = _digest(build, out_path, manifest, lang)
     (build / "index.html").write_text(_index_html(manifest, lang), encoding="utf-8")
     (build / OWNER_FILE).unlink(missing_ok=True)
     _swap_in(build, out_path)
