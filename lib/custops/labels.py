@@ -364,11 +364,6 @@ LABELS: dict[str, dict[str, str]] = {
     "index.data": {"en": "data", "zh": "数据"},
     "index.finished": {"en": "finished", "zh": "完成于"},
     "index.exports": {"en": "Files for the operators:", "zh": "运营文件："},
-    "health.not_fitted": {"en": "{model} could not be fitted: {reason}",
-                          "zh": "{model} 无法拟合：{reason}"},
-    "health.not_converged": {"en": "{model} did not converge; its numbers are not used",
-                             "zh": "{model} 未收敛，其结果不用于决策"},
-    "health.boundary": {"en": "{model} ran to a boundary ({limit}); when this is no_dropout, "
     "index.key_numbers": {"en": "Key numbers", "zh": "关键数字"},
     "index.change": {"en": "change since the run as of {as_of}",
                      "zh": "与截至 {as_of} 的上次运行相比"},
@@ -406,6 +401,11 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "Do not contact the {n:,} customers of the control group (they measure the "
               "plan's effect).",
         "zh": "不要触达对照组的 {n:,} 位客户（用于衡量计划效果）。"},
+    "health.not_fitted": {"en": "{model} could not be fitted: {reason}",
+                          "zh": "{model} 无法拟合：{reason}"},
+    "health.not_converged": {"en": "{model} did not converge; its numbers are not used",
+                             "zh": "{model} 未收敛，其结果不用于决策"},
+    "health.boundary": {"en": "{model} ran to a boundary ({limit}); when this is no_dropout, "
                               "the data show no evidence that customers stop buying, so "
                               "P(alive) is not informative here",
                         "zh": "{model} 的参数落在边界（{limit}）；若为 no_dropout，说明数据中看不到"

@@ -46,8 +46,8 @@ NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
 PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",
             "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
 KERNEL = "python3"
-OWNER_FILE = ".custops-build-owner"  # the pid of the run building a folder
 CHINA_ZONES = ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Urumqi", "PRC")
+OWNER_FILE = ".custops-build-owner"  # the pid of the run building a folder
 PACKAGE_NOTEBOOKS = (Path(__file__).resolve().parents[1] / "notebooks").resolve()
 # Kernels get the runner's environment plus these (unless the user set them; the runner's own
 # process is left as it is). Idle OpenMP workers (scikit-learn's boosting) sleep instead of
@@ -138,7 +138,6 @@ def health_box(entries: list[dict[str, Any]], lang: str) -> str:
             f"<b>{html.escape(t('health.title', lang))}</b> {body}</div>")
 
 
-def _index_html(manifest: dict[str, Any], lang: str) -> str:
 def _local_time(stamp: str, tz: str, lang: str) -> str:
     """An ISO time stamp shown in the run's time zone (the data's), to the minute, with the
     zone as an offset from UTC — or 北京时间 for China's zone in Chinese."""
@@ -152,6 +151,7 @@ def _local_time(stamp: str, tz: str, lang: str) -> str:
     return f"{when:%Y-%m-%d %H:%M} ({zone})"
 
 
+def _index_html(manifest: dict[str, Any], lang: str) -> str:
     """The page a manager opens first: when, how healthy, the key numbers with their change
     since the previous run, what to do tomorrow (each action linked to its export), the
     reports and every export."""
@@ -177,8 +177,8 @@ def _local_time(stamp: str, tz: str, lang: str) -> str:
         for sentence, file in digest.get("actions", []))
     exports = " · ".join(f'<a href="exports/{esc(name)}">{esc(name)}</a>'
                          for name in manifest.get("exports", [])) or "–"
-    return (
     finished = _local_time(manifest["finished"], str(params.get("tz") or DEFAULT_TZ), lang)
+    return (
         f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8"><title>{title}</title>'
         '<style>body{font-family:"Noto Sans CJK SC","PingFang SC","Microsoft YaHei",Arial,'
         'sans-serif;max-width:820px;margin:40px auto;color:#222}li{margin:8px 0;font-size:1.05em}'
@@ -200,7 +200,6 @@ def _local_time(stamp: str, tz: str, lang: str) -> str:
     )
 
 
-def _swap_in(build_dir: Path, out_dir: Path) -> None:
 def _digest(build: Path, out_path: Path, manifest: dict[str, Any], lang: str) -> dict[str, Any]:
     """Key numbers, their change since the previous good run in ``out_path``, and actions."""
     numbers = digest.key_numbers(build)
@@ -216,6 +215,7 @@ def _digest(build: Path, out_path: Path, manifest: dict[str, Any], lang: str) ->
             "actions": digest.actions(build, numbers, manifest.get("exports", []), lang)}
 
 
+def _swap_in(build_dir: Path, out_dir: Path) -> None:
     """Replace ``out_dir`` by ``build_dir`` with two renames (old report removed last)."""
     old = out_dir.with_name(f".{out_dir.name}.old")
     if old.exists():
@@ -373,9 +373,9 @@ def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     manifest["exports"] = sorted(p.name for p in (build / "exports").glob("*")) \
         if (build / "exports").exists() else []
+    manifest["digest"] = _digest(build, out_path, manifest, lang)
     (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
-    manifest["digest"] = _digest(build, out_path, manifest, lang)
     (build / "index.html").write_text(_index_html(manifest, lang), encoding="utf-8")
     (build / OWNER_FILE).unlink(missing_ok=True)
     _swap_in(build, out_path)
