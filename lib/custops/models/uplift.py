@@ -5,6 +5,8 @@ gradient-boosted trees (any DataFrame of numeric and categorical features, any n
 :class:`UpliftModel` is its one-treatment case on the custops feature table, as the reach step
 uses it. :func:`qini_auc` grades uplift scores on observed outcomes (the normalised Qini area);
 :func:`evaluate_uplift` grades the reach model on held-out campaign rows;
+:func:`out_of_fold_uplift` and :func:`oracle_qini_fraction` grade it against known true effects
+(simulated data);
 :func:`sample_campaign_rows` bounds the campaign history it learns from.
 """
 
@@ -33,6 +35,8 @@ __all__ = [
     "MultiArmUpliftModel",
     "UpliftModel",
     "evaluate_uplift",
+    "oracle_qini_fraction",
+    "out_of_fold_uplift",
     "qini_auc",
     "sample_campaign_rows",
 ]
@@ -597,3 +601,45 @@ def evaluate_uplift(training: pd.DataFrame, *, test_share: float = 0.3, seed: in
             "qini": _qini_coefficient(curve),
             "qini_auc": (qini_auc(held["converted"].to_numpy(float), score, treated,
                                   control=False) if graded else float("nan"))}
+
+
+def out_of_fold_uplift(training: pd.DataFrame, *, folds: int = 5, random_state: int = 0
+                       ) -> np.ndarray:
+    """Every row of a campaign training frame (:func:`custops.reach.campaign_training_frame`:
+    ``customer_id``, ``treated``, ``converted`` and the features) scored by an
+    :class:`UpliftModel` fitted on the other folds. A customer's rows (one per campaign) share
+    a fold, so no row is scored by a model that saw the same customer."""
+    _check_positive_int("folds", folds, 2)
+    ids = training["customer_id"].astype(str)
+    unique = ids.unique()
+    fold_of = pd.Series(np.random.default_rng(random_state).permutation(len(unique)) % folds,
+                        index=unique)
+    fold = ids.map(fold_of).to_numpy()
+    score = np.empty(len(training))
+    for k in range(folds):
+        part = training[fold != k]
+        model = UpliftModel(random_state=random_state).fit(part, part["treated"],
+                                                           part["converted"])
+        score[fold == k] = model.predict(training[fold == k])
+    return score
+
+
+def oracle_qini_fraction(true_effect, score) -> float:
+    """Expected Qini of ranking by ``score`` as a fraction of ranking by the true effect.
+
+    For data with known individual effects (a simulation): the incremental outcome of the k
+    rows ranked first is the sum of their true effects; its area above random targeting
+    (the straight line to the total effect), over the same area for the ranking by the true
+    effect itself. 1 = the oracle's order, 0 = random, negative = worse than random.
+    """
+    true_effect = np.asarray(true_effect, dtype=float)
+    score = np.asarray(score, dtype=float)
+    if len(score) != len(true_effect) or np.isnan(true_effect).any() or np.isnan(score).any():
+        raise DataError("oracle_qini_fraction needs one finite score per true effect")
+
+    def expected_qini(s: np.ndarray) -> float:
+        cumulative = np.cumsum(true_effect[np.argsort(-s, kind="stable")])
+        share = np.arange(1, len(cumulative) + 1) / len(cumulative)
+        return float(np.mean(cumulative - share * cumulative[-1]))
+
+    return expected_qini(score) / expected_qini(true_effect)

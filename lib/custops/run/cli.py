@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="benchmarks/results.json")
     p.add_argument("--sizes", nargs="*", type=int, default=None, help="order counts to bench")
     p.add_argument("--quick", action="store_true", help="small sizes only (smoke run)")
+    p.add_argument("--cases", nargs="+", default=None,
+                   choices=["features", "btyd", "report", "out_of_core", "dashboard", "uplift"],
+                   help="run only these cases (default: all)")
     p.set_defaults(module="custops.tools.bench", func="cli_bench")
     return parser
 

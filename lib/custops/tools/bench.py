@@ -12,6 +12,9 @@ Cases:
 - ``report``: ``custops report`` end to end on generated data (1M customers).
 - ``out_of_core``: the feature layer on ~100M orders with DuckDB capped at 6 GB, spilling.
 - ``dashboard``: first render and filter change in headless Chromium (when available).
+- ``uplift``: the reach step's uplift model on the sample's two campaigns, every row scored
+  out of fold and graded against its true effect (fraction of the oracle's Qini); merged
+  into ``uplift`` next to the figures the uplift tests measure.
 """
 
 from __future__ import annotations
@@ -30,19 +33,24 @@ import numpy as np
 import pandas as pd
 import psutil
 
+from custops import reach
+from custops.models import uplift
 from custops.models.btyd import BetaGeoFitter, simulate_bgnbd
+from custops.run import context
 from custops.tools import browser
 from custops.tools.sample import generate_sample, write_sample
 
-__all__ = ["AS_OF", "BENCH_DATA", "LIFETIMES_DIR", "bench_btyd", "bench_features",
-           "bench_out_of_core", "bench_report", "cli_bench", "features_pandas",
-           "make_orders", "run_benchmarks"]
+__all__ = ["AS_OF", "BENCH_DATA", "LIFETIMES_DIR", "SAMPLE_DIR", "UPLIFT_TARGET", "bench_btyd",
+           "bench_features", "bench_out_of_core", "bench_report", "bench_uplift", "cli_bench",
+           "features_pandas", "make_orders", "run_benchmarks"]
 
 AS_OF = "2026-09-30"
 ORDERS_PER_CUSTOMER = 7.5  # what the generator produces over two years (measured)
 # Relative to the working folder (`make bench` runs in the checkout).
 BENCH_DATA = "benchmarks/data"
 LIFETIMES_DIR = "benchmarks/.lifetimes"
+SAMPLE_DIR = "data/sample"
+UPLIFT_TARGET = 0.85  # fraction of the oracle's Qini asked of the sample's graded campaigns
 
 
 # -- the idiomatic-pandas reference of the feature definition ----------------------------------
@@ -236,6 +244,32 @@ def bench_btyd(n_customers: int, log=print) -> dict[str, Any]:
     return row
 
 
+def bench_uplift(data_dir: str = SAMPLE_DIR, fold_seeds: tuple[int, ...] = (0, 1, 2),
+                 log=print) -> dict[str, Any]:
+    """The sample's campaign rows with the whole feature table, scored out of fold (5 folds
+    by customer, :func:`custops.models.uplift.out_of_fold_uplift`) for each fold seed and
+    graded against ``truth/campaign_effects`` (:func:`~custops.models.uplift.oracle_qini_fraction`)."""
+    ctx = context.open_run(data_dir=data_dir)
+    training = reach.campaign_training_frame(ctx.dataset().touches, ctx.features_at)
+    truth = pd.read_csv(Path(data_dir) / "truth" / "campaign_effects.csv",
+                        dtype={"customer_id": str})
+    graded = training.merge(truth[["customer_id", "campaign_id", "true_uplift"]],
+                            on=["customer_id", "campaign_id"], how="left", validate="1:1")
+    started = time.perf_counter()
+    fractions = [uplift.oracle_qini_fraction(graded["true_uplift"],
+                                             uplift.out_of_fold_uplift(graded, random_state=s))
+                 for s in fold_seeds]
+    row = {"date": time.strftime("%Y-%m-%d"), "measured_by": "custops bench --cases uplift",
+           "rows": len(graded), "campaigns": int(graded["campaign_id"].nunique()),
+           "all_features_out_of_fold": round(float(np.mean(fractions)), 3),
+           "by_fold_seed": {str(s): round(f, 3) for s, f in zip(fold_seeds, fractions,
+                                                                 strict=True)},
+           "target": UPLIFT_TARGET, "meets_target": bool(min(fractions) >= UPLIFT_TARGET),
+           "seconds": round(time.perf_counter() - started, 1)}
+    log(f"uplift on the sample's graded campaigns: {row}")
+    return row
+
+
 def _child_btyd(which: str, n: int) -> dict[str, Any]:
     data = simulate_bgnbd(n, r=0.8, alpha=20.0, a=0.6, b=3.0, T=np.random.default_rng(0)
                           .integers(1, 731, n).astype(float), seed=0)
@@ -300,7 +334,7 @@ def bench_report(n_customers: int, log=print) -> dict[str, Any]:
 
 def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | None = None,
                    cases: tuple[str, ...] = ("features", "btyd", "report", "out_of_core",
-                                             "dashboard"),
+                                             "dashboard", "uplift"),
                    log=print) -> dict[str, Any]:
     results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -323,6 +357,9 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
             section["dashboard"] = browser.bench_dashboard(Path("reports"))
         except Exception as exc:  # the browser may be missing; record why
             section["dashboard"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if "uplift" in cases and not quick:
+        recorded = section.setdefault("uplift", {})
+        recorded["sample_graded_campaigns_fraction_of_oracle_qini"] = bench_uplift(log=log)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     return results
@@ -330,8 +367,9 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
 
 def cli_bench(args) -> int:
     out = Path(args.out)
+    cases = {"cases": tuple(args.cases)} if getattr(args, "cases", None) else {}
     run_benchmarks(out, quick=args.quick, sizes=args.sizes,
-                   log=lambda line: print(line, flush=True))
+                   log=lambda line: print(line, flush=True), **cases)
     print(f"results written to {out}")
     return 0
 

@@ -784,6 +784,7 @@ def _on_habit_clock(rng: np.random.Generator, cust: _Customers, owner: np.ndarra
 class _Lives:
     """Purchases of a batch of lives (each starts with a purchase at its start time)."""
 
+    start: np.ndarray
     order_owner: np.ndarray
     order_time: np.ndarray
     complaint_owner: np.ndarray
@@ -860,12 +861,19 @@ def _simulate_lives(rng: np.random.Generator, cal: _Calendar, cust: _Customers,
                                       owners[leaves_after_complaint]])
     complaint_time = np.concatenate([about_order, after_last_order[quits_after_complaint],
                                      before_wave_exit[leaves_after_complaint]])
-    return _Lives(order_owner, order_time, complaint_owner, complaint_time,
+    return _Lives(start, order_owner, order_time, complaint_owner, complaint_time,
                   death, left_in_wave)
 
 
 class _History:
-    """Everything that happened (purchases, complaints, life state), editable by campaigns."""
+    """Everything that happened (purchases, complaints, life state), editable by campaigns.
+
+    Besides the final state (``first_purchase``, ``death``) it keeps each customer's *lives*
+    as intervals [start, end) — a customer a campaign wins back has two, with the lapsed gap
+    between them — and the first purchase the customer would have made without any campaign
+    (``natural_first_purchase``). Activity events are drawn from these, so what happened
+    before a send never depends on what the send caused.
+    """
 
     def __init__(self, n: int, first_purchase: np.ndarray) -> None:
         self.order_owner = np.empty(0, dtype=np.int64)
@@ -873,8 +881,12 @@ class _History:
         self.complaint_owner = np.empty(0, dtype=np.int64)
         self.complaint_time = np.empty(0)
         self.first_purchase = first_purchase.copy()
+        self.natural_first_purchase = first_purchase.copy()
         self.death = np.full(n, np.inf)
         self.churned_in_wave = np.zeros(n, dtype=bool)
+        self.life_owner = np.empty(0, dtype=np.int64)
+        self.life_start = np.empty(0)
+        self.life_end = np.empty(0)
 
     def add(self, owners: np.ndarray, lives: _Lives) -> None:
         self.order_owner = np.concatenate([self.order_owner, lives.order_owner])
@@ -883,6 +895,9 @@ class _History:
         self.complaint_time = np.concatenate([self.complaint_time, lives.complaint_time])
         self.death[owners] = lives.death
         self.churned_in_wave[owners] |= lives.died_in_wave
+        self.life_owner = np.concatenate([self.life_owner, owners])
+        self.life_start = np.concatenate([self.life_start, lives.start])
+        self.life_end = np.concatenate([self.life_end, lives.death])
 
     def cut(self, owners: np.ndarray, at: np.ndarray) -> None:
         """Forget what these customers would have done after ``at`` (their future changes)."""
@@ -894,6 +909,21 @@ class _History:
         keep = self.complaint_time <= cut_time[self.complaint_owner]
         self.complaint_owner = self.complaint_owner[keep]
         self.complaint_time = self.complaint_time[keep]
+        keep = self.life_start <= cut_time[self.life_owner]
+        self.life_owner = self.life_owner[keep]
+        self.life_start = self.life_start[keep]
+        self.life_end = np.minimum(self.life_end[keep], cut_time[self.life_owner])
+
+    def lapsed_gaps(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(owner, start, end) of the time between a life's end and the owner's next life
+        (or the horizon: end = inf)."""
+        order = np.lexsort((self.life_start, self.life_owner))
+        owner, start, end = (self.life_owner[order], self.life_start[order],
+                             self.life_end[order])
+        next_start = np.full(len(owner), np.inf)
+        same = owner[1:] == owner[:-1]
+        next_start[:-1] = np.where(same, start[1:], np.inf)
+        return owner, end, next_start
 
 
 # --------------------------------------------------------------------------------------------
@@ -1180,12 +1210,21 @@ def _interval_events(rng: np.random.Generator, owners: np.ndarray, start: np.nda
 def _events_table(rng: np.random.Generator, cust: _Customers, history: _History,
                   purchases: _Purchases, cal: _Calendar, params: SampleParameters,
                   customer_ids: pa.Array) -> pd.DataFrame:
+    # Activity follows the customer's state *at the time*: prospect until the first purchase,
+    # alive-rate browsing during each life, lapsed browsing between lives and after the last.
+    # A campaign changes only what comes after its send (a won-back customer's gap stays
+    # lapsed, the warm-up belongs to the first purchase the customer would have made anyway).
     n = cust.n
     everyone = np.arange(n)
     begin = np.maximum(cust.signup, cal.window_start)
     end = cal.as_of_end
     started = np.minimum(np.maximum(history.first_purchase, begin), end)
-    gone = np.minimum(np.maximum(history.death, started), end)
+    life_owner = history.life_owner
+    life_from = np.minimum(np.maximum(history.life_start, begin[life_owner]), end)
+    life_to = np.minimum(np.maximum(history.life_end, life_from), end)
+    gap_owner, gap_start, gap_end = history.lapsed_gaps()
+    gap_from = np.minimum(np.maximum(gap_start, begin[gap_owner]), end)
+    gap_to = np.minimum(np.maximum(gap_end, gap_from), end)
     owner_parts: list[np.ndarray] = []
     time_parts: list[np.ndarray] = []
     type_parts: list[np.ndarray] = []
@@ -1198,30 +1237,41 @@ def _events_table(rng: np.random.Generator, cust: _Customers, history: _History,
         time_parts.append(t)
         type_parts.append(np.full(len(owner), EVENT_TYPES.index(kind), dtype=np.int8))
 
-    rate = cust.purchase_rate
+    rate = cust.purchase_rate[life_owner]
     # Browsing before the first purchase, while alive, and after dropping out.
     add("visit", *_interval_events(rng, everyone, begin, started,
                                    params.prospect_visit_rate_per_day * cust.engagement))
-    add("visit", *_interval_events(rng, everyone, started, gone,
+    add("visit", *_interval_events(rng, life_owner, life_from, life_to,
                                    params.visits_per_purchase_rate * rate
                                    + params.alive_visit_floor_per_day))
-    add("visit", *_interval_events(rng, everyone, gone, np.full(n, end),
-                                   np.full(n, params.lapsed_visit_rate_per_day)))
+    add("visit", *_interval_events(rng, gap_owner, gap_from, gap_to,
+                                   np.full(len(gap_owner), params.lapsed_visit_rate_per_day)))
     add("cart_add", *_interval_events(rng, everyone, begin, started,
                                       params.prospect_cart_rate_per_day * cust.engagement))
-    add("cart_add", *_interval_events(rng, everyone, started, gone,
+    add("cart_add", *_interval_events(rng, life_owner, life_from, life_to,
                                       params.abandoned_carts_per_purchase_rate * rate))
-    converts = np.flatnonzero(np.isfinite(history.first_purchase))
-    first = history.first_purchase[converts]
+    # Warm-up before the first purchase the customer would have made without a campaign,
+    # as far as it precedes the first purchase that really happened.
+    converts = np.flatnonzero(np.isfinite(history.natural_first_purchase))
+    first = history.natural_first_purchase[converts]
     warm_up = rng.poisson(params.warm_up_visits_mean, len(converts))
-    add("visit", np.repeat(converts, warm_up),
-        np.repeat(first, warm_up) - params.warm_up_days * rng.random(int(warm_up.sum())))
+    warm_owner = np.repeat(converts, warm_up)
+    warm_time = np.repeat(first, warm_up) - params.warm_up_days * rng.random(int(warm_up.sum()))
+    before = warm_time < history.first_purchase[warm_owner]
+    add("visit", warm_owner[before], warm_time[before])
     carts = rng.random(len(converts)) < params.warm_up_cart_prob
-    add("cart_add", converts[carts],
-        first[carts] - params.warm_up_days / 4 * rng.random(int(carts.sum())))
+    warm_owner = converts[carts]
+    warm_time = first[carts] - params.warm_up_days / 4 * rng.random(int(carts.sum()))
+    before = warm_time < history.first_purchase[warm_owner]
+    add("cart_add", warm_owner[before], warm_time[before])
+    # Habitual check-ins while a prospect and during each life.
     habitual = np.flatnonzero(cust.check_in_habit)
-    add("check_in", *_interval_events(rng, habitual, begin[habitual], gone[habitual],
+    add("check_in", *_interval_events(rng, habitual, begin[habitual], started[habitual],
                                       np.full(len(habitual), params.check_in_rate_per_day)))
+    habitual_life = np.flatnonzero(cust.check_in_habit[life_owner])
+    add("check_in", *_interval_events(rng, life_owner[habitual_life], life_from[habitual_life],
+                                      life_to[habitual_life],
+                                      np.full(len(habitual_life), params.check_in_rate_per_day)))
 
     # Around each purchase in the data.
     in_data = ((purchases.seconds >= int(cal.window_start) * _SECONDS_PER_DAY)
@@ -1243,7 +1293,8 @@ def _events_table(rng: np.random.Generator, cust: _Customers, history: _History,
 
     # Referrals: each wechat_referral customer was invited by an earlier customer.
     by_signup = np.argsort(cust.signup, kind="stable")
-    weight = cust.engagement[by_signup] * (0.2 + np.isfinite(history.first_purchase[by_signup]))
+    weight = cust.engagement[by_signup] * (
+        0.2 + np.isfinite(history.natural_first_purchase[by_signup]))
     cumulative = np.cumsum(weight)
     position = np.empty(n, dtype=np.int64)
     position[by_signup] = np.arange(n)
