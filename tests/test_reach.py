@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import churn, exports, features, reach, rules, segment
+from custops import churn, exports, features, plan_page, reach, rules, segment
 from custops.errors import ParameterError
 from custops.models import uplift
 from custops.run import context
@@ -181,16 +181,15 @@ def test_without_campaign_history_uplift_is_an_assumption(sample_plan):
 
 def test_exports_open_in_excel(sample_plan, tmp_path):
     plan = sample_plan["plan"]
-    paths = exports.export_lists(plan.plan, plan.control, plan.summary, tmp_path, lang="zh")
+    paths = exports.export_lists(plan.plan, plan.control, tmp_path, lang="zh",
+                                 send_date=dt.date(2026, 10, 1), tz="Asia/Shanghai")
     names = {p.name for p in paths}
-    assert "reach_plan.xlsx" in names and "control_list.csv" in names
-    book = pd.read_excel(tmp_path / "reach_plan.xlsx", sheet_name=None)
-    assert "plan" in book and "control" in book
+    assert "control_list.csv" in names
     contacts = pd.concat([pd.read_csv(p, encoding="utf-8-sig", dtype=str)
                           for p in paths if p.name.startswith("contacts_")])
     assert len(contacts) == len(sample_plan["plan"].plan)
-    assert contacts["wecom_tags"].str.startswith("custops|").all()
-    assert contacts["phone"].dropna().map(lambda p: bool(re.fullmatch(r"\d{3}\*{4}\d{4}", p))).all()
+    assert contacts["发送日期"].eq("2026-10-01").all() and contacts["策略"].notna().all()
+    assert contacts["手机号"].dropna().map(lambda p: bool(re.fullmatch(r"\d{3}\*{4}\d{4}", p))).all()
     assert (tmp_path / "control_list.csv").read_bytes().startswith(b"\xef\xbb\xbf")
 
 
@@ -262,10 +261,12 @@ def test_exports_never_carry_an_unmasked_phone(sample_plan, tmp_path):
     plan = sample_plan["plan"]
     raw = dataclasses.replace(plan, plan=plan.plan.assign(phone="+86 139-1234-5678"),
                               control=plan.control.assign(phone="13912345678"))
-    exports.export_lists(raw.plan, raw.control, raw.summary, tmp_path, lang="en")
-    for path in tmp_path.glob("*.csv"):
+    exports.export_lists(raw.plan, raw.control, tmp_path, lang="en",
+                         send_date=dt.date(2026, 10, 1), tz="Asia/Shanghai")
+    for path in tmp_path.glob("*.csv"):  # the plan's own phones: masked (no contacts given)
         text = path.read_text("utf-8-sig")
-        assert "139****5678" in text and not re.search(r"1\d{10}|1\d{2}-\d{4}", text), path
+        assert not re.search(r"1\d{10}|1\d{2}-\d{4}", text), path
+    assert "139****5678" in (tmp_path / "contacts_sms.csv").read_text("utf-8-sig")
 
 
 def test_a_published_report_keeps_its_own_reach_parameters(tmp_path, monkeypatch):
@@ -295,6 +296,103 @@ def test_a_published_report_keeps_its_own_reach_parameters(tmp_path, monkeypatch
 def test_workbook_sheet_names_are_unique_ignoring_case():
     """Excel refuses sheet names equal but for case, longer than 31 characters or holding
     []:*?/\\ — channel names from a user's channel table are made safe."""
-    names = exports._sheet_names(["plan", "Plan", "SMS", "sms", "a/b:c", "x" * 40, "control"])
+    names = plan_page._sheet_names(["plan", "Plan", "SMS", "sms", "a/b:c", "x" * 40, "control"])
     assert names == ["plan", "Plan 2", "SMS", "sms 2", "a_b_c", "x" * 31, "control"]
     assert len({n.lower() for n in names}) == len(names)
+
+
+# -- several arms ------------------------------------------------------------------------------
+
+def two_arm_history(n: int = 6_000, seed: int = 0):
+    """Customers randomized to control (1/3), sms (1/3) or push (1/3). sms lifts conversion
+    by 0.30 for the young (age < 35, group X) and not at all for the old; push lifts it by
+    0.30 for the old (age ≥ 50, group Y) and not at all for the young; base rate 0.10."""
+    rng = np.random.default_rng(seed)
+    age = rng.uniform(18, 70, n)
+    feats = pd.DataFrame({"customer_id": [f"c{i:05d}" for i in range(n)], "age": age,
+                          "order_count": rng.poisson(3, n).astype(float),
+                          "gender": rng.choice(["F", "M"], n)})
+    arm = rng.choice(["control", "sms", "push"], n)
+    effect = np.where(arm == "sms", 0.30 * (age < 35), 0.0) + np.where(
+        arm == "push", 0.30 * (age >= 50), 0.0)
+    converted = rng.random(n) < 0.10 + effect
+    touches = pd.DataFrame({
+        "customer_id": feats["customer_id"], "campaign_id": "C1",
+        # control rows are assigned a channel too, as in the sample (the would-be channel)
+        "channel": np.where(arm == "control", rng.choice(["sms", "push"], n), arm),
+        "sent_time": pd.Timestamp("2026-06-01 10:00"),
+        "group": np.where(arm == "control", "control", "treatment"), "converted": converted})
+    return feats, touches
+
+
+def test_training_frame_labels_arms_by_channel_and_offer():
+    feats, touches = two_arm_history(300)
+    frame = reach.campaign_training_frame(touches, lambda day: feats)
+    treated = frame["treated"].to_numpy()
+    assert set(frame.loc[~treated, "arm"]) == {reach.CONTROL_ARM}
+    assert set(frame.loc[treated, "arm"]) == {"sms", "push"}
+    with_offer = touches.assign(channel=touches["channel"].replace({"push": "wecom"}),
+                                offer=np.where(np.arange(300) % 2 == 0, "coupon", None))
+    frame = reach.campaign_training_frame(with_offer, lambda day: feats)
+    assert set(frame.loc[frame["treated"], "arm"]) == {"sms|coupon", "sms", "wecom_mass|coupon",
+                                                       "wecom_mass"}
+    no_channel = reach.campaign_training_frame(touches.drop(columns="channel"),
+                                               lambda day: feats)
+    assert set(no_channel.loc[no_channel["treated"], "arm"]) == {""}
+
+
+def test_each_group_is_sent_the_arm_that_works_for_it():
+    """The multi-arm model learns sms for the young and push for the old; the plan sends
+    group X by sms and group Y by push, and says both channels were measured while the
+    others (e-mail, phone...) are assumed."""
+    feats, touches = two_arm_history()
+    segs = pd.DataFrame({"customer_id": feats["customer_id"], "lifecycle_stage": "growth"})
+    up = reach.estimate_uplift(feats, segs, touches, lambda day: feats, seed=0)
+    assert up.source == "model" and list(up.arms.columns) == ["push", "sms"]
+    young, old = (feats["age"] < 35).to_numpy(), (feats["age"] >= 50).to_numpy()
+    assert up.arms.loc[young, "sms"].mean() > up.arms.loc[young, "push"].mean() + 0.15
+    assert up.arms.loc[old, "push"].mean() > up.arms.loc[old, "sms"].mean() + 0.15
+
+    cand = pd.DataFrame({"customer_id": feats["customer_id"], "uplift": up.uplift,
+                         "baseline_rate": up.baseline_rate, "value": 100.0, "send_hour": 12.0})
+    for arm in up.arms.columns:
+        cand[reach.ARM_PREFIX + arm] = up.arms[arm].to_numpy()
+    channels = rules.load_channels()
+    eligible = np.ones((len(cand), len(channels)), dtype=bool)
+    eligible[:, ~channels["channel"].isin(["sms", "push", "email"]).to_numpy()] = False
+    params = rules.ReachParams(budget=1e6, holdout_share=0.1)
+    plan = reach.build_plan(cand, channels, eligible, params, seed=0)
+    sent = pd.concat([plan.plan, plan.control]).set_index("customer_id")
+    channel_of = sent["channel"].reindex(feats["customer_id"]).to_numpy()
+    assert (channel_of[young] == "sms").mean() > 0.9, pd.Series(channel_of[young]).value_counts()
+    assert (channel_of[old] == "push").mean() > 0.9, pd.Series(channel_of[old]).value_counts()
+    assert set(sent["uplift_basis"]) <= {"measured", "assumed"}
+    assert (sent.loc[sent["channel"].isin(["sms", "push"]), "uplift_basis"] == "measured").all()
+    assert plan.channel_uplift == {"push": "measured", "sms": "measured",
+                                   "wecom_1v1": "assumed", "wecom_mass": "assumed",
+                                   "email": "assumed", "phone": "assumed"}
+    # the expected revenue of a contact is its arm's uplift × value (no stated effect on it)
+    row = sent.iloc[0]
+    assert row["expected_incremental_revenue"] == pytest.approx(
+        max(row["uplift"], 0) * row["value"])
+    text = reach.plan_section(plan, params, "en").text
+    assert "measured in past campaigns for App push, SMS (" in text
+    assert "assumed for WeCom 1:1, WeCom mass message, E-mail, Phone call-back (" in text
+    assert "App 推送、短信 为历史活动实测" in reach.plan_section(plan, params, "zh").text
+    # stored and read back, the plan keeps which channels were measured
+    record = json.loads(json.dumps(reach.plan_record(plan)))
+    again = reach.plan_from_record(plan.plan, plan.control, record)
+    assert again.channel_uplift == plan.channel_uplift
+
+
+def test_a_channel_without_an_arm_keeps_the_pooled_uplift_times_its_effect():
+    cand = pd.DataFrame({"customer_id": ["a", "b"], "uplift": [0.10, -0.02],
+                         f"{reach.ARM_PREFIX}sms": [0.05, 0.20],
+                         f"{reach.ARM_PREFIX}sms|coupon": [0.08, np.nan]})
+    channels = rules.load_channels().set_index("channel").loc[["sms", "email"]].reset_index()
+    uplift_, arms, measured = reach.channel_uplift(cand, channels)
+    np.testing.assert_allclose(uplift_[:, 0], [0.08, 0.20])  # the best offer per customer
+    assert list(arms[:, 0]) == ["sms|coupon", "sms"]
+    effect = channels.loc[1, "effect"]
+    np.testing.assert_allclose(uplift_[:, 1], [0.10 * effect, -0.02 * effect])
+    assert list(measured) == [True, False] and list(arms[:, 1]) == ["email", "email"]

@@ -490,6 +490,21 @@ LABELS: dict[str, dict[str, str]] = {
               "增量排序比随机触达多带来 Qini {qini:,.1f} 个增量转化。增量为负（打扰反而降低购买）"
               "的客户不会被触达。",
     },
+    "reach.uplift_measured_channels": {
+        "en": "Uplift per channel: measured in past campaigns for {measured} (each customer "
+              "gets the best of the channel's arms); assumed for {assumed} (the campaigns' "
+              "overall uplift × the channel's stated effect).",
+        "zh": "各渠道增量：{measured} 为历史活动实测（每位客户取该渠道效果最好的方案）；"
+              "{assumed} 为假设（历史活动的总体增量 × 该渠道设定的相对效果）。",
+    },
+    "reach.uplift_all_assumed": {
+        "en": "Uplift per channel: the past campaigns do not say which channel each customer "
+              "received, so every channel uses the campaigns' overall uplift × its stated "
+              "effect (an assumption).",
+        "zh": "各渠道增量：历史活动未记录每位客户的触达渠道，因此所有渠道都使用历史活动的"
+              "总体增量 × 该渠道设定的相对效果（假设）。",
+    },
+    "reach.none": {"en": "none", "zh": "无"},
     "reach.assumed_text": {
         "en": "No randomized campaign history in the data: the plan uses ASSUMED uplifts per "
               "lifecycle stage (parameters, shown below). Run a campaign with a holdout to "

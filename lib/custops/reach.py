@@ -28,6 +28,8 @@ from custops.models import assignment, experiment
 from custops.models.classifier import sample_rows
 from custops.models.uplift import (
     MAX_CAMPAIGN_ROWS,
+    MIN_ARM_ROWS,
+    CampaignArmsUpliftModel,
     UpliftModel,
     evaluate_uplift,
     sample_campaign_rows,
@@ -44,7 +46,10 @@ from custops.rules import (
 from custops.sections import Section
 
 __all__ = [
+    "ARM_PREFIX",
+    "ARM_SEPARATOR",
     "ASSUMED_UPLIFT",
+    "CONTROL_ARM",
     "MAX_CURVE_CUSTOMERS",
     "ReachInputs",
     "ReachPlan",
@@ -55,6 +60,7 @@ __all__ = [
     "campaign_features_at",
     "campaign_training_frame",
     "candidates_frame",
+    "channel_uplift",
     "estimate_uplift",
     "exports_section",
     "params_dict",
@@ -73,13 +79,23 @@ __all__ = [
 ASSUMED_UPLIFT = {"newcomer": 0.04, "growth": 0.03, "mature": 0.02, "decline": 0.05,
                   "churned": 0.02, "prospect": 0.01}
 
+# Arms of past campaigns: the touch's channel as the plan names it, with its offer when the
+# touches say one ("sms|coupon10"). The control group is the arm CONTROL_ARM. Candidates carry
+# one column of learned uplift per arm, named ARM_PREFIX + arm.
+CONTROL_ARM = "control"
+ARM_SEPARATOR = "|"
+ARM_PREFIX = "uplift@"
+
 
 # -- uplift ------------------------------------------------------------------------------------
 
 def campaign_training_frame(touches: pd.DataFrame, features_at) -> pd.DataFrame:
     """Past randomized campaigns joined with each customer's features the day before the send.
 
-    ``features_at(date)`` returns the feature table as of ``date`` (no look-ahead).
+    ``features_at(date)`` returns the feature table as of ``date`` (no look-ahead). ``arm``
+    says what a treated row received (:func:`_arm_labels`: its channel, and its offer when the
+    touches have an ``offer`` column; "" when they do not say the channel); control rows are
+    the arm :data:`CONTROL_ARM`.
     """
     if touches is None or touches.empty:
         return pd.DataFrame()
@@ -99,8 +115,24 @@ def campaign_training_frame(touches: pd.DataFrame, features_at) -> pd.DataFrame:
         part["campaign_id"] = campaign
         part["treated"] = part["group"].astype(str).str.lower().eq("treatment")
         part["converted"] = part["converted"].astype(bool)
+        part["arm"] = np.where(part["treated"].to_numpy(), _arm_labels(rows), CONTROL_ARM)
         frames.append(part)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def _arm_labels(touches: pd.DataFrame) -> np.ndarray:
+    """Each touch's arm: its channel as the plan's channel table names it (``wecom`` →
+    ``wecom_mass``), joined with its offer when the touches have an ``offer`` column."""
+    if "channel" not in touches:
+        return np.full(len(touches), "", dtype=object)
+    channel = touches["channel"].astype("object")
+    arm = channel.map(lambda c: "" if pd.isna(c) or str(c) == ""
+                      else TOUCH_CHANNELS.get(str(c), str(c)))
+    if "offer" in touches:
+        offer = touches["offer"].astype("object")
+        has_offer = offer.notna() & offer.astype(str).ne("") & arm.ne("")
+        arm = arm.where(~has_offer, arm + ARM_SEPARATOR + offer.astype(str))
+    return arm.to_numpy(dtype=object)
 
 
 def campaign_features_at(tables, touches: pd.DataFrame | None):
@@ -142,15 +174,57 @@ class ReachPlan:
     excluded: dict[str, int]
     uplift_source: str  # "model" or "assumption"
     params: dict[str, Any] = field(default_factory=dict)
+    # channel → "measured" (a past campaign's arm) or "assumed" (pooled uplift × its effect)
+    channel_uplift: dict[str, str] = field(default_factory=dict)
 
 
 def _expected_gain(uplift: np.ndarray, value: np.ndarray, channels: pd.DataFrame
                    ) -> np.ndarray:
-    """Expected incremental value net of cost, per customer × channel."""
+    """Expected incremental value net of cost, per customer × channel. ``uplift``: one per
+    customer (scaled by each channel's stated ``effect``), or per customer × channel as
+    :func:`channel_uplift` gives it (effects already in)."""
     effect = channels["effect"].to_numpy(dtype=float)
     cost = channels["cost"].to_numpy(dtype=float)
+    if np.ndim(uplift) == 2:
+        return np.clip(uplift, 0, None) * value[:, None] - cost[None, :]
     return (np.clip(uplift, 0, None)[:, None] * effect[None, :] * value[:, None]
             - cost[None, :])
+
+
+def channel_uplift(candidates: pd.DataFrame, channels: pd.DataFrame
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The uplift of a contact per customer × channel, the arm it comes from, and which
+    channels' uplift was measured.
+
+    A channel that past campaigns used as an arm (a candidates column ``uplift@<channel>`` or
+    ``uplift@<channel>|<offer>``) takes its arm's learned uplift — with several offers on
+    the channel, each customer's best offer. Any other channel takes the campaigns' pooled
+    uplift (``uplift``) × the channel's stated ``effect``: an assumption, reported as such.
+    Returns (uplift n × k, arm labels n × k, measured k).
+    """
+    pooled = candidates["uplift"].to_numpy(float)
+    arm_columns = [str(c) for c in candidates.columns if str(c).startswith(ARM_PREFIX)]
+    n, k = len(candidates), len(channels)
+    uplift = np.zeros((n, k))
+    arms = np.empty((n, k), dtype=object)
+    measured = np.zeros(k, dtype=bool)
+    names = channels["channel"].astype(str).to_numpy()
+    effects = channels["effect"].to_numpy(float)
+    for j, (name, effect) in enumerate(zip(names, effects, strict=True)):
+        own = [c for c in arm_columns
+               if c[len(ARM_PREFIX):].split(ARM_SEPARATOR)[0] == name]
+        if not own:
+            uplift[:, j] = pooled * effect
+            arms[:, j] = name
+            continue
+        values = candidates[own].to_numpy(float)
+        values = np.where(np.isnan(values), -np.inf, values)
+        best = values.argmax(axis=1) if n else np.zeros(0, dtype=int)
+        chosen = values[np.arange(n), best]
+        uplift[:, j] = np.where(np.isfinite(chosen), chosen, 0.0)
+        arms[:, j] = np.array([c[len(ARM_PREFIX):] for c in own], dtype=object)[best]
+        measured[j] = True
+    return uplift, arms, measured
 
 
 def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
@@ -169,6 +243,7 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
     MILP runs only above it).
     """
     gain, cost, windowed = _plan_inputs(candidates, channels, eligible, params)
+    contact_uplift, arms, measured = channel_uplift(candidates, channels)
     capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
     # The holdout is not contacted, so the budget buys contacts for the treatment share only.
     share = params.holdout_share or 0.0
@@ -182,9 +257,15 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
     selected["channel"] = channels["channel"].to_numpy()[result.channel[chosen]]
     j = result.channel[chosen]
     selected["cost"] = channels["cost"].to_numpy(float)[j]
+    rows = np.flatnonzero(chosen)
+    # The arm chosen and the uplift behind the choice: the arm's measured uplift, or the
+    # pooled uplift that the channel's stated effect scales.
+    selected["arm"] = arms[rows, j]
+    selected["uplift_basis"] = np.where(measured[j], "measured", "assumed")
+    selected["uplift"] = np.where(measured[j], contact_uplift[rows, j],
+                                  selected["uplift"].to_numpy(float))
     selected["expected_incremental_revenue"] = (
-        np.clip(selected["uplift"], 0, None) * channels["effect"].to_numpy(float)[j]
-        * selected["value"])
+        np.clip(contact_uplift[rows, j], 0, None) * selected["value"].to_numpy(float))
     selected["send_time"] = format_hour(selected["send_hour"].to_numpy(float))
     holdout = _size_holdout(selected, params)
     mask = experiment.holdout_mask(selected["customer_id"].astype(str), params.campaign_id,
@@ -193,9 +274,11 @@ def build_plan(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.nd
     plan = selected[~mask].reset_index(drop=True)
     control = selected[mask].reset_index(drop=True)
     summary = _plan_summary(plan)
+    basis = {str(c): ("measured" if m else "assumed")
+             for c, m in zip(channels["channel"], measured, strict=True)}
     return ReachPlan(plan=plan, control=control, result=result, summary=summary,
                      holdout=holdout, excluded=excluded or {}, uplift_source=uplift_source,
-                     params=asdict(params))
+                     params=asdict(params), channel_uplift=basis)
 
 
 def _size_holdout(selected: pd.DataFrame, params: ReachParams) -> dict[str, Any]:
@@ -228,7 +311,8 @@ def plan_record(reach_plan: ReachPlan) -> dict[str, Any]:
             "optimizer": {"method": result.method, "objective": result.objective,
                           "spend": result.spend, "upper_bound": result.upper_bound,
                           "counts": [int(c) for c in result.counts]},
-            "excluded": reach_plan.excluded, "uplift_source": reach_plan.uplift_source}
+            "excluded": reach_plan.excluded, "uplift_source": reach_plan.uplift_source,
+            "channel_uplift": reach_plan.channel_uplift}
 
 
 def plan_from_record(plan: pd.DataFrame, control: pd.DataFrame, record: dict[str, Any]
@@ -246,7 +330,8 @@ def plan_from_record(plan: pd.DataFrame, control: pd.DataFrame, record: dict[str
                      summary=pd.DataFrame(record["summary"]), holdout=record["holdout"],
                      excluded={str(k): int(v) for k, v in record.get("excluded", {}).items()},
                      uplift_source=record.get("uplift_source", "model"),
-                     params=record.get("params", {}))
+                     params=record.get("params", {}),
+                     channel_uplift=dict(record.get("channel_uplift", {})))
 
 
 def _plan_summary(plan: pd.DataFrame, by: str = "channel") -> pd.DataFrame:
@@ -301,13 +386,16 @@ class UpliftResult:
     uplift: np.ndarray
     baseline_rate: np.ndarray
     evaluation: dict[str, Any] | None = None
+    arms: pd.DataFrame | None = None  # uplift per customer (rows) and campaign arm (columns)
 
 
 def estimate_uplift(features: pd.DataFrame, segments: pd.DataFrame, touches: pd.DataFrame | None,
                     features_at, *, seed: int = 0, assumed: dict[str, float] | None = None
                     ) -> UpliftResult:
     """Uplift per customer: learned from past randomized campaigns when there are any,
-    otherwise the stated assumptions per lifecycle stage."""
+    otherwise the stated assumptions per lifecycle stage. When the campaigns say which arm
+    (channel, offer) each treated customer received, ``arms`` holds the uplift of every arm
+    (:func:`_arm_uplift`)."""
     training = campaign_training_frame(touches, features_at) if touches is not None else None
     if training is not None and len(training) >= 200:
         evaluation = {**evaluate_uplift(training, seed=seed), "rows": len(training)}
@@ -316,12 +404,43 @@ def estimate_uplift(features: pd.DataFrame, segments: pd.DataFrame, touches: pd.
             model = evaluation["model"]  # a refit would draw the same number of rows again
         else:
             model = model.fit(training, training["treated"], training["converted"])
-        return UpliftResult("model", *model.predict_both(features), evaluation)
+        pooled, baseline = model.predict_both(features)
+        return UpliftResult("model", pooled, baseline, evaluation,
+                            _arm_uplift(training, features, pooled, seed=seed))
     assumed = {**ASSUMED_UPLIFT, **(assumed or {})}
     stage = segments.set_index("customer_id")["lifecycle_stage"].reindex(features["customer_id"])
     stage = stage.astype("object").fillna("prospect")
     return UpliftResult("assumption", stage.map(assumed).fillna(0.0).to_numpy(float),
                         np.full(len(features), 0.1))
+
+
+MIN_ARM_TREATED = 100  # treated rows an arm needs before its own uplift is learned
+
+
+def _arm_uplift(training: pd.DataFrame, features: pd.DataFrame, pooled: np.ndarray, *,
+                seed: int) -> pd.DataFrame | None:
+    """Uplift per customer and arm of the past campaigns (one column per arm).
+
+    Arms with at least :data:`MIN_ARM_TREATED` treated rows count. With two or more, the
+    multi-arm X-learner (:class:`~custops.models.uplift.CampaignArmsUpliftModel`) learns each
+    against the control group; with one, its uplift is the pooled model's. None when the
+    touches do not say the arm or an arm cannot be learned (each channel then takes the
+    pooled uplift × its stated effect, reported as an assumption)."""
+    if "arm" not in training:
+        return None
+    counts = training.loc[training["treated"], "arm"].value_counts()
+    arms = sorted(str(a) for a, c in counts.items() if a and c >= max(MIN_ARM_TREATED,
+                                                                      MIN_ARM_ROWS))
+    if len(arms) <= 1:
+        return pd.DataFrame({arms[0]: pooled}) if arms else None
+    rows = training[~training["treated"] | training["arm"].isin(arms)]
+    try:
+        model = CampaignArmsUpliftModel(control=CONTROL_ARM, random_state=seed).fit(
+            rows, rows["arm"].astype(str), rows["converted"].astype(int))
+    except DataError:
+        return None
+    predicted = model.predict(features)
+    return pd.DataFrame({arm: predicted[arm].to_numpy(float) for arm in arms})
 
 
 @dataclass
@@ -367,6 +486,9 @@ def candidates_frame(features: pd.DataFrame, segments: pd.DataFrame,
     out = features[["customer_id"]].copy()
     out["uplift"] = uplift.uplift
     out["baseline_rate"] = uplift.baseline_rate
+    if uplift.arms is not None:
+        for arm in uplift.arms.columns:
+            out[ARM_PREFIX + str(arm)] = uplift.arms[arm].to_numpy(float)
     seg_cols = [c for c in ("rfm_class", "lifecycle_stage", "value_tier", "customer_class")
                 if c in segments]
 
@@ -393,7 +515,7 @@ def _plan_inputs(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """gain, cost and eligibility (incl. send windows) as the optimizer takes them — shared by
     the plan and the budget curve so both see the same problem."""
-    gain = _expected_gain(candidates["uplift"].to_numpy(float),
+    gain = _expected_gain(channel_uplift(candidates, channels)[0],
                           candidates["value"].to_numpy(float), channels)
     hour = candidates["send_hour"].to_numpy(float)
     windowed = eligible.copy()
@@ -519,10 +641,26 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
                                                      for k in reach_plan.excluded],
                              t("customers", lang): list(reach_plan.excluded.values())})
     tables.append(excluded)
+    text += _uplift_basis_text(reach_plan, lang)
     return Section(t("reach.plan_title", lang), text=text, tables=tables, figures=[fig],
                    data={"summary": summary.to_dict("records"), "holdout": h,
                          "gap": reach_plan.result.gap, "method": reach_plan.result.method,
-                         "excluded": reach_plan.excluded})
+                         "excluded": reach_plan.excluded,
+                         "channel_uplift": reach_plan.channel_uplift})
+
+
+def _uplift_basis_text(reach_plan: ReachPlan, lang: str) -> str:
+    """Which channels' uplift past campaigns measured and which is assumed."""
+    basis = reach_plan.channel_uplift
+    if reach_plan.uplift_source != "model" or not basis:
+        return ""
+    measured = [value_label(c, lang) for c, b in basis.items() if b == "measured"]
+    assumed = [value_label(c, lang) for c, b in basis.items() if b == "assumed"]
+    sep = ", " if lang == "en" else "、"
+    if not measured:
+        return " " + t("reach.uplift_all_assumed", lang)
+    return " " + t("reach.uplift_measured_channels", lang, measured=sep.join(measured),
+                   assumed=sep.join(assumed) or t("reach.none", lang))
 
 
 def budget_section(curve: pd.DataFrame, params: ReachParams = ReachParams(), lang: str = "en"):

@@ -28,6 +28,7 @@ from custops.models.threads import openmp_threads
 
 __all__ = [
     "BAG_ROWS",
+    "CampaignArmsUpliftModel",
     "MAX_CAMPAIGN_ROWS",
     "MAX_CATEGORIES",
     "MIN_ARM_ROWS",
@@ -421,6 +422,20 @@ class MultiArmUpliftModel(BaseEstimator):
             out = {arm: self._expected(model, x, self.binary_outcome_)
                    for arm, model in self.outcome_models_.items()}
         return pd.DataFrame(out, index=X.index, columns=pd.Index(list(out), dtype=object))
+
+
+class CampaignArmsUpliftModel(MultiArmUpliftModel):
+    """Several arms (channels, offers) of past campaigns against their control group on the
+    custops feature table: :class:`MultiArmUpliftModel` with the features of
+    :class:`~custops.models.classifier.ModelDesign` (other columns, such as ids, are ignored)
+    and errors that name the touches' arm."""
+
+    def _make_design(self, X: pd.DataFrame):
+        return ModelDesign.of(X)
+
+    def _arm_name(self, arm) -> str:
+        return ("touches: the control group" if arm == self.control
+                else f"touches: the arm {arm!r}")
 
 
 class UpliftModel(MultiArmUpliftModel):
