@@ -194,8 +194,9 @@ def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path, mon
 
 def test_a_dashboard_takes_the_published_runs_parameters(tmp_path, monkeypatch):
     """Under a dashboard (the report is read, not written) the parameters the run was given
-    replace the notebook's defaults, except the page's own language, folders and
-    ``interactive``; a notebook writing its own run keeps what it was given."""
+    replace the notebook's defaults, except the page's folders and ``interactive``; the page
+    speaks the run's language unless its address asks for another; a notebook writing its
+    own run keeps what it was given."""
     from custops.run import context
 
     run = tmp_path / "run"
@@ -209,9 +210,12 @@ def test_a_dashboard_takes_the_published_runs_parameters(tmp_path, monkeypatch):
     monkeypatch.setenv(context.RUN_DIR_ENV, str(run))
     page = dict(defaults)
     ctx = context.open_run(page)
-    assert ctx.read_only and ctx.seed == 7 and ctx.lang == "en"
+    assert ctx.read_only and ctx.seed == 7 and ctx.lang == "zh"  # a zh run opens in Chinese
     assert page == {**defaults, "data_dir": "/elsewhere", "seed": 7, "rfm_cut": "median",
-                    "compare_days": 30}
+                    "compare_days": 30, "lang": "zh"}
+    monkeypatch.setenv("QUERY_STRING", "lang=en")  # the landing page's English link
+    assert context.open_run(dict(defaults)).lang == "en"
+    monkeypatch.delenv("QUERY_STRING")
     assert ctx.reach_params.budget == 5000.0  # the run's, though the page does not name it
     assert "budget" not in page  # only the notebook's own variables change
 
@@ -405,7 +409,9 @@ def test_landing_page_links_every_dashboard(server, browser):
     try:
         hrefs = page.eval_on_selector_all(".custops-landing a", "els => els.map(e => e.href)")
         for name in panels.PANELS:
-            assert any(href.endswith(f"/voila/render/{name}.ipynb") for href in hrefs), name
+            for lang in ("en", "zh"):  # each link opens the page in its own language
+                assert any(href.endswith(f"/voila/render/{name}.ipynb?lang={lang}")
+                           for href in hrefs), (name, lang)
         text = page.inner_text(".custops-landing")
         assert "03 · Churn warning" in text and "03 · 流失预警" in text
         assert "as of 2026-09-30" in text

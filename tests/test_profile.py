@@ -461,3 +461,55 @@ def test_high_value_flag_top_share_is_a_parameter():
 
 def test_high_value_flag_without_buyers_is_all_false():
     assert not profile.high_value_flag(hv_frame([], prospects=2)).any()
+
+
+# -- one report, one language, short --------------------------------------------------------
+
+@pytest.fixture
+def attribute_frame():
+    rng = np.random.default_rng(3)
+    n = 200
+    frame = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(n)],
+        "is_buyer": True,
+        "net_spend": rng.gamma(2.0, 100.0, n),
+        "gender": rng.choice(["M", "F", None], n),
+        "age": rng.integers(18, 70, n).astype("float64"),
+        "city_tier": rng.choice([1, 2, 3], n),
+        "acquisition_channel": rng.choice(["organic", "douyin", "kol"], n),
+    })
+    return frame
+
+
+def test_attributes_are_one_faceted_figure_not_a_chart_each(attribute_frame):
+    section = profile.attributes_section(attribute_frame, "zh")
+    assert len(section.figures) == 1
+    fig = section.figures[0]
+    facets = [a.text for a in fig.layout.annotations]
+    assert facets == ["性别", "年龄段", "城市等级", "获客渠道"]
+    assert [tr.name for tr in fig.data if tr.showlegend] == ["高价值（前20%）", "其他成交客户"]
+    assert not section.title.endswith("…") and fig.layout.title.text != section.title
+    # a missing gender is "未知" in Chinese, never the code "unknown"
+    assert "未知" in fig.data[0].x and "unknown" not in str(fig.to_dict())
+    # a dashboard view of one attribute is one chart titled by it
+    one = profile.attributes_section(attribute_frame, "zh", attributes=("gender",)).figures[0]
+    assert one.layout.title.text == "高价值客户画像：性别"
+
+
+def test_data_quality_names_tables_in_the_runs_language():
+    summary = {"tables": {"orders": {"rows_read": 3, "rows_kept": 2, "rows_rejected": 1},
+                          "touches": {"rows_read": 1, "rows_kept": 1, "rows_rejected": 0}}}
+    table = profile.data_quality_section(summary, "zh").tables[0]
+    assert table["数据表"].tolist() == ["订单", "触达记录"]
+
+
+def test_a_figure_does_not_repeat_the_heading_above_it(channels):
+    from custops.sections import untitled_below
+
+    section = profile.channel_section(channels, "zh")
+    fig = section.figures[0]
+    assert fig.layout.title.text == section.title  # alone on a dashboard it keeps its title
+    assert untitled_below(fig, section.title).layout.title.text is None
+    assert fig.layout.title.text == section.title  # the section's own figure is unchanged
+    other = untitled_below(fig, "another heading")
+    assert other.layout.title.text == section.title

@@ -138,7 +138,8 @@ def test_stored_cluster_labels_describe_the_same_clusters_without_a_fit():
     labels, profile = segment.behaviour_clusters(feats, n_clusters=4, seed=3)
     stored = pd.Series(labels.astype("Int64").to_numpy())  # as the segments artifact holds them
     section = segment.clusters_section(feats, stored, "en")
-    assert section.data == {"profiles": profile.reset_index().to_dict("records")}
+    assert section.data == {"profiles": profile.reset_index().to_dict("records"),
+                            "names": segment.cluster_names(profile, "en")}
     assert section.tables[0].iloc[:, 1].tolist() == profile["customers"].tolist()
     with pytest.raises(ParameterError, match="labels"):
         segment.clusters_section(feats, stored[:-1], "en")
@@ -151,3 +152,41 @@ def test_migration_matrix_with_number_labels():
     m = segment.migration_matrix(before, after)
     assert m.loc[0, 0] == 1 and m.loc[1, 0] == 1 and m.loc["new", 2] == 1
     assert m.loc[1, "none"] == 1 and int(m.to_numpy().sum()) == 4
+
+
+def test_clusters_are_named_by_what_sets_them_apart():
+    profile = pd.DataFrame({
+        "customers": [40, 30, 20, 10],
+        "days_since_last_order": [0.9, 2.5, 1.0, 1.0],
+        "order_days": [2.4, 0.5, 1.0, 1.0],
+        "net_spend": [1.1, 0.9, 1.0, 1.05],
+        "avg_order_value": [0.5, 2.2, 1.0, 1.0],
+        "mean_gap_days": [1.0, 1.1, 1.0, 1.0],
+        "events_total": [1.0, 1.0, 1.0, 1.0],
+    }, index=pd.Index([0, 1, 2, 3], name="cluster"))
+    assert segment.cluster_names(profile, "zh") == ["高频低客单", "沉睡高客单", "普通客户 (2)",
+                                                    "普通客户 (3)"]
+    assert segment.cluster_names(profile, "en")[:2] == ["frequent, small basket",
+                                                        "dormant, big basket"]
+
+
+def test_cluster_section_names_rows_in_the_table_and_the_heatmap(eight):
+    labels, profile = segment.behaviour_clusters(eight, n_clusters=3, seed=1)
+    section = segment.clusters_section(eight, labels, "zh")
+    names = section.tables[0].iloc[:, 0].tolist()
+    assert names == segment.cluster_names(profile, "zh") and len(set(names)) == len(names)
+    assert list(section.figures[0].data[0].y) == names
+    assert not any(name.isdigit() for name in names)
+
+
+def test_rfm_score_grid_is_titled_by_what_its_colour_shows(eight):
+    segs = segment.segment_customers(eight)
+    section = segment.rfm_section(eight, segs, SegmentParams(), "zh")
+    heat = section.figures[1]
+    grid = segs.dropna(subset=["r_score"]).groupby(["f_score", "r_score"]).size()
+    z = np.asarray(heat.data[0].z, dtype=float)
+    for (f, r), n in grid.items():  # rows: F 5..1, columns: R 1..5; colour = customer count
+        assert z[5 - int(f), int(r) - 1] == n
+    title = heat.layout.title.text
+    assert "客户数" in title and "M" not in title.replace("RFM", "")
+    assert heat.data[0].colorbar.title.text == "客户数"

@@ -28,7 +28,7 @@ import pandas as pd
 from custops import plots
 from custops.errors import NotComputable, ParameterError
 from custops.features import join_by_customer
-from custops.labels import health_words, reason_words, t, value_label
+from custops.labels import LABELS, health_words, reason_words, t, value_label
 from custops.models import btyd, btyd_fit, gamma_gamma
 from custops.models.classifier import SupervisedChurnModel, classification_metrics
 from custops.sections import Section
@@ -590,12 +590,13 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
                                           for r in result.btyd_models],
             t("churn.usable", lang): [t("yes" if r["usable"] else "no", lang)
                                       for r in result.btyd_models],
-            "LL": [number(r["log_likelihood"], ",.1f") for r in result.btyd_models],
+            t("churn.log_likelihood", lang): [number(r["log_likelihood"], ",.1f")
+                                              for r in result.btyd_models],
             t("churn.predicted_orders", lang): [number(r["predicted_orders"], ",.0f")
                                                 for r in result.btyd_models],
             t("churn.actual_orders", lang): [number(r["actual_orders"], ",.0f")
                                              for r in result.btyd_models],
-            "RMSE": [number(r["rmse"], ".3f") for r in result.btyd_models]}))
+            t("churn.rmse", lang): [number(r["rmse"], ".3f") for r in result.btyd_models]}))
         text += " " + t("churn.btyd_compare_text", lang)
     return Section(t("churn.backtest_title", lang, horizon=params.horizon_days), text=text,
                    tables=tables, figures=[fig], data=result.to_dict())
@@ -611,15 +612,22 @@ def btyd_section(btyd_fit: dict[str, Any], scores: pd.DataFrame,
     if not btyd_fit.get("usable", True):
         text = t("churn.btyd_unusable", lang, why="; ".join(findings) or "–")
         return Section(title, text=text, data=btyd_fit)
-    fitted = {**{f"BG/NBD {k}": v for k, v in btyd_fit["bgnbd"]["params"].items()},
-              **({f"Gamma-Gamma {k}": v for k, v in btyd_fit["gamma_gamma"]["params"].items()}
+    def param_name(model: str, name: str, shown: str) -> str:
+        key = f"btyd.{model}.{name}"
+        return t(key, lang) if key in LABELS else f"{shown} {name}"
+
+    fitted = {**{param_name("bgnbd", k, "BG/NBD"): v
+                 for k, v in btyd_fit["bgnbd"]["params"].items()},
+              **({param_name("gamma_gamma", k, "Gamma-Gamma"): v
+                  for k, v in btyd_fit["gamma_gamma"]["params"].items()}
                  if btyd_fit.get("gamma_gamma") else {})}
     table = pd.DataFrame({t("churn.parameter", lang): list(fitted),
                           t("churn.value", lang): [round(v, 4) for v in fitted.values()]})
     hist = np.histogram(scores["p_alive"].dropna(), bins=np.linspace(0, 1, 21))
     fig = plots.bar_figure(pd.DataFrame({"p": (hist[1][:-1] + 0.025).round(3), "n": hist[0]}),
                            "p", "n", title=t("churn.palive_title", lang),
-                           xaxis_title="P(alive)", yaxis_title=t("customers", lang))
+                           xaxis_title=t("churn.palive_axis", lang),
+                           yaxis_title=t("customers", lang))
     text = t("churn.btyd_text", lang, alive=float((scores["p_alive"] >= 0.5).mean()),
              orders=float(scores["expected_orders"].sum()), horizon=params.horizon_days,
              value=float(scores["expected_value"].sum()), value_days=params.value_horizon_days)
@@ -664,7 +672,7 @@ def risk_section(scores: pd.DataFrame, lang: str = "en"):
 
 def _list_table(at_risk: pd.DataFrame, lang: str, *, value_key: str) -> pd.DataFrame:
     return pd.DataFrame({
-        "#": at_risk["priority_rank"],
+        "#": np.arange(1, len(at_risk) + 1),  # the rank in this list: no gaps
         t("churn.customer", lang): at_risk["customer_id"],
         t("churn.tier", lang): [value_label(v, lang) for v in at_risk.get("value_tier", "")],
         t("churn.stage", lang): [value_label(v, lang) for v in at_risk.get("lifecycle_stage", "")],
@@ -724,6 +732,7 @@ def trend_section(events: pd.DataFrame, as_of, lang: str = "en", *, churn_days: 
                  t("churn.reactivated", lang): frame["reactivated"]}, frame["churn_rate"],
         title=t("churn.trend_title", lang, days=churn_days), rate_name=t("churn.rate", lang),
         yaxis_title=t("customers", lang))
+    plots.date_axis(fig, lang)
     if frame.empty:
         return Section(t("churn.trend_title", lang, days=churn_days), figures=[fig])
     last = frame.iloc[-1]

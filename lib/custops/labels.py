@@ -219,8 +219,8 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "人数最多的是{top}（{top_n:,} 人）；重要价值客户占成交客户的 {iv_share:.0%}，"
               "贡献 {iv_rev:.0%} 的收入。",
     },
-    "seg.scores_title": {"en": "RFM scores (1–5): customers by R and F score, colour = mean M",
-                         "zh": "RFM 评分（1–5）：按 R、F 评分的客户数，颜色为平均 M 评分"},
+    "seg.scores_title": {"en": "RFM scores (1–5): customers in each R × F cell",
+                         "zh": "RFM 评分（1–5）：每个 R × F 格中的客户数"},
     "seg.r_score": {"en": "R score (5 = most recent)", "zh": "R 评分（5 = 最近）"},
     "seg.f_score": {"en": "F score (5 = most frequent)", "zh": "F 评分（5 = 最频繁）"},
     "seg.tier_title": {"en": "Value tiers of buyers", "zh": "成交客户价值分级"},
@@ -232,8 +232,13 @@ LABELS: dict[str, dict[str, str]] = {
     "seg.grade_title": {"en": "Prospect grades (never bought)", "zh": "潜在客户分级（未成交）"},
     "seg.grade_text": {
         "en": "{a:,} grade-A prospects are engaged (cart adds, visits, check-ins) but have not "
-              "bought yet: the first place to convert.",
-        "zh": "{a:,} 位 A 级潜在客户活跃（加购、访问、签到）但尚未成交：最值得优先转化。",
+              "bought yet: the first place to convert. The reach plan (04) picks prospects by "
+              "each one's predicted incremental revenue against the channel's cost, not by "
+              "grade, so its lists hold B–D grades too; grade A comes first for personal "
+              "follow-up.",
+        "zh": "{a:,} 位 A 级潜在客户活跃（加购、访问、签到）但尚未成交：最值得优先转化。"
+              "04 的触达计划按每位客户的预测增量收入与渠道成本挑选潜在客户，而不是按等级，"
+              "所以名单中也会有 B–D 级；A 级是人工跟进的首选。",
     },
     "seg.stage_title": {"en": "Lifecycle stages", "zh": "用户生命周期阶段"},
     "seg.stage_text": {
@@ -250,8 +255,8 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "{fans:,} 位铁杆粉丝（复购、转介绍且评价的客户），占成交客户 {fan_share:.1%}。"
               "维护好他们：他们会带来新客户并提供反馈。",
     },
-    "seg.cluster_title": {"en": "Behavioural clusters (k-means)", "zh": "行为聚类（k-means）"},
-    "seg.cluster": {"en": "Cluster", "zh": "聚类"},
+    "seg.cluster_title": {"en": "Behavioural clusters (k-means)", "zh": "行为聚类（K 均值）"},
+    "seg.cluster": {"en": "Cluster", "zh": "客群"},
     "seg.description": {"en": "In plain words", "zh": "描述"},
     "seg.migration_title": {"en": "Segment migration: {before} → {after}",
                             "zh": "分群迁移：{before} → {after}"},
@@ -318,7 +323,7 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "{alive:.0%} of buyers are probably still alive (P(alive) ≥ 0.5); together they "
               "are expected to place {orders:,.0f} orders in the next {horizon} days and bring "
               "{value:,.0f} in discounted value over {value_days} days.",
-        "zh": "{alive:.0%} 的成交客户大概率仍活跃（P(alive) ≥ 0.5）；预计未来 {horizon} 天共下 "
+        "zh": "{alive:.0%} 的成交客户大概率仍活跃（存活概率 ≥ 0.5）；预计未来 {horizon} 天共下 "
               "{orders:,.0f} 单，{value_days} 天折现价值合计 {value:,.0f}。",
     },
     "churn.palive_title": {"en": "Probability alive (buyers)", "zh": "存活概率分布（成交客户）"},
@@ -442,7 +447,7 @@ LABELS: dict[str, dict[str, str]] = {
               "each on the orders every buyer then placed (RMSE per customer; ★ the best "
               "usable one, the simpler on a tie). The scores below use BG/NBD.",
         "zh": "第二张表在测试日拟合三种 BTYD 模型，并用每位客户此后的实际下单评估（按客户的 "
-              "RMSE；★ 为通过健康检查中最好的模型，持平时取更简单者）。下方得分使用 BG/NBD。"},
+              "均方根误差；★ 为通过健康检查中最好的模型，持平时取更简单者）。下方得分使用 BG/NBD。"},
     "churn.btyd_findings": {"en": "Health: {findings}.", "zh": "健康检查：{findings}。"},
     "health.title": {"en": "Health of this run", "zh": "本次运行的健康检查"},
     "health.none": {"en": "No warnings: every model and section ran on this data.",
@@ -641,6 +646,98 @@ LABELS: dict[str, dict[str, str]] = {
     "feat.avg_order_value": {"en": "basket size", "zh": "客单价"},
     "feat.mean_gap_days": {"en": "gap between orders", "zh": "下单间隔"},
     "feat.events_total": {"en": "engagement", "zh": "互动"},
+    # report openings: what each notebook answers (shown in the run's language)
+    "intro.01_profile": {
+        "en": "Who are our customers, how is value spread among them, and how do they come "
+              "back? This is the first rung of the data ladder — describe — learning needs from "
+              "what customers did, not from asking them: how many customers are real and "
+              "active, how concentrated value is (the 2/8 rule), what high-value buyers look "
+              "like, when people order, how cohorts retain, where the repurchase magic numbers "
+              "are, and which acquisition channels bring customers who stay.",
+        "zh": "我们的客户是谁、价值如何分布、他们如何回购？这是数据阶梯的第一级——描述：从行为而不是"
+              "问卷了解需求。本报告回答：真实活跃的客户有多少、价值集中度（二八原则）、高价值客户画像、"
+              "下单时间、同期群留存、复购魔法数字，以及哪些获客渠道带来留得住的客户。",
+    },
+    "intro.02_segment": {
+        "en": "The core framework of customer operations: every later action — whom to save, "
+              "whom to reach, with what — is chosen per segment. Which of the eight RFM classes "
+              "each buyer is in and what to do with each; how value splits across small / "
+              "medium / large / VIP tiers; which prospects are worth converting; where each "
+              "customer is in the lifecycle; who the true fans are; and who moved where over "
+              "the last quarter.",
+        "zh": "分级、分类、分阶段是用户运营的核心框架：后续的挽留与触达都按分群选择。本报告给出 RFM "
+              "八类客户及运营重点、小/中/大/VIP 价值分级、潜在客户 A/B/C/D 分级、生命周期阶段"
+              "（新手期 → 成长期 → 成熟期 → 衰退期 → 流失期）、铁杆粉丝，以及近一个季度的分群迁移。",
+    },
+    "intro.03_churn": {
+        "en": "Who is about to stop buying, how sure are we, why, and what should we do — "
+              "high-value customers first. A buy-till-you-die model (BG/NBD with Gamma-Gamma "
+              "spend) and a gradient-boosted classifier trained on this company's own history "
+              "score every buyer; both are backtested against a plain RFM rule, and the better "
+              "one drives the risk bands.",
+        "zh": "谁即将停止购买、把握有多大、原因是什么、应该怎么做——优先挽留高价值客户。BTYD 模型"
+              "（BG/NBD + Gamma-Gamma）与基于本公司历史训练的梯度提升模型同时为每位客户打分；两者都"
+              "经过回测（一个周期前拟合，用此后真实行为评估）并与 RFM 规则基线比较，效果更好的模型"
+              "决定风险分层。",
+    },
+    "intro.04_reach": {
+        "en": "The right message to the right customer at the right time — without harassing "
+              "anyone — and proof afterwards that it worked: which customers a contact actually "
+              "changes (uplift from past randomised campaigns), whom to contact by which channel "
+              "within budget, capacity, consent, fatigue caps and quiet hours, when to send, how "
+              "large a holdout must stay uncontacted, where more budget stops paying, and what "
+              "finished campaigns returned. The contact lists are written for the operators' "
+              "tools.",
+        "zh": "把合适的信息在合适的时间发给合适的客户——不打扰——并在事后证明有效。本报告回答：触达真正"
+              "能改变哪些客户（基于历史随机活动的增量模型）、在预算、渠道容量、授权、疲劳度和勿扰时段"
+              "约束下通过哪个渠道触达谁、何时发送、需要保留多大的对照组来衡量效果、预算增加到哪里不再"
+              "划算，以及已完成活动的真实回报。触达名单可直接导入运营工具。",
+    },
+    "attr.section_title": {"en": "Who the high-value buyers are", "zh": "高价值客户画像"},
+    "attr.figure_title": {"en": "Share of buyers by attribute: high-value vs other buyers",
+                          "zh": "各属性的客户占比：高价值客户与其他成交客户"},
+    "seg.cluster_profile": {"en": "What sets each cluster apart: feature means relative to all "
+                                  "buyers (1 = average)",
+                            "zh": "各客群的特点：特征均值相对全部成交客户（1 = 平均）"},
+    "seg.cluster_ratio": {"en": "× average", "zh": "相对平均"},
+    "cname.days_since_last_order.high": {"en": "dormant", "zh": "沉睡"},
+    "cname.days_since_last_order.low": {"en": "recent", "zh": "近期活跃"},
+    "cname.order_days.high": {"en": "frequent", "zh": "高频"},
+    "cname.order_days.low": {"en": "infrequent", "zh": "低频"},
+    "cname.net_spend.high": {"en": "high spend", "zh": "高消费"},
+    "cname.net_spend.low": {"en": "low spend", "zh": "低消费"},
+    "cname.avg_order_value.high": {"en": "big basket", "zh": "高客单"},
+    "cname.avg_order_value.low": {"en": "small basket", "zh": "低客单"},
+    "cname.mean_gap_days.high": {"en": "long gaps", "zh": "长间隔"},
+    "cname.mean_gap_days.low": {"en": "short gaps", "zh": "短间隔"},
+    "cname.events_total.high": {"en": "engaged", "zh": "高互动"},
+    "cname.events_total.low": {"en": "low engagement", "zh": "低互动"},
+    "cname.average": {"en": "average buyers", "zh": "普通客户"},
+    "churn.log_likelihood": {"en": "Log-likelihood", "zh": "对数似然"},
+    "churn.rmse": {"en": "RMSE", "zh": "均方根误差"},
+    "churn.palive_axis": {"en": "P(alive): chance the buyer is still active",
+                          "zh": "存活概率（客户仍在购买的概率）"},
+    "churn.rank_note": {"en": "# counts only the customers this list holds.",
+                        "zh": "# 为本名单内的排名。"},
+    "btyd.bgnbd.r": {"en": "BG/NBD r — shape of purchase rates across buyers",
+                     "zh": "BG/NBD r：客户购买频率分布的形状"},
+    "btyd.bgnbd.alpha": {"en": "BG/NBD alpha — scale of purchase rates (days)",
+                         "zh": "BG/NBD α：客户购买频率分布的尺度（天）"},
+    "btyd.bgnbd.a": {"en": "BG/NBD a — drop-out chance after a purchase (first shape)",
+                     "zh": "BG/NBD a：每次购买后流失概率分布的第一个形状参数"},
+    "btyd.bgnbd.b": {"en": "BG/NBD b — drop-out chance after a purchase (second shape)",
+                     "zh": "BG/NBD b：每次购买后流失概率分布的第二个形状参数"},
+    "btyd.gamma_gamma.p": {"en": "Gamma-Gamma p — shape of one order's spend",
+                           "zh": "Gamma-Gamma p：单笔订单金额分布的形状"},
+    "btyd.gamma_gamma.q": {"en": "Gamma-Gamma q — shape of average spend across buyers",
+                           "zh": "Gamma-Gamma q：客户平均消费分布的形状"},
+    "btyd.gamma_gamma.gamma": {"en": "Gamma-Gamma gamma — scale of average spend across buyers",
+                               "zh": "Gamma-Gamma γ：客户平均消费分布的尺度"},
+    "exports.scratch": {"en": "This notebook runs on its own: its files are written to {path}",
+                        "zh": "本笔记本单独运行：导出文件写入 {path}"},
+    "reach.holdout_n": {"en": "Holdout (not contacted)", "zh": "对照组人数（未触达）"},
+    "reach.method.lagrangian": {"en": "Lagrangian method", "zh": "拉格朗日松弛法"},
+    "reach.method.milp": {"en": "mixed-integer program", "zh": "混合整数规划"},
     # exports: contact lists and the plan page (exports engineer)
     "exports.col_customer_id": {"en": "customer_id", "zh": "客户ID"},
     "exports.col_phone": {"en": "phone", "zh": "手机号"},
@@ -838,6 +935,7 @@ VALUES: dict[str, dict[str, str]] = {
     "civil_servant": {"en": "Civil servant", "zh": "公务员"},
     "retired": {"en": "Retired", "zh": "退休"},
     "self_employed": {"en": "Self-employed", "zh": "个体经营"},
+    "unknown": {"en": "Unknown", "zh": "未知"},
     "other": {"en": "Other", "zh": "其他"},
     # exports: prospects' own strategy (exports engineer)
     "prospect_first_order": {"en": "First order: newcomer offer", "zh": "首单转化：新人礼包"},

@@ -23,6 +23,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from plotly.io._base_renderers import MimetypeRenderer
 from plotly.offline import get_plotlyjs
+from plotly.subplots import make_subplots
 
 __all__ = [
     "plain_text",
@@ -34,6 +35,8 @@ __all__ = [
     "bar_figure",
     "bars_and_rate_figure",
     "budget_curve_figure",
+    "date_axis",
+    "month_labels",
     "calibration_figure",
     "funnel_figure",
     "heatmap_figure",
@@ -43,6 +46,7 @@ __all__ = [
     "sankey_figure",
     "setup_notebook",
     "share_bars_figure",
+    "small_multiples_figure",
     "treemap_figure",
     "write_plotlyjs",
 ]
@@ -121,14 +125,16 @@ def plain_text(values) -> list:
 
 def bar_figure(frame: pd.DataFrame, x: str, y: str, *, title: str, color: str | None = None,
                text: str | None = None, orientation: str = "v", xaxis_title: str | None = None,
-               yaxis_title: str | None = None, barmode: str = "group") -> go.Figure:
-    """A bar chart of ``y`` by ``x`` (one trace per value of ``color`` when given)."""
+               yaxis_title: str | None = None, barmode: str = "group",
+               name: str | None = None) -> go.Figure:
+    """A bar chart of ``y`` by ``x`` (one trace per value of ``color`` when given; ``name``
+    names the single trace otherwise, shown on hover)."""
     fig = go.Figure()
     groups = [(None, frame)] if color is None else list(frame.groupby(color, sort=False))
-    for i, (name, part) in enumerate(groups):
+    for i, (group, part) in enumerate(groups):
         xs, ys = (part[x], part[y]) if orientation == "v" else (part[y], part[x])
         fig.add_bar(x=plain_text(xs), y=plain_text(ys),
-                    name=plain_text([str(name) if name is not None else y])[0],
+                    name=plain_text([str(group) if group is not None else (name or "")])[0],
                     orientation=orientation, marker_color=PALETTE[i % len(PALETTE)],
                     text=part[text] if text else None, textposition="auto" if text else None)
     fig.update_layout(title=title, barmode=barmode, showlegend=color is not None,
@@ -150,10 +156,60 @@ def line_figure(frame: pd.DataFrame, x: str, ys: Sequence[str], *, title: str,
     return fig
 
 
+# Date ticks per language: plotly's own month names are English ("Oct 2024").
+DATE_TICKS = {"en": ("%b %Y", "%Y-%m-%d"), "zh": ("%Y年%-m月", "%Y年%-m月%-d日")}
+
+
+def date_axis(fig: go.Figure, lang: str, axis: str = "x") -> go.Figure:
+    """Date ticks and hover dates of ``axis`` in ``lang`` (``2024年10月``, not ``Oct 2024``)."""
+    ticks, hover = DATE_TICKS.get(lang, DATE_TICKS["en"])
+    update = fig.update_xaxes if axis == "x" else fig.update_yaxes
+    update(tickformat=ticks, hoverformat=hover)
+    return fig
+
+
+def month_labels(months: Sequence, lang: str) -> list[str]:
+    """Months (``"2024-10"``, dates or periods) as category labels: ``2024年10月`` in Chinese,
+    ``2024-10`` otherwise."""
+    stamps = pd.to_datetime(pd.Series([str(m) for m in months]), format="mixed")
+    if lang == "zh":
+        return [f"{d.year}年{d.month}月" for d in stamps]
+    return [f"{d:%Y-%m}" for d in stamps]
+
+
+def small_multiples_figure(panels: Sequence[tuple[str, Sequence[str], Sequence[float],
+                                                  Sequence[float]]], *, title: str | None,
+                           names: tuple[str, str], yaxis_title: str, columns: int = 2,
+                           percent: bool = True) -> go.Figure:
+    """One small bar chart per panel (``(title, labels, first, second)``), two bars per label
+    (``names``: e.g. high-value vs the other buyers), one shared legend, same y scale."""
+    rows = max(1, -(-len(panels) // columns))
+    fig = make_subplots(rows=rows, cols=columns, subplot_titles=plain_text(p[0] for p in panels),
+                        shared_yaxes=True, vertical_spacing=min(0.12, 0.5 / rows),
+                        horizontal_spacing=0.06)
+    for i, (_, labels, first, second) in enumerate(panels):
+        row, col = i // columns + 1, i % columns + 1
+        labels = plain_text(labels)
+        for j, (name, values) in enumerate(zip(names, (first, second), strict=True)):
+            fig.add_bar(x=labels, y=list(values), name=name, legendgroup=name,
+                        showlegend=i == 0, marker_color=PALETTE[j], row=row, col=col)
+    fig.update_layout(title=title, barmode="group", height=max(320, 260 * rows),
+                      legend={"orientation": "h", "y": 1.02 + 0.04 / rows, "yanchor": "bottom",
+                              "x": 1, "xanchor": "right"})
+    fig.update_yaxes(matches="y")  # one scale: panels compare at a glance
+    if percent:
+        fig.update_yaxes(tickformat=".0%")
+    for row in range(1, rows + 1):
+        fig.update_yaxes(title_text=yaxis_title, row=row, col=1)
+    return fig
+
+
 def heatmap_figure(matrix: pd.DataFrame, *, title: str, xaxis_title: str | None = None,
                    yaxis_title: str | None = None, percent: bool = False,
-                   colorscale: str = SEQUENTIAL, text_format: str | None = None) -> go.Figure:
-    """A heatmap of a frame (index → rows, columns → columns), NaN cells left blank."""
+                   colorscale: str = SEQUENTIAL, text_format: str | None = None,
+                   color_title: str | None = None) -> go.Figure:
+    """A heatmap of a frame (index → rows, columns → columns), NaN cells left blank; the
+    colour and the numbers in the cells are the frame's values (``color_title`` names them)."""
     values = matrix.to_numpy(dtype=float)
     fmt = text_format or (".0%" if percent else ",.0f")
     text = np.where(np.isnan(values), "", np.vectorize(lambda v: format(v, fmt))(
@@ -162,7 +218,8 @@ def heatmap_figure(matrix: pd.DataFrame, *, title: str, xaxis_title: str | None 
         z=values, x=plain_text(str(c) for c in matrix.columns),
         y=plain_text(str(i) for i in matrix.index),
         colorscale=colorscale, text=text, texttemplate="%{text}", hoverongaps=False,
-        colorbar={"tickformat": ".0%" if percent else None},
+        colorbar={"tickformat": ".0%" if percent else None,
+                  **({"title": {"text": color_title}} if color_title else {})},
     ))
     fig.update_layout(title=title, xaxis_title=xaxis_title, yaxis_title=yaxis_title)
     fig.update_yaxes(autorange="reversed", type="category")
@@ -229,7 +286,8 @@ def funnel_figure(labels: Sequence[str], values: Sequence[int], *, title: str) -
 
 def sankey_figure(matrix: pd.DataFrame, *, title: str, row_labels: Sequence[str],
                   col_labels: Sequence[str], before: str, after: str) -> go.Figure:
-    """A Sankey diagram of a transition matrix (rows: before, columns: after)."""
+    """A Sankey diagram of a transition matrix (rows: before, columns: after). A category has
+    one colour on both sides (by its code in the matrix, whatever its position)."""
     n_rows = len(matrix.index)
     sources, targets, values = [], [], []
     for i, _ in enumerate(matrix.index):
@@ -239,8 +297,10 @@ def sankey_figure(matrix: pd.DataFrame, *, title: str, row_labels: Sequence[str]
                 sources.append(i)
                 targets.append(n_rows + j)
                 values.append(v)
-    colours = [PALETTE[i % len(PALETTE)] for i in range(n_rows)]
-    col_colours = [PALETTE[i % len(PALETTE)] for i in range(len(matrix.columns))]
+    codes = list(dict.fromkeys([str(c) for c in matrix.index] + [str(c) for c in matrix.columns]))
+    colour_of = {code: PALETTE[k % len(PALETTE)] for k, code in enumerate(codes)}
+    colours = [colour_of[str(c)] for c in matrix.index]
+    col_colours = [colour_of[str(c)] for c in matrix.columns]
     fig = go.Figure(go.Sankey(
         node={"label": plain_text([f"{x} ({before})" for x in row_labels]
                                   + [f"{x} ({after})" for x in col_labels]),

@@ -15,7 +15,7 @@ import pandas as pd
 
 from custops import plots
 from custops.features import numeric
-from custops.labels import WEEKDAYS, t, value_label, value_labels
+from custops.labels import LABELS, WEEKDAYS, t, value_label, value_labels
 from custops.sections import Section, pct
 
 __all__ = [
@@ -56,7 +56,7 @@ def data_quality_section(summary: dict[str, Any], lang: str = "en") -> Section:
         if info is None:
             continue
         rows.append({
-            t("dq.table", lang): name,
+            t("dq.table", lang): t(f"table.{name}", lang) if f"table.{name}" in LABELS else name,
             t("dq.rows_read", lang): info.get("rows_read", 0),
             t("dq.rows_kept", lang): info.get("rows_kept", 0),
             t("dq.rows_rejected", lang): info.get("rows_rejected", 0),
@@ -130,6 +130,7 @@ def customer_base_section(features: pd.DataFrame, months: pd.DataFrame, lang: st
         names=[t("monthly.new", lang), t("monthly.active", lang)],
         yaxis_title=t("customers", lang),
     )
+    plots.date_axis(fig, lang)
     return Section(t("base.title", lang), text=t("base.text", lang, **base), tables=[table],
                    figures=[fig], data={"base": base, "monthly": monthly})
 
@@ -233,7 +234,7 @@ def attributes_section(features: pd.DataFrame, lang: str = "en", *, top_share: f
     """High-value buyers vs the rest across attributes and behaviour ("learn needs from
     behaviour")."""
     high = high_value_flag(features, top_share=top_share)
-    figures, standouts, profiles = [], [], {}
+    panels, standouts, profiles = [], [], {}
     for attribute in attributes:
         source = "age" if attribute == "age_band" else attribute
         if source not in features or features[source].isna().all():
@@ -244,16 +245,7 @@ def attributes_section(features: pd.DataFrame, lang: str = "en", *, top_share: f
         labels = value_labels(prof["value"], lang)
         if attribute == "city_tier":
             labels = [f"T{v}" if v != "unknown" else t("unknown", lang) for v in prof["value"]]
-        long = pd.concat([
-            pd.DataFrame({"value": labels, "share": prof["share_high"],
-                          "group": t("high_value", lang)}),
-            pd.DataFrame({"value": labels, "share": prof["share_rest"], "group": t("rest", lang)}),
-        ])
-        fig = plots.bar_figure(long, "value", "share", color="group",
-                               title=t("attr.title", lang, attribute=name),
-                               yaxis_title=t("customer_share", lang))
-        fig.update_yaxes(tickformat=".0%")
-        figures.append(fig)
+        panels.append((name, labels, prof["share_high"], prof["share_rest"]))
         notable = prof[(prof["index"] >= 1.2) & (prof["share_high"] >= 0.05)
                        & (prof["value"] != "unknown")]
         for _, row in notable.iterrows():
@@ -263,7 +255,14 @@ def attributes_section(features: pd.DataFrame, lang: str = "en", *, top_share: f
     standouts.sort(key=lambda item: -item[0])
     text = (t("attr.text", lang, items=", ".join(s for _, s in standouts[:5])) if standouts
             else t("attr.none", lang))
-    return Section(t("attr.title", lang, attribute="…"), text=text, figures=figures,
+    # One attribute (a dashboard view) is one chart titled by it; several are small multiples.
+    title = (t("attr.title", lang, attribute=panels[0][0]) if len(panels) == 1
+             else t("attr.figure_title", lang))
+    figures = [plots.small_multiples_figure(
+        panels, title=title, names=(t("high_value", lang), t("rest", lang)),
+        yaxis_title=t("customer_share", lang), columns=1 if len(panels) == 1 else 2)
+    ] if panels else []
+    return Section(t("attr.section_title", lang), text=text, figures=figures,
                    data={"profiles": {k: v.to_dict("records") for k, v in profiles.items()}})
 
 
@@ -323,10 +322,11 @@ def cohort_section(months: pd.DataFrame, as_of: dt.date, lang: str = "en", *,
     if matrix.empty:
         return Section(t("cohort.title", lang))
     rates = matrix.drop(columns="size")
+    rates.index = plots.month_labels(rates.index, lang)
+    weights = matrix["size"].set_axis(rates.index)
     heat = plots.heatmap_figure(rates.drop(columns=0), title=t("cohort.title", lang),
                                 xaxis_title=t("cohort.x", lang), yaxis_title=t("cohort.y", lang),
                                 percent=True)
-    weights = matrix["size"]
     mean_curve = {int(k): float(np.nansum(rates[k] * weights) / weights[rates[k].notna()].sum())
                   for k in rates.columns if rates[k].notna().any()}
     curve = pd.DataFrame({"k": list(mean_curve), "retention": list(mean_curve.values())})
@@ -353,6 +353,7 @@ def repurchase_section(curve: pd.DataFrame, lang: str = "en", *, window_days: in
                 for k in curve["order_days"]]
     fig = plots.bar_figure(curve.assign(label=x_labels, text=curve["p_repeat"].map(pct)),
                            "label", "p_repeat", text="text", title=t("repurchase.title", lang),
+                           name=t("repurchase.y", lang, days=window_days),
                            xaxis_title=t("repurchase.x", lang),
                            yaxis_title=t("repurchase.y", lang, days=window_days))
     fig.update_yaxes(tickformat=".0%")
@@ -412,7 +413,8 @@ def channel_section(features: pd.DataFrame, lang: str = "en", *, active_days: in
         t("chan.value", lang): quality["revenue_per_user"].round(1),
     })
     fig = plots.bar_figure(quality.assign(name=names), "name", "retained_users",
-                           title=t("chan.title", lang), yaxis_title=t("chan.retained", lang))
+                           title=t("chan.title", lang), yaxis_title=t("chan.retained", lang),
+                           name=t("chan.retained", lang))
     best, worst = quality.loc[quality["retention"].idxmax()], quality.loc[
         quality["retention"].idxmin()]
     text = t("chan.text", lang, retained=quality["retained_users"].sum(),

@@ -23,7 +23,7 @@ from custops import plots
 from custops.errors import DataError
 from custops.exports import EXCEL_ROWS_PER_SHEET
 from custops.features import activity_hour_matrix, build_features, join_by_customer
-from custops.labels import t, value_label
+from custops.labels import LABELS, t, value_label
 from custops.models import assignment, experiment
 from custops.models.classifier import sample_rows
 from custops.models.uplift import (
@@ -623,7 +623,9 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
     text = t("reach.plan_text", lang, contacts=int(tot["contacts"]), cost=float(tot["cost"]),
              budget=params.budget, revenue=float(tot["expected_incremental_revenue"]),
              roi=float(tot["roi"]) if pd.notna(tot["roi"]) else 0.0,
-             gap=max(reach_plan.result.gap, 0.0), method=reach_plan.result.method,
+             gap=max(reach_plan.result.gap, 0.0),
+             method=t(f"reach.method.{reach_plan.result.method}", lang)
+             if f"reach.method.{reach_plan.result.method}" in LABELS else reach_plan.result.method,
              n_control=h["n_control"], share=h["share"],
              mde=h["minimum_detectable_effect"] if pd.notna(h["minimum_detectable_effect"])
              else 0.0, baseline=h["baseline_rate"])
@@ -706,7 +708,7 @@ def readout_section(results: pd.DataFrame, lang: str = "en"):
     table = pd.DataFrame({
         t("reach.campaign", lang): results["campaign_id"],
         t("reach.contacts", lang): results["n_treatment"].astype("int64"),
-        "n (control)": results["n_control"].astype("int64"),
+        t("reach.holdout_n", lang): results["n_control"].astype("int64"),
         t("reach.rates", lang): [f"{a:.1%} / {b:.1%}" for a, b in
                                  zip(results["rate_treatment"], results["rate_control"],
                                      strict=True)],

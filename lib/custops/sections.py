@@ -11,11 +11,13 @@ from typing import Any
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 from IPython.display import HTML, Markdown, display
 
 from custops.labels import t
 
-__all__ = ["Section", "pct", "show_not_computed", "table_html"]
+__all__ = ["Section", "intro", "not_computed", "pct", "show_not_computed", "table_html",
+           "untitled_below"]
 
 
 @dataclass
@@ -27,22 +29,60 @@ class Section:
     figures: list[go.Figure] = field(default_factory=list)
     tables: list[pd.DataFrame] = field(default_factory=list)
     data: dict[str, Any] = field(default_factory=dict)
+    level: int = 3  # heading level (1: a report's own heading)
 
     def display(self) -> None:
         """Show heading, tables, figures and text in a notebook (JupyterLab, papermill, Voila)."""
 
-        display(Markdown(f"### {self.title}"))
+        display(Markdown(f"{'#' * self.level} {self.title}"))
         for table in self.tables:
             display(HTML(table_html(table)))
         for fig in self.figures:
-            fig.show()
+            untitled_below(fig, self.title).show()
         if self.text:
             display(Markdown(self.text))
 
 
+    def outputs(self) -> list[dict[str, Any]]:
+        """The same as notebook ``display_data`` outputs (an output area can be given them
+        from a widget callback or another thread, where ``display`` would not reach it)."""
+        def output(data: dict[str, Any]) -> dict[str, Any]:
+            return {"output_type": "display_data", "data": data, "metadata": {}}
+
+        plotly_mime = pio.renderers["plotly_mimetype"]
+        shown = [output({"text/markdown": f"{'#' * self.level} {self.title}"})]
+        shown += [output({"text/html": table_html(table)}) for table in self.tables]
+        shown += [output(plotly_mime.to_mimebundle(untitled_below(fig, self.title).to_dict()))
+                  for fig in self.figures]
+        if self.text:
+            shown.append(output({"text/markdown": self.text}))
+        return shown
+
+
+def untitled_below(fig: go.Figure, heading: str) -> go.Figure:
+    """The figure without its title when the title only repeats the heading above it (a
+    dashboard view shows the same figure alone, titled)."""
+    if (fig.layout.title.text or "").strip() != heading.strip():
+        return fig
+    shown = go.Figure(fig)
+    shown.update_layout(title=None, margin={"t": 30})
+    return shown
+
+
+def intro(name: str, lang: str = "en") -> Section:
+    """A report's heading and what it answers, in ``lang`` (labels ``notebook.<name>``,
+    ``intro.<name>``): a markdown cell could only hold both languages."""
+    return Section(t(f"notebook.{name}", lang), text=t(f"intro.{name}", lang), level=1)
+
+
+def not_computed(reason: Exception | str, lang: str = "en") -> Section:
+    """What stands in a section's place when its step could not run on this data."""
+    return Section(t("not_computed", lang), text=str(reason))
+
+
 def show_not_computed(reason: Exception | str, lang: str = "en") -> None:
     """Say in a section's place that its step could not run on this data, and why."""
-    display(Markdown(f"### {t('not_computed', lang)}\n\n{reason}"))
+    not_computed(reason, lang).display()
 
 
 def table_html(table: pd.DataFrame, max_rows: int = 30) -> str:

@@ -16,7 +16,7 @@ from sklearn.cluster import KMeans
 
 from custops import plots
 from custops.errors import NotComputable, ParameterError
-from custops.labels import focus, t, value_label
+from custops.labels import LABELS, focus, t, value_label
 from custops.models.threads import openmp_threads
 from custops.sections import Section
 
@@ -30,6 +30,8 @@ __all__ = [
     "TIERS",
     "SegmentParams",
     "behaviour_clusters",
+    "cluster_name",
+    "cluster_names",
     "clusters_section",
     "customer_classes",
     "describe_cluster",
@@ -433,7 +435,8 @@ def rfm_section(features: pd.DataFrame, segments: pd.DataFrame,
         index=range(5, 0, -1), columns=range(1, 6))
     heat = plots.heatmap_figure(counts, title=t("seg.scores_title", lang),
                                 xaxis_title=t("seg.r_score", lang),
-                                yaxis_title=t("seg.f_score", lang))
+                                yaxis_title=t("seg.f_score", lang),
+                                color_title=t("customers", lang))
     by = summary.set_index("segment")
     top = by["customers"].idxmax()
     iv = by.loc["important_value"] if "important_value" in by.index else None
@@ -516,24 +519,51 @@ def describe_cluster(profile_row: pd.Series, lang: str = "en", *, high: float = 
     return ", ".join(words[:3]) if words else t("cluster.average", lang)
 
 
+def cluster_name(profile_row: pd.Series, lang: str = "en", *, high: float = 1.3,
+                 low: float = 0.7, parts: int = 2) -> str:
+    """A short name for one cluster from what sets it apart most (e.g. "高频低客单",
+    "frequent, small basket"): its ``parts`` strongest departures from the average buyer."""
+    ratios = profile_row.drop(labels=["customers"], errors="ignore").astype(float).dropna()
+    strength = ratios.map(lambda r: abs(np.log(max(r, 1e-6))))
+    words = []
+    for feature in strength.sort_values(ascending=False).index:
+        ratio = ratios[feature]
+        key = f"cname.{feature}.{'high' if ratio >= high else 'low'}"
+        if (ratio >= high or ratio <= low) and key in LABELS:
+            words.append(t(key, lang))
+        if len(words) == parts:
+            break
+    return ("" if lang == "zh" else ", ").join(words) if words else t("cname.average", lang)
+
+
+def cluster_names(profile: pd.DataFrame, lang: str = "en") -> list[str]:
+    """:func:`cluster_name` for each cluster of a profile, made unique with the cluster's
+    number where two would read the same."""
+    names = [cluster_name(row, lang) for _, row in profile.iterrows()]
+    return [f"{n} ({int(i)})" if names.count(n) > 1 else n
+            for n, i in zip(names, profile.index, strict=True)]
+
+
 def clusters_section(features: pd.DataFrame, labels: pd.Series, lang: str = "en"):
     """Behavioural clusters (``labels``, one per customer: the ``cluster`` column of the
     segments, from :func:`behaviour_clusters`) with sizes, descriptions and a profile heat map."""
     _, profile = behaviour_clusters(features, labels=labels)
     if profile.empty:
         raise NotComputable("behavioural clusters: no buyers to cluster")
+    names = cluster_names(profile, lang)
     table = pd.DataFrame({
-        t("seg.cluster", lang): profile.index.astype(int),
+        t("seg.cluster", lang): names,
         t("customers", lang): profile["customers"].astype("int64"),
         t("seg.description", lang): [describe_cluster(row, lang) for _, row in profile.iterrows()],
     })
     rel = profile.drop(columns="customers")
     rel.columns = [t(f"feat.{c}", lang) for c in rel.columns]
-    rel.index = [f"{t('seg.cluster', lang)} {i}" for i in rel.index]
-    fig = plots.heatmap_figure(rel, title=t("seg.cluster_title", lang), text_format=".2f",
-                               colorscale="RdBu_r")
+    rel.index = names
+    fig = plots.heatmap_figure(rel, title=t("seg.cluster_profile", lang), text_format=".2f",
+                               colorscale="RdBu_r", color_title=t("seg.cluster_ratio", lang))
     return Section(t("seg.cluster_title", lang), tables=[table], figures=[fig],
-                   data={"profiles": profile.reset_index().to_dict("records")})
+                   data={"profiles": profile.reset_index().to_dict("records"),
+                         "names": names})
 
 
 def migration_section(before: pd.DataFrame, after: pd.DataFrame, *, column: str,

@@ -22,9 +22,11 @@ def landing(run_dir: str = "", data_dir: str = "data/sample") -> None:
     run = finished_run(run_dir or os.environ.get(RUN_DIR_ENV, ""))
     items = []
     for name in available_notebooks():
-        items.append(f'<li style="margin:10px 0;font-size:1.15em"><a href="{name}.ipynb">'
+        # Each link opens the dashboard in its own language (the page reads ``?lang=``).
+        items.append(f'<li style="margin:10px 0;font-size:1.15em">'
+                     f'<a href="{name}.ipynb?lang=en" lang="en">'
                      f'{html.escape(notebook_title(name, "en"))}</a> · '
-                     f'<a href="{name}.ipynb" lang="zh">'
+                     f'<a href="{name}.ipynb?lang=zh" lang="zh">'
                      f'{html.escape(notebook_title(name, "zh"))}</a></li>')
     lines = []
     for lang in ("en", "zh"):

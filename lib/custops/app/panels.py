@@ -229,6 +229,8 @@ class Panel:
         for control in self.controls():
             control.observe(self.refresh, "value")
         self.language.observe(self._switch_language, "value")
+        if hasattr(ctx, "on_language"):
+            ctx.on_language(self._follow_language)
         self.reset.on_click(self._reset)
         filters = [*self.dropdowns.values()] + ([self.range] if self.range is not None else [])
         self.widget = widgets.VBox([
@@ -348,6 +350,12 @@ class Panel:
         self.lang = check_lang(change["new"])
         self._relabel()
         self.refresh()
+        if hasattr(self.ctx, "relabel"):  # the report below the panel follows
+            self.ctx.relabel(self.lang)
+
+    def _follow_language(self, lang: str) -> None:
+        """The page changed language (its address asked for one): the switch follows."""
+        self.language.value = lang
 
     def _reset(self, *_) -> None:
         self._muted = True

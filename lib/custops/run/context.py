@@ -14,23 +14,26 @@ import json
 import os
 import tempfile
 import threading
+import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import ibis
+import ipywidgets as widgets
 import pandas as pd
+from IPython.display import display
 
 from custops import io
 from custops.churn import ChurnParams
 from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import mask_phones
 from custops.features import build_feature_snapshots, build_features, to_date
-from custops.labels import check_lang
+from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
 from custops.run import catalog
-from custops.sections import Section, show_not_computed
+from custops.sections import not_computed
 from custops.segment import SegmentParams
 
 __all__ = ["RUN_DIR_ENV", "RunContext", "StoredDataset", "open_run", "published_parameters",
@@ -75,8 +78,12 @@ class RunContext:
     _snapshots: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False)
     _pending: dict[str, Future] = field(default_factory=dict, repr=False)
     _worker: ThreadPoolExecutor | None = field(default=None, repr=False)
+    _scratch_exports: Path | None = field(default=None, repr=False)
     _data_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _health: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    interactive: bool = False  # JupyterLab, Voila: sections can be drawn again in a language
+    _shown: list[tuple[Any, str, Any]] = field(default_factory=list, repr=False)
+    _language_listeners: list[Any] = field(default_factory=list, repr=False)
 
     # -- parameters ------------------------------------------------------------------------
     @property
@@ -161,24 +168,68 @@ class RunContext:
             else []
         return stored + [e for e in self._health if e not in stored]
 
-    def show(self, make, step: str = "") -> Section | None:
-        """Display the section ``make()`` builds ; a step that
-        cannot run on this data is said in its place and recorded as a warning of the run."""
+    def show(self, make, step: str = "") -> None:
+        """Display the section ``make()`` builds (``make`` reads ``ctx.lang`` when called; it
+        may also display by itself and return None); a step that cannot run on this data is
+        said in its place and recorded as a warning of the run. Returns nothing, so a cell
+        ending with it shows the section and no ``Section(...)`` text after it.
+
+        On an interactive page the section is drawn into an output area that
+        :meth:`relabel` draws again in another language: the language switch translates the
+        whole page, not only its top panel."""
+        if not self.interactive:
+            self._draw(make, step)
+            return
+        area = widgets.Output()
+        area.add_class("custops-section")
+        area.outputs = tuple(self._draw(make, step, outputs=True))
+        display(area)
+        self._shown.append((make, step, area))
+
+    def _draw(self, make, step: str, *, record: bool = True, outputs: bool = False
+              ) -> list[dict[str, Any]]:
+        """Build the section; display it, or (``outputs``) return it as notebook outputs."""
         try:
             section = make()
         except NotComputable as exc:
-            self.warn(step, "not_computed", reason=str(exc))
-            show_not_computed(exc, self.lang)
-            return None
+            if record:
+                self.warn(step, "not_computed", reason=str(exc))
+            section = not_computed(exc, self.lang)
+        if section is None:
+            return []
+        if outputs:
+            return section.outputs()
         section.display()
-        return section
+        return []
+
+    def relabel(self, lang: str) -> None:
+        """Put the whole page into ``lang``: every section shown with :meth:`show` is drawn
+        again, and every listener (the panel's language switch) is told."""
+        lang = check_lang(lang)
+        if lang == self.lang:
+            return
+        self.lang = lang
+        for listener in list(self._language_listeners):
+            listener(lang)
+        for make, step, area in self._shown:  # outputs, not display: works from callbacks
+            area.outputs = tuple(self._draw(make, step, record=False, outputs=True))
+
+    def on_language(self, listener) -> None:
+        """Call ``listener(lang)`` whenever :meth:`relabel` changes the page's language."""
+        self._language_listeners.append(listener)
 
     def exports_dir(self) -> Path:
         """Where contact lists go: ``<run_dir>/exports``; for a notebook run on its own, or a
-        dashboard reading a published report, a scratch folder in the system's temp folder."""
+        dashboard reading a published report, a new temporary folder (never the checkout).
+        A notebook run on its own prints that folder's path the first time it is made (a
+        dashboard's managers download their lists from the page instead)."""
         if self.run_dir is not None and not self.read_only:
             return self.run_dir / "exports"
-        return Path(tempfile.gettempdir()) / "custops-exports"
+        if self._scratch_exports is None:
+            self._scratch_exports = Path(tempfile.mkdtemp(prefix="custops-exports-"))
+            if not self.read_only:
+                print(t("exports.scratch", self.lang, path=self._scratch_exports), flush=True)
+        return self._scratch_exports
 
     # -- data ------------------------------------------------------------------------------
     def dataset(self):
@@ -272,6 +323,8 @@ class RunContext:
         if clean is None or in_memory:
             return self.dataset(), None
         con = ibis.duckdb.connect()
+        # DuckDB draws a progress widget in notebooks: a static report shows its text instead.
+        con.raw_sql("SET enable_progress_bar = false")
         paths = {name: self.parquet_table(name) for name in FEATURE_TABLES}
         return {name: con.read_parquet(path, table_name=name)
                 for name, path in paths.items() if path is not None}, con
@@ -400,6 +453,34 @@ def published_parameters(run_dir: Path) -> dict[str, Any]:
                         "report again") from exc
 
 
+def requested_lang() -> str | None:
+    """The language a dashboard page's address asks for (``?lang=zh``), when Voila has told
+    the kernel (``QUERY_STRING``); None otherwise."""
+    query = urllib.parse.parse_qs(os.environ.get("QUERY_STRING") or "")
+    lang = (query.get("lang") or [""])[0]
+    return lang if lang in LANGS else None
+
+
+def _follow_request_language(ctx: RunContext) -> None:
+    """A preheated Voila kernel runs its notebook before anyone asks for the page: once the
+    request comes, put the page into the language its address asks for."""
+    try:
+        from voila.utils import wait_for_request  # noqa: PLC0415 - only inside Voila
+    except ImportError:
+        return
+
+    def follow() -> None:
+        try:
+            wait_for_request()
+        except Exception:  # noqa: BLE001 - the page then stays in the run's language
+            return
+        lang = requested_lang()
+        if lang is not None:
+            ctx.relabel(lang)
+
+    threading.Thread(target=follow, name="custops-page-language", daemon=True).start()
+
+
 def open_run(namespace: dict[str, Any] | None = None, **parameters: Any) -> RunContext:
     """Open a run from a notebook's parameters: ``open_run(globals())`` takes every run
     parameter (:data:`custops.run.catalog.DEFAULTS`) the notebook defines or papermill
@@ -412,7 +493,8 @@ def open_run(namespace: dict[str, Any] | None = None, **parameters: Any) -> RunC
     A dashboard shows a published report as that run made it: when the report is read (not
     written), the parameters the run was given (``manifest.json``; e.g. ``-p rfm_cut
     median``) replace the notebook's own, in the context and in ``namespace``. The page
-    language, folders and ``interactive`` stay the page's own.
+    folders and ``interactive`` stay the page's own. The page speaks the run's language
+    unless its address asks for another (``?lang=zh``: the landing page's links).
     """
     namespace = namespace if namespace is not None else {}
     known = set(catalog.DEFAULTS) | {"run_dir"}
@@ -430,6 +512,12 @@ def open_run(namespace: dict[str, Any] | None = None, **parameters: Any) -> RunC
             values[key] = value
             if key in namespace:
                 namespace[key] = value
+    asked = requested_lang()
+    page_lang = asked or (published.get("lang") if read_only else None)
+    if page_lang in LANGS:
+        values["lang"] = page_lang
+        if "lang" in namespace:
+            namespace["lang"] = page_lang
     as_of = values["as_of"]
     # A published report is read from the tables it stored: its data folder need not exist
     # where the dashboard runs. The resolved path is what the artifacts' fingerprints record.
@@ -445,7 +533,10 @@ def open_run(namespace: dict[str, Any] | None = None, **parameters: Any) -> RunC
         mapping=values["mapping"] or None,
         tz=values["tz"],
         params=values,
+        interactive=bool(namespace.get("interactive", False)),
     )
+    if ctx.interactive and read_only and os.environ.get("VOILA_PREHEAT") == "True":
+        _follow_request_language(ctx)
     if ctx.as_of is None:
         ctx.as_of = ctx.stored_as_of()  # an earlier notebook of this run fixed it
         if ctx.as_of is None:

@@ -33,6 +33,7 @@ from nbconvert import HTMLExporter
 
 from custops.errors import ParameterError, RunError
 from custops.io import DEFAULT_TZ
+from custops.kernel_logging import kernel_arguments
 from custops.labels import LABELS, health_words, t
 from custops.plots import write_plotlyjs
 from custops.run import catalog, digest
@@ -120,6 +121,10 @@ def export_html(notebook_path: Path, html_path: Path) -> int:
     nb = nbformat.read(notebook_path, as_version=4)
     # Widget state would add a second copy of the JS libraries and cannot render offline.
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:  # a widget (e.g. DuckDB's progress bar) cannot draw on a static page
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if "application/vnd.jupyter.widget-view+json"
+                            not in o.get("data", {})]
     body, _ = exporter.from_notebook_node(nb)
     body = _ONLINE_SCRIPT.sub("", body)
     html_path.write_text(body, encoding="utf-8")
@@ -295,6 +300,7 @@ def run_report(
             papermill.execute_notebook(
                 str(notebooks_dir() / f"{name}.ipynb"), str(executed), parameters=parameters,
                 kernel_name=KERNEL, progress_bar=False, cwd=str(notebooks_dir()),
+                extra_arguments=kernel_arguments(),  # quiet kernels (no TCP warning)
                 **({"km": kernel} if kernel is not None else {}),
             )
         except Exception as exc:  # papermill raises PapermillExecutionError and others
@@ -396,7 +402,8 @@ def _start_kernel(cwd: Path):
 
 
     async def start(manager) -> None:
-        await manager.start_kernel(cwd=str(cwd), env=kernel_env())
+        await manager.start_kernel(cwd=str(cwd), env=kernel_env(),
+                                   extra_arguments=kernel_arguments())
         client = manager.client()
         client.start_channels()
         try:

@@ -1,0 +1,219 @@
+"""A Chinese run speaks Chinese: every report of ``custops report --lang zh`` on the sample is
+searched for Latin-alphabet words (``latin_words``: text nodes, figure titles, axes, ticks,
+legends, hover, tables, ``index.html``); runs are quiet; notebooks run alone keep their files
+out of the checkout; the numbers the 03 lists show read without gaps."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from custops import churn
+from custops.kernel_logging import TCP_WARNING
+from custops.run import context
+from custops.run import runner as report
+from latin_words import (
+    ALLOWED,
+    export_texts,
+    figure_texts,
+    findings,
+    html_text,
+    latin_words,
+    notebook_texts,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample"
+
+
+# -- the checker itself ------------------------------------------------------------------------
+
+def test_latin_words_are_found_and_the_allow_list_is_not():
+    assert latin_words("下单高峰在 Oct 2024，P(alive) ≥ 0.5") == ["Oct", "alive"]
+    assert latin_words("BG/NBD 与 RFM 规则（AUC 0.90），ROI 3.2 倍，VIP 客户") == []
+    # ids, file names and single letters (R/F/M scores, A–D grades) are not words
+    assert latin_words("客户 C000123 见 exports/churn_at_risk.csv；R 评分 5，A级") == []
+    assert latin_words("n (control)") == ["control"]
+    assert latin_words("见 artifacts/ 文件夹") == []  # a folder's name
+    assert all(reason for reason in ALLOWED.values())
+
+
+def test_figures_are_read_everywhere_text_shows():
+    fig = {"layout": {"title": {"text": "留存 retention"}, "xaxis": {"title": {"text": "月"}},
+                      "annotations": [{"text": "top 1%"}]},
+           "data": [{"type": "bar", "name": "p_repeat", "x": ["unknown", "男"], "y": [1, 2],
+                     "hovertemplate": "%{x}: %{y} orders<extra></extra>"},
+                    {"type": "scatter", "x": ["2024-10-01", "2024-11-01"], "y": [1, 2]}]}
+    words = sorted(w for _, text in figure_texts(fig) for w in latin_words(text))
+    assert {"retention", "top", "repeat", "unknown", "orders"} <= set(words)
+    # a date axis without a Chinese tick format draws "Oct 2024"
+    assert any("month names" in text for _, text in figure_texts(fig))
+    fig["layout"]["xaxis"]["tickformat"] = "%Y年%-m月"
+    assert not any("month names" in text for _, text in figure_texts(fig))
+
+
+def test_html_text_skips_scripts_and_code():
+    page = ("<html><head><style>body{color:red}</style></head><body><h1>报告</h1>"
+            "<script>Plotly.newPlot()</script><p>数据 <code>sample</code> finished</p>")
+    assert html_text(page) == ["报告", "数据", "finished"]
+
+
+# -- a full Chinese run ------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def zh_run(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("zh") / "run"
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "custops"), "report", "--data", str(SAMPLE), "--out",
+         str(out), "--lang", "zh"], capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out.joinpath("stderr.txt").write_text(result.stderr, encoding="utf-8")
+    return out
+
+
+@pytest.mark.slow
+def test_a_chinese_run_has_no_english_word_in_any_report(zh_run):
+    found = []
+    for notebook in sorted(zh_run.glob("0*.ipynb")):
+        found += findings(notebook_texts(notebook))
+        page = (zh_run / f"{notebook.stem}.html").read_text("utf-8")
+        found += findings((f"{notebook.stem}.html", text) for text in html_text(page))
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.slow
+def test_a_chinese_runs_index_page_has_no_english_word(zh_run):
+    page = (zh_run / "index.html").read_text("utf-8")
+    found = findings(("index.html", text) for text in html_text(page))
+    assert not found, "\n".join(found)
+
+
+@pytest.mark.slow
+def test_a_chinese_run_opens_each_report_with_its_chinese_heading(zh_run):
+    for name in report.available_notebooks():
+        nb = json.loads((zh_run / f"{name}.ipynb").read_text("utf-8"))
+        shown = [o for c in nb["cells"] for o in c.get("outputs", [])
+                 if "text/markdown" in o.get("data", {})]
+        first = "".join(shown[0]["data"]["text/markdown"])
+        assert first.startswith(f"# {report.notebook_title(name, 'zh')}")
+
+
+@pytest.mark.slow
+def test_runs_are_quiet_on_stderr(zh_run):
+    assert TCP_WARNING not in (zh_run / "stderr.txt").read_text("utf-8")
+
+
+def _kernel_stderr(arguments: str) -> str:
+    code = ("import asyncio\n"
+            "from jupyter_client.manager import AsyncKernelManager\n"
+            "from custops.kernel_logging import kernel_arguments\n"
+            "async def main():\n"
+            "    km = AsyncKernelManager(kernel_name='python3')\n"
+            f"    await km.start_kernel(extra_arguments={arguments})\n"
+            "    client = km.client(); client.start_channels()\n"
+            "    await client.wait_for_ready(timeout=60)\n"
+            "    await client.execute_interactive(\"import logging; logging.getLogger("
+            "'IPKernelApp').warning('another warning')\", timeout=30)\n"
+            "    client.stop_channels(); await km.shutdown_kernel(now=True)\n"
+            "asyncio.run(main())\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120).stderr
+
+
+def test_kernels_drop_only_the_tcp_warning():
+    quiet = _kernel_stderr("kernel_arguments()")
+    assert TCP_WARNING not in quiet and "another warning" in quiet
+    assert TCP_WARNING in _kernel_stderr("[]")  # what a kernel says without them
+
+
+def test_a_notebook_run_alone_writes_its_files_to_a_temporary_folder(capsys):
+    ctx = context.open_run(data_dir=str(SAMPLE), lang="zh")
+    folder = ctx.exports_dir()
+    assert folder.is_dir() and not folder.resolve().is_relative_to(ROOT)
+    assert str(folder) in capsys.readouterr().out
+    assert ctx.exports_dir() == folder and capsys.readouterr().out == ""  # said once
+    run = context.open_run(data_dir=str(SAMPLE), run_dir=str(folder / "run"))
+    assert run.exports_dir() == folder / "run" / "exports"
+
+
+# -- numbers that read right -------------------------------------------------------------------
+
+def _scores(bands: list[str]) -> pd.DataFrame:
+    n = len(bands)
+    frame = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(n)],
+        "risk_band": bands,
+        "status": ["churned" if b == "already_churned" else "active" for b in bands],
+        "churn_probability": np.linspace(0.9, 0.1, n),
+        "value_at_stake": np.linspace(900, 100, n),
+        "expected_value": np.linspace(900, 100, n),
+        "reason": "overdue:days=45,gap=30",
+        "strategy": "recall_low_cost",
+        "value_tier": "small",
+        "lifecycle_stage": "decline",
+    })
+    frame.insert(1, "priority_rank", frame.groupby("status").cumcount().to_numpy() + 1)
+    return frame
+
+
+def test_the_priority_and_recall_lists_rank_without_gaps():
+    # Low-risk buyers rank between the at-risk ones in the scores: the list leaves them out.
+    bands = ["low_risk", "high_risk", "low_risk", "medium_risk", "high_risk", "already_churned",
+             "already_churned"]
+    scores = _scores(bands)
+    listed = churn.priority_section(scores, "zh").tables[0]
+    assert listed["#"].tolist() == [1, 2, 3]
+    assert listed.iloc[:, 1].tolist() == ["c1", "c3", "c4"]
+    recall = churn.recall_section(scores, "zh").tables[0]
+    assert recall["#"].tolist() == [1, 2]
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(strict=True, reason="exports (another engineer's, in progress): the default "
+                   "campaign id 'reach' is printed on the plan page")
+def test_exports_of_a_chinese_run_have_no_english_word(zh_run):
+    found = findings(export_texts(zh_run / "exports"))
+    assert not found, "\n".join(found)
+
+
+def test_the_language_switch_draws_the_whole_page_again(monkeypatch):
+    """On an interactive page every section shown with ``ctx.show`` is drawn again in the
+    new language; listeners (the panel's switch) follow; a static report draws once."""
+    from custops import profile, sections
+
+    shown = []
+    monkeypatch.setattr(context, "display", shown.append)
+    ctx = context.open_run({"interactive": True}, data_dir=str(SAMPLE))
+    assert ctx.lang == "en" and ctx.interactive
+    summary = {"tables": {"orders": {"rows_read": 3, "rows_kept": 2, "rows_rejected": 1}}}
+    ctx.show(lambda: sections.intro("01_profile", ctx.lang))
+    ctx.show(lambda: profile.data_quality_section(summary, ctx.lang))
+    heard = []
+    ctx.on_language(heard.append)
+    areas = shown[-2:]
+
+    def text(area):
+        return json.dumps(area.outputs, ensure_ascii=False)
+
+    assert "Customer profile" in text(areas[0]) and "orders" in text(areas[1])
+    ctx.relabel("zh")
+    assert heard == ["zh"] and ctx.lang == "zh"
+    assert "用户画像" in text(areas[0]) and "Customer profile" not in text(areas[0])
+    assert "订单" in text(areas[1]) and not latin_words(
+        " ".join(o["data"].get("text/markdown", "") for o in areas[1].outputs))
+    ctx.relabel("zh")
+    assert heard == ["zh"]  # no change, nothing to tell
+
+
+def test_a_page_opens_in_the_language_its_address_asks_for(monkeypatch):
+    monkeypatch.setenv("QUERY_STRING", "lang=zh&x=1")
+    assert context.requested_lang() == "zh"
+    assert context.open_run({"lang": "en"}, data_dir=str(SAMPLE)).lang == "zh"
+    monkeypatch.setenv("QUERY_STRING", "lang=fr")
+    assert context.requested_lang() is None
