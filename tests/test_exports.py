@@ -1,18 +1,27 @@
-"""Exports: what leaves a run for operators' tools (phones masked, text neutralized)."""
+"""Exports: the channel lists carry what each tool needs (full contact keys from the data, send
+date and time, words in the run's language), nothing else keeps a full contact key, and no text
+a spreadsheet would run."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import re
+import stat
 from pathlib import Path
 
 import numpy as np
 import openpyxl
 import pandas as pd
+import pytest
 
-from custops import exports
-from custops.exports import mask_phones
+from custops import exports, rules
+from custops.exports import mask_contacts, mask_emails, mask_ids, mask_phones
+from custops.run import catalog, context
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+SEND = dt.date(2026, 10, 1)
 
 
 def test_phones_are_masked_or_dropped():
@@ -20,6 +29,20 @@ def test_phones_are_masked_or_dropped():
                         np.nan])
     masked = mask_phones(phones)
     assert masked.tolist() == ["138****5678", "138****5678", "139****5678", "", "", ""]
+
+
+def test_emails_and_contact_ids_are_masked():
+    assert mask_emails(pd.Series(["zhang.san@example.com", "z***@example.com", "not-mail",
+                                  None])).tolist() == ["z***@example.com", "z***@example.com",
+                                                       "", ""]
+    assert mask_ids(pd.Series(["wmAbCdEfGh123456", "short", "", None])).tolist() == [
+        "wm****3456", "****", "", ""]
+    frame = pd.DataFrame({"customer_id": ["C1"], "phone": ["13912345678"],
+                          "email": ["a@b.cn"], "wecom_external_id": ["wmXYZ0123456789"],
+                          "wecom_owner": ["zhangsan"], "push_token": ["1a2b3c4d5e6f7g"]})
+    masked = mask_contacts(frame)
+    assert masked.iloc[0].tolist() == ["C1", "139****5678", "a***@b.cn", "wm****6789",
+                                       "zhangsan", "1a****6f7g"]
 
 
 HOSTILE = ['=HYPERLINK("http://evil.example/1","click")', "=cmd|' /C calc'!A1", "+1+2",
@@ -38,15 +61,34 @@ def test_text_that_a_spreadsheet_would_run_is_neutralized_numbers_are_not():
         assert not line.lstrip('"').startswith(exports.FORMULA_STARTS), line
 
 
+def _plan_rows(ids, channels, **extra) -> pd.DataFrame:
+    n = len(ids)
+    return pd.DataFrame({"customer_id": ids, "channel": channels, "send_time": "10:30",
+                         "strategy": "recall_low_cost", "reason": "healthy",
+                         "rfm_class": "general_value", "lifecycle_stage": "decline",
+                         "value_tier": "small", "customer_class": "ordinary",
+                         "phone": "138****5678", "expected_incremental_revenue": 1.0,
+                         "group": "treatment", **extra}).head(n)
+
+
 def test_contact_exports_hold_no_formula_and_no_risky_leading_character(tmp_path):
+    from custops import plan_page
+
     ids = pd.Series(HOSTILE * 3)
-    plan = pd.DataFrame({"customer_id": ids, "channel": ["sms", "push", "email"] * len(HOSTILE),
-                         "send_time": "10:30", "strategy": "recall_low_cost",
-                         "reason": "healthy", "rfm_class": "general_value",
-                         "lifecycle_stage": "decline", "value_tier": "small",
-                         "phone": "13812345678", "group": "treatment"})
-    summary = pd.DataFrame({"channel": ["=evil()", "total"], "contacts": [1, 1]})
-    paths = exports.export_lists(plan, plan.assign(group="control"), summary, tmp_path, "zh")
+    plan = _plan_rows(ids, ["sms", "push", "email"] * len(HOSTILE))
+    contacts = pd.DataFrame({"customer_id": ids.unique(), "phone": "=1+1",
+                             "email": "@evil.example"})
+    paths = exports.export_lists(plan, plan.assign(group="control"), tmp_path, "zh",
+                                 send_date=SEND, tz="Asia/Shanghai", contacts=contacts)
+    page = plan_page.PlanPage("zh", "=title", "+sub", pd.DataFrame(
+        {"channel": ["=evil()"], "contacts": [1], "cost_per_contact": [0.05], "cost": [0.05],
+         "revenue": [1.0], "roi": [20.0]}), [("-k", "@v")], ["=rule"], [("+x", 1)], "=roi",
+        ["=f"])
+    lists, control = plan_page.masked_lists(
+        type("P", (), {"plan": plan, "control": plan})(), lang="zh", send_date=SEND,
+        tz="Asia/Shanghai")
+    paths.append(plan_page.write_plan_xlsx(page, tmp_path / "plan.xlsx", lists=lists,
+                                           control=control))
     paths += exports.churn_lists(pd.DataFrame({
         "customer_id": HOSTILE, "priority_rank": range(1, 8), "risk_band": "high_risk",
         "churn_probability": 0.9, "expected_value": 10.0, "strategy": "monitor",
@@ -65,23 +107,157 @@ def test_contact_exports_hold_no_formula_and_no_risky_leading_character(tmp_path
                                     and cell.value.startswith(exports.FORMULA_STARTS))
 
 
-def test_a_run_folder_keeps_no_full_phone_number(tmp_path):
-    """Full phone numbers stay in memory: the validated customers table, the feature tables
-    and the reach artifacts of a run hold the masked form."""
-    from custops.run import context
+def test_each_channel_list_carries_the_key_its_tool_needs_in_full(tmp_path):
+    ids = [f"C{i}" for i in range(6)]
+    plan = _plan_rows(ids, ["sms", "phone", "wecom_1v1", "wecom_mass", "email", "push"])
+    contacts = pd.DataFrame({
+        "customer_id": ids, "phone": [f"1390000000{i}" for i in range(6)],
+        "email": [f"user{i}@example.com" for i in range(6)],
+        "wecom_external_id": [f"wmEXTERNAL00000{i}" for i in range(6)],
+        "wecom_owner": ["zhangsan"] * 6, "push_token": [f"token-abcdef-{i}" for i in range(6)]})
+    paths = exports.export_lists(plan, plan.head(0), tmp_path, "en", send_date=SEND,
+                                 tz="Asia/Shanghai", contacts=contacts)
+    lists = {p.stem: pd.read_csv(p, dtype=str, encoding="utf-8-sig") for p in paths}
+    assert lists["contacts_sms"]["phone"].tolist() == ["13900000000"]
+    assert lists["contacts_phone"]["phone"].tolist() == ["13900000001"]
+    wecom = lists["contacts_wecom_1v1"]
+    assert wecom[["wecom_external_userid", "wecom_owner_userid"]].iloc[0].tolist() == [
+        "wmEXTERNAL000002", "zhangsan"]
+    assert wecom["wecom_tags"].iloc[0] == "General value,Decline,Small"
+    assert lists["contacts_email"]["email"].tolist() == ["user4@example.com"]
+    assert lists["contacts_push"]["push_token"].tolist() == ["token-abcdef-5"]
+    for name, frame in lists.items():
+        if name == "control_list":
+            assert list(frame.columns) == ["customer_id", "channel", "group", "segment"]
+            continue
+        assert frame["send_date"].eq("2026-10-01").all() and frame["time_zone"].eq(
+            "UTC+08:00").all(), name
+        assert "phone" not in frame or name in ("contacts_sms", "contacts_phone")
+    # Only the lists with a contact key are personal data: mode 0600 in a 0700 folder.
+    assert stat.S_IMODE(tmp_path.stat().st_mode) == 0o700
+    for path in paths:
+        mode = stat.S_IMODE(path.stat().st_mode)
+        assert exports.holds_personal_data(path) == path.name.startswith("contacts_"), path
+        if path.name.startswith("contacts_"):
+            assert mode == 0o600, path
 
-    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
-    data = tmp_path / "data"
+
+def test_lists_speak_the_runs_language_and_prospects_are_never_blank(tmp_path):
+    plan = _plan_rows(["C1", "C2"], ["wecom_1v1", "wecom_1v1"])
+    plan.loc[1, ["rfm_class", "lifecycle_stage", "value_tier", "strategy", "reason"]] = None
+    plan.loc[1, "customer_class"] = "prospect"
+    plan["prospect_grade"] = [None, "A"]
+    out = exports.channel_list(plan, "wecom_1v1", lang="zh", send_date=SEND,
+                               tz="Asia/Shanghai")
+    assert list(out.columns[:3]) == ["客户ID", "企业微信标签", "发送日期"]
+    assert not out.isna().any().any() and not out.eq("").any().any()
+    prospect = out[out["客户ID"] == "C2"].iloc[0]
+    assert prospect["企业微信标签"] == "潜在客户,A级"
+    assert prospect["策略"] == "首单转化：新人礼包" and "尚未下单" in prospect["原因"]
+    buyer = out[out["客户ID"] == "C1"].iloc[0]
+    assert buyer["策略"] == "低成本召回：推送或群发" and buyer["生命周期阶段"] == "衰退期"
+    for text in out.drop(columns=["客户ID", "时区"]).to_numpy().ravel():
+        assert not re.search(r"[A-Za-z]{3,}", str(text)), text
+
+
+def test_no_contact_key_no_contact_on_that_channel():
+    customers = pd.DataFrame({"customer_id": ["C1", "C2", "C3"],
+                              "phone": ["139****0001", "", None],
+                              "consent_sms": [True, True, False]})
+    channels = rules.load_channels()
+    eligible, excluded = rules.eligibility(customers, channels, None, dt.date(2026, 9, 30))
+    names = list(channels["channel"])
+    sms, phone, email = (names.index(c) for c in ("sms", "phone", "email"))
+    assert eligible[:, sms].tolist() == [True, False, False]
+    assert eligible[:, phone].tolist() == [True, False, False]
+    assert excluded["no contact: sms"] == 1  # C3 had no consent already
+    assert excluded["no contact: phone"] == 2
+    assert excluded["no contact column: email"] == 0  # no e-mail column: the list matches ids
+    assert eligible[:, email].all()
+
+
+def test_send_date_is_the_day_after_as_of_unless_set():
+    assert rules.ReachParams().send_day(dt.date(2026, 9, 30)) == SEND
+    assert rules.ReachParams(send_date="2026-10-08").send_day(dt.date(2026, 9, 30)) == \
+        dt.date(2026, 10, 8)
+    with pytest.raises(Exception, match="send_date"):
+        rules.ReachParams(send_date="tomorrow")
+    with pytest.raises(Exception, match="margin"):
+        catalog.check_parameters({"margin": "1.5"})
+
+
+@pytest.fixture(scope="module")
+def real_contacts_run(tmp_path_factory):
+    """The sample with real-looking contact keys in its customers table, run through the
+    catalogue into a run folder (as the runner's notebooks do) up to the exports."""
+    root = tmp_path_factory.mktemp("contacts")
+    data = root / "data"
     data.mkdir()
     for name in ("orders", "events", "touches"):
-        (data / f"{name}.csv").write_bytes((sample / f"{name}.csv").read_bytes())
-    customers = pd.read_csv(sample / "customers.csv", dtype=str)
-    customers["phone"] = [f"139{i:08d}" for i in range(len(customers))]
+        (data / f"{name}.csv").write_bytes((SAMPLE / f"{name}.csv").read_bytes())
+    customers = pd.read_csv(SAMPLE / "customers.csv", dtype=str)
+    n = len(customers)
+    customers["phone"] = [f"139{i:08d}" if i % 10 else "" for i in range(n)]
+    customers["email"] = [f"kehu{i:05d}@example.com" if i % 3 == 0 else "" for i in range(n)]
+    customers["wecom_external_id"] = [f"wmQx7Z{i:010d}" if customers["consent_wecom"][i] == "1"
+                                      else "" for i in range(n)]
+    customers["wecom_owner"] = [f"staff{i % 7}" for i in range(n)]
     customers.to_csv(data / "customers.csv", index=False)
-    ctx = context.open_run(data_dir=str(data), run_dir=str(tmp_path / "run"))
-    ctx.get("reach_inputs")
-    full = re.compile(r"(?<!\d)139\d{8}(?!\d)")
-    for path in (tmp_path / "run").rglob("*.parquet"):
-        frame = pd.read_parquet(path)
-        text = frame.select_dtypes(exclude="number").astype(str).to_csv()
-        assert not full.search(text), path.name
+    run = root / "run"
+    ctx = context.open_run(data_dir=str(data), run_dir=str(run), lang="zh")
+    written = ctx.get("reach_exports")
+    return {"ctx": ctx, "run": run, "customers": customers, "written": written}
+
+
+FULL = re.compile(r"(?<!\d)139\d{8}(?!\d)|kehu\d{5}@example\.com|wmQx7Z\d{10}")
+
+
+def test_a_run_folder_keeps_full_contact_keys_only_in_the_channel_lists(real_contacts_run):
+    run = real_contacts_run["run"]
+    found = set()
+    for path in run.rglob("*"):
+        if path.is_dir():
+            continue
+        if path.suffix == ".parquet":
+            frame = pd.read_parquet(path)
+            text = frame.select_dtypes(exclude="number").astype(str).to_csv()
+        elif path.suffix == ".xlsx":
+            book = openpyxl.load_workbook(path, read_only=True)
+            text = "\n".join(str(c) for s in book.worksheets for r in s.iter_rows(
+                values_only=True) for c in r)
+        else:
+            text = path.read_text("utf-8", errors="replace")
+        if FULL.search(text):
+            found.add(path.relative_to(run).as_posix())
+    assert "exports/contacts_sms.csv" in found and all(name.startswith("exports/contacts_") for name in found), found
+    for name in found:
+        assert stat.S_IMODE((run / name).stat().st_mode) == 0o600
+
+
+def test_the_sms_list_dials_real_numbers_and_no_customer_without_one(real_contacts_run):
+    run, customers = real_contacts_run["run"], real_contacts_run["customers"]
+    sms = pd.read_csv(run / "exports" / "contacts_sms.csv", dtype=str, encoding="utf-8-sig")
+    phones = customers.set_index("customer_id")["phone"]
+    assert len(sms) > 100
+    assert (sms["手机号"] == phones.reindex(sms["客户ID"]).to_numpy()).all()
+    assert sms["手机号"].str.fullmatch(r"139\d{8}").all()
+    assert sms["发送日期"].eq("2026-10-01").all() and sms["时区"].eq("UTC+08:00").all()
+    assert not sms.isna().any().any()
+    plan = real_contacts_run["ctx"].get("reach_plan")
+    assert plan.excluded["no contact: sms"] > 0  # the customers without a phone
+    planned = pd.concat([plan.plan, plan.control])
+    no_phone = set(customers.loc[customers["phone"] == "", "customer_id"])
+    on_phone = planned[planned["channel"].isin(["sms", "phone"])]["customer_id"]
+    assert not set(on_phone) & no_phone
+    wecom = pd.read_csv(run / "exports" / "contacts_wecom_1v1.csv", dtype=str,
+                        encoding="utf-8-sig")
+    assert wecom["外部联系人userid"].str.fullmatch(r"wmQx7Z\d{10}").all()
+    assert wecom["跟进员工userid"].str.fullmatch(r"staff\d").all()
+    # A later notebook of the run (another process) reads the keys again from the data: the
+    # run folder's tables are masked.
+    later = context.open_run(data_dir=real_contacts_run["ctx"].params["data_dir"],
+                             run_dir=str(run), lang="zh")
+    assert isinstance(later.dataset(), context.StoredDataset)
+    keys = catalog.contact_keys(later).set_index("customer_id")
+    assert keys["phone"].reindex(sms["客户ID"]).tolist() == sms["手机号"].tolist()
+    assert keys["wecom_owner"].notna().all()

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import churn, exports, features, reach, rules, segment
+from custops import churn, exports, features, plan_page, reach, rules, segment
 from custops.errors import ParameterError
 from custops.models import uplift
 from custops.run import context
@@ -181,16 +181,15 @@ def test_without_campaign_history_uplift_is_an_assumption(sample_plan):
 
 def test_exports_open_in_excel(sample_plan, tmp_path):
     plan = sample_plan["plan"]
-    paths = exports.export_lists(plan.plan, plan.control, plan.summary, tmp_path, lang="zh")
+    paths = exports.export_lists(plan.plan, plan.control, tmp_path, lang="zh",
+                                 send_date=dt.date(2026, 10, 1), tz="Asia/Shanghai")
     names = {p.name for p in paths}
-    assert "reach_plan.xlsx" in names and "control_list.csv" in names
-    book = pd.read_excel(tmp_path / "reach_plan.xlsx", sheet_name=None)
-    assert "plan" in book and "control" in book
+    assert "control_list.csv" in names
     contacts = pd.concat([pd.read_csv(p, encoding="utf-8-sig", dtype=str)
                           for p in paths if p.name.startswith("contacts_")])
     assert len(contacts) == len(sample_plan["plan"].plan)
-    assert contacts["wecom_tags"].str.startswith("custops|").all()
-    assert contacts["phone"].dropna().map(lambda p: bool(re.fullmatch(r"\d{3}\*{4}\d{4}", p))).all()
+    assert contacts["发送日期"].eq("2026-10-01").all() and contacts["策略"].notna().all()
+    assert contacts["手机号"].dropna().map(lambda p: bool(re.fullmatch(r"\d{3}\*{4}\d{4}", p))).all()
     assert (tmp_path / "control_list.csv").read_bytes().startswith(b"\xef\xbb\xbf")
 
 
@@ -262,10 +261,12 @@ def test_exports_never_carry_an_unmasked_phone(sample_plan, tmp_path):
     plan = sample_plan["plan"]
     raw = dataclasses.replace(plan, plan=plan.plan.assign(phone="+86 139-1234-5678"),
                               control=plan.control.assign(phone="13912345678"))
-    exports.export_lists(raw.plan, raw.control, raw.summary, tmp_path, lang="en")
-    for path in tmp_path.glob("*.csv"):
+    exports.export_lists(raw.plan, raw.control, tmp_path, lang="en",
+                         send_date=dt.date(2026, 10, 1), tz="Asia/Shanghai")
+    for path in tmp_path.glob("*.csv"):  # the plan's own phones: masked (no contacts given)
         text = path.read_text("utf-8-sig")
-        assert "139****5678" in text and not re.search(r"1\d{10}|1\d{2}-\d{4}", text), path
+        assert not re.search(r"1\d{10}|1\d{2}-\d{4}", text), path
+    assert "139****5678" in (tmp_path / "contacts_sms.csv").read_text("utf-8-sig")
 
 
 def test_a_published_report_keeps_its_own_reach_parameters(tmp_path, monkeypatch):
@@ -295,7 +296,7 @@ def test_a_published_report_keeps_its_own_reach_parameters(tmp_path, monkeypatch
 def test_workbook_sheet_names_are_unique_ignoring_case():
     """Excel refuses sheet names equal but for case, longer than 31 characters or holding
     []:*?/\\ — channel names from a user's channel table are made safe."""
-    names = exports._sheet_names(["plan", "Plan", "SMS", "sms", "a/b:c", "x" * 40, "control"])
+    names = plan_page._sheet_names(["plan", "Plan", "SMS", "sms", "a/b:c", "x" * 40, "control"])
     assert names == ["plan", "Plan 2", "SMS", "sms 2", "a_b_c", "x" * 31, "control"]
     assert len({n.lower() for n in names}) == len(names)
 

@@ -1,82 +1,213 @@
-"""Contact lists for the operators' tools: export columns, WeCom tags, CSV and Excel files,
-phone masking."""
+"""Contact lists for the operators' tools: one file per channel with the contact key that
+channel's tool needs, send date and time, offer and reason in the run's language; the masking
+of contact keys everywhere else; the one writer that neutralizes spreadsheet formulas."""
 
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
+import os
 import re
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from custops.labels import reason_words, t, value_label
+from custops.rules import contact_key
 
 __all__ = [
-    "FORMULA_STARTS",
-    "csv_text",
-    "excel_writer",
-    "neutralize",
-    "write_csv",
+    "CHANNEL_LIST_COLUMNS",
+    "CONTACT_COLUMNS",
     "EXCEL_ROWS_PER_SHEET",
     "EXPORT_COLUMNS",
+    "FORMULA_STARTS",
+    "PERSONAL_FILE_MODE",
+    "PRIVATE_FOLDER_MODE",
+    "channel_list",
     "churn_lists",
+    "csv_text",
+    "excel_writer",
     "export_frame",
     "export_lists",
+    "holds_personal_data",
+    "mask_contacts",
+    "mask_emails",
+    "mask_ids",
     "mask_phones",
+    "neutralize",
     "priority_list",
+    "private_folder",
+    "send_schedule",
+    "write_csv",
 ]
 
-# People read the workbook (and dial the phone and WeCom 1:1 lists, a few thousand a day);
-# tools load the full CSV lists. Writing Excel is slow per cell, so a sheet holds the first
-# rows only.
+# People read the workbook; tools load the full CSV lists. Writing Excel is slow per cell, so a
+# sheet holds the first rows only.
 EXCEL_ROWS_PER_SHEET = 5_000
 
+#: The customers' contact keys (personal data). Only the channel lists of a run's ``exports/``
+#: hold them in full (mode 0600 in a 0700 folder); every other file and page shows the masked
+#: form (:func:`mask_contacts`).
+CONTACT_COLUMNS = ("phone", "email", "wecom_external_id", "push_token")
+PERSONAL_FILE_MODE = 0o600
+PRIVATE_FOLDER_MODE = 0o700
+
+#: The dashboard download's columns (contact keys masked).
 EXPORT_COLUMNS = ("customer_id", "channel", "send_time", "strategy", "reason", "rfm_class",
                   "lifecycle_stage", "value_tier", "wecom_tags", "phone", "group")
 
+#: What each channel's tool needs, in file order after the customer id: the contact key
+#: (:func:`custops.rules.contact_key`), the WeCom owner and tag names for WeCom.
+CHANNEL_LIST_COLUMNS = {
+    "sms": ("phone",),
+    "phone": ("phone",),
+    "wecom_1v1": ("wecom_external_id", "wecom_owner", "wecom_tags"),
+    "wecom_mass": ("wecom_external_id", "wecom_owner", "wecom_tags"),
+    "email": ("email",),
+    "push": ("push_token",),
+}
+_COMMON_COLUMNS = ("send_date", "send_time", "time_zone", "strategy", "reason", "segment",
+                   "lifecycle_stage", "value_tier", "expected_incremental_revenue")
 
-def _wecom_tags(frame: pd.DataFrame, lang: str = "zh") -> pd.Series:
-    """WeCom tag names an operator can import: 'custops|<RFM class>|<stage>|<tier>'."""
-    parts = []
-    for col in ("rfm_class", "lifecycle_stage", "value_tier"):
-        if col in frame:  # labelled once per distinct value, not once per customer
-            values = frame[col].astype("object")
-            names = {v: value_label(v, lang) for v in values.dropna().unique()}
-            parts.append(values.map(names).fillna(""))
-    if not parts:
-        return pd.Series("custops", index=frame.index)
-    tags = parts[0].astype(str)
-    for p in parts[1:]:
-        tags = tags + "|" + p.astype(str)
-    return "custops|" + tags
+PROSPECT_STRATEGY = "prospect_first_order"
+
+
+def _is_prospect(frame: pd.DataFrame) -> pd.Series:
+    """Customers who never ordered: no RFM class (the plan's prospects)."""
+    if "customer_class" in frame:
+        return frame["customer_class"].astype("object").eq("prospect")
+    if "rfm_class" in frame:
+        return frame["rfm_class"].isna()
+    return pd.Series(False, index=frame.index)
+
+
+def _labels(values: pd.Series, lang: str) -> pd.Series:
+    """Category codes in words of ``lang``, labelled once per distinct value."""
+    values = values.astype("object")
+    names = {v: value_label(v, lang) for v in values.dropna().unique()}
+    return values.map(names)
+
+
+def _described(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    """Strategy, reason, segment, stage, tier and WeCom tag names in words of ``lang``, never
+    empty: prospects (no orders yet) get their own strategy (first-order offer), reason and
+    segment (their prospect grade)."""
+    out = pd.DataFrame(index=frame.index)
+    prospect = _is_prospect(frame)
+    grade = (frame["prospect_grade"].astype("object") if "prospect_grade" in frame
+             else pd.Series(None, index=frame.index, dtype="object"))
+    grade_words = _labels(grade, lang)
+    prospect_segment = grade_words.map(
+        lambda g: t("exports.prospect_segment", lang, grade=g) if isinstance(g, str)
+        else value_label("prospect", lang))
+    strategy = (frame["strategy"].astype("object") if "strategy" in frame
+                else pd.Series(None, index=frame.index, dtype="object"))
+    strategy = strategy.where(~prospect, PROSPECT_STRATEGY)
+    strategy = strategy.where(strategy.notna(), "monitor")
+    out["strategy"] = _labels(strategy, lang)
+    reason = (reason_words(frame["reason"], lang) if "reason" in frame
+              else pd.Series(None, index=frame.index, dtype="object")).astype("object")
+    reason = reason.where(~prospect, prospect_segment.map(
+        lambda s: t("exports.reason_prospect", lang, segment=s)))
+    out["reason"] = reason.where(reason.notna() & (reason != ""),
+                                 t("exports.reason_uplift", lang))
+    rfm = (_labels(frame["rfm_class"], lang) if "rfm_class" in frame
+           else pd.Series(None, index=frame.index, dtype="object"))
+    out["segment"] = rfm.where(~prospect, prospect_segment).fillna(value_label(None, lang))
+    for col, prospect_value in (("lifecycle_stage", "prospect"), ("value_tier", "none")):
+        values = (frame[col].astype("object") if col in frame
+                  else pd.Series(None, index=frame.index, dtype="object"))
+        values = values.where(~prospect | values.notna(), prospect_value)
+        out[col] = _labels(values, lang).fillna(value_label(None, lang))
+    # WeCom tag names (one tag per name, comma-separated as tag imports take them): the RFM
+    # class, stage and tier of a buyer; "prospect" and the grade of a prospect.
+    buyer_tags = [",".join(dict.fromkeys(parts)) for parts in zip(
+        out["segment"], out["lifecycle_stage"], out["value_tier"], strict=True)]
+    prospect_tags = [",".join([value_label("prospect", lang)] + ([g] if isinstance(g, str)
+                                                                  else []))
+                     for g in grade_words]
+    out["wecom_tags"] = np.where(prospect.to_numpy(dtype=bool), prospect_tags, buyer_tags)
+    return out
 
 
 def export_frame(frame: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
-    """Rows of a plan (or its holdout) in the exports' columns (:data:`EXPORT_COLUMNS`), with
-    WeCom tags in ``lang`` and phones masked (:func:`mask_phones`), reasons in words — the same
-    for the files of a run and the dashboard's download."""
-    out = frame.assign(wecom_tags=_wecom_tags(frame, lang))
-    if "reason" in out:
-        out["reason"] = reason_words(out["reason"], lang).to_numpy()
+    """Rows of a plan (or its holdout) in the dashboard download's columns
+    (:data:`EXPORT_COLUMNS`): codes for channel, segment and stage (the download labels them),
+    reasons, strategy and WeCom tag names in words of ``lang``, prospects with their own
+    strategy and tags, phones masked (:func:`mask_phones`)."""
+    words = _described(frame, lang)
+    out = frame.assign(wecom_tags=words["wecom_tags"].to_numpy(),
+                       reason=words["reason"].to_numpy())
+    strategy = (frame["strategy"].astype("object") if "strategy" in frame
+                else pd.Series(None, index=frame.index, dtype="object"))
+    out["strategy"] = strategy.where(~_is_prospect(frame), PROSPECT_STRATEGY).to_numpy()
     if "phone" in out:
         out["phone"] = mask_phones(out["phone"]).to_numpy()
     return out[[c for c in EXPORT_COLUMNS if c in out]]
 
 
-def _sheet_names(wanted: list[str]) -> list[str]:
-    """Excel sheet names: at most 31 characters, without []:*?/\\, unique ignoring case
-    (a channel called "Plan" beside the "plan" sheet becomes "Plan 2")."""
-    names: list[str] = []
-    for name in wanted:
-        base = re.sub(r"[\[\]:*?/\\]", "_", name)[:31] or "sheet"
-        candidate, number = base, 1
-        while candidate.lower() in {n.lower() for n in names}:
-            number += 1
-            candidate = f"{base[:31 - len(str(number)) - 1]} {number}"
-        names.append(candidate)
-    return names
+def send_schedule(send_date: dt.date, tz: str) -> tuple[str, str]:
+    """The send day as ``YYYY-MM-DD`` and the time zone as ``UTC+08:00`` (its offset on that
+    day)."""
+    stamp = pd.Timestamp(send_date).tz_localize(tz)
+    offset = stamp.strftime("%z")
+    return stamp.strftime("%Y-%m-%d"), f"UTC{offset[:3]}:{offset[3:]}"
+
+
+def channel_list(rows: pd.DataFrame, channel: str, *, lang: str = "en",
+                 send_date: dt.date, tz: str, contacts: pd.DataFrame | None = None,
+                 key: str | None = None, masked: bool = False) -> pd.DataFrame:
+    """One channel's list as its tool imports it: customer id, the contact key the channel
+    needs (in full from ``contacts`` — customer_id plus the contact columns of the customers
+    table as loaded — unless ``masked``; a key taken from ``rows`` is always masked), send date, time and time zone, strategy, reason,
+    segment, stage, tier and expected incremental revenue; headers and values in ``lang``,
+    most valuable contact first.
+
+    ``key``: the channel's contact column (default :func:`custops.rules.contact_key`); the
+    list carries the columns of :data:`CHANNEL_LIST_COLUMNS` the data has.
+    """
+    rows = rows.sort_values("expected_incremental_revenue", ascending=False, kind="stable") \
+        if "expected_incremental_revenue" in rows else rows
+    rows = rows.reset_index(drop=True)
+    wanted = list(CHANNEL_LIST_COLUMNS.get(channel, ()))
+    key = key or contact_key(channel)
+    if key and key not in wanted:
+        wanted.insert(0, key)
+    keys = pd.DataFrame(index=rows.index)
+    source = None
+    if contacts is not None and "customer_id" in contacts:
+        source = contacts.drop_duplicates("customer_id").set_index(
+            contacts["customer_id"].drop_duplicates().astype(str))
+    for col in wanted:
+        if col == "wecom_tags":
+            continue
+        if source is not None and col in source:  # the data's own keys, in full
+            values = source[col].reindex(rows["customer_id"].astype(str)).to_numpy()
+            keys[col] = pd.Series(values, index=rows.index, dtype="object")
+        elif col in rows:  # a plan's rows hold keys masked, and are never unmasked here
+            keys[col] = mask_contacts(rows[[col]])[col].to_numpy()
+    if masked:
+        keys = mask_contacts(keys)
+    day, zone = send_schedule(send_date, tz)
+    words = _described(rows, lang)
+    out = pd.DataFrame({"customer_id": rows["customer_id"].astype(str)})
+    for col in wanted:
+        if col == "wecom_tags":
+            out[col] = words["wecom_tags"]
+        elif col in keys:
+            out[col] = keys[col].where(keys[col].notna(), "")
+    out["send_date"] = day
+    out["send_time"] = rows["send_time"].astype(str) if "send_time" in rows else ""
+    out["time_zone"] = zone
+    for col in ("strategy", "reason", "segment", "lifecycle_stage", "value_tier"):
+        out[col] = words[col]
+    if "expected_incremental_revenue" in rows:
+        out["expected_incremental_revenue"] = rows["expected_incremental_revenue"].astype(
+            float).round(2)
+    return out.rename(columns={c: t(f"exports.col_{c}", lang) for c in out.columns})
 
 
 # A spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection").
@@ -99,11 +230,18 @@ def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path) -> Path:
+def write_csv(frame: pd.DataFrame, path: str | Path, *, private: bool = False) -> Path:
     """Write ``frame`` as CSV for spreadsheets and tools: UTF-8 with BOM (Excel shows Chinese),
-    text neutralized (:func:`neutralize`). Every CSV custops writes goes through here."""
+    text neutralized (:func:`neutralize`). Every CSV custops writes goes through here.
+    ``private``: the file holds personal data and is created with mode 0600 (owner only)."""
     path = Path(path)
-    neutralize(frame).to_csv(path, index=False, encoding="utf-8-sig")
+    if not private:
+        neutralize(frame).to_csv(path, index=False, encoding="utf-8-sig")
+        return path
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PERSONAL_FILE_MODE)
+    os.chmod(path, PERSONAL_FILE_MODE)  # an older file keeps its mode through os.open
+    with os.fdopen(descriptor, "w", encoding="utf-8-sig", newline="") as handle:
+        neutralize(frame).to_csv(handle, index=False)
     return path
 
 
@@ -120,32 +258,70 @@ def excel_writer(path: str | Path) -> pd.ExcelWriter:
         "options": {"strings_to_formulas": False, "strings_to_urls": False}})
 
 
-def export_lists(plan: pd.DataFrame, control: pd.DataFrame, summary: pd.DataFrame,
-                 folder: str | Path, lang: str = "en") -> list[Path]:
-    """Contact lists per channel (CSV for tools, Excel for people), the control list and the
-    one-page plan summary (``plan``, ``control`` and ``summary`` of a
-    :class:`custops.reach.ReachPlan`). CSVs are UTF-8 with BOM so Excel shows Chinese
-    correctly."""
+def private_folder(folder: str | Path) -> Path:
+    """``folder`` created if needed, readable by its owner only (mode 0700): the run's
+    ``exports/`` holds the contact lists with full contact keys."""
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    treatment = export_frame(plan, lang)
-    control = export_frame(control, lang)
-    by_channel = list(treatment.groupby("channel")) if "channel" in treatment else []
+    folder.chmod(PRIVATE_FOLDER_MODE)
+    return folder
+
+
+def _key_headers() -> set[str]:
+    return {t(f"exports.col_{col}", lang) for col in CONTACT_COLUMNS for lang in ("en", "zh")}
+
+
+def holds_personal_data(path: str | Path) -> bool:
+    """Whether an export file carries a contact key column (a channel list): those files
+    are the only ones with full phone numbers, e-mails, WeCom ids or push tokens."""
+    path = Path(path)
+    if path.suffix != ".csv" or not path.exists():
+        return False
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        header = next(csv.reader(handle), [])
+    return bool(set(header) & _key_headers())
+
+
+def export_lists(plan: pd.DataFrame, control: pd.DataFrame, folder: str | Path,
+                 lang: str = "en", *, send_date: dt.date, tz: str,
+                 contacts: pd.DataFrame | None = None,
+                 keys: dict[str, str | None] | None = None) -> list[Path]:
+    """The contact list of each channel (``contacts_<channel>.csv``, :func:`channel_list`)
+    and the holdout (``control_list.csv``: customer ids, never contacted, no contact keys).
+
+    ``plan`` and ``control`` are the rows of a :class:`custops.reach.ReachPlan`; ``contacts``
+    the customers' full contact keys (customer_id and :data:`CONTACT_COLUMNS`, as loaded from
+    the data: they go into the channel lists only, each written mode 0600 in ``folder`` made
+    mode 0700); ``keys`` a channel → contact column map for channels of a custom channel
+    table. CSVs are UTF-8 with BOM so Excel shows Chinese."""
+    folder = private_folder(folder)
     written = []
-    for channel, part in by_channel:
-        written.append(write_csv(part, folder / f"contacts_{channel}.csv"))
-    xlsx = folder / "reach_plan.xlsx"
-    names = _sheet_names(["plan", *[str(channel) for channel, _ in by_channel], "control"])
-    with excel_writer(xlsx) as writer:
-        neutralize(summary).to_excel(writer, sheet_name=names[0], index=False)
-        for (_, part), name in zip(by_channel, names[1:-1], strict=True):
-            neutralize(part.head(EXCEL_ROWS_PER_SHEET)).to_excel(writer, sheet_name=name,
-                                                                 index=False)
-        neutralize(control.head(EXCEL_ROWS_PER_SHEET)).to_excel(writer, sheet_name=names[-1],
-                                                                index=False)
-    written.append(xlsx)
-    written.append(write_csv(control, folder / "control_list.csv"))
+    for stale in folder.glob("contacts_*.csv"):  # a channel no longer planned leaves no list
+        stale.unlink()
+    by_channel = list(plan.groupby("channel", sort=True)) if "channel" in plan else []
+    for channel, rows in by_channel:
+        channel = str(channel)
+        listed = channel_list(rows, channel, lang=lang, send_date=send_date, tz=tz,
+                              contacts=contacts, key=(keys or {}).get(channel))
+        private = bool(set(listed.columns) & _key_headers())
+        written.append(write_csv(listed, folder / f"contacts_{channel}.csv", private=private))
+    written.append(write_csv(control_list(control, lang), folder / "control_list.csv"))
     return written
+
+
+def control_list(control: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """The holdout as a list: customer id, the channel the plan would have used, segment;
+    headers and values in ``lang``. These customers must not be contacted."""
+    words = _described(control, lang) if len(control) else pd.DataFrame(
+        columns=["segment"], index=control.index)
+    out = pd.DataFrame({
+        "customer_id": control["customer_id"].astype(str).to_numpy(),
+        "channel": _labels(control["channel"], lang).to_numpy() if "channel" in control
+        else "",
+        "group": value_label("control", lang),
+        "segment": words["segment"].to_numpy(),
+    })
+    return out.rename(columns={c: t(f"exports.col_{c}", lang) for c in out.columns})
 
 
 _PHONE_MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
@@ -167,6 +343,56 @@ def mask_phones(phones: pd.Series) -> pd.Series:
         return ""
 
     return phones.astype("object").map(one).astype("object")
+
+
+_EMAIL = re.compile(r"^\s*([^@\s]+)@([^@\s]+\.[^@\s]+)\s*$")
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (not isinstance(value, str) and pd.isna(value))
+
+
+def mask_emails(emails: pd.Series) -> pd.Series:
+    """E-mail addresses as ``z***@example.com`` (first character and domain kept); anything
+    that is not an address becomes empty."""
+    def one(value: Any) -> str:
+        if _missing(value):
+            return ""
+        match = _EMAIL.match(str(value))
+        if not match:
+            return ""
+        local, domain = match.groups()
+        return f"{local[0]}***@{domain}"
+
+    return emails.astype("object").map(one).astype("object")
+
+
+def mask_ids(ids: pd.Series) -> pd.Series:
+    """Contact ids (WeCom external userid, push token) as ``wm****a1b2``: two leading and
+    four trailing characters kept when the id is longer than ten, else ``****``; empty stays
+    empty. Enough to tell that a customer has one, never enough to reach them."""
+    def one(value: Any) -> str:
+        if _missing(value) or not str(value).strip():
+            return ""
+        text = str(value).strip()
+        if "****" in text:
+            return text
+        return f"{text[:2]}****{text[-4:]}" if len(text) > 10 else "****"
+
+    return ids.astype("object").map(one).astype("object")
+
+
+_MASKS = {"phone": mask_phones, "email": mask_emails, "wecom_external_id": mask_ids,
+          "push_token": mask_ids}
+
+
+def mask_contacts(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every contact key column (:data:`CONTACT_COLUMNS`) masked: what the run
+    folder, pages, dashboards and downloads keep."""
+    present = [c for c in CONTACT_COLUMNS if c in frame]
+    if not present:
+        return frame
+    return frame.assign(**{c: _MASKS[c](frame[c]).to_numpy() for c in present})
 
 
 def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, lang: str = "en"
@@ -208,8 +434,7 @@ def churn_lists(scores: pd.DataFrame, customers: pd.DataFrame | None, folder: st
     """The two churn lists as CSV (UTF-8 with BOM): ``churn_at_risk.csv`` (active buyers at
     high or medium risk, to retain) and ``churn_recall.csv`` (buyers already churned, to
     recall), each in its own priority order, phones masked."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = private_folder(folder)
     lists = {"churn_at_risk.csv": scores[scores["risk_band"] != "already_churned"],
              "churn_recall.csv": scores[scores["risk_band"] == "already_churned"]}
     written = []

@@ -38,7 +38,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
-from custops.exports import mask_phones
+from custops.exports import mask_contacts
 from custops.io.contract import EVENT_TYPES
 
 __all__ = [
@@ -65,7 +65,7 @@ WINDOWS = (30, 90, 180, 365)
 CUSTOMER_ATTRIBUTES = (
     "signup_time", "gender", "birth_year", "province", "city", "city_tier", "occupation",
     "acquisition_channel", "consent_push", "consent_sms", "consent_wecom", "consent_email",
-    "consent_phone", "phone",
+    "consent_phone", "phone", "email", "wecom_external_id", "wecom_owner", "push_token",
 )
 DATE_COLUMNS = ("first_order_date", "last_order_date", "last_event_date")
 
@@ -336,8 +336,7 @@ def finish_features(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     money += [f"spend_{n}d" for n in WINDOWS]
     for col in money:
         frame[col] = frame[col].astype("float64").fillna(0.0).round(6)
-    if "phone" in frame:  # personal data: the feature table and its artifacts keep the mask
-        frame["phone"] = mask_phones(frame["phone"]).to_numpy()
+    frame = mask_contacts(frame)  # personal data: the feature table keeps contact keys masked
     frame["is_buyer"] = frame["order_days"] > 0
     frequency = frame["frequency"].fillna(0).astype("int64").to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):

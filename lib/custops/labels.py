@@ -813,6 +813,46 @@ LABELS: dict[str, dict[str, str]] = {
     "plan.approved": {"en": "Approved by / date", "zh": "审批人 / 日期"},
     "plan.sheet": {"en": "Plan", "zh": "计划"},
     "plan.sheet_control": {"en": "Holdout", "zh": "对照组"},
+    "reach.plan_text_money": {
+        "en": "Contact {contacts:,} customers for {cost} (budget {budget}); expected "
+              "incremental revenue {revenue}, ROI {roi}. The plan is within "
+              "{gap:.2%} of the best possible ({method}). A randomized holdout of {n_control:,} "
+              "customers ({share:.0%}) is kept uncontacted so the effect can be measured: it "
+              "detects a lift of {mde:.1%} or more (baseline conversion {baseline:.1%}). {roi_defined}.",
+        "zh": "触达 {contacts:,} 位客户，成本 {cost}（预算 {budget}）；预期增量收入 "
+              "{revenue}，投资回报率 {roi}。该计划与理论最优相差不超过 {gap:.2%}（{method}）。"
+              "随机保留 {n_control:,} 位客户（{share:.0%}）作为对照组不触达，用于衡量效果：可检测 "
+              "{mde:.1%} 及以上的转化提升（基线转化率 {baseline:.1%}）。{roi_defined}。",
+    },
+    "reach.curve_text_plan": {
+        "en": "At the budget of {budget} the plan spends {spend} on the customers it contacts "
+              "(the holdout is not contacted) for a net incremental value of {net}; one more "
+              "yuan spent on contacts there returns {marginal} net.",
+        "zh": "预算 {budget} 时，计划在触达客户上花费 {spend}（对照组不触达），扣除成本后的增量价值为 "
+              "{net}；此时每多花 1 元可再带来 {marginal} 净增量价值。",
+    },
+    "reach.curve_beyond": {
+        "en": "Beyond a spend of {spend} (budget {budget}) one more yuan returns less than ¥1 net.",
+        "zh": "花费超过 {spend}（预算 {budget}）后，每多花 1 元带来的净增量价值低于 1 元。",
+    },
+    "reach.curve_all_pay": {
+        "en": "Up to a budget of {budget} each extra yuan still returns at least ¥1 net.",
+        "zh": "预算直到 {budget}，每多花 1 元仍能带来至少 1 元净增量价值。",
+    },
+    "reach.net_value_contacted": {"en": "Net incremental value of the contacted customers",
+                                  "zh": "触达客户扣除成本后的增量价值"},
+    "reach.budget_axis": {"en": "Budget", "zh": "预算"},
+    "reach.exports_text_lists": {
+        "en": "Files for the operators, in {folder}: {files}. `plan.xlsx` / `plan.html` is the "
+              "one-page plan to approve (its list sheets show contact keys masked, the first "
+              "{rows:,} rows each). Each `contacts_<channel>.csv` is that channel's full list for "
+              "its tool, with the phone, e-mail or WeCom id in full: personal data, readable by "
+              "the report's owner only. `control_list.csv` is the holdout: do not contact.",
+        "zh": "供运营使用的文件（位于 {folder}）：{files}。`plan.xlsx` / `plan.html` 是待审批的一页计划"
+              "（其名单工作表中联系方式已脱敏，每个渠道前 {rows:,} 行）。每个 `contacts_<渠道>.csv` 是该渠道"
+              "工具可直接导入的完整名单，含完整手机号、邮箱或企微ID：属于个人信息，仅报告所有者可读。"
+              "`control_list.csv` 是对照组：请勿触达。",
+    },
     "plan.per_contact": {"en": "Cost per contact", "zh": "单次成本"},
     "plan.total": {"en": "Total", "zh": "合计"},
 }

@@ -34,6 +34,7 @@ from custops.models.uplift import (
     evaluate_uplift,
     sample_campaign_rows,
 )
+from custops.numbers import money
 from custops.rules import (
     DEFAULT_CHANNELS,
     TOUCH_CHANNELS,
@@ -529,8 +530,8 @@ MAX_CURVE_CUSTOMERS = 200_000  # above this the budget curve is estimated on a r
 
 def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
                  params: ReachParams = ReachParams(), *, points: int = 13,
-                 max_customers: int | None = MAX_CURVE_CUSTOMERS, seed: int = 0
-                 ) -> pd.DataFrame:
+                 max_customers: int | None = MAX_CURVE_CUSTOMERS, seed: int = 0,
+                 plan: ReachPlan | None = None) -> pd.DataFrame:
     """Incremental value net of cost against spend, from zero to 3× the budget.
 
     Each point is an optimization over every candidate (with binding channel capacities, one
@@ -539,18 +540,69 @@ def budget_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.
     (``curve.attrs["sampled_customers"]`` says so; the plan itself always uses everyone): a
     sample that large keeps the curve and its marginal returns close to the exact ones at a
     fraction of the cost.
+
+    Each budget is solved as :func:`build_plan` solves it (a set holdout share scales budget
+    and capacities the same way), and ``spend``, ``objective`` and ``contacts`` are those of
+    the customers actually contacted: the selection less the holdout (share of ``plan``'s
+    holdout, else ``holdout_share``). With ``plan`` (made with ``params``) the point at the
+    run's budget is the plan's own: its contacted customers' cost and expected incremental
+    revenue less cost, so the curve passes through the plan.
     """
+    curve = _selection_curve(candidates, channels, eligible, params, points=points,
+                             max_customers=max_customers, seed=seed)
+    share = float(plan.holdout.get("share", 0.0)) if plan is not None else float(
+        params.holdout_share or 0.0)
+    # The contacted part of each selection: the holdout's share less, or with the plan the
+    # contacted part it actually has at the run's budget (the holdout is a random draw, so its
+    # value share is close to, not exactly, its head-count share).
+    ratios = dict.fromkeys(("spend", "objective", "contacts"), 1 - share)
+    at = (curve["budget"] - params.budget).abs() <= 1e-9 * max(params.budget, 1.0)
+    if plan is not None and at.any():
+        contacted = plan.plan
+        spend = float(contacted["cost"].sum()) if len(contacted) else 0.0
+        revenue = float(contacted["expected_incremental_revenue"].sum()) if len(contacted) \
+            else 0.0
+        row = curve[at].iloc[0]
+        for col, mine in (("spend", spend), ("objective", revenue - spend),
+                          ("contacts", float(len(contacted)))):
+            if float(row[col]) > 0:
+                ratios[col] = mine / float(row[col])
+    for col in ("spend", "objective", "contacts"):
+        curve[col] = curve[col] * ratios[col]
+    curve["upper_bound"] = curve["upper_bound"] * ratios["objective"]
+    if plan is not None and at.any():  # exactly the plan's own point
+        curve.loc[at, "spend"], curve.loc[at, "objective"] = spend, revenue - spend
+        curve.loc[at, "contacts"] = len(contacted)
+    curve["contacts"] = np.round(curve["contacts"]).astype("int64")
+    curve.attrs["holdout_share"] = share
+    return curve
+
+
+def _selection_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible: np.ndarray,
+                     params: ReachParams, *, points: int, max_customers: int | None, seed: int
+                     ) -> pd.DataFrame:
+    """The optimizer's value against budget for the whole selection (holdout included), as
+    :func:`build_plan` solves each budget."""
     gain, cost, windowed = _plan_inputs(candidates, channels, eligible, params)
     top = max(params.budget * 3, 1.0)
     budgets = np.linspace(0, top, points)
+    if not np.isclose(budgets, params.budget, rtol=1e-9, atol=0).any():
+        budgets = np.sort(np.append(budgets, params.budget))  # the run's budget is a point
     capacity = channels["daily_capacity"].to_numpy(float) * params.campaign_days
+    set_share = float(params.holdout_share or 0.0)
+    if set_share:  # as build_plan: the holdout's share of the selection is bought too
+        capacity = capacity / max(1 - set_share, 1e-9)
     n = len(gain)
     if max_customers is None or n <= max_customers:
-        return assignment.budget_curve(gain, cost, windowed, budgets, capacity=capacity)
+        curve = assignment.budget_curve(gain, cost, windowed,
+                                        budgets / max(1 - set_share, 1e-9), capacity=capacity)
+        curve["budget"] = budgets
+        return curve
 
     rows = sample_rows(n, max_customers, seed)
     share = max_customers / n
-    curve = assignment.budget_curve(gain[rows], cost, windowed[rows], budgets * share,
+    curve = assignment.budget_curve(gain[rows], cost, windowed[rows],
+                                  budgets * share / max(1 - set_share, 1e-9),
                                   capacity=np.where(np.isfinite(capacity),
                                                     np.floor(capacity * share), capacity))
     curve["budget"] = budgets
@@ -586,6 +638,8 @@ def uplift_section(uplift: UpliftResult, touches: pd.DataFrame | None, lang: str
 # Exclusion rules as :func:`custops.rules.eligibility` names them (prefix) → label key.
 _RULE_LABELS = (("no consent list: ", "reach.rule_no_list"),
                 ("no consent: ", "reach.rule_consent"),
+                ("no contact column: ", "reach.rule_no_contact_column"),
+                ("no contact: ", "reach.rule_no_contact"),
                 ("not eligible: ", "reach.rule_not_eligible"),
                 ("fatigue cap (7 days)", "reach.rule_fatigue"),
                 ("WeCom mass-message cap", "reach.rule_wecom_cap"))
@@ -605,10 +659,19 @@ def _summary_table(summary: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
         t("reach.channel" if by == "channel" else "seg.segment", lang): [
             t("reach.total", lang) if v == "total" else value_label(v, lang) for v in summary[by]],
         t("reach.contacts", lang): summary["contacts"].astype("int64"),
-        t("reach.cost", lang): summary["cost"].round(1),
-        t("reach.incremental", lang): summary["expected_incremental_revenue"].round(0),
-        t("reach.roi", lang): summary["roi"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}×"),
+        t("reach.cost", lang): [money(v, lang) for v in summary["cost"]],
+        t("reach.incremental", lang): [money(v, lang)
+                                       for v in summary["expected_incremental_revenue"]],
+        t("reach.roi", lang): [_roi(r, c) for r, c in
+                               zip(summary["expected_incremental_revenue"], summary["cost"],
+                                   strict=True)],
     })
+
+
+def _roi(value: float, cost: float) -> str:
+    """ROI = incremental revenue × margin ÷ cost. The plan's values already hold the margin
+    (a conversion is worth its spend × margin), so this is value ÷ cost."""
+    return f"{value / cost:,.1f}×" if cost and cost > 0 and pd.notna(value) else ""
 
 
 def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lang: str = "en"):
@@ -620,9 +683,11 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
                                                      "expected_incremental_revenue": 0.0,
                                                      "roi": float("nan")})
     h = reach_plan.holdout
-    text = t("reach.plan_text", lang, contacts=int(tot["contacts"]), cost=float(tot["cost"]),
-             budget=params.budget, revenue=float(tot["expected_incremental_revenue"]),
-             roi=float(tot["roi"]) if pd.notna(tot["roi"]) else 0.0,
+    text = t("reach.plan_text_money", lang, contacts=int(tot["contacts"]),
+             cost=money(float(tot["cost"]), lang), budget=money(params.budget, lang),
+             revenue=money(float(tot["expected_incremental_revenue"]), lang),
+             roi=_roi(float(tot["expected_incremental_revenue"]), float(tot["cost"])) or "–",
+             roi_defined=t("reach.roi_defined", lang, margin=params.margin),
              gap=max(reach_plan.result.gap, 0.0),
              method=t(f"reach.method.{reach_plan.result.method}", lang)
              if f"reach.method.{reach_plan.result.method}" in LABELS else reach_plan.result.method,
@@ -668,15 +733,25 @@ def _uplift_basis_text(reach_plan: ReachPlan, lang: str) -> str:
 def budget_section(curve: pd.DataFrame, params: ReachParams = ReachParams(), lang: str = "en"):
     """The budget curve, the marginal return at the current budget and where it drops below 1."""
     fig = plots.budget_curve_figure(curve, params.budget, title=t("reach.curve_title", lang),
-                                    line_name=t("reach.net_value", lang),
+                                    line_name=t("reach.net_value_contacted", lang),
                                     budget_name=t("reach.current_budget", lang),
-                                    xaxis_title=t("reach.spend", lang))
+                                    xaxis_title=t("reach.budget_axis", lang))
+    fig.update_xaxes(tickprefix="¥", separatethousands=True)
+    fig.update_yaxes(tickprefix="¥", separatethousands=True)
     at = curve.iloc[(curve["budget"] - params.budget).abs().argmin()]
+    text = t("reach.curve_text_plan", lang, budget=money(float(at["budget"]), lang),
+             spend=money(float(at["spend"]), lang), net=money(float(at["objective"]), lang),
+             marginal=money(float(at["marginal_return"]), lang))
+    # Where one more yuan of spend stops returning ¥1 net: the first budget whose marginal
+    # return is below 1 (its spend is what is actually spent there).
     below_one = curve[curve["marginal_return"] < 1]
-    saturation = float(below_one["budget"].iloc[0]) if len(below_one) else float(
-        curve["budget"].iloc[-1])
-    text = t("reach.curve_text", lang, marginal=float(at["marginal_return"]),
-             saturation=saturation)
+    if len(below_one):
+        first = below_one.iloc[0]
+        text += " " + t("reach.curve_beyond", lang, spend=money(float(first["spend"]), lang),
+                        budget=money(float(first["budget"]), lang))
+    else:
+        text += " " + t("reach.curve_all_pay", lang,
+                        budget=money(float(curve["budget"].iloc[-1]), lang))
     if curve.attrs.get("sampled_customers"):
         text += " " + t("reach.curve_sampled", lang, n=curve.attrs["sampled_customers"])
     return Section(t("reach.curve_title", lang), text=text, figures=[fig],
@@ -694,15 +769,19 @@ def send_time_section(reach_plan: ReachPlan, params: ReachParams = ReachParams()
     fig = plots.bar_figure(counts.sort_values("send_time"), "send_time", "n", color="channel",
                            title=t("reach.time_title", lang), barmode="stack",
                            yaxis_title=t("reach.contacts", lang))
+    # Each channel's bars are one trace: without an explicit order the axis follows the
+    # order times first appear across traces, not the clock.
+    fig.update_xaxes(categoryorder="array", categoryarray=sorted(counts["send_time"].unique()))
     top = plan["send_time"].mode().iloc[0] if len(plan) else "-"
     text = t("reach.time_text", lang, lead=params.lead_minutes, quiet_start=int(params.quiet_start),
              quiet_end=int(params.quiet_end), top=top)
     return Section(t("reach.time_title", lang), text=text, figures=[fig])
 
 
-def readout_section(results: pd.DataFrame, lang: str = "en"):
+def readout_section(results: pd.DataFrame, lang: str = "en", *, margin: float = 1.0):
     """Finished campaigns (:func:`readout`): conversion by group, lift with its 95 % interval,
-    incremental revenue and ROI."""
+    measured incremental revenue and ROI (incremental revenue × ``margin`` ÷ cost, as the
+    plan defines it)."""
     if results.empty:
         return Section(t("reach.readout_title", lang))
     table = pd.DataFrame({
@@ -715,8 +794,12 @@ def readout_section(results: pd.DataFrame, lang: str = "en"):
         t("reach.lift", lang): [f"{v:+.1%} ({lo:+.1%} … {hi:+.1%})" for v, lo, hi in
                                 zip(results["lift"], results["lift_low"], results["lift_high"],
                                     strict=True)],
-        t("reach.incremental", lang): results["incremental_revenue"].round(0),
-        t("reach.roi", lang): results["roi"].map(lambda v: "" if pd.isna(v) else f"{v:.1f}×"),
+        t("reach.measured_revenue", lang): [money(v, lang)
+                                            for v in results["incremental_revenue"]],
+        t("reach.roi", lang): [_roi(r * margin, c) if "cost" in results else ""
+                               for r, c in zip(results["incremental_revenue"],
+                                               results.get("cost", results["incremental_revenue"]),
+                                               strict=True)],
     })
     text = " ".join(t("reach.readout_text", lang, campaign=r.campaign_id,
                       rate_t=r.rate_treatment, rate_c=r.rate_control, lift=r.lift,
@@ -730,9 +813,14 @@ def exports_section(paths: list[str | Path], lang: str = "en"):
     """The contact lists written (their names) and what each holds."""
     paths = [Path(p) for p in paths]
     names = ", ".join(f"`{p.name}`" for p in paths)
+    # A report's own folder is named relative to the report; elsewhere (a notebook run on
+    # its own) the full path, so the files can be found.
+    folder = "exports/" if not paths or paths[0].parent.name == "exports" else str(
+        paths[0].parent)
     return Section(t("reach.exports_title", lang),
-                   text=t("reach.exports_text", lang, files=names, rows=EXCEL_ROWS_PER_SHEET),
-                   data={"files": [p.name for p in paths]})
+                   text=t("reach.exports_text_lists", lang, files=names, folder=folder,
+                          rows=EXCEL_ROWS_PER_SHEET),
+                   data={"files": [p.name for p in paths], "folder": folder})
 
 
 def params_dict(params: ReachParams) -> dict[str, Any]:

@@ -23,8 +23,10 @@ from custops.errors import ParameterError
 __all__ = [
     "CHANNEL_COLUMNS",
     "DEFAULT_CHANNELS",
+    "CONTACT_KEYS",
     "TOUCH_CHANNELS",
     "ReachParams",
+    "contact_key",
     "eligibility",
     "format_hour",
     "in_hour_window",
@@ -50,7 +52,11 @@ class ReachParams:
     max_touches_7d: int = 2  # fatigue cap across channels (疲劳度)
     wecom_mass_per_day: int = 1  # enterprise mass messages per customer per day
     wecom_mass_per_month: int = 0  # 0: as many as the month has days; tighter: e.g. 4
-    margin: float = 1.0  # share of revenue that is value (1 = revenue)
+    # Share of incremental revenue that is profit (gross margin): the plan maximizes
+    # revenue × margin − cost and its ROI is incremental revenue × margin ÷ cost. The default
+    # 1.0 counts every yuan of revenue; set the company's gross margin (e.g. 0.3).
+    margin: float = 1.0
+    send_date: str = ""  # day the contact lists are sent (YYYY-MM-DD); empty: the day after as_of
     conversion_window_days: int = 14
     min_events_for_own_hour: int = 5  # below this, shrink towards the segment's hour pattern
 
@@ -63,6 +69,21 @@ class ReachParams:
             raise ParameterError("quiet_start and quiet_end are hours between 0 and 24")
         if self.max_touches_7d < 0 or self.wecom_mass_per_day < 0:
             raise ParameterError("caps must be ≥ 0")
+        if not 0 < self.margin <= 1:
+            raise ParameterError(f"margin={self.margin}: the share of revenue that is profit, "
+                                 "above 0 and at most 1 (e.g. 0.3)")
+        if self.send_date:
+            try:
+                dt.date.fromisoformat(str(self.send_date))
+            except ValueError:
+                raise ParameterError(f"send_date={self.send_date!r}: expected a date "
+                                     "YYYY-MM-DD (empty: the day after as_of)") from None
+
+    def send_day(self, as_of: dt.date) -> dt.date:
+        """The day the contact lists are sent: ``send_date``, else the day after ``as_of``."""
+        if self.send_date:
+            return dt.date.fromisoformat(str(self.send_date))
+        return as_of + dt.timedelta(days=1)
 
 
 # Channels as the seeds name them. cost: per contact (CNY); daily_capacity: contacts a day;
@@ -86,6 +107,23 @@ DEFAULT_CHANNELS = pd.DataFrame([
 CHANNEL_COLUMNS = ("channel", "cost", "daily_capacity", "effect", "consent", "window_start",
                    "window_end")
 
+#: The customers-table column each channel's tool needs to reach a customer (a channel table
+#: may name its own in an optional ``contact`` column). Push goes to the app's device token;
+#: a push platform that targets the app's user id (alias) needs none: leave the column out.
+CONTACT_KEYS = {"push": "push_token", "sms": "phone", "phone": "phone",
+                "wecom_1v1": "wecom_external_id", "wecom_mass": "wecom_external_id",
+                "email": "email"}
+
+
+def contact_key(channel: str, channels: pd.DataFrame | None = None) -> str | None:
+    """The contact column channel ``channel`` needs: the channel table's ``contact`` column
+    when it names one, else :data:`CONTACT_KEYS` (None for a channel it does not know)."""
+    if channels is not None and "contact" in channels:
+        row = channels[channels["channel"].astype(str) == str(channel)]
+        if len(row) and isinstance(row["contact"].iloc[0], str) and row["contact"].iloc[0]:
+            return str(row["contact"].iloc[0])
+    return CONTACT_KEYS.get(str(channel))
+
 
 # Past touches' channel names → the planner's channel (for frequency caps).
 TOUCH_CHANNELS = {"push": "push", "sms": "sms", "wecom": "wecom_mass", "wecom_mass": "wecom_mass",
@@ -107,7 +145,7 @@ def load_channels(path: str | Path | None = None) -> pd.DataFrame:
         raise ParameterError(f"channels file {path}: missing {', '.join(missing)}; found "
                              f"{', '.join(map(str, table.columns))}")
     table["daily_capacity"] = pd.to_numeric(table["daily_capacity"]).fillna(math.inf)
-    return table[list(CHANNEL_COLUMNS)]
+    return table[list(CHANNEL_COLUMNS) + (["contact"] if "contact" in table else [])]
 
 
 def eligibility(customers: pd.DataFrame, channels: pd.DataFrame, touches: pd.DataFrame | None,
@@ -116,8 +154,12 @@ def eligibility(customers: pd.DataFrame, channels: pd.DataFrame, touches: pd.Dat
     """Which (customer, channel) pairs may be used, and how many were excluded by each rule.
 
     Rules: consent per channel (a missing consent column means the data has no opt-out list
-    for it — allowed, and reported; a missing value means no consent), the fatigue cap across
-    channels over the last 7 days, and the WeCom mass-message caps per day and per month.
+    for it — allowed, and reported; a missing value means no consent), the contact key the
+    channel's tool needs (:func:`contact_key`: a customer with an empty phone is never planned
+    on SMS or call-back, one without an e-mail never on e-mail; when the customers table has no
+    such column at all the list carries the customer id for the tool to match, reported as
+    such), the fatigue cap across channels over the last 7 days, and the WeCom mass-message
+    caps per day and per month.
     """
     n, k = len(customers), len(channels)
     eligible = np.ones((n, k), dtype=bool)
@@ -130,6 +172,16 @@ def eligibility(customers: pd.DataFrame, channels: pd.DataFrame, touches: pd.Dat
             eligible[:, j] &= ok
         else:
             excluded[f"no consent list: {row['channel']}"] = 0
+        key = contact_key(row["channel"], channels)
+        if key is None:
+            continue
+        if key in customers:
+            values = customers[key].astype("object")
+            has = (values.notna() & values.astype(str).str.strip().ne("")).to_numpy(dtype=bool)
+            excluded[f"no contact: {row['channel']}"] = int((eligible[:, j] & ~has).sum())
+            eligible[:, j] &= has
+        else:
+            excluded[f"no contact column: {row['channel']}"] = 0
     if touches is not None and not touches.empty:
         recent = touches[touches["sent_time"] > pd.Timestamp(as_of) - pd.Timedelta(days=6)]
         recent = recent[recent["group"].astype(str).str.lower() != "control"]

@@ -663,10 +663,10 @@ class ReachPanel(Panel):
             return [reach.plan_section(plan, params, lang)]
 
         def budget_view(mask, months, lang):
-            _, params, channels = self.plan(mask)
+            plan, params, channels = self.plan(mask)
             # 7 points, not the report's 13: each point is one optimization
             curve = reach.budget_curve(self.candidates[mask].reset_index(drop=True), channels,
-                                       self.eligible[mask], params, points=7)
+                                       self.eligible[mask], params, points=7, plan=plan)
             return [reach.budget_section(curve, params, lang)]
 
         def timing_view(mask, months, lang):

@@ -171,6 +171,24 @@ TABLE_SCHEMAS: dict[str, tuple[ColumnSpec, ...]] = {
         ColumnSpec("phone", "text", False, (
             "手机号", "手机", "手机号码", "电话", "联系电话", "mobile", "phonenumber", "tel",
         )),
+        # Contact keys of the channels (personal data: only the channel exports keep them in
+        # full, see docs/security.md). WeCom: the external contact's userid (外部联系人 userid)
+        # and the staff member who owns the contact (跟进员工 userid).
+        ColumnSpec("email", "text", False, (
+            "邮箱", "电子邮箱", "邮件地址", "邮箱地址", "电子邮件", "emailaddress", "mail",
+        )),
+        ColumnSpec("wecom_external_id", "text", False, (
+            "外部联系人ID", "外部联系人userid", "企微外部联系人ID", "企微ID", "企业微信ID",
+            "externaluserid", "externalcontactid", "wecomid", "wecomexternalid",
+        )),
+        ColumnSpec("wecom_owner", "text", False, (
+            "跟进员工", "添加人", "所属员工", "企微员工", "负责员工", "跟进人", "owner",
+            "followuser", "wecomowner", "staffid",
+        )),
+        ColumnSpec("push_token", "text", False, (
+            "推送令牌", "设备令牌", "推送ID", "设备ID", "registrationid", "devicetoken",
+            "pushtoken", "deviceid",
+        )),
     ),
     "events": (
         ColumnSpec("customer_id", "id", True, _CUSTOMER_ID_SYNONYMS),

@@ -26,13 +26,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from custops import churn, features, profile, reach, segment
+from custops import churn, features, io, plan_page, profile, reach, segment
 from custops.errors import DataError, NotComputable, ParameterError
-from custops.exports import churn_lists, export_lists
+from custops.exports import CONTACT_COLUMNS, churn_lists, export_lists
 from custops.io import DEFAULT_TZ
+from custops.io.checks import normalize_table
 from custops.io.parse import parse_as_of
+from custops.io.sources import open_source
 from custops.labels import check_lang
-from custops.rules import ReachParams, load_channels
+from custops.rules import ReachParams, contact_key, load_channels
 
 if TYPE_CHECKING:  # the context imports this module
     from custops.run.context import RunContext
@@ -108,8 +110,10 @@ SEGMENT = tuple(f.name for f in fields(segment.SegmentParams))
 CHURN = tuple(f.name for f in fields(churn.ChurnParams))
 # The plan's rules; budget, campaign id and holdout only steer the optimizer.
 REACH_RULES = tuple(f.name for f in fields(ReachParams)
-                    if f.name not in ("budget", "campaign_id", "holdout_share", "target_lift"))
+                    if f.name not in ("budget", "campaign_id", "holdout_share", "target_lift",
+                                      "send_date"))
 REACH_PLAN = ("budget", "campaign_id", "holdout_share", "target_lift")
+REACH_EXPORTS = ("lang", "send_date", "margin", "tz")  # the lists and the plan page
 
 
 def check_parameters(given: dict[str, Any], *, extra: tuple[str, ...] = ("interactive",)
@@ -270,14 +274,59 @@ def _reach_plan(ctx: RunContext) -> dict[str, Any]:
     return {"reach_plan": plan}
 
 
+def contact_keys(ctx: RunContext) -> pd.DataFrame | None:
+    """customer_id and the customers' full contact keys (phone, e-mail, WeCom external id and
+    owner, push token) for the channel lists — from the table in memory when this process
+    loaded the data, else read again from the data source: the run folder keeps them masked,
+    so they never pass through it. None when the data have no customers table."""
+    wanted = [*CONTACT_COLUMNS, "wecom_owner"]
+    dataset = ctx.dataset()
+    if isinstance(dataset, io.Dataset):
+        customers = dataset.customers
+    else:
+        mappings = io.read_mapping(ctx.mapping or None,
+                                   **({"preset": ctx.params["preset"]}
+                                      if ctx.params.get("preset") else {}))
+        settings = mappings.get("customers", {})
+        if "from_orders" in settings:  # customers made from orders carry no contact keys
+            return None
+        reader = open_source(ctx.data_dir, mappings)
+        try:
+            raw = reader.read("customers")
+        finally:
+            reader.close()
+        if raw is None:
+            return None
+        customers = normalize_table(raw, "customers", settings.get("columns", {}), ctx.tz,
+                                    None, settings).frame
+    if customers is None:
+        return None
+    return customers[["customer_id", *[c for c in wanted if c in customers]]]
+
+
 def _exports(ctx: RunContext) -> dict[str, Any]:
     if ctx.read_only and ctx.run_dir is not None:  # a published report: its own files
         folder = ctx.run_dir / "exports"
         return {"reach_exports": [str(p) for p in sorted(folder.glob("*"))
                                   if not p.name.startswith("churn_")]}
-    plan = ctx.get("reach_plan")
-    return {"reach_exports": [str(p) for p in export_lists(
-        plan.plan, plan.control, plan.summary, ctx.exports_dir(), ctx.lang)]}
+    plan, params = ctx.get("reach_plan"), ctx.reach_params
+    grades = ctx.get("segments")[["customer_id", "prospect_grade"]]
+    send_day = params.send_day(ctx.as_of)
+    folder = ctx.exports_dir()
+    rows = plan.plan.merge(grades, on="customer_id", how="left") if len(plan.plan) \
+        else plan.plan
+    channels = load_channels(ctx.params["channels_file"] or None)
+    keys = {str(c): contact_key(str(c), channels) for c in channels["channel"]}
+    written = export_lists(rows, plan.control, folder, ctx.lang, send_date=send_day,
+                           tz=ctx.tz, contacts=contact_keys(ctx), keys=keys)
+    page = plan_page.plan_page(plan, params, as_of=ctx.as_of, tz=ctx.tz, lang=ctx.lang,
+                               files=[p.name for p in written])
+    lists, control = plan_page.masked_lists(plan, lang=ctx.lang, send_date=send_day, tz=ctx.tz,
+                                            extra=grades)
+    written.append(plan_page.write_plan_xlsx(page, folder / "plan.xlsx", lists=lists,
+                                             control=control))
+    written.append(plan_page.write_plan_html(page, folder / "plan.html"))
+    return {"reach_exports": [str(p) for p in written]}
 
 
 NODES: tuple[Node, ...] = (
@@ -292,7 +341,7 @@ NODES: tuple[Node, ...] = (
     Node(("reach_inputs",), ("features", "segments", "churn_scores"),
          (*REACH_RULES, "channels_file", "seed"), "04_reach", _reach_inputs),
     Node(("reach_plan",), ("reach_inputs",), (*REACH_PLAN, "seed"), "04_reach", _reach_plan),
-    Node(("reach_exports",), ("reach_plan",), ("lang",), "04_reach", _exports),
+    Node(("reach_exports",), ("reach_plan", "segments"), REACH_EXPORTS, "04_reach", _exports),
 )
 
 

@@ -28,7 +28,7 @@ from IPython.display import display
 from custops import io
 from custops.churn import ChurnParams
 from custops.errors import DataError, NotComputable, ParameterError
-from custops.exports import mask_phones
+from custops.exports import mask_contacts
 from custops.features import build_feature_snapshots, build_features, to_date
 from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
@@ -255,11 +255,10 @@ class RunContext:
             clean = self.artifacts_dir / CLEAN
             clean.mkdir(parents=True, exist_ok=True)
             frames = {name: getattr(dataset, name, None) for name in io.TABLE_NAMES}
-            if frames.get("customers") is not None and "phone" in frames["customers"]:
-                # Personal data: the run folder keeps phones masked (the loaded table in
-                # memory keeps them as they are).
-                frames["customers"] = frames["customers"].assign(
-                    phone=mask_phones(frames["customers"]["phone"]).to_numpy())
+            if frames.get("customers") is not None:
+                # Personal data: the run folder keeps contact keys masked (the loaded table
+                # in memory keeps them as they are).
+                frames["customers"] = mask_contacts(frames["customers"])
             # Two files at a time: Parquet compression runs on one core per file.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 list(pool.map(lambda item: item[1].to_parquet(

@@ -32,6 +32,7 @@ from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
 
 from custops.errors import ParameterError, RunError
+from custops.exports import PRIVATE_FOLDER_MODE, holds_personal_data
 from custops.io import DEFAULT_TZ
 from custops.kernel_logging import kernel_arguments
 from custops.labels import LABELS, health_words, t
@@ -379,6 +380,12 @@ def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     manifest["exports"] = sorted(p.name for p in (build / "exports").glob("*")) \
         if (build / "exports").exists() else []
+    # The channel lists hold full contact keys: owner-only files (0600) in an owner-only
+    # folder (0700), listed here as personal data (docs/security.md).
+    manifest["personal_data"] = [f"exports/{name}" for name in manifest["exports"]
+                                 if holds_personal_data(build / "exports" / name)]
+    if (build / "exports").exists():
+        (build / "exports").chmod(PRIVATE_FOLDER_MODE)
     manifest["digest"] = _digest(build, out_path, manifest, lang)
     (build / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2),
                                          encoding="utf-8")
