@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from custops.features import build_features
 from custops.io.dataset import load_dataset
@@ -55,3 +56,20 @@ def test_dashboard_case_runs_the_browser_bench(tmp_path, monkeypatch):
     bench.run_benchmarks(out, cases=("dashboard",), log=lambda line: None)
     assert json.loads(out.read_text())["full"]["dashboard"] == {"dashboards": {}}
     assert seen and Path(seen[0]).name == "reports"
+
+
+def test_dashboard_load_case_runs_alone_and_keeps_the_other_results(tmp_path, monkeypatch):
+    from custops.run.cli import build_parser
+    from custops.tools import browser
+
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"full": {"features": {"kept": True}}}))
+    seen = []
+    monkeypatch.setattr(browser, "bench_dashboard_load",
+                        lambda run_dir: seen.append(run_dir) or {"served": 20})
+    monkeypatch.setattr(browser, "bench_dashboard", lambda run_dir: pytest.fail("not asked"))
+    args = build_parser().parse_args(["bench", "--out", str(out), "--cases", "dashboard_load"])
+    assert bench.cli_bench(args) == 0
+    results = json.loads(out.read_text())["full"]
+    assert results == {"features": {"kept": True}, "dashboard_load": {"served": 20}}
+    assert Path(seen[0]).name == "reports"

@@ -120,10 +120,84 @@ def test_voila_command_keeps_sources_and_tracebacks_hidden_and_culls():
     assert "--MappingKernelManager.cull_idle_timeout=600" in command
     assert "strip_sources" not in joined and "show_tracebacks" not in joined
     assert "preheat" not in joined
-    preheated = app_server.voila_command("nb", port=1, preheat=True)
-    assert "--preheat_kernel=True" in preheated and "--pool_size=1" in preheated
+    assert "custops.app.voila_app" in command  # the capped application, not plain Voila
+    assert "--CustopsVoila.max_kernels=0" in command  # no cap unless one is given
+    preheated = app_server.voila_command("nb", port=1, preheat=True, max_kernels=9)
+    assert "--preheat_kernel=True" in preheated and "--pool_size=2" in preheated
+    assert "--CustopsVoila.max_kernels=9" in preheated
+    assert "--CustopsVoila.orphan_seconds=40.0" in preheated
     with pytest.raises(ParameterError, match="cull_idle_timeout"):
         app_server.voila_command("nb", port=1, preheat=True, cull_idle_timeout=10)
+    with pytest.raises(ParameterError, match="max-kernels"):
+        app_server.voila_command("nb", port=1, max_kernels=0)
+
+
+def test_kernel_cap_defaults_from_memory_and_cores(monkeypatch):
+    import psutil
+
+    pools = 8
+    cap = app_server.default_max_kernels(pools)
+    assert cap >= pools + 2
+    monkeypatch.setattr(psutil, "virtual_memory",
+                        lambda: SimpleNamespace(available=40 * app_server.KERNEL_BYTES))
+    monkeypatch.setattr(app_server.os, "cpu_count", lambda: 64)
+    assert app_server.default_max_kernels(pools) == 20  # half the memory
+    monkeypatch.setattr(app_server.os, "cpu_count", lambda: 2)
+    assert app_server.default_max_kernels(pools) == 12  # six per core
+    monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=0))
+    assert app_server.default_max_kernels(pools) == pools + 2  # the pools and two pages
+
+
+def test_busy_page_speaks_the_pages_language_and_retries_by_itself():
+    from custops.app import voila_app
+
+    assert voila_app.page_language(None, "zh-CN,zh;q=0.9,en;q=0.8") == "zh"
+    assert voila_app.page_language(None, "en-GB,en;q=0.9,zh;q=0.8") == "en"
+    assert voila_app.page_language("zh", "en-US") == "zh"
+    assert voila_app.page_language("fr", None) == "en"
+    for lang in ("en", "zh"):
+        page = voila_app.busy_page(lang)
+        assert "location.reload()" in page and 'http-equiv="refresh" content="3"' in page
+        assert t("dash.busy_text", lang) in page and f'lang="{lang}"' in page
+
+
+def test_a_remote_address_needs_allow_remote_and_a_secret(capsys, monkeypatch):
+    from custops.run import cli
+
+    monkeypatch.delenv(app_server.TOKEN_ENV, raising=False)
+    monkeypatch.delenv(app_server.PASSWORD_ENV, raising=False)
+    assert cli.main(["dashboard", "--ip", "0.0.0.0"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "--allow-remote" in err and "token" in err
+    assert cli.main(["dashboard", "--ip", "192.168.1.20", "--allow-remote"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "needs a token" in err
+    with pytest.raises(ParameterError, match="allow-remote"):
+        app_server.start_server(None, ip="0.0.0.0", token="secret")
+    for loopback in ("127.0.0.1", "::1", "localhost"):
+        app_server.check_exposure(loopback, allow_remote=False, token=None, password=None)
+    app_server.check_exposure("0.0.0.0", allow_remote=True, token="secret", password=None)
+    app_server.check_exposure("0.0.0.0", allow_remote=True, token=None, password="pw")
+
+
+def test_a_token_guards_the_pages(tmp_path):
+    """With a token (given through the environment, not the command line), a page without it
+    is sent to the login page and a page with it is served."""
+    import urllib.request
+
+    import psutil
+
+    with app_server.start_server(None, token="s3cret-token",
+                                 log_path=tmp_path / "voila.log") as served:
+        assert not any("s3cret" in part for part in psutil.Process(served.pid).cmdline())
+        tree = f"{served.base_url}/voila/tree"
+        for url in (tree, served.url("01_profile")):
+            with urllib.request.urlopen(url, timeout=30) as response:  # sent to log in
+                assert "/login?next=" in response.geturl()
+                assert "Voil" not in response.read().decode("utf-8", "replace")[:300]
+        with urllib.request.urlopen(f"{tree}?token=s3cret-token", timeout=30) as response:
+            assert response.status == 200 and "/login" not in response.geturl()
+            assert "Voil" in response.read().decode("utf-8", "replace")[:300]
 
 
 def test_reach_panel_replans_for_filters_budget_and_channel_limits(tmp_path, monkeypatch):
@@ -496,3 +570,109 @@ def test_reach_dashboard_sliders_replan_and_download_the_contact_list(server, br
         _assert_clean(page)
     finally:
         context_.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_beyond_the_kernel_cap_a_busy_page_retries_until_served(run_dir, chromium, tmp_path):
+    """One ready kernel per dashboard and a cap of five: two pages take two ready kernels
+    (one pool refills, the cap stops the other), a third page gets the busy page in the
+    browser's language instead of a kernel; once a page closes the busy page is served by
+    itself, and once every page is closed the server is back to its pools."""
+    from playwright.sync_api import sync_playwright
+
+    pools = len(panels.PANELS)
+    served = app_server.start_server(run_dir, preheat=True, pool_size=1, max_kernels=pools + 1,
+                                     orphan_seconds=CULL_SECONDS,
+                                     log_path=tmp_path / "voila.log")
+    try:
+        deadline = time.monotonic() + 180
+        while served.kernel_count() < pools and time.monotonic() < deadline:
+            time.sleep(1)
+        assert served.kernel_count() == pools
+        with sync_playwright() as p:
+            chrome = p.chromium.launch(executable_path=chromium,
+                                       args=browser_tools.CHROMIUM_ARGS)
+            try:
+                first, _ = _open(chrome, served.url("02_segment"), browser_tools.PANEL_FIGURE)
+                second, second_page = _open(chrome, served.url("03_churn"),
+                                            browser_tools.PANEL_FIGURE)
+                assert served.kernel_count() <= pools + 1
+
+                waiting = chrome.new_context(locale="zh-CN")
+                page = waiting.new_page()
+                statuses: list[int] = []
+                page.on("response", lambda r: statuses.append(r.status)
+                        if "/voila/render/" in r.url else None)
+                page.goto(served.url("03_churn"), wait_until="domcontentloaded")
+                assert statuses and statuses[0] == 503
+                busy = page.inner_text(".custops-busy")
+                assert t("dash.busy_text", "zh") in busy
+                page.wait_for_timeout(4_500)  # it retried at least once, still busy
+                assert len(statuses) >= 2 and set(statuses) == {503}
+                assert served.kernel_count() <= pools + 1
+
+                first.close()  # as a crashed browser: no beforeunload, the kernel is culled
+                page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=180_000)
+                assert statuses[-1] == 200
+                _assert_clean(page)
+                assert served.kernel_count() <= pools + 1
+                second_page.close(run_before_unload=True)  # a closed tab: shut down at once
+                second.close()
+                waiting.close()
+            finally:
+                chrome.close()
+        deadline = time.monotonic() + 120
+        while served.kernel_count() != pools and time.monotonic() < deadline:
+            time.sleep(1)
+        time.sleep(3)
+        assert served.kernel_count() == pools  # the pools, refilled; nothing else
+    finally:
+        served.stop()
+
+
+@pytest.mark.parametrize("name", ["01_profile", "02_segment", "03_churn", "04_reach"])
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_chinese_link_opens_a_page_that_is_chinese_throughout(server, browser, name):
+    """The landing page's Chinese link (``?lang=zh``) opens the dashboard in Chinese — the panel
+    and the whole report below it: no Latin-alphabet word in the page's text outside the
+    allow-list of ``latin_words`` (the test the zh reports pass)."""
+    from latin_words import findings
+
+    context, page = _open(browser, f"{server.url(name)}?lang=zh", browser_tools.PANEL_FIGURE)
+    try:
+        page.wait_for_selector(".custops-section .js-plotly-plot", timeout=120_000)
+        heading = page.inner_text(".custops-section h1")
+        assert heading.strip() == t(f"notebook.{name}", "zh")
+        lines = page.inner_text("body").splitlines()
+        found = findings((name, line) for line in lines)
+        assert not found, "\n".join(found)
+        _assert_clean(page)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_language_switch_translates_the_report_below_the_panel(server, browser):
+    from latin_words import latin_words
+
+    context, page = _open(browser, f"{server.url('02_segment')}?lang=en",
+                          browser_tools.PANEL_FIGURE)
+    try:
+        headings = ".custops-section h3"
+        page.wait_for_selector(headings, timeout=120_000)
+        english = page.locator(headings).all_inner_texts()
+        assert t("seg.tier_title", "en") in english
+        page.locator(".custops-lang button", has_text="中文").click()
+        page.wait_for_function(
+            """t => [...document.querySelectorAll('.custops-section h3')]
+                       .some(h => h.innerText.includes(t))""",
+            arg=t("seg.tier_title", "zh"), timeout=60_000)
+        chinese = page.locator(headings).all_inner_texts()
+        assert len(chinese) == len(english)
+        assert not [h for h in chinese if latin_words(h)], chinese
+        _assert_clean(page)
+    finally:
+        context.close()

@@ -637,6 +637,10 @@ LABELS: dict[str, dict[str, str]] = {
                          "zh": "当前报告 {run}：数据截至 {as_of}，生成于 {finished}。"},
     "dash.landing_no_run": {"en": "No finished report: each dashboard computes from {data}.",
                             "zh": "没有已完成的报告：各看板直接由 {data} 计算。"},
+    "dash.busy_title": {"en": "Dashboards busy", "zh": "看板繁忙"},
+    "dash.busy_text": {"en": "Every dashboard kernel is in use right now. This page retries by "
+                               "itself in a few seconds; no need to reload.",
+                       "zh": "看板的计算资源暂时全部占用。本页会在几秒后自动重试，无需手动刷新。"},
     "cluster.high": {"en": "high {feature}", "zh": "{feature}高"},
     "cluster.low": {"en": "low {feature}", "zh": "{feature}低"},
     "cluster.average": {"en": "close to average", "zh": "接近平均"},

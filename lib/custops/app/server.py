@@ -1,13 +1,17 @@
 """The Voila server of ``custops dashboard``: start, stop, its kernels, and the report shown.
 
-:func:`cli_dashboard` (``custops dashboard``) serves the notebooks folder with Voila on
-127.0.0.1 with sources stripped, tracebacks hidden and idle kernels culled, pointing the
-notebooks at a finished report with ``CUSTOPS_RUN_DIR``.
+:func:`cli_dashboard` (``custops dashboard``) serves the notebooks folder with Voila
+(:mod:`custops.app.voila_app`: a server-wide kernel cap, preheated pools refilled at once, a
+"busy, retrying" page beyond the cap, kernels of unconnected pages shut down within a minute)
+on 127.0.0.1 with sources stripped and tracebacks hidden, pointing the notebooks at a finished
+report with ``CUSTOPS_RUN_DIR``. Another ``--ip`` needs ``--allow-remote`` and a token or a
+password.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import signal
@@ -24,13 +28,21 @@ from custops.errors import ParameterError, RunError
 from custops.run.context import RUN_DIR_ENV
 from custops.run.runner import available_notebooks, kernel_env, notebooks_dir
 
-__all__ = ["CULL_IDLE_SECONDS", "CULL_INTERVAL_SECONDS", "DEFAULT_PORT", "KERNEL_MARKER",
-           "LANDING", "Server", "cli_dashboard", "finished_run", "free_port", "kernel_count",
-           "kernel_pids", "port_open", "resolve_run", "start_server", "voila_command"]
+__all__ = ["CULL_IDLE_SECONDS", "CULL_INTERVAL_SECONDS", "DEFAULT_POOL_SIZE", "DEFAULT_PORT",
+           "KERNEL_BYTES", "KERNEL_MARKER", "LANDING", "ORPHAN_SECONDS", "PASSWORD_ENV",
+           "TOKEN_ENV", "Server", "check_exposure", "cli_dashboard",
+           "default_max_kernels", "finished_run", "free_port", "kernel_count", "kernel_pids",
+           "port_open", "resolve_run", "start_server", "voila_command"]
 
 DEFAULT_PORT = 8866
-CULL_IDLE_SECONDS = 600  # a closed browser tab's kernel goes after 10 idle minutes
+CULL_IDLE_SECONDS = 600  # backstop: an idle kernel nobody is connected to goes after 10 minutes
 CULL_INTERVAL_SECONDS = 60
+DEFAULT_POOL_SIZE = 2  # ready kernels per dashboard: a second visitor does not wait for a refill
+KERNEL_BYTES = 320 * 2**20  # a dashboard kernel after rendering a page on the sample (measured)
+KERNELS_PER_CORE = 6  # rendering is CPU-bound; a rendered page's kernel mostly waits
+ORPHAN_SECONDS = 40  # + the 5 s check: a never-connected page's kernel goes within a minute
+TOKEN_ENV = "CUSTOPS_DASHBOARD_TOKEN"  # secrets reach the server by its environment, not argv
+PASSWORD_ENV = "CUSTOPS_DASHBOARD_PASSWORD"
 KERNEL_MARKER = "ipykernel_launcher"  # in the command line of a kernel process
 LANDING = "index"  # the landing page's notebook
 
@@ -68,23 +80,67 @@ def resolve_run(run: str | None, *, default: str = "reports") -> Path | None:
     return finished_run(Path(default))
 
 
+def default_max_kernels(pools: int = 0) -> int:
+    """The server-wide kernel cap from this machine: what half the available memory holds
+    (``KERNEL_BYTES`` each) and ``KERNELS_PER_CORE`` per core, whichever is smaller, but room
+    for the preheated ``pools`` plus two pages."""
+    by_memory = int(psutil.virtual_memory().available * 0.5 // KERNEL_BYTES)
+    by_cores = KERNELS_PER_CORE * (os.cpu_count() or 1)
+    return max(min(by_memory, by_cores), pools + 2)
+
+
+def is_loopback(ip: str) -> bool:
+    if ip == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(ip: str, *, allow_remote: bool, token: str | None,
+                   password: str | None) -> None:
+    """Refuse (one line) an address other than loopback without ``--allow-remote`` and a
+    token or a password."""
+    if is_loopback(ip):
+        return
+    if not allow_remote:
+        raise ParameterError(
+            f"--ip {ip} would serve the dashboards beyond this machine: add --allow-remote and "
+            f"a token (--token or {TOKEN_ENV}) or a password ({PASSWORD_ENV}), or better, keep "
+            "127.0.0.1 behind a reverse proxy with authentication (docs/security.md)")
+    if not (token or password):
+        raise ParameterError(
+            f"--ip {ip} --allow-remote needs a token (--token or {TOKEN_ENV}) or a password "
+            f"({PASSWORD_ENV}): without one anybody who reaches the port sees the reports")
+
+
 def voila_command(notebooks: str | os.PathLike, *, port: int, ip: str = "127.0.0.1",
                   cull_idle_timeout: int = CULL_IDLE_SECONDS,
-                  cull_interval: int = CULL_INTERVAL_SECONDS, preheat: bool = False
-                  ) -> list[str]:
-    """The Voila command line: sources stripped and tracebacks hidden (Voila's defaults, not
-    overridden), idle kernels culled, no browser, the port exactly as given."""
+                  cull_interval: int = CULL_INTERVAL_SECONDS, preheat: bool = False,
+                  pool_size: int = DEFAULT_POOL_SIZE, max_kernels: int | None = None,
+                  orphan_seconds: float = ORPHAN_SECONDS) -> list[str]:
+    """The command line of :mod:`custops.app.voila_app`: sources stripped and tracebacks
+    hidden (Voila's defaults, not overridden), at most ``max_kernels`` kernels (None: no cap),
+    ``pool_size`` ready kernels per dashboard when ``preheat``, idle kernels culled, no
+    browser, the port exactly as given."""
     if preheat and cull_idle_timeout < 120:
         # A short cull can kill the kernel waiting in the pool (the page then has no widgets).
         raise ParameterError("preheated kernels need cull_idle_timeout >= 120 s")
+    if preheat and pool_size < 1:
+        raise ParameterError("--pool-size must be at least 1 (or pass --no-preheat)")
+    if max_kernels is not None and max_kernels < 1:
+        raise ParameterError("--max-kernels must be at least 1")
     command = [
-        sys.executable, "-m", "voila", str(notebooks), "--no-browser",
+        sys.executable, "-m", "custops.app.voila_app", str(notebooks), "--no-browser",
         f"--port={int(port)}", f"--Voila.ip={ip}", "--Voila.port_retries=0",
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={int(cull_interval)}",
+        f"--CustopsVoila.max_kernels={int(max_kernels or 0)}",
+        f"--CustopsVoila.orphan_seconds={float(orphan_seconds)}",
     ]
     if preheat:
-        command += ["--preheat_kernel=True", "--pool_size=1",
+        command += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}",
                     f"--VoilaKernelManager.preheat_denylist=['{LANDING}.ipynb']"]
     return command
 
@@ -184,13 +240,19 @@ def kernel_count(pid: int) -> int:
 def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
                  ip: str = "127.0.0.1", cull_idle_timeout: int = CULL_IDLE_SECONDS,
                  cull_interval: int = CULL_INTERVAL_SECONDS, preheat: bool = False,
+                 pool_size: int = DEFAULT_POOL_SIZE, max_kernels: int | None = None,
+                 orphan_seconds: float = ORPHAN_SECONDS, allow_remote: bool = False,
+                 token: str | None = None, password: str | None = None,
                  log_path: str | os.PathLike | None = None, quiet: bool = True,
                  timeout: float = 60.0) -> Server:
     """Start Voila on the notebooks folder with ``CUSTOPS_RUN_DIR`` set to ``run_dir`` (None:
     unset, the notebooks compute from their data) and wait until it listens.
 
-    Voila's log goes to ``log_path``, else nowhere (``quiet``) or to this terminal.
+    ``max_kernels`` caps the server's kernels (None: no cap); ``token`` / ``password`` reach
+    the server through its environment, never its command line. Voila's log goes to
+    ``log_path``, else nowhere (``quiet``) or to this terminal.
     """
+    check_exposure(ip, allow_remote=allow_remote, token=token, password=password)
     port = int(port) if port else free_port(ip)
     if port_open(ip, port):
         raise ParameterError(f"port {port} on {ip} is already in use: pass another --port")
@@ -199,9 +261,16 @@ def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
     if run_dir is not None:
         env[RUN_DIR_ENV] = str(Path(run_dir).resolve())
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env.pop(TOKEN_ENV, None)
+    env.pop(PASSWORD_ENV, None)
+    if token:
+        env[TOKEN_ENV] = token
+    if password:
+        env[PASSWORD_ENV] = password
     command = voila_command(notebooks_dir(), port=port, ip=ip,
                             cull_idle_timeout=cull_idle_timeout, cull_interval=cull_interval,
-                            preheat=preheat)
+                            preheat=preheat, pool_size=pool_size, max_kernels=max_kernels,
+                            orphan_seconds=orphan_seconds)
     output = open(log_path, "ab") if log_path else (subprocess.DEVNULL if quiet else None)
     try:
         process = subprocess.Popen(command, env=env, cwd=str(notebooks_dir()), stdout=output,
@@ -226,14 +295,30 @@ def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
 def cli_dashboard(args) -> int:
     """``custops dashboard``: serve the dashboards until Ctrl-C.
 
-    One kernel per dashboard is preheated (it has already run its notebook when a manager
-    opens the page, so the first figure does not wait for the notebook to run);
-    ``args.preheat = False`` turns that off.
+    ``pool_size`` kernels per dashboard are preheated (they have already run their notebook
+    when a manager opens the page) and refilled at once; at most ``max_kernels`` kernels run
+    (default :func:`default_max_kernels`), beyond that pages show "busy, retrying";
+    ``args.preheat = False`` turns the pools off.
     """
-    run = resolve_run(args.run)
     ip, port = args.ip or "127.0.0.1", int(args.port or DEFAULT_PORT)
+    token = getattr(args, "token", None) or os.environ.get(TOKEN_ENV) or None
+    password = os.environ.get(PASSWORD_ENV) or None
+    check_exposure(ip, allow_remote=bool(getattr(args, "allow_remote", False)), token=token,
+                   password=password)
+    run = resolve_run(args.run)
     preheat = bool(getattr(args, "preheat", True))
-    server = start_server(run, port=port, ip=ip, preheat=preheat, quiet=False, timeout=120)
+    pool_size = int(getattr(args, "pool_size", None) or DEFAULT_POOL_SIZE)
+    dashboards = len([n for n in available_notebooks() if n != LANDING])
+    max_kernels = getattr(args, "max_kernels", None)
+    if max_kernels is None:
+        max_kernels = default_max_kernels(dashboards * pool_size if preheat else 0)
+    elif preheat and max_kernels < dashboards * pool_size:
+        raise ParameterError(f"--max-kernels {max_kernels} is below the {dashboards} × "
+                             f"{pool_size} preheated kernels: raise it, lower --pool-size or "
+                             "pass --no-preheat")
+    server = start_server(run, port=port, ip=ip, preheat=preheat, pool_size=pool_size,
+                          max_kernels=max_kernels, allow_remote=True, token=token,
+                          password=password, quiet=False, timeout=120)
     # A service manager stops us with SIGTERM: exit through ``finally`` so Voila and its
     # kernels do not outlive us.
     previous = signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
@@ -242,14 +327,17 @@ def cli_dashboard(args) -> int:
                   else "no finished report (run `custops report` first): computing from "
                        "the sample data")
         print(f"custops dashboards ({source})", flush=True)
-        print(f"open {server.url()}", flush=True)
+        print(f"open {server.url()}" + (" (with the token or password)" if token or password
+                                        else ""), flush=True)
         for name in server.notebooks:
             print(f"  {name}: {server.url(name)}", flush=True)
         if preheat:
-            print("one kernel per dashboard is kept ready (~215 MB each); restart the server "
-                  "after a new report so no ready kernel shows the previous one", flush=True)
-        print(f"kernels of closed pages are shut down after {CULL_IDLE_SECONDS // 60} idle "
-              "minutes; Ctrl-C stops the server", flush=True)
+            print(f"{pool_size} ready kernel(s) per dashboard (~300 MB each), refilled at once; "
+                  "restart the server after a new report so no ready kernel shows the "
+                  "previous one", flush=True)
+        print(f"at most {max_kernels} kernels at once: beyond that a page shows 'busy, "
+              "retrying' until one is free; kernels of pages that never connect or were closed "
+              f"are shut down after {ORPHAN_SECONDS:.0f} s; Ctrl-C stops the server", flush=True)
         return int(server.process.wait() or 0)
     finally:
         server.stop()

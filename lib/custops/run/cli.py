@@ -62,9 +62,23 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("dashboard", help="serve the notebooks as Voila dashboards")
     p.add_argument("--run", default=None, help="report folder whose artifacts to show")
     p.add_argument("--port", type=int, default=8866)
-    p.add_argument("--ip", default="127.0.0.1")
+    p.add_argument("--ip", default="127.0.0.1",
+                   help="address to listen on; another than loopback needs --allow-remote and "
+                        "a token or password")
+    p.add_argument("--allow-remote", dest="allow_remote", action="store_true",
+                   help="allow an --ip other than loopback (with --token or "
+                        "CUSTOPS_DASHBOARD_TOKEN, or CUSTOPS_DASHBOARD_PASSWORD)")
+    p.add_argument("--token", default=None,
+                   help="access token (prefer the CUSTOPS_DASHBOARD_TOKEN environment variable: "
+                        "a command line is visible to other users)")
+    p.add_argument("--max-kernels", dest="max_kernels", type=int, default=None,
+                   help="most kernels at once, pooled and in use (default: from available "
+                        "memory and cores); beyond it pages show 'busy, retrying'")
+    p.add_argument("--pool-size", dest="pool_size", type=int, default=None,
+                   help="ready kernels per dashboard (default 2)")
     p.add_argument("--no-preheat", dest="preheat", action="store_false",
-                   help="do not keep a ready kernel per dashboard (saves ~215 MB each)")
+                   help="keep no ready kernels (saves ~300 MB each; pages then wait for "
+                        "their notebook to run)")
     p.set_defaults(module="custops.app.server", func="cli_dashboard")
 
     p = sub.add_parser("notebooks", help="copy the notebooks and the sample data into a folder "
@@ -81,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", nargs="*", type=int, default=None, help="order counts to bench")
     p.add_argument("--quick", action="store_true", help="small sizes only (smoke run)")
     p.add_argument("--cases", nargs="+", default=None,
-                   choices=["features", "btyd", "report", "out_of_core", "dashboard", "uplift"],
+                   choices=["features", "btyd", "report", "out_of_core", "dashboard", "uplift",
+                            "dashboard_load"],
                    help="run only these cases (default: all)")
     p.set_defaults(module="custops.tools.bench", func="cli_bench")
     return parser

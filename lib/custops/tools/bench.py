@@ -11,7 +11,10 @@ Cases:
   (installed only for the benchmark, into ``benchmarks/.lifetimes``).
 - ``report``: ``custops report`` end to end on generated data (1M customers).
 - ``out_of_core``: the feature layer on ~100M orders with DuckDB capped at 6 GB, spilling.
-- ``dashboard``: first render and filter change in headless Chromium (when available).
+- ``dashboard``: first figure (a first visitor and a second 2 s later) and filter change in
+  headless Chromium (when available), against a static one-figure plotly page.
+- ``dashboard_load``: 20 managers opening dashboards at once on the served report (kernel
+  cap, preheated pools, busy page): all served, peak memory of the server's process tree.
 - ``uplift``: the reach step's uplift model on the sample's two campaigns, every row scored
   out of fold and graded against its true effect (fraction of the oracle's Qini); merged
   into ``uplift`` next to the figures the uplift tests measure.
@@ -334,7 +337,7 @@ def bench_report(n_customers: int, log=print) -> dict[str, Any]:
 
 def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | None = None,
                    cases: tuple[str, ...] = ("features", "btyd", "report", "out_of_core",
-                                             "dashboard", "uplift"),
+                                             "dashboard", "uplift", "dashboard_load"),
                    log=print) -> dict[str, Any]:
     results: dict[str, Any] = json.loads(out_path.read_text()) if out_path.exists() else {}
     results["machine"] = {"cpus": os.cpu_count(), "python": platform.python_version(),
@@ -357,6 +360,13 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
             section["dashboard"] = browser.bench_dashboard(Path("reports"))
         except Exception as exc:  # the browser may be missing; record why
             section["dashboard"] = {"error": f"{type(exc).__name__}: {exc}"}
+    if "dashboard_load" in cases and not quick:
+        try:
+            section["dashboard_load"] = browser.bench_dashboard_load(Path("reports"))
+        except Exception as exc:  # the browser may be missing; record why
+            section["dashboard_load"] = {"error": f"{type(exc).__name__}: {exc}"}
+        log(f"dashboard load: {section['dashboard_load'].get('served')} served, "
+            f"{section['dashboard_load'].get('peak_tree_gib')} GiB")
     if "uplift" in cases and not quick:
         recorded = section.setdefault("uplift", {})
         recorded["sample_graded_campaigns_fraction_of_oracle_qini"] = bench_uplift(log=log)

@@ -1,18 +1,23 @@
-"""Dashboards in headless Chromium: the page selectors the tests share, and the browser bench.
+"""Dashboards in headless Chromium: the page selectors the tests share, and the browser benches.
 
 :func:`bench_dashboard` opens every dashboard in headless Chromium and times the first figure
-and a filter change, next to a static HTML page with one plotly figure opened in the same
-browser (parsing plotly.js alone is slow on small machines, so only the ratio is comparable
-across machines). Playwright is a development dependency: it is imported only when a bench
-runs.
+for a first visitor and a second one arriving 2 s later, and a filter change, next to a static
+HTML page with one plotly figure opened in the same browser (parsing plotly.js alone is slow on
+small machines, so only the ratio is comparable across machines). :func:`bench_dashboard_load`
+has 20 managers open dashboards at once against the server ``custops dashboard`` runs (kernel
+cap, pools, busy page). Playwright is a development dependency: it is imported only when a
+bench runs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 import os
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -24,18 +29,32 @@ import plotly.io as pio
 import psutil
 
 from custops.app.panels import PANELS
-from custops.app.server import Server, finished_run, kernel_pids, start_server
+from custops.app.server import (
+    DEFAULT_POOL_SIZE,
+    LANDING,
+    Server,
+    default_max_kernels,
+    finished_run,
+    kernel_pids,
+    start_server,
+)
 from custops.errors import ParameterError, RunError
 from custops.plots import write_plotlyjs
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "FILTER_STEPS", "PANEL_FIGURE", "bench_dashboard",
-           "filter_selector", "panel_state_js", "static_baseline_page", "wait_for_change"]
+__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "ERROR_MARKERS", "FILTER_STEPS", "PANEL_FIGURE",
+           "bench_dashboard", "bench_dashboard_load", "figure_clock_js", "filter_selector",
+           "panel_state_js", "static_baseline_page", "wait_for_change"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
 PANEL_FIGURE = ".custops-output .js-plotly-plot .main-svg"
+STATIC_FIGURE = ".js-plotly-plot .main-svg"
+# Text that must never show on a dashboard page (tracebacks, Voila's and Jupyter's errors).
+ERROR_MARKERS = ("Traceback", "Error:", "There was an error", "ExecutionError",
+                 "An exception occurred")
+SECOND_VISITOR_DELAY_S = 2.0
 # A filter change per dashboard for the bench and the tests: (filter column, option index).
 FILTER_STEPS = {"01_profile": [("value_tier", 1), ("province", 1), ("value_tier", 0)],
                 "02_segment": [("lifecycle_stage", 1), ("acquisition_channel", 1),
@@ -60,6 +79,22 @@ def panel_state_js() -> str:
       }
       return JSON.stringify({kpis, data});
     }"""
+
+
+def figure_clock_js(selector: str) -> str:
+    """An init script: ``window.__custopsFigureAt`` = ``Date.now()`` when ``selector`` first
+    shows in the document (timed in the page, so several pages can load at once)."""
+    return "(() => {\n      const selector = " + json.dumps(selector) + """;
+      const mark = () => {
+        if (!window.__custopsFigureAt && document.querySelector(selector)) {
+          window.__custopsFigureAt = Date.now();
+        }
+        return Boolean(window.__custopsFigureAt);
+      };
+      if (mark()) return;
+      const observer = new MutationObserver(() => { if (mark()) observer.disconnect(); });
+      observer.observe(document, {childList: true, subtree: true});
+    })();"""
 
 
 def static_baseline_page(folder: str | os.PathLike) -> Path:
@@ -90,12 +125,15 @@ def wait_for_change(page, before: str, timeout_ms: int = 10_000) -> str:
 
 
 def bench_dashboard(run_dir: str | os.PathLike, *, notebooks: Iterable[str] | None = None,
-                    preheat: bool = True, chromium: str = CHROMIUM) -> dict[str, Any]:
+                    preheat: bool = True, pool_size: int = DEFAULT_POOL_SIZE,
+                    chromium: str = CHROMIUM) -> dict[str, Any]:
     """Time the dashboards in headless Chromium against a static one-figure plotly page.
 
-    Each dashboard is opened in a fresh browser context (nothing cached) once the server's
-    kernels are idle; ``preheat`` (default, as ``custops dashboard`` serves) first lets every
-    notebook's ready kernel run its notebook.
+    Served as ``custops dashboard`` serves them (``preheat``: ``pool_size`` ready kernels per
+    dashboard). For each dashboard, once the server's kernels are idle, a first visitor opens
+    it in a fresh browser context (nothing cached) and a second visitor 2 s later in another;
+    both close their page after the first visitor's filter changes. The static page is timed
+    in the same browser before and after the dashboards.
 
     Parameters
     ----------
@@ -104,18 +142,22 @@ def bench_dashboard(run_dir: str | os.PathLike, *, notebooks: Iterable[str] | No
     notebooks : iterable of str, optional
         Dashboards to time (default: those with a panel).
     preheat : bool
-        Serve with one preheated kernel per notebook (False: a kernel starts per visit).
+        Serve with preheated kernels (False: a kernel starts per visit).
+    pool_size : int
+        Ready kernels per dashboard when ``preheat``.
     chromium : str
         The Chromium executable.
 
     Returns
     -------
     dict
-        ``baseline_static_plotly_s`` (static page, first figure drawn),
-        ``dashboards[name]``: ``html_s`` (page streamed: the notebook ran), ``first_figure_s``
-        (first figure of the panel drawn), ``figures_s`` (every figure of the page drawn),
-        ``filter_change_s`` (each filter change until numbers and figure changed),
-        ``first_figure_ratio`` (first figure / baseline); plus the configuration.
+        ``baseline_static_plotly_s`` (static page, first figure drawn; the mean of the two
+        timings in ``baseline_runs_s``), ``dashboards[name]``: ``html_s`` (page received),
+        ``first_figure_s`` (first visitor: first figure of the panel drawn), ``figures_s``
+        (every figure of the page drawn), ``second_visitor_first_figure_s`` (arriving
+        ``second_visitor_delay_s`` later, from its own arrival), ``filter_change_s`` (each
+        filter change until numbers and figure changed), ``first_figure_ratio`` and
+        ``second_visitor_ratio`` (over the baseline); plus the configuration.
     """
     from playwright.sync_api import sync_playwright  # a development dependency
 
@@ -125,31 +167,28 @@ def bench_dashboard(run_dir: str | os.PathLike, *, notebooks: Iterable[str] | No
     if run is None:
         raise ParameterError(f"{run_dir} is not a finished report")
     names = list(notebooks or [n for n in PANELS])
-    result: dict[str, Any] = {"run_dir": str(run), "preheat": preheat, "dashboards": {},
-                              "cpu_count": os.cpu_count()}
+    result: dict[str, Any] = {"run_dir": str(run), "preheat": preheat,
+                              "pool_size": pool_size if preheat else 0,
+                              "second_visitor_delay_s": SECOND_VISITOR_DELAY_S,
+                              "dashboards": {}, "cpu_count": os.cpu_count()}
     tmp = Path(tempfile.mkdtemp(prefix="custops-bench-"))
-    server = start_server(run, preheat=preheat, cull_idle_timeout=600 if preheat else 120,
+    server = start_server(run, preheat=preheat, pool_size=pool_size,
+                          cull_idle_timeout=600 if preheat else 120,
                           log_path=tmp / "voila.log")
     try:
-        if preheat:  # let the pool fill (every notebook executed once) before timing
-            deadline = time.monotonic() + 180
-            while server.kernel_count() < len(server.notebooks) and time.monotonic() < deadline:
-                time.sleep(1)
+        if preheat:
+            _wait_pools(server, pool_size)
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             try:
                 baseline = static_baseline_page(tmp / "baseline")
-                context = browser.new_context()
-                page = context.new_page()
-                start = time.perf_counter()
-                page.goto(baseline.as_uri(), wait_until="domcontentloaded")
-                page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-                result["baseline_static_plotly_s"] = round(time.perf_counter() - start, 3)
-                context.close()
+                runs = [_time_static(browser, baseline)]
                 for name in names:
                     failures = []
                     for _attempt in range(2):  # a page that never drew is retried once
                         _wait_idle(server.pid)
+                        if preheat:
+                            _wait_pools(server, pool_size)
                         try:
                             entry = _bench_one(browser, server, name)
                         except Exception as exc:  # a failed page is a result, not a crash
@@ -158,18 +197,52 @@ def bench_dashboard(run_dir: str | os.PathLike, *, notebooks: Iterable[str] | No
                                              "server_log_tail": log_tail.splitlines()[-15:]})
                             entry = failures[-1]
                         else:
-                            entry["first_figure_ratio"] = round(
-                                entry["first_figure_s"] / result["baseline_static_plotly_s"], 2)
                             break
                     if failures and "error" not in entry:
                         entry["failed_attempts"] = failures  # recorded, not hidden
                     result["dashboards"][name] = entry
+                _wait_idle(server.pid)
+                runs.append(_time_static(browser, baseline))
             finally:
                 browser.close()
+        result["baseline_runs_s"] = runs
+        result["baseline_static_plotly_s"] = base = round(float(np.mean(runs)), 3)
+        for entry in result["dashboards"].values():
+            if "first_figure_s" in entry:
+                entry["first_figure_ratio"] = round(entry["first_figure_s"] / base, 2)
+                entry["second_visitor_ratio"] = round(
+                    entry["second_visitor_first_figure_s"] / base, 2)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def _pool_total(server: Server, pool_size: int) -> int:
+    return pool_size * len([n for n in server.notebooks if n != LANDING])
+
+
+def _wait_pools(server: Server, pool_size: int, timeout: float = 240.0) -> None:
+    """Wait until every dashboard's pool is full (kernels started; :func:`_wait_idle` then
+    waits until they have run their notebook)."""
+    deadline = time.monotonic() + timeout
+    while (server.kernel_count() < _pool_total(server, pool_size)
+           and time.monotonic() < deadline):
+        time.sleep(0.5)
+    _wait_idle(server.pid)
+
+
+def _time_static(browser, page_path: Path) -> float:
+    context = browser.new_context()
+    context.add_init_script(figure_clock_js(STATIC_FIGURE))
+    page = context.new_page()
+    try:
+        start = time.time()
+        page.goto(page_path.as_uri(), wait_until="commit")
+        page.wait_for_function("() => window.__custopsFigureAt", timeout=60_000)
+        return round(page.evaluate("window.__custopsFigureAt") / 1000 - start, 3)
+    finally:
+        context.close()
 
 
 def _wait_idle(pid: int, *, timeout: float = 180.0, busy_percent: float = 10.0) -> None:
@@ -193,29 +266,193 @@ def _wait_idle(pid: int, *, timeout: float = 180.0, busy_percent: float = 10.0) 
 
 
 def _bench_one(browser, server: Server, name: str) -> dict[str, Any]:
-    context = browser.new_context()
-    page = context.new_page()
+    """A first visitor, a second one ``SECOND_VISITOR_DELAY_S`` later, then the first
+    visitor's filter changes; both pages are closed as a tab is (``beforeunload``)."""
+    visitors = []
     try:
-        start = time.perf_counter()
-        page.goto(server.url(name), wait_until="domcontentloaded", timeout=120_000)
-        html_s = time.perf_counter() - start
-        page.wait_for_selector(PANEL_FIGURE, timeout=120_000)
-        first = time.perf_counter() - start
+        t0 = time.time()
+        for delay in (0.0, SECOND_VISITOR_DELAY_S):
+            context = browser.new_context()
+            context.add_init_script(figure_clock_js(PANEL_FIGURE))
+            page = context.new_page()
+            time.sleep(max(t0 + delay - time.time(), 0.0))
+            start = time.time()
+            visitors.append((context, page, start))
+            page.goto(server.url(name), wait_until="commit", timeout=120_000)
+        first_s = []
+        for _context, page, start in visitors:
+            page.wait_for_function("() => window.__custopsFigureAt", timeout=120_000)
+            first_s.append(page.evaluate("window.__custopsFigureAt") / 1000 - start)
+        _context, page, start = visitors[0]
+        html_s = page.evaluate(
+            "performance.getEntriesByType('navigation')[0].responseEnd") / 1000
         page.wait_for_function(
             """() => { const all = document.querySelectorAll('.js-plotly-plot');
                        return all.length > 0 && [...all].every(p => p.querySelector('.main-svg'));
                      }""", timeout=120_000)
-        every = time.perf_counter() - start
+        every = time.time() - start
         page.wait_for_timeout(1000)  # let the page settle, as a user would
         changes = []
         state = page.evaluate(panel_state_js())
         for column, index in FILTER_STEPS[name]:
-            t0 = time.perf_counter()
+            t1 = time.perf_counter()
             page.locator(filter_selector(column)).select_option(index=index)
             state = wait_for_change(page, state)
-            changes.append(round(time.perf_counter() - t0, 3))
-        return {"html_s": round(html_s, 3), "first_figure_s": round(first, 3),
-                "figures_s": round(every, 3), "filter_change_s": changes,
+            changes.append(round(time.perf_counter() - t1, 3))
+        return {"html_s": round(html_s, 3), "first_figure_s": round(first_s[0], 3),
+                "figures_s": round(every, 3),
+                "second_visitor_first_figure_s": round(first_s[1], 3),
+                "second_visitor_arrived_s": round(visitors[1][2] - visitors[0][2], 2),
+                "filter_change_s": changes,
                 "filter_change_median_s": float(np.median(changes))}
     finally:
-        context.close()
+        for context, page, _start in visitors:
+            with contextlib.suppress(Exception):
+                page.close(run_before_unload=True)
+                page.wait_for_timeout(300)
+            context.close()
+
+
+# -- many managers at once ---------------------------------------------------------------------
+
+def bench_dashboard_load(run_dir: str | os.PathLike, *, managers: int = 20,
+                         hold_s: float = 5.0, pool_size: int = DEFAULT_POOL_SIZE,
+                         max_kernels: int | None = None, timeout_s: float = 600.0,
+                         chromium: str = CHROMIUM) -> dict[str, Any]:
+    """``managers`` managers open the dashboards (01–04 in turn, half in English, half in
+    Chinese browsers) at the same moment against the server ``custops dashboard`` runs.
+
+    Each waits for the first figure of the panel (through "busy, retrying" pages where the
+    kernel cap is reached), reads the page for ``hold_s`` seconds and closes the tab. The
+    server's process tree (Voila and its kernels) is sampled throughout.
+
+    Returns
+    -------
+    dict
+        ``served`` (a figure drawn and no error text) of ``managers``, ``saw_busy_page``,
+        ``first_figure_median_s`` / ``first_figure_slowest_s`` (from opening the page, busy
+        pages included), ``peak_tree_gib``, ``peak_kernels``, ``max_kernels`` (the cap),
+        ``pool_kernels``, ``kernels_after_close`` (once every page closed and the pools
+        refilled), ``per_manager``.
+    """
+    from playwright.async_api import async_playwright  # a development dependency
+
+    if not Path(chromium).exists():
+        raise RunError(f"{chromium} not found: install Debian chromium (make system-deps)")
+    run = finished_run(run_dir)
+    if run is None:
+        raise ParameterError(f"{run_dir} is not a finished report")
+    names = [n for n in PANELS]
+    pools = pool_size * len(names)
+    cap = max_kernels or default_max_kernels(pools)
+    tmp = Path(tempfile.mkdtemp(prefix="custops-bench-load-"))
+    server = start_server(run, preheat=True, pool_size=pool_size, max_kernels=cap,
+                          log_path=tmp / "voila.log")
+    watcher = _TreeWatcher(server.pid)
+    try:
+        _wait_pools(server, pool_size)
+        watcher.start()
+
+        async def main() -> list[dict[str, Any]]:
+            async with async_playwright() as p:
+                browser = await p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+                try:
+                    return await asyncio.gather(*[
+                        _one_manager(browser, server.url(names[i % len(names)]),
+                                     "zh-CN" if i % 2 else "en-US", hold_s, timeout_s)
+                        for i in range(managers)])
+                finally:
+                    await browser.close()
+
+        per_manager = asyncio.run(main())
+        closed = time.monotonic()
+        deadline = closed + 180
+        while server.kernel_count() > pools and time.monotonic() < deadline:
+            time.sleep(1)
+        settle_s = time.monotonic() - closed
+        time.sleep(3)
+        after = server.kernel_count()
+    finally:
+        watcher.stop()
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+    for i, entry in enumerate(per_manager):
+        entry["dashboard"] = names[i % len(names)]
+    times = [e["first_figure_s"] for e in per_manager if e.get("served")]
+    return {
+        "run_dir": str(run), "managers": managers, "hold_s": hold_s, "cpu_count": os.cpu_count(),
+        "served": len(times), "saw_busy_page": sum(e["busy_pages"] > 0 for e in per_manager),
+        "first_figure_median_s": round(float(np.median(times)), 2) if times else None,
+        "first_figure_slowest_s": round(max(times), 2) if times else None,
+        "peak_tree_gib": round(watcher.peak_bytes / 2**30, 2),
+        "peak_kernel_gib": round(watcher.peak_kernel_bytes / 2**30, 3),
+        "peak_kernels": watcher.peak_kernels, "max_kernels": cap, "pool_kernels": pools,
+        "kernels_after_close": after, "seconds_to_pools_after_close": round(settle_s, 1),
+        "per_manager": per_manager,
+    }
+
+
+async def _one_manager(browser, url: str, locale: str, hold_s: float,
+                       timeout_s: float) -> dict[str, Any]:
+    context = await browser.new_context(locale=locale)
+    await context.add_init_script(figure_clock_js(PANEL_FIGURE))
+    page = await context.new_page()
+    statuses: list[int] = []
+    page.on("response", lambda r: statuses.append(r.status) if "/voila/render/" in r.url
+            else None)
+    start = time.time()
+    entry: dict[str, Any] = {"locale": locale}
+    try:
+        await page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+        await page.wait_for_selector(PANEL_FIGURE, timeout=timeout_s * 1000)
+        entry["first_figure_s"] = round(
+            await page.evaluate("window.__custopsFigureAt") / 1000 - start, 2)
+        text = await page.inner_text("body")
+        entry["errors"] = [m for m in ERROR_MARKERS if m in text]
+        entry["served"] = not entry["errors"]
+        await asyncio.sleep(hold_s)
+    except Exception as exc:  # a manager who never got a figure is a result
+        entry["served"] = False
+        entry["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+    finally:
+        entry["busy_pages"] = sum(s == 503 for s in statuses)
+        with contextlib.suppress(Exception):
+            await page.close(run_before_unload=True)
+            await asyncio.sleep(0.3)
+        await context.close()
+    return entry
+
+
+class _TreeWatcher:
+    """Samples the summed RSS of a process and its descendants, and its kernel count, in a
+    thread."""
+
+    def __init__(self, pid: int, interval: float = 0.5):
+        self.pid, self.interval = pid, interval
+        self.peak_bytes = self.peak_kernel_bytes = self.peak_kernels = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with contextlib.suppress(psutil.Error):
+                root = psutil.Process(self.pid)
+                total = root.memory_info().rss
+                kernels = 0
+                for child in root.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        rss = child.memory_info().rss
+                        total += rss
+                        if any("ipykernel_launcher" in part for part in child.cmdline()):
+                            kernels += 1
+                            self.peak_kernel_bytes = max(self.peak_kernel_bytes, rss)
+                self.peak_bytes = max(self.peak_bytes, total)
+                self.peak_kernels = max(self.peak_kernels, kernels)
+            self._stop.wait(self.interval)

@@ -1,0 +1,273 @@
+"""The Voila application behind ``custops dashboard``: kernels under a server-wide cap.
+
+Voila alone starts one kernel per GET of a page, keeps it ~10 minutes when the page never
+connects, and refills its preheated pool only after a delay. This application adds:
+
+- a **cap** on the server's kernels (``--CustopsVoila.max_kernels``): pooled, starting and
+  in-use kernels all count; beyond it a page gets a small "busy, retrying" page (HTTP 503,
+  ``Retry-After``, in English or Chinese) that reloads itself until a kernel is free;
+- **pools refilled at once**, within the cap (a kernel shut down frees room for a pool first);
+- **orphan culling**: a kernel handed to a page that has had no websocket connection for
+  ``--CustopsVoila.orphan_seconds`` (and no activity for a while, so a page still rendering is
+  left alone) is shut down — a page that never connected, or a tab closed without
+  ``beforeunload``, frees its kernel within a minute;
+- a token or password read from the environment (never the command line, which ``ps`` shows).
+
+Run as ``python -m custops.app.voila_app NOTEBOOKS [Voila options]``
+(:func:`custops.app.server.voila_command` builds the command).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import sys
+import time
+from datetime import UTC, datetime
+
+import tornado.ioloop
+import tornado.web
+import voila.app as voila_app
+from jupyter_core.utils import ensure_async
+from traitlets import Float, Integer
+from voila.tornado.handler import TornadoVoilaHandler
+
+from custops.app.server import ORPHAN_SECONDS, PASSWORD_ENV, TOKEN_ENV
+from custops.labels import t
+
+__all__ = ["BUSY_RETRY_SECONDS", "CustopsVoila", "busy_page", "capped_kernel_manager_factory",
+           "main", "page_language"]
+
+BUSY_RETRY_SECONDS = 3
+CHECK_SECONDS = 5
+QUIET_SECONDS = 10  # a kernel with activity this recent may still be rendering its page
+
+_voila_factory = voila_app.voila_kernel_manager_factory
+
+
+def page_language(query_lang: str | None, accept_language: str | None) -> str:
+    """``zh`` or ``en`` for the busy page: ``?lang=`` first, then the browser's first
+    preference among the two (Accept-Language), else English."""
+    if query_lang in ("en", "zh"):
+        return query_lang
+    for part in (accept_language or "").split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("zh"):
+            return "zh"
+        if tag.startswith("en"):
+            return "en"
+    return "en"
+
+
+def busy_page(lang: str, retry_seconds: int = BUSY_RETRY_SECONDS) -> str:
+    """The page shown beyond the cap: it reloads itself every ``retry_seconds``."""
+    title, text = html.escape(t("dash.busy_title", lang)), html.escape(t("dash.busy_text", lang))
+    return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+            f'<noscript><meta http-equiv="refresh" content="{int(retry_seconds)}"></noscript>'
+            f"<title>{title}</title>"
+            f"<script>setTimeout(() => location.reload(), {int(retry_seconds) * 1000});</script>"
+            "</head>"
+            '<body style="font-family:sans-serif;margin:3em">'
+            f'<div class="custops-busy" data-retry-seconds="{int(retry_seconds)}">'
+            f"<h2>{title}</h2><p>{text}</p></div></body></html>")
+
+
+def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
+                                  page_config_hook=None):
+    """Voila's kernel manager (pooled or not) with the cap, immediate refills and orphan
+    culling on top."""
+    manager = _voila_factory(base_class, preheat_kernel, default_pool_size,
+                             page_config_hook=page_config_hook)
+
+    class CappedKernelManager(manager):
+        def __init__(self, **kwargs):
+            app = kwargs.get("parent")
+            self.max_kernels = int(getattr(app, "max_kernels", 0) or 0) or None
+            self.orphan_seconds = float(getattr(app, "orphan_seconds", ORPHAN_SECONDS))
+            self._in_use: dict[str, float] = {}  # kernel id → last time a page was connected
+            self._reserved = 0  # pages admitted whose kernel is not counted elsewhere yet
+            self._closing = False
+            super().__init__(**kwargs)
+
+        # -- counting ----------------------------------------------------------------------
+        def _pooled(self) -> int:
+            return sum(len(pool) for pool in getattr(self, "_pools", {}).values())
+
+        def committed(self) -> int:
+            """Kernels counted against the cap: pooled (ready or starting), in use by a
+            page, or about to start for an admitted page."""
+            return self._pooled() + len(self._in_use) + self._reserved
+
+        def room(self) -> int | None:
+            return None if self.max_kernels is None else self.max_kernels - self.committed()
+
+        def admit(self, notebook: str) -> bool:
+            """May a page of ``notebook`` be served now? True reserves a kernel (released
+            with :meth:`release`) unless the page takes a pooled one."""
+            if self.get_pool_size(notebook) > 0 and self.notebook_data.get(notebook):
+                return True
+            room = self.room()
+            if room is not None and room <= 0:
+                return False
+            self._reserved += 1
+            return True
+
+        def release(self) -> None:
+            self._reserved = max(self._reserved - 1, 0)
+
+        # -- handing kernels to pages ------------------------------------------------------
+        async def get_rendered_notebook(self, notebook_name, *args, **kwargs):
+            self._reserved += 1  # the pooled kernel leaves the pool before it is in use
+            try:
+                result = await super().get_rendered_notebook(notebook_name, *args, **kwargs)
+            finally:
+                self._reserved -= 1
+            self._in_use[result[2]] = time.monotonic()
+            return result
+
+        async def start_kernel(self, *args, **kwargs):
+            kernel_id = await ensure_async(super().start_kernel(*args, **kwargs))
+            self._in_use[kernel_id] = time.monotonic()
+            return kernel_id
+
+        def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables=None,
+                           **kwargs):
+            """Refill the pool of ``notebook_name`` at once, as far as the cap allows."""
+            if self._closing:
+                return
+            default = self.kernel_pools_config.get("default", {})
+            config = self.kernel_pools_config.get(notebook_name, default)
+            size = int(config.get("pool_size", default.get("pool_size", 1)))
+            pool = self._pools.setdefault(notebook_name, [])
+            room = self.room()
+            target = size if room is None else min(size, len(pool) + max(room, 0))
+            if target <= len(pool):
+                return
+            saved = self.kernel_pools_config
+            self.kernel_pools_config = {**saved, notebook_name: {**config, "pool_size": target}}
+            try:
+                super().fill_if_needed(delay=0, notebook_name=notebook_name,
+                                       extra_kernel_env_variables=extra_kernel_env_variables or {},
+                                       **kwargs)
+            finally:
+                self.kernel_pools_config = saved
+
+        def refill(self) -> None:
+            """Refill the emptiest pools first, within the cap."""
+            pools = getattr(self, "_pools", None)
+            if pools is None or self._closing:
+                return
+            for name in sorted(pools, key=lambda n: len(pools[n])):
+                self.fill_if_needed(notebook_name=name)
+
+        # -- giving kernels back -----------------------------------------------------------
+        async def shutdown_kernel(self, kernel_id, *args, **kwargs):
+            self._in_use.pop(kernel_id, None)
+            try:
+                return await ensure_async(super().shutdown_kernel(kernel_id, *args, **kwargs))
+            finally:
+                self.refill()
+
+        async def shutdown_all(self, *args, **kwargs):
+            self._closing = True
+            return await ensure_async(super().shutdown_all(*args, **kwargs))
+
+        async def cull_orphans(self) -> None:
+            """Shut down in-use kernels no page has been connected to for
+            ``orphan_seconds`` and that are quiet (not executing, no message for
+            ``QUIET_SECONDS``: a page still rendering is left alone)."""
+            now = time.monotonic()
+            for kernel_id, seen in list(self._in_use.items()):
+                if self._kernel_connections.get(kernel_id, 0) > 0:
+                    self._in_use[kernel_id] = now
+                    continue
+                if now - seen < self.orphan_seconds or kernel_id not in self:
+                    continue
+                kernel = self.get_kernel(kernel_id)
+                last = getattr(kernel, "last_activity", None)
+                quiet = (getattr(kernel, "execution_state", "") != "busy"
+                         and (last is None
+                              or (datetime.now(UTC) - last).total_seconds() >= QUIET_SECONDS))
+                if quiet:
+                    self.log.info("custops: shutting down kernel %s (no page connected for "
+                                  "%.0f s)", kernel_id, now - seen)
+                    try:
+                        await self.shutdown_kernel(kernel_id)
+                    except Exception as exc:  # noqa: BLE001 - a dead kernel is gone anyway
+                        self.log.warning("custops: could not shut down %s: %s", kernel_id, exc)
+                        self._in_use.pop(kernel_id, None)
+
+    return CappedKernelManager
+
+
+class GatedVoilaHandler(TornadoVoilaHandler):
+    """A dashboard page: served when the cap has room (or a pooled kernel waits), else the
+    busy page."""
+
+    @tornado.web.authenticated
+    async def get(self, path=None):
+        manager = self.kernel_manager
+        notebook = self.notebook_path or path
+        if not manager.admit(notebook):
+            lang = page_language(self.get_argument("lang", None),
+                                 self.request.headers.get("Accept-Language"))
+            self.set_status(503)
+            self.set_header("Retry-After", str(BUSY_RETRY_SECONDS))
+            self.set_header("Cache-Control", "no-store")
+            self.set_header("Content-Type", "text/html; charset=utf-8")
+            self.finish(busy_page(lang))
+            return
+        pooled = manager.get_pool_size(notebook) > 0 and manager.notebook_data.get(notebook)
+        try:
+            await super().get(path)
+        finally:
+            if not pooled:
+                manager.release()
+
+
+class CustopsVoila(voila_app.Voila):
+    """Voila with a kernel cap, immediate pool refills, orphan culling and a secret from the
+    environment."""
+
+    max_kernels = Integer(0, config=True,
+                          help="Most kernels at once (pooled, starting, in use); 0: no cap")
+    orphan_seconds = Float(ORPHAN_SECONDS, config=True,
+                           help="Shut down a page's kernel after this long with no connection")
+
+    def initialize(self, argv=None):
+        token = os.environ.pop(TOKEN_ENV, "")  # kernels inherit the environment: drop it
+        password = os.environ.pop(PASSWORD_ENV, "")
+        super().initialize(argv)
+        if token:
+            self.token = token
+        if password:
+            from jupyter_server.auth import passwd
+            from jupyter_server.auth.identity import PasswordIdentityProvider
+
+            self.identity_provider_class = PasswordIdentityProvider
+            self.config.PasswordIdentityProvider.hashed_password = passwd(password)
+            self.config.PasswordIdentityProvider.token = token or ""
+
+    def init_settings(self):
+        voila_app.voila_kernel_manager_factory = capped_kernel_manager_factory
+        try:
+            return super().init_settings()
+        finally:
+            voila_app.voila_kernel_manager_factory = _voila_factory
+
+    def init_handlers(self):
+        handlers = super().init_handlers()
+        gated = []
+        for spec in handlers:
+            if len(spec) >= 2 and spec[1] is voila_app.TornadoVoilaHandler:
+                spec = (spec[0], GatedVoilaHandler, *spec[2:])
+            gated.append(spec)
+        tornado.ioloop.PeriodicCallback(self.kernel_manager.cull_orphans,
+                                        CHECK_SECONDS * 1000).start()
+        return gated
+
+
+main = CustopsVoila.launch_instance
+
+if __name__ == "__main__":
+    sys.exit(main())
