@@ -103,6 +103,38 @@ def test_backtest_beats_rfm_rule_and_is_calibrated(snapshots):
     assert 0.7 < pva["predicted_orders"] / pva["actual_orders"] < 1.3
 
 
+def test_backtest_and_scores_use_the_btyd_model_that_won_the_holdout(snapshots):
+    """The backtest's BTYD candidate is the best usable model of its holdout comparison; the
+    scores at as_of use it (P(no order) from that model), and every text names it."""
+    ctx, past, now = snapshots
+    result = churn.backtest(past[180], past[90], now, seed=1)
+    best = [r["model"] for r in result.btyd_models if r["best"]]
+    assert result.btyd_model == (best[0] if best else "bgnbd")
+    assert churn.Backtest.from_dict(result.to_dict()).btyd_model == result.btyd_model
+    name = churn.BTYD_NAMES[result.btyd_model]
+    section = churn.backtest_section(result, lang="en")
+    assert f"The BTYD scores use the best: {name}." in section.text
+    assert f"{name} predicted" in section.text
+    for model in ("mbgnbd", "pnbd"):
+        scores, fit = churn.score_customers(past[90], now, None, "btyd", seed=1,
+                                            btyd_model=model)
+        assert fit.model == model and fit.bgf.model_key == model and fit.usable
+        buyers = churn.buyers(now)
+        expected = fit.bgf.conditional_probability_no_purchase_up_to_time(
+            90.0, buyers["frequency"].astype(float), buyers["recency_days"].astype(float),
+            buyers["T_days"].astype(float))
+        by_id = pd.Series(expected, index=buyers["customer_id"].to_numpy())
+        np.testing.assert_allclose(
+            scores["churn_probability"].to_numpy(),
+            by_id.reindex(scores["customer_id"]).to_numpy(), rtol=1e-12)
+        stored = churn.btyd_params(fit)
+        assert stored["model"] == model and stored[model]["params"] == fit.bgf.params_
+        text = churn.btyd_section(stored, scores, lang="en")
+        assert churn.BTYD_NAMES[model] in text.title
+        assert f"come from {churn.BTYD_NAMES[model]}, the purchase model" in text.text
+        assert churn.BTYD_NAMES[model] in churn.btyd_section(stored, scores, lang="zh").title
+
+
 def test_scores_graded_on_ground_truth(snapshots):
     ctx, past, now = snapshots
     segs = segment.segment_customers(now)

@@ -159,6 +159,8 @@ def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.Dat
 
 # -- BTYD scores -------------------------------------------------------------------------------
 
+BTYD_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pnbd": "Pareto/NBD"}
+
 @dataclass
 class BTYDScores:
     """Fitted BTYD models and the per-buyer quantities they give."""
@@ -168,15 +170,21 @@ class BTYDScores:
     frame: pd.DataFrame  # customer_id, p_alive, expected_orders, p_no_order, expected_value
     health: list[dict[str, Any]] = field(default_factory=list)  # findings of both fits
     value_method: str = "gamma_gamma"  # or "average_order_value", "not_available"
+    model: str = "bgnbd"  # the purchase model (a key of custops.models.btyd.BTYD_MODELS)
 
     @property
     def usable(self) -> bool:
-        """Whether BG/NBD may drive decisions (P(alive), expected orders and value)."""
+        """Whether the purchase model may drive decisions (P(alive), expected orders and
+        value)."""
         return self.bgf is not None and self.bgf.usable
 
 
-def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams()) -> BTYDScores:
-    """Fit BG/NBD (+ Gamma-Gamma) on the buyers of a snapshot and score them.
+def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams(),
+                model: str = "bgnbd") -> BTYDScores:
+    """Fit a purchase model (``model``: BG/NBD, MBG/NBD or Pareto/NBD, a key of
+    :data:`custops.models.btyd.BTYD_MODELS`; + Gamma-Gamma) on the buyers of a snapshot and
+    score them: P(alive), expected orders and P(no order) over the horizon (the model's churn
+    probability), expected spend and value.
 
     Each fit's health (:meth:`custops.models.btyd.BetaGeoFitter.health`) decides whether it is
     used: an unusable BG/NBD (no convergence, no evidence of dropout, too few repeat buyers)
@@ -195,25 +203,20 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams()) -> 
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", btyd_fit.ConvergenceWarning)
-            bgf = btyd.BetaGeoFitter(time_unit="days").fit(x, t_x, T)
-        health += [{**f, "model": "bgnbd"} for f in bgf.health()]
+            bgf = btyd.BTYD_MODELS[model](time_unit="days").fit(x, t_x, T)
+        health += [{**f, "model": model} for f in bgf.health()]
     except btyd_fit.BTYDDataError as exc:
         bgf = None
-        health.append({"code": "not_fitted", "severity": "error", "model": "bgnbd",
+        health.append({"code": "not_fitted", "severity": "error", "model": model,
                        "reason": str(exc)})
     if bgf is None or not bgf.usable:
         return BTYDScores(bgf=bgf, ggf=None, frame=frame, health=health,
-                          value_method="not_available")
+                          value_method="not_available", model=model)
     h = float(params.horizon_days)
-    p_alive = bgf.conditional_probability_alive(x, t_x, T)
-    r, alpha = bgf.params_["r"], bgf.params_["alpha"]
-    # P(no purchase in the next h days | alive) = ((alpha+T) / (alpha+T+h))^(r+x), exactly,
-    # integrating the Poisson rate over its Gamma posterior.
-    p_none_alive = np.exp((r + x) * (np.log(alpha + T) - np.log(alpha + T + h)))
-    frame["p_alive"] = p_alive
+    frame["p_alive"] = bgf.conditional_probability_alive(x, t_x, T)
     frame["expected_orders"] = bgf.conditional_expected_number_of_purchases_up_to_time(
         h, x, t_x, T)
-    frame["p_no_order"] = (1 - p_alive) + p_alive * p_none_alive
+    frame["p_no_order"] = bgf.conditional_probability_no_purchase_up_to_time(h, x, t_x, T)
     m = b["monetary_value"].astype("float64").to_numpy()
     ggf = None
     try:
@@ -245,7 +248,8 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams()) -> 
         method = "average_order_value"
         health.append({"code": "value_from_average_order", "severity": "warning",
                        "model": "gamma_gamma"})
-    return BTYDScores(bgf=bgf, ggf=ggf, frame=frame, health=health, value_method=method)
+    return BTYDScores(bgf=bgf, ggf=ggf, frame=frame, health=health, value_method=method,
+                      model=model)
 
 
 # -- baseline ----------------------------------------------------------------------------------
@@ -279,11 +283,12 @@ class Backtest:
     scored: pd.DataFrame  # customer_id, churned, orders_after, and each model's score
     dates: dict[str, str] = field(default_factory=dict)
     btyd_models: list[dict[str, Any]] = field(default_factory=list)  # the holdout comparison
+    btyd_model: str = "bgnbd"  # the purchase model the "btyd" scores come from
 
     def to_dict(self) -> dict[str, Any]:
         return {"metrics": self.metrics, "winner": self.winner, "dates": self.dates,
                 "predicted_vs_actual_orders": self.predicted_vs_actual_orders,
-                "btyd_models": self.btyd_models}
+                "btyd_models": self.btyd_models, "btyd_model": self.btyd_model}
 
     @classmethod
     def from_dict(cls, payload: dict[str, Any]) -> Backtest:
@@ -291,7 +296,8 @@ class Backtest:
         return cls(metrics=payload["metrics"], winner=payload["winner"],
                    predicted_vs_actual_orders=payload["predicted_vs_actual_orders"],
                    scored=pd.DataFrame(), dates=payload.get("dates", {}),
-                   btyd_models=payload.get("btyd_models", []))
+                   btyd_models=payload.get("btyd_models", []),
+                   btyd_model=payload.get("btyd_model", "bgnbd"))
 
 
 @contextlib.contextmanager
@@ -317,13 +323,14 @@ def backtest(features_train: pd.DataFrame, features_test: pd.DataFrame,
     test = buyers(features_test)
     truth = outcome(features_test, features_now)
     _check_labels(truth["churned"], "the backtest's test snapshot")
-    with _in_background_thread(btyd_scores, features_test, params) as btyd_done:
+    with _in_background_thread(_btyd_backtest, features_test, test,
+                               truth["orders_after"].to_numpy(), params) as btyd_done:
         supervised = SupervisedChurnModel(max_iter=params.max_iter,
                                           learning_rate=params.learning_rate,
                                           random_state=seed).fit(train, train_y)
         scores = {"supervised": supervised.predict_proba(test)}
-    bt = btyd_done.result()
-    scores["btyd"] = bt.frame["p_no_order"].to_numpy()  # NaN when BG/NBD is not usable
+    btyd_models, bt = btyd_done.result()
+    scores["btyd"] = bt.frame["p_no_order"].to_numpy()  # NaN when the fit is not usable
     rule = _rfm_rule_fit(train, train_y)
     scores["rfm_rule"] = _rfm_rule_predict(rule, test, float(train_y.mean()))
     y = truth["churned"].to_numpy()
@@ -331,12 +338,22 @@ def backtest(features_train: pd.DataFrame, features_test: pd.DataFrame,
                       else _not_available_metrics(len(y))) for name, s in scores.items()}
     winner = choose_winner(metrics)
     scored = truth.assign(**scores, expected_orders=bt.frame["expected_orders"].to_numpy())
-    btyd_models = _compare_btyd_models(test, truth["orders_after"].to_numpy(),
-                                       float(params.horizon_days))
     pva = {"predicted_orders": float(scored["expected_orders"].sum()),
            "actual_orders": float(scored["orders_after"].sum())}
     return Backtest(metrics=metrics, winner=winner, predicted_vs_actual_orders=pva,
-                    scored=scored, dates=dates or {}, btyd_models=btyd_models)
+                    scored=scored, dates=dates or {}, btyd_models=btyd_models,
+                    btyd_model=bt.model)
+
+
+def _btyd_backtest(features_test: pd.DataFrame, buyers_then: pd.DataFrame,
+                   orders_after: np.ndarray, params: ChurnParams
+                   ) -> tuple[list[dict[str, Any]], BTYDScores]:
+    """The three BTYD models compared on the holdout (:func:`_compare_btyd_models`), then the
+    scores of the best usable one (BG/NBD when none is): the backtest's BTYD candidate and
+    the model :func:`score_customers` uses."""
+    models = _compare_btyd_models(buyers_then, orders_after, float(params.horizon_days))
+    best = next((row["model"] for row in models if row["best"]), "bgnbd")
+    return models, btyd_scores(features_test, params, best)
 
 
 def _compare_btyd_models(buyers_then: pd.DataFrame, orders_after: np.ndarray,
@@ -483,9 +500,11 @@ def strategies(features: pd.DataFrame, segments: pd.DataFrame | None, band: np.n
 
 def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
                     segments: pd.DataFrame | None, winner: str,
-                    params: ChurnParams = ChurnParams(), *, seed: int = 0
-                    ) -> tuple[pd.DataFrame, BTYDScores]:
-    """The ``churn_scores`` artifact at ``as_of``: both models refitted on the latest data."""
+                    params: ChurnParams = ChurnParams(), *, seed: int = 0,
+                    btyd_model: str = "bgnbd") -> tuple[pd.DataFrame, BTYDScores]:
+    """The ``churn_scores`` artifact at ``as_of``: both models refitted on the latest data;
+    ``btyd_model`` is the purchase model the backtest chose on its holdout
+    (:attr:`Backtest.btyd_model`)."""
     _check_history(features_train, features_now, None)
     train = buyers(features_train)
     train_y = outcome(features_train, features_now)["churned"]
@@ -493,7 +512,7 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
     now = buyers(features_now)
     if segments is not None:  # the buyers' rows, in their order (positional when it matches)
         segments = buyers_of(segments, features_now)
-    with _in_background_thread(btyd_scores, features_now, params) as btyd_done:
+    with _in_background_thread(btyd_scores, features_now, params, btyd_model) as btyd_done:
         supervised = SupervisedChurnModel(max_iter=params.max_iter,
                                           learning_rate=params.learning_rate,
                                           random_state=seed).fit(train, train_y)
@@ -550,6 +569,7 @@ def already_churned(features: pd.DataFrame, segments: pd.DataFrame | None,
 def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang: str = "en"):
     """Metrics of the three models, calibration plot, and which model wins."""
     names = {m: t(f"churn.model_{m}", lang) for m in MODELS}
+    names["btyd"] = BTYD_NAMES.get(result.btyd_model, result.btyd_model)
     na = t("not_available", lang)
 
     def number(value: Any, fmt: str) -> str:
@@ -571,8 +591,9 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
         title=t("churn.calibration_title", lang), xaxis_title=t("churn.predicted", lang),
         yaxis_title=t("churn.actual", lang))
     win = result.metrics[result.winner]
-    key = "churn.backtest_rule_text" if result.winner == "rfm_rule" else "churn.backtest_text"
-    text = t(key, lang, winner=names[result.winner], auc=win["auc"],
+    key = ("churn.backtest_rule_text_model" if result.winner == "rfm_rule"
+           else "churn.backtest_text_model")
+    text = t(key, lang, winner=names[result.winner], auc=win["auc"], btyd_model=names["btyd"],
              baseline=result.metrics["rfm_rule"]["auc"], capture=win["top_decile_capture"],
              supervised=result.metrics["supervised"]["auc"], btyd=result.metrics["btyd"]["auc"],
              tie=AUC_TIE, pred=result.predicted_vs_actual_orders["predicted_orders"],
@@ -597,7 +618,7 @@ def backtest_section(result: Backtest, params: ChurnParams = ChurnParams(), lang
             t("churn.actual_orders", lang): [number(r["actual_orders"], ",.0f")
                                              for r in result.btyd_models],
             t("churn.rmse", lang): [number(r["rmse"], ".3f") for r in result.btyd_models]}))
-        text += " " + t("churn.btyd_compare_text", lang)
+        text += " " + t("churn.btyd_compare_text_model", lang, btyd_model=names["btyd"])
     return Section(t("churn.backtest_title", lang, horizon=params.horizon_days), text=text,
                    tables=tables, figures=[fig], data=result.to_dict())
 
@@ -608,7 +629,9 @@ def btyd_section(btyd_fit: dict[str, Any], scores: pd.DataFrame,
     the scored buyers (``churn_scores``: p_alive, expected_orders, expected_value). A fit that
     failed its health check is shown with the reason, and no number of it is used."""
     findings = [health_words(f, lang) for f in btyd_fit.get("health", [])]
-    title = t("churn.btyd_title", lang)
+    model = btyd_fit.get("model", "bgnbd")
+    model_name = BTYD_NAMES.get(model, model)
+    title = t("churn.btyd_title_model", lang, btyd_model=model_name)
     if not btyd_fit.get("usable", True):
         text = t("churn.btyd_unusable", lang, why="; ".join(findings) or "–")
         return Section(title, text=text, data=btyd_fit)
@@ -616,8 +639,8 @@ def btyd_section(btyd_fit: dict[str, Any], scores: pd.DataFrame,
         key = f"btyd.{model}.{name}"
         return t(key, lang) if key in LABELS else f"{shown} {name}"
 
-    fitted = {**{param_name("bgnbd", k, "BG/NBD"): v
-                 for k, v in btyd_fit["bgnbd"]["params"].items()},
+    fitted = {**{param_name(model, k, model_name): v
+                 for k, v in btyd_fit[model]["params"].items()},
               **({param_name("gamma_gamma", k, "Gamma-Gamma"): v
                   for k, v in btyd_fit["gamma_gamma"]["params"].items()}
                  if btyd_fit.get("gamma_gamma") else {})}
@@ -631,6 +654,8 @@ def btyd_section(btyd_fit: dict[str, Any], scores: pd.DataFrame,
     text = t("churn.btyd_text", lang, alive=float((scores["p_alive"] >= 0.5).mean()),
              orders=float(scores["expected_orders"].sum()), horizon=params.horizon_days,
              value=float(scores["expected_value"].sum()), value_days=params.value_horizon_days)
+    text += " " + t("churn.btyd_model_used", lang, btyd_model=model_name,
+                    horizon=params.horizon_days)
     if findings:
         text += " " + t("churn.btyd_findings", lang, findings="; ".join(findings))
     return Section(title, text=text, tables=[table], figures=[fig], data=btyd_fit)
@@ -639,8 +664,8 @@ def btyd_section(btyd_fit: dict[str, Any], scores: pd.DataFrame,
 def btyd_params(scores: BTYDScores) -> dict[str, Any]:
     """The ``btyd_params.json`` artifact (time unit: days), with each fit's health and how
     expected value was computed."""
-    return {"time_unit": "days",
-            "bgnbd": scores.bgf.to_dict() if scores.bgf is not None else None,
+    return {"time_unit": "days", "model": scores.model,
+            scores.model: scores.bgf.to_dict() if scores.bgf is not None else None,
             "gamma_gamma": scores.ggf.to_dict() if scores.ggf is not None else None,
             "usable": scores.usable, "health": scores.health,
             "value_method": scores.value_method}

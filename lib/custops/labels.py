@@ -311,6 +311,44 @@ LABELS: dict[str, dict[str, str]] = {
               "{baseline:.3f}），下方风险分层使用该模型。其得分最高的 10% 覆盖了此后流失客户的 "
               "{capture:.0%}。BG/NBD 预测该期间 {pred:,.0f} 单，实际 {actual:,.0f} 单。",
     },
+    "churn.backtest_rule_text_model": {
+        "en": "On this data the plain RFM rule ranks churners as well as the models (AUC "
+              "{auc:.3f}; gradient boosting {supervised:.3f}, {btyd_model} {btyd:.3f}; AUCs "
+              "within {tie} count as a tie and the simpler model wins), so the rule drives the "
+              "risk bands below. Its top 10% of scores hold {capture:.0%} of the customers who "
+              "then stopped buying. {btyd_model} predicted {pred:,.0f} orders in the window; "
+              "{actual:,.0f} happened.",
+        "zh": "在本数据上，简单的 RFM 规则对流失客户的排序不逊于模型（AUC {auc:.3f}；梯度提升 "
+              "{supervised:.3f}，{btyd_model} {btyd:.3f}；AUC 相差不超过 {tie} 视为持平，取更简单"
+              "的模型），因此下方风险分层使用该规则。其得分最高的 10% 覆盖了此后流失客户的 "
+              "{capture:.0%}。{btyd_model} 预测该期间 {pred:,.0f} 单，实际 {actual:,.0f} 单。",
+    },
+    "churn.backtest_text_model": {
+        "en": "On this data the {winner} model ranks churners best (AUC {auc:.3f} vs "
+              "{baseline:.3f} for the plain RFM rule); it drives the risk bands below. Its top "
+              "10% of scores hold {capture:.0%} of the customers who then stopped buying. "
+              "{btyd_model} predicted {pred:,.0f} orders in the window; {actual:,.0f} happened.",
+        "zh": "在本数据上，{winner}模型对流失客户的排序最好（AUC {auc:.3f}，RFM 规则基线为 "
+              "{baseline:.3f}），下方风险分层使用该模型。其得分最高的 10% 覆盖了此后流失客户的 "
+              "{capture:.0%}。{btyd_model} 预测该期间 {pred:,.0f} 单，实际 {actual:,.0f} 单。",
+    },
+    "churn.btyd_compare_text_model": {
+        "en": "The second table fits three buy-till-you-die models at the test date and grades "
+              "each on the orders every buyer then placed (RMSE per customer; ★ the best "
+              "usable one, the simpler on a tie). The BTYD scores use the best: {btyd_model}.",
+        "zh": "第二张表在测试日拟合三种 BTYD 模型，并用每位客户此后的实际下单评估（按客户的 "
+              "均方根误差；★ 为通过健康检查中最好的模型，持平时取更简单者）。BTYD 得分使用其中"
+              "最好的模型：{btyd_model}。",
+    },
+    "churn.btyd_title_model": {"en": "Buy-till-you-die model ({btyd_model} + Gamma-Gamma)",
+                               "zh": "BTYD 模型（{btyd_model} + Gamma-Gamma）"},
+    "churn.btyd_model_used": {
+        "en": "P(alive), expected orders and the BTYD churn probability (no order in the next "
+              "{horizon} days) come from {btyd_model}, the purchase model that best predicted "
+              "the backtest's holdout orders.",
+        "zh": "存活概率、预计订单数与 BTYD 流失概率（未来 {horizon} 天无订单）来自 {btyd_model}："
+              "在回测留出期对订单预测最准的购买模型。",
+    },
     "churn.calibration_title": {"en": "Calibration: predicted vs actual churn rate",
                                 "zh": "校准：预测流失率与实际流失率"},
     "churn.predicted": {"en": "Predicted churn probability", "zh": "预测流失概率"},

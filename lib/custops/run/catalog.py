@@ -236,7 +236,8 @@ def _churn_scores(ctx: RunContext) -> dict[str, Any]:
     test_date, _ = _churn_dates(ctx)
     scores, fit = churn.score_customers(ctx.features_at(test_date), ctx.get("features"),
                                         ctx.get("segments"), ctx.get("churn_backtest").winner,
-                                        ctx.churn_params, seed=ctx.seed)
+                                        ctx.churn_params, seed=ctx.seed,
+                                        btyd_model=ctx.get("churn_backtest").btyd_model)
     for finding in fit.health:  # every finding of the fits reaches the run's health box
         ctx.warn("03_churn", **finding)
     return {"churn_scores": scores, "btyd_params": churn.btyd_params(fit)}
