@@ -175,8 +175,6 @@ def test_the_priority_and_recall_lists_rank_without_gaps():
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(strict=True, reason="exports (another engineer's, in progress): the default "
-                   "campaign id 'reach' is printed on the plan page")
 def test_exports_of_a_chinese_run_have_no_english_word(zh_run):
     found = findings(export_texts(zh_run / "exports"))
     assert not found, "\n".join(found)

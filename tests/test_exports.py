@@ -251,8 +251,8 @@ def test_the_sms_list_dials_real_numbers_and_no_customer_without_one(real_contac
     assert not set(on_phone) & no_phone
     wecom = pd.read_csv(run / "exports" / "contacts_wecom_1v1.csv", dtype=str,
                         encoding="utf-8-sig")
-    assert wecom["外部联系人userid"].str.fullmatch(r"wmQx7Z\d{10}").all()
-    assert wecom["跟进员工userid"].str.fullmatch(r"staff\d").all()
+    assert wecom["外部联系人ID"].str.fullmatch(r"wmQx7Z\d{10}").all()
+    assert wecom["跟进员工ID"].str.fullmatch(r"staff\d").all()
     # A later notebook of the run (another process) reads the keys again from the data: the
     # run folder's tables are masked.
     later = context.open_run(data_dir=real_contacts_run["ctx"].params["data_dir"],

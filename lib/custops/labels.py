@@ -784,8 +784,8 @@ LABELS: dict[str, dict[str, str]] = {
     "exports.col_customer_id": {"en": "customer_id", "zh": "客户ID"},
     "exports.col_phone": {"en": "phone", "zh": "手机号"},
     "exports.col_email": {"en": "email", "zh": "邮箱"},
-    "exports.col_wecom_external_id": {"en": "wecom_external_userid", "zh": "外部联系人userid"},
-    "exports.col_wecom_owner": {"en": "wecom_owner_userid", "zh": "跟进员工userid"},
+    "exports.col_wecom_external_id": {"en": "wecom_external_userid", "zh": "外部联系人ID"},
+    "exports.col_wecom_owner": {"en": "wecom_owner_userid", "zh": "跟进员工ID"},
     "exports.col_push_token": {"en": "push_token", "zh": "推送设备令牌"},
     "exports.col_wecom_tags": {"en": "wecom_tags", "zh": "企业微信标签"},
     "exports.col_send_date": {"en": "send_date", "zh": "发送日期"},
@@ -895,6 +895,8 @@ LABELS: dict[str, dict[str, str]] = {
               "工具可直接导入的完整名单，含完整手机号、邮箱或企微ID：属于个人信息，仅报告所有者可读。"
               "`control_list.csv` 是对照组：请勿触达。",
     },
+    "plan.subtitle_plain": {"en": "Data as of {as_of} · for approval",
+                            "zh": "数据截至 {as_of} · 待审批"},
     "plan.per_contact": {"en": "Cost per contact", "zh": "单次成本"},
     "plan.total": {"en": "Total", "zh": "合计"},
 }

@@ -130,7 +130,7 @@ def plan_page(reach_plan: ReachPlan, params: ReachParams, *, as_of: dt.date, tz:
         t("plan.rule_consent", lang),
         t("plan.rule_contact", lang),
         t("plan.rule_optimizer", lang, method=_method(reach_plan.result.method, lang),
-          gap=f"{gap:.2%}"),
+          gap="0.01%" if gap < 1e-4 else f"{gap:.2%}"),
         t("plan.uplift_model" if reach_plan.uplift_source == "model" else "plan.uplift_assumed",
           lang),
     ]
@@ -141,10 +141,13 @@ def plan_page(reach_plan: ReachPlan, params: ReachParams, *, as_of: dt.date, tz:
                        channel=("、" if lang == "zh" else ", ").join(unmatched)))
     excluded = [(rule_label(rule, lang), int(n)) for rule, n in reach_plan.excluded.items()
                 if n]
+    campaign = str(reach_plan.params.get("campaign_id", params.campaign_id))
+    # The campaign id is the user's code: named when they set one, not the default's.
+    subtitle = (t("plan.subtitle_plain", lang, as_of=str(as_of))
+                if campaign == ReachParams.campaign_id else
+                t("plan.subtitle", lang, as_of=str(as_of), campaign=campaign))
     return PlanPage(
-        lang=lang, title=t("plan.title", lang, date=day),
-        subtitle=t("plan.subtitle", lang, as_of=str(as_of),
-                   campaign=str(reach_plan.params.get("campaign_id", params.campaign_id))),
+        lang=lang, title=t("plan.title", lang, date=day), subtitle=subtitle,
         channels=channels, summary=summary, rules=rules, excluded=excluded,
         roi_definition=t("reach.roi_defined", lang, margin=margin), files=list(files or []))
 
