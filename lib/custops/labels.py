@@ -885,12 +885,12 @@ LABELS: dict[str, dict[str, str]] = {
                                   "zh": "触达客户扣除成本后的增量价值"},
     "reach.budget_axis": {"en": "Budget", "zh": "预算"},
     "reach.exports_text_lists": {
-        "en": "Files for the operators, in {folder}: {files}. `plan.xlsx` / `plan.html` is the "
+        "en": "Files for the operators, in `{folder}`: {files}. `plan.xlsx` / `plan.html` is the "
               "one-page plan to approve (its list sheets show contact keys masked, the first "
               "{rows:,} rows each). Each `contacts_<channel>.csv` is that channel's full list for "
               "its tool, with the phone, e-mail or WeCom id in full: personal data, readable by "
               "the report's owner only. `control_list.csv` is the holdout: do not contact.",
-        "zh": "供运营使用的文件（位于 {folder}）：{files}。`plan.xlsx` / `plan.html` 是待审批的一页计划"
+        "zh": "供运营使用的文件（位于 `{folder}`）：{files}。`plan.xlsx` / `plan.html` 是待审批的一页计划"
               "（其名单工作表中联系方式已脱敏，每个渠道前 {rows:,} 行）。每个 `contacts_<渠道>.csv` 是该渠道"
               "工具可直接导入的完整名单，含完整手机号、邮箱或企微ID：属于个人信息，仅报告所有者可读。"
               "`control_list.csv` 是对照组：请勿触达。",
