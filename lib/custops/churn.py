@@ -500,9 +500,10 @@ def strategies(features: pd.DataFrame, segments: pd.DataFrame | None, band: np.n
 
 def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
                     segments: pd.DataFrame | None, winner: str,
-                    params: ChurnParams = ChurnParams(), *, seed: int = 0,
+                    params: ChurnParams = ChurnParams(), *, seed: int = 0, predict=None,
                     btyd_model: str = "bgnbd") -> tuple[pd.DataFrame, BTYDScores]:
-    """The ``churn_scores`` artifact at ``as_of``: both models refitted on the latest data;
+    """The ``churn_scores`` artifact at ``as_of``: both models refitted on the latest data.
+    ``predict(model, buyers)`` scores the buyers elsewhere (e.g. on Spark executors);
     ``btyd_model`` is the purchase model the backtest chose on its holdout
     (:attr:`Backtest.btyd_model`)."""
     _check_history(features_train, features_now, None)
@@ -516,7 +517,8 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
         supervised = SupervisedChurnModel(max_iter=params.max_iter,
                                           learning_rate=params.learning_rate,
                                           random_state=seed).fit(train, train_y)
-        probability = supervised.predict_proba(now)
+        probability = (supervised.predict_proba(now) if predict is None
+                       else predict(supervised, now))
     bt = btyd_done.result()
     out = bt.frame.copy()
     out["churn_probability_supervised"] = probability

@@ -35,6 +35,7 @@ from custops.io.parse import parse_as_of
 from custops.io.sources import open_source
 from custops.labels import check_lang
 from custops.rules import ReachParams, contact_key, load_channels
+from custops.run import spark as on_spark
 
 if TYPE_CHECKING:  # the context imports this module
     from custops.run.context import RunContext
@@ -101,6 +102,8 @@ def _defaults(cls) -> dict[str, Any]:
 DEFAULTS: dict[str, Any] = {
     "data_dir": "data/sample", "as_of": "", "lang": "en", "seed": 42, "mapping": "",
     "preset": "", "tz": DEFAULT_TZ,
+    # where the heavy steps run (custops.run.spark); results do not depend on it
+    "engine": "duckdb", "spark_master": "",
     **_defaults(segment.SegmentParams), "compare_days": 90, "n_clusters": 5,
     **_defaults(churn.ChurnParams),
     **_defaults(ReachParams), "channels_file": "",
@@ -140,6 +143,7 @@ def check_parameters(given: dict[str, Any], *, extra: tuple[str, ...] = ("intera
     merged = {**DEFAULTS, **out}
     for cls in (segment.SegmentParams, churn.ChurnParams, ReachParams):
         step_params(cls, merged)  # each step's own range checks
+    on_spark.check_engine(merged["engine"], merged["spark_master"])
     for name in ("compare_days", "n_clusters"):
         if int(merged[name]) < 1:
             raise ParameterError(f"{name}={merged[name]}: must be at least 1")
@@ -237,6 +241,8 @@ def _churn_scores(ctx: RunContext) -> dict[str, Any]:
     scores, fit = churn.score_customers(ctx.features_at(test_date), ctx.get("features"),
                                         ctx.get("segments"), ctx.get("churn_backtest").winner,
                                         ctx.churn_params, seed=ctx.seed,
+                                        predict=on_spark.executor_predict(ctx)
+                                        if ctx.params.get("engine") == "spark" else None,
                                         btyd_model=ctx.get("churn_backtest").btyd_model)
     for finding in fit.health:  # every finding of the fits reaches the run's health box
         ctx.warn("03_churn", **finding)

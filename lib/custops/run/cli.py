@@ -28,6 +28,13 @@ def _add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tz", default=DEFAULT_TZ, help=f"time zone of naive times (default {DEFAULT_TZ})")
 
 
+class _RunParameter(argparse.Action):
+    """An option that is a run parameter: added to ``-p NAME VALUE`` (checked with them)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        namespace.parameter = [*(namespace.parameter or []), [self.dest, values]]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="custops", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -57,6 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--notebooks", nargs="*", default=None, help="subset, e.g. 01_profile")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("NAME", "VALUE"), help="extra notebook parameter (repeatable)")
+    p.add_argument("--engine", action=_RunParameter, choices=["duckdb", "spark"],
+                   help="where the feature layer, its snapshots and churn scoring run "
+                        "(default duckdb, in process)")
+    p.add_argument("--spark-master", dest="spark_master", action=_RunParameter, metavar="URL",
+                   help="Spark master for --engine spark (default local[2]; e.g. "
+                        "spark://host:7077, yarn, k8s://...)")
     p.set_defaults(module="custops.run.runner", func="cli_report")
 
     p = sub.add_parser("dashboard", help="serve the notebooks as Voila dashboards")

@@ -33,6 +33,7 @@ from custops.features import build_feature_snapshots, build_features, to_date
 from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
 from custops.run import catalog
+from custops.run import spark as on_spark
 from custops.sections import not_computed
 from custops.segment import SegmentParams
 
@@ -248,7 +249,9 @@ class RunContext:
             return StoredDataset(clean, tz=self.tz, source=str(self.data_dir),
                                  as_of=pd.Timestamp(self.as_of) if self.as_of else None)
         preset = self.params.get("preset") or None
-        dataset = io.load_dataset(self.data_dir, as_of=self.as_of, mapping=self.mapping or None,
+        source = (on_spark.data_source(self.data_dir, self.params.get("spark_master", ""))
+                  if self.params.get("engine") == "spark" else self.data_dir)
+        dataset = io.load_dataset(source, as_of=self.as_of, mapping=self.mapping or None,
                                   tz=self.tz, **({"preset": preset} if preset else {}))
         self._set_default_as_of(dataset)
         if self.artifacts_dir is not None and not self.read_only:
@@ -315,6 +318,8 @@ class RunContext:
         """What the feature layer reads, and on which connection: the tables in memory when
         this notebook has read them, else the run's validated Parquet files (DuckDB reads
         only the columns it needs, and nothing is held in pandas)."""
+        if self.params.get("engine") == "spark":
+            return on_spark.feature_tables(self)
         clean = self._clean_dir()
         dataset = self._dataset
         in_memory = dataset is not None and (
