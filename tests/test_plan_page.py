@@ -151,7 +151,8 @@ def test_plan_page_rules_follow_the_parameters():
         summary=pd.DataFrame({"channel": ["sms", "total"], "contacts": [1, 1],
                               "cost": [0.05, 0.05], "expected_incremental_revenue": [3.0, 3.0],
                               "roi": [59.0, 59.0]}),
-        holdout={"share": 0.1, "n_control": 0, "minimum_detectable_effect": float("nan")},
+        holdout={"share": 0.1, "n_control": 0, "minimum_detectable_effect": float("nan"),
+                 "baseline_rate": 0.1},
         excluded={"no consent: sms": 4, "no contact: sms": 2, "no contact column: email": 0},
         uplift_source="assumption", params={"campaign_id": "618"})
     params = rules.ReachParams(quiet_start=22.0, quiet_end=8.5, max_touches_7d=3, margin=0.3)
@@ -167,3 +168,8 @@ def test_plan_page_rules_follow_the_parameters():
     assert total["revenue"] == pytest.approx(10.0) and total["roi"] == pytest.approx(60.0)
     assert ("No contact key in the data: SMS", 2) in page.excluded
     assert page.title == "Reach plan for 2026-10-01"
+    # 04's plan section says the same: revenue ¥10.00 for a value of 3.00 at margin 0.3
+    section = reach.plan_section(plan, params, "en")
+    row = section.tables[0].iloc[-1]
+    assert row["Expected incremental revenue"] == "¥10.00" and row["ROI"] == "60.0×"
+    assert "¥10.00" in section.text and "margin (30%)" in section.text

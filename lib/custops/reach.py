@@ -654,13 +654,16 @@ def rule_label(rule: str, lang: str = "en") -> str:
     return rule
 
 
-def _summary_table(summary: pd.DataFrame, by: str, lang: str) -> pd.DataFrame:
+def _summary_table(summary: pd.DataFrame, by: str, lang: str, margin: float = 1.0
+                   ) -> pd.DataFrame:
+    """Per channel (or class): contacts, cost, expected incremental revenue (the plan's values
+    are revenue × ``margin``) and ROI."""
     return pd.DataFrame({
         t("reach.channel" if by == "channel" else "seg.segment", lang): [
             t("reach.total", lang) if v == "total" else value_label(v, lang) for v in summary[by]],
         t("reach.contacts", lang): summary["contacts"].astype("int64"),
         t("reach.cost", lang): [money(v, lang) for v in summary["cost"]],
-        t("reach.incremental", lang): [money(v, lang)
+        t("reach.incremental", lang): [money(v / margin, lang)
                                        for v in summary["expected_incremental_revenue"]],
         t("reach.roi", lang): [_roi(r, c) for r, c in
                                zip(summary["expected_incremental_revenue"], summary["cost"],
@@ -685,7 +688,7 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
     h = reach_plan.holdout
     text = t("reach.plan_text_money", lang, contacts=int(tot["contacts"]),
              cost=money(float(tot["cost"]), lang), budget=money(params.budget, lang),
-             revenue=money(float(tot["expected_incremental_revenue"]), lang),
+             revenue=money(float(tot["expected_incremental_revenue"]) / params.margin, lang),
              roi=_roi(float(tot["expected_incremental_revenue"]), float(tot["cost"])) or "–",
              roi_defined=t("reach.roi_defined", lang, margin=params.margin),
              gap=max(reach_plan.result.gap, 0.0),
@@ -698,12 +701,12 @@ def plan_section(reach_plan: ReachPlan, params: ReachParams = ReachParams(), lan
     fig = plots.bar_figure(parts.assign(name=[value_label(c, lang) for c in parts["channel"]]),
                            "name", "contacts", title=t("reach.plan_title", lang),
                            yaxis_title=t("reach.contacts", lang), text="contacts")
-    tables = [_summary_table(summary, "channel", lang)]
+    tables = [_summary_table(summary, "channel", lang, params.margin)]
     if "rfm_class" in reach_plan.plan and len(reach_plan.plan):
         by_class = _plan_summary(reach_plan.plan.assign(
             rfm_class=reach_plan.plan["rfm_class"].astype("object").fillna("prospect")),
             by="rfm_class")
-        tables.append(_summary_table(by_class, "rfm_class", lang))
+        tables.append(_summary_table(by_class, "rfm_class", lang, params.margin))
     excluded = pd.DataFrame({t("reach.rule", lang): [rule_label(k, lang)
                                                      for k in reach_plan.excluded],
                              t("customers", lang): list(reach_plan.excluded.values())})
