@@ -76,6 +76,7 @@ def test_send_times_run_in_clock_order_and_readouts_are_measured(sample_run):
     table = reach.readout_section(results, "zh").tables[0]
     assert "实测增量收入" in table.columns and "预期增量收入" not in table.columns
     assert table["实测增量收入"].str.startswith("¥").all()
+    assert "实测增量收入 ¥" in reach.readout_section(results, "zh").text
     section = reach.plan_section(plan, ctx.reach_params, "zh")
     assert "毛利率" in section.text and "¥" in section.text
     costs = section.tables[0]["成本"]

@@ -897,6 +897,13 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "plan.subtitle_plain": {"en": "Data as of {as_of} · for approval",
                             "zh": "数据截至 {as_of} · 待审批"},
+    "reach.readout_text_money": {
+        "en": "{campaign}: conversion {rate_t:.1%} contacted vs {rate_c:.1%} holdout, lift "
+              "{lift:+.1%} (95% CI {low:+.1%} to {high:+.1%}); measured incremental revenue "
+              "{revenue}.",
+        "zh": "{campaign}：触达组转化率 {rate_t:.1%}，对照组 {rate_c:.1%}，提升 {lift:+.1%}"
+              "（95% 置信区间 {low:+.1%} 至 {high:+.1%}）；实测增量收入 {revenue}。",
+    },
     "plan.per_contact": {"en": "Cost per contact", "zh": "单次成本"},
     "plan.total": {"en": "Total", "zh": "合计"},
 }

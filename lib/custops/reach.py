@@ -804,9 +804,10 @@ def readout_section(results: pd.DataFrame, lang: str = "en", *, margin: float = 
                                                results.get("cost", results["incremental_revenue"]),
                                                strict=True)],
     })
-    text = " ".join(t("reach.readout_text", lang, campaign=r.campaign_id,
+    text = " ".join(t("reach.readout_text_money", lang, campaign=r.campaign_id,
                       rate_t=r.rate_treatment, rate_c=r.rate_control, lift=r.lift,
-                      low=r.lift_low, high=r.lift_high, revenue=r.incremental_revenue)
+                      low=r.lift_low, high=r.lift_high,
+                      revenue=money(r.incremental_revenue, lang))
                     for r in results.itertuples())
     return Section(t("reach.readout_title", lang), text=text, tables=[table],
                    data={"readout": results.to_dict("records")})
