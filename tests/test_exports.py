@@ -261,3 +261,18 @@ def test_the_sms_list_dials_real_numbers_and_no_customer_without_one(real_contac
     keys = catalog.contact_keys(later).set_index("customer_id")
     assert keys["phone"].reindex(sms["客户ID"]).tolist() == sms["手机号"].tolist()
     assert keys["wecom_owner"].notna().all()
+
+
+def test_contact_columns_are_read_under_their_chinese_headers(tmp_path):
+    from custops import io as custops_io
+
+    (tmp_path / "orders.csv").write_text(
+        "客户ID,订单号,下单时间,实付金额\nC1,O1,2026-09-01 10:00,10\n", encoding="utf-8")
+    (tmp_path / "customers.csv").write_text(
+        "客户ID,手机号,邮箱,外部联系人ID,跟进员工,推送令牌\n"
+        "C1,13912345678,kehu@example.com,wmABCDEF0123456789,zhangsan,tok-0123456789\n",
+        encoding="utf-8")
+    customers = custops_io.load_dataset(tmp_path).customers
+    assert customers.iloc[0][["phone", "email", "wecom_external_id", "wecom_owner",
+                              "push_token"]].tolist() == [
+        "13912345678", "kehu@example.com", "wmABCDEF0123456789", "zhangsan", "tok-0123456789"]
