@@ -276,3 +276,24 @@ def test_contact_columns_are_read_under_their_chinese_headers(tmp_path):
     assert customers.iloc[0][["phone", "email", "wecom_external_id", "wecom_owner",
                               "push_token"]].tolist() == [
         "13912345678", "kehu@example.com", "wmABCDEF0123456789", "zhangsan", "tok-0123456789"]
+
+
+def test_phones_of_customers_made_from_orders_reach_the_sms_list_only(tmp_path):
+    """A platform export (customers made from the order rows, as the taobao preset does):
+    a later notebook of the run reads the full phones again from the orders."""
+    data = tmp_path / "data"
+    data.mkdir()
+    rows = ["客户ID,订单号,下单时间,实付金额,联系手机"]
+    rows += [f"C{i},O{i},2026-09-{1 + i % 28:02d} 10:00,{10 + i},1390000{i:04d}"
+             for i in range(40)]
+    (data / "orders.csv").write_text("\n".join(rows) + "\n", encoding="utf-8")
+    mapping = tmp_path / "mapping.yaml"
+    mapping.write_text("customers:\n  from_orders: {phone: 联系手机}\n", encoding="utf-8")
+    run = tmp_path / "run"
+    first = context.open_run(data_dir=str(data), run_dir=str(run), mapping=str(mapping))
+    first.dataset()
+    stored = pd.read_parquet(run / "artifacts" / "clean" / "customers.parquet")
+    assert stored["phone"].str.fullmatch(r"139\*{4}\d{4}").all()  # masked at rest
+    later = context.open_run(data_dir=str(data), run_dir=str(run), mapping=str(mapping))
+    keys = catalog.contact_keys(later).set_index("customer_id")
+    assert keys.loc["C7", "phone"] == "13900000007"

@@ -295,8 +295,15 @@ def contact_keys(ctx: RunContext) -> pd.DataFrame | None:
                                    **({"preset": ctx.params["preset"]}
                                       if ctx.params.get("preset") else {}))
         settings = mappings.get("customers", {})
-        if "from_orders" in settings:  # customers made from orders carry no contact keys
-            return None
+        if "from_orders" in settings:  # customers made from the order rows (a preset's)
+            if not set(settings["from_orders"]) & set(wanted):
+                return None  # no contact key among the columns taken from the orders
+            customers = io.load_dataset(
+                ctx.data_dir, as_of=ctx.as_of, mapping=ctx.mapping or None, tz=ctx.tz,
+                **({"preset": ctx.params["preset"]} if ctx.params.get("preset") else {})
+            ).customers
+            return None if customers is None else customers[
+                ["customer_id", *[c for c in wanted if c in customers]]]
         reader = open_source(ctx.data_dir, mappings)
         try:
             raw = reader.read("customers")
