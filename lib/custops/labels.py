@@ -453,6 +453,13 @@ LABELS: dict[str, dict[str, str]] = {
                               "P(alive) is not informative here",
                         "zh": "{model} 的参数落在边界（{limit}）；若为 no_dropout，说明数据中看不到"
                               "客户停止购买的证据，P(存活) 在此不具参考价值"},
+    "health.poorly_determined": {
+        "en": "{model}: parameters poorly determined — the data pin down some combination of "
+              "them only weakly (Hessian condition number above {threshold:,.0f}); read the "
+              "parameters together, not one by one",
+        "zh": "{model}：参数估计不稳定——数据只能弱地确定其中某些参数组合（海森矩阵条件数超过 "
+              "{threshold:,.0f}）；请整体解读参数，不要逐个解读",
+    },
     "health.few_repeat_buyers": {"en": "{model}: too few repeat buyers to fit reliably",
                                  "zh": "{model}：复购客户太少，无法可靠拟合"},
     "health.nonpositive_spend_excluded": {

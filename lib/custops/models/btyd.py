@@ -216,7 +216,7 @@ class _PurchaseModelFitter(_MaximumLikelihoodFitter):
 
     _data_class: ClassVar[type]
     _model_label: ClassVar[str] = ""
-    _diagnostic_names = ("n_repeat_buyers", "mean_age")
+    _diagnostic_names = ("n_repeat_buyers", "mean_age", "hessian_condition")
 
     def __init__(
         self,

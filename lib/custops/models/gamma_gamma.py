@@ -152,7 +152,7 @@ class GammaGammaFitter(_MaximumLikelihoodFitter):
     """
 
     _param_names = ("p", "q", "gamma")
-    _diagnostic_names = ("n_excluded", "spend_frequency_correlation")
+    _diagnostic_names = ("n_excluded", "spend_frequency_correlation", "hessian_condition")
     model_key = "gamma_gamma"
     #: |correlation of frequency and average spend| above this: ``spend_frequency_correlation``
     #: warning (the model assumes independence).
