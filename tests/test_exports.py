@@ -297,3 +297,22 @@ def test_phones_of_customers_made_from_orders_reach_the_sms_list_only(tmp_path):
     later = context.open_run(data_dir=str(data), run_dir=str(run), mapping=str(mapping))
     keys = catalog.contact_keys(later).set_index("customer_id")
     assert keys.loc["C7", "phone"] == "13900000007"
+
+
+def test_masked_data_are_not_read_again(tmp_path, monkeypatch):
+    """The sample's phones are masked already: the run records that no contact column is held
+    in full, and the lists take the run's own table instead of reading the data again."""
+    assert exports.full_contact_columns(pd.DataFrame({
+        "phone": ["138****5678", "", None], "email": ["a***@b.cn", None, ""]})) == []
+    assert exports.full_contact_columns(pd.DataFrame({
+        "phone": ["138****5678", "13812345678"], "email": ["a***@b.cn", None]})) == ["phone"]
+    run = tmp_path / "run"
+    context.open_run(data_dir=str(SAMPLE), run_dir=str(run)).dataset()
+    assert (run / "artifacts" / catalog.CONTACT_RECORD).read_text("utf-8") == '{"full": []}'
+
+    def never(*args, **kwargs):
+        raise AssertionError("masked contact keys were read again from the data")
+
+    monkeypatch.setattr(catalog, "_source_contacts", never)
+    keys = catalog.contact_keys(context.open_run(data_dir=str(SAMPLE), run_dir=str(run)))
+    assert keys["phone"].str.fullmatch(r"\d{3}\*{4}\d{4}").all()

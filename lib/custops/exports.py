@@ -32,6 +32,7 @@ __all__ = [
     "excel_writer",
     "export_frame",
     "export_lists",
+    "full_contact_columns",
     "holds_personal_data",
     "mask_contacts",
     "mask_emails",
@@ -384,6 +385,19 @@ def mask_ids(ids: pd.Series) -> pd.Series:
 
 _MASKS = {"phone": mask_phones, "email": mask_emails, "wecom_external_id": mask_ids,
           "push_token": mask_ids}
+
+
+def full_contact_columns(frame: pd.DataFrame) -> list[str]:
+    """The contact key columns of ``frame`` holding at least one value in full (not already
+    in its masked form): what the channel lists must read again from the data."""
+    full = []
+    for col in (c for c in CONTACT_COLUMNS if c in frame):
+        values = frame[col].astype("object")
+        present = values.notna() & values.astype(str).str.strip().ne("")
+        shown = values[present].astype(str).str.strip()
+        if len(shown) and not shown.eq(_MASKS[col](shown)).all():
+            full.append(col)
+    return full
 
 
 def mask_contacts(frame: pd.DataFrame) -> pd.DataFrame:

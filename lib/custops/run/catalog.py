@@ -14,6 +14,7 @@ the run context know file names.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import hashlib
 import json
@@ -31,6 +32,7 @@ from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import CONTACT_COLUMNS, churn_lists, export_lists
 from custops.io import DEFAULT_TZ
 from custops.io.checks import normalize_table
+from custops.io.mapping import match_columns
 from custops.io.parse import parse_as_of
 from custops.io.sources import open_source
 from custops.labels import check_lang
@@ -281,29 +283,48 @@ def _reach_plan(ctx: RunContext) -> dict[str, Any]:
     return {"reach_plan": plan}
 
 
+CONTACT_RECORD = "contact_columns.json"  # which contact columns the data hold in full (names)
+_PLAIN_READ = {"columns", "file", "sheet", "table", "encoding", "separator", "header", "names",
+               "skip_lines", "skip_footer", "date_format", "decimal"}
+
+
 def contact_keys(ctx: RunContext) -> pd.DataFrame | None:
-    """customer_id and the customers' full contact keys (phone, e-mail, WeCom external id and
-    owner, push token) for the channel lists — from the table in memory when this process
-    loaded the data, else read again from the data source: the run folder keeps them masked,
-    so they never pass through it. None when the data have no customers table."""
+    """customer_id and the customers' contact keys (phone, e-mail, WeCom external id and
+    owner, push token) for the channel lists: the table in memory when this process loaded
+    the data; else the run's validated table (keys masked), with the columns the data hold in
+    full (``artifacts/contact_columns.json``, written when the run first loaded the data) read
+    again from the data source, so full keys never pass through the run folder. None when
+    the data have no customers table."""
     wanted = [*CONTACT_COLUMNS, "wecom_owner"]
     dataset = ctx.dataset()
+    customers = dataset.customers
+    if customers is None:
+        return None
+    keys = customers[["customer_id", *[c for c in wanted if c in customers]]]
     if isinstance(dataset, io.Dataset):
-        customers = dataset.customers
+        return keys
+    record = None if ctx.artifacts_dir is None else ctx.artifacts_dir / CONTACT_RECORD
+    full = (json.loads(record.read_text("utf-8")).get("full", []) if record is not None
+            and record.exists() else [c for c in CONTACT_COLUMNS if c in keys])
+    full = [c for c in full if c in keys]
+    if not full:
+        return keys
+    source = _source_contacts(ctx, full)
+    if source is None:
+        return keys
+    return keys.drop(columns=full).merge(source, on="customer_id", how="left")
+
+
+def _source_contacts(ctx: RunContext, columns: list[str]) -> pd.DataFrame | None:
+    """customer_id and ``columns`` of the customers table read again from the data source
+    (only those columns are checked when the mapping does nothing but name columns)."""
+    preset = {"preset": ctx.params["preset"]} if ctx.params.get("preset") else {}
+    mappings = io.read_mapping(ctx.mapping or None, **preset)
+    settings = mappings.get("customers", {})
+    if "from_orders" in settings:  # customers made from the order rows (a preset's)
+        customers = io.load_dataset(ctx.data_dir, as_of=ctx.as_of, mapping=ctx.mapping or None,
+                                    tz=ctx.tz, **preset).customers
     else:
-        mappings = io.read_mapping(ctx.mapping or None,
-                                   **({"preset": ctx.params["preset"]}
-                                      if ctx.params.get("preset") else {}))
-        settings = mappings.get("customers", {})
-        if "from_orders" in settings:  # customers made from the order rows (a preset's)
-            if not set(settings["from_orders"]) & set(wanted):
-                return None  # no contact key among the columns taken from the orders
-            customers = io.load_dataset(
-                ctx.data_dir, as_of=ctx.as_of, mapping=ctx.mapping or None, tz=ctx.tz,
-                **({"preset": ctx.params["preset"]} if ctx.params.get("preset") else {})
-            ).customers
-            return None if customers is None else customers[
-                ["customer_id", *[c for c in wanted if c in customers]]]
         reader = open_source(ctx.data_dir, mappings)
         try:
             raw = reader.read("customers")
@@ -311,11 +332,18 @@ def contact_keys(ctx: RunContext) -> pd.DataFrame | None:
             reader.close()
         if raw is None:
             return None
+        if set(settings) <= _PLAIN_READ:  # check the key columns only: much quicker
+            chosen, _ = match_columns([str(h) for h in raw.frame.columns], "customers",
+                                      settings.get("columns", {}), raw.file_label)
+            headers = [chosen[c] for c in ("customer_id", *columns) if c in chosen]
+            raw = dataclasses.replace(raw, frame=raw.frame[headers])
+            settings = {**settings, "columns": {c: chosen[c] for c in ("customer_id", *columns)
+                                                if c in chosen}}
         customers = normalize_table(raw, "customers", settings.get("columns", {}), ctx.tz,
                                     None, settings).frame
     if customers is None:
         return None
-    return customers[["customer_id", *[c for c in wanted if c in customers]]]
+    return customers[["customer_id", *[c for c in columns if c in customers]]]
 
 
 def _exports(ctx: RunContext) -> dict[str, Any]:

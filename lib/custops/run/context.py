@@ -28,7 +28,7 @@ from IPython.display import display
 from custops import io
 from custops.churn import ChurnParams
 from custops.errors import DataError, NotComputable, ParameterError
-from custops.exports import mask_contacts
+from custops.exports import full_contact_columns, mask_contacts
 from custops.features import build_feature_snapshots, build_features, to_date
 from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
@@ -260,7 +260,10 @@ class RunContext:
             frames = {name: getattr(dataset, name, None) for name in io.TABLE_NAMES}
             if frames.get("customers") is not None:
                 # Personal data: the run folder keeps contact keys masked (the loaded table
-                # in memory keeps them as they are).
+                # in memory keeps them as they are); which columns the data hold in full is
+                # recorded (names only) so the channel lists read just those again.
+                (self.artifacts_dir / catalog.CONTACT_RECORD).write_text(json.dumps(
+                    {"full": full_contact_columns(frames["customers"])}), encoding="utf-8")
                 frames["customers"] = mask_contacts(frames["customers"])
             # Two files at a time: Parquet compression runs on one core per file.
             with ThreadPoolExecutor(max_workers=2) as pool:
