@@ -37,6 +37,7 @@ ALLOWED: dict[str, str] = {
     "CNY": "the currency code (shown with ¥)",
     "MB": "a unit (megabytes)",
     "custops": "the product's name (a brand)",
+    "English": "the language switch's button for English, named in English for its readers",
     "UTC": "time-zone notation (UTC+08:00), written so in Chinese",
     "ID": "customer ID (客户 ID): written so in Chinese",
     "CRM": "the operators' customer system, named so in Chinese",

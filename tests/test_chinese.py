@@ -6,6 +6,7 @@ out of the checkout; the numbers the 03 lists show read without gaps."""
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -180,13 +181,12 @@ def test_exports_of_a_chinese_run_have_no_english_word(zh_run):
     assert not found, "\n".join(found)
 
 
-def test_the_language_switch_draws_the_whole_page_again(monkeypatch):
-    """On an interactive page every section shown with ``ctx.show`` is drawn again in the
-    new language; listeners (the panel's switch) follow; a static report draws once."""
+def test_the_language_switch_draws_the_whole_page_again():
+    """An interactive page remembers every section shown with ``ctx.show`` and draws them
+    all again in the page's new language; listeners (the panel's switch) follow; a static
+    report remembers nothing."""
     from custops import profile, sections
 
-    shown = []
-    monkeypatch.setattr(context, "display", shown.append)
     ctx = context.open_run({"interactive": True}, data_dir=str(SAMPLE))
     assert ctx.lang == "en" and ctx.interactive
     summary = {"tables": {"orders": {"rows_read": 3, "rows_kept": 2, "rows_rejected": 1}}}
@@ -194,19 +194,24 @@ def test_the_language_switch_draws_the_whole_page_again(monkeypatch):
     ctx.show(lambda: profile.data_quality_section(summary, ctx.lang))
     heard = []
     ctx.on_language(heard.append)
-    areas = shown[-2:]
 
-    def text(area):
-        return json.dumps(area.outputs, ensure_ascii=False)
+    def text(outputs):
+        return json.dumps(outputs, ensure_ascii=False)
 
-    assert "Customer profile" in text(areas[0]) and "orders" in text(areas[1])
+    english = ctx.page_outputs()
+    assert "Customer profile" in text(english) and "orders" in text(english)
     ctx.relabel("zh")
     assert heard == ["zh"] and ctx.lang == "zh"
-    assert "用户画像" in text(areas[0]) and "Customer profile" not in text(areas[0])
-    assert "订单" in text(areas[1]) and not latin_words(
-        " ".join(o["data"].get("text/markdown", "") for o in areas[1].outputs))
+    chinese = ctx.page_outputs()
+    assert len(chinese) == len(english)
+    assert "用户画像" in text(chinese) and "Customer profile" not in text(chinese)
+    assert "订单" in text(chinese)
+    assert not [o for o in chinese if latin_words(o["data"].get("text/markdown", ""))]
     ctx.relabel("zh")
     assert heard == ["zh"]  # no change, nothing to tell
+    static = context.open_run({"interactive": False}, data_dir=str(SAMPLE))
+    static.show(lambda: sections.intro("01_profile", static.lang))
+    assert static.page_outputs() == []
 
 
 def test_a_page_opens_in_the_language_its_address_asks_for(monkeypatch):
@@ -215,3 +220,30 @@ def test_a_page_opens_in_the_language_its_address_asks_for(monkeypatch):
     assert context.open_run({"lang": "en"}, data_dir=str(SAMPLE)).lang == "zh"
     monkeypatch.setenv("QUERY_STRING", "lang=fr")
     assert context.requested_lang() is None
+
+
+_MONTH = re.compile(r"^(\d{4})(?:-|年)(\d{1,2})(?:月)?(?:-(\d{2}))?")
+
+
+@pytest.mark.slow
+def test_time_axes_run_in_time_order(zh_run):
+    """Every figure whose axis holds dates or months (``2024-10``, ``2024年10月``) draws them
+    in time order."""
+    checked = 0
+    for notebook in sorted(zh_run.glob("0*.ipynb")):
+        nb = json.loads(notebook.read_text("utf-8"))
+        for cell in nb["cells"]:
+            for output in cell.get("outputs", []):
+                fig = output.get("data", {}).get("application/vnd.plotly.v1+json")
+                for trace in (fig or {}).get("data", []):
+                    for axis in ("x", "y"):
+                        values = trace.get(axis)
+                        if not isinstance(values, list) or len(values) < 2:
+                            continue
+                        keys = [_MONTH.match(v) if isinstance(v, str) else None for v in values]
+                        if not all(keys):
+                            continue
+                        stamps = [tuple(int(g or 0) for g in k.groups()) for k in keys]
+                        checked += 1
+                        assert stamps == sorted(stamps), (notebook.name, trace.get("name"))
+    assert checked >= 3  # monthly buyers, cohorts, churn trend

@@ -631,6 +631,19 @@ def test_beyond_the_kernel_cap_a_busy_page_retries_until_served(run_dir, chromiu
         served.stop()
 
 
+def _page_texts(page) -> list[str]:
+    """The text nodes a reader sees: not scripts, styles or ``<code>`` (folder names)."""
+    return page.evaluate("""() => {
+        const out = [];
+        const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+        for (let n = walk.nextNode(); n; n = walk.nextNode()) {
+            const text = n.textContent.trim();
+            if (text && !n.parentElement.closest('script,style,code,title')) out.push(text);
+        }
+        return out;
+    }""")
+
+
 @pytest.mark.parametrize("name", ["01_profile", "02_segment", "03_churn", "04_reach"])
 @pytest.mark.browser
 @pytest.mark.slow
@@ -642,11 +655,14 @@ def test_the_chinese_link_opens_a_page_that_is_chinese_throughout(server, browse
 
     context, page = _open(browser, f"{server.url(name)}?lang=zh", browser_tools.PANEL_FIGURE)
     try:
-        page.wait_for_selector(".custops-section .js-plotly-plot", timeout=120_000)
-        heading = page.inner_text(".custops-section h1")
+        # the report below the panel is drawn while the kernel runs the notebook
+        page.wait_for_selector(".jp-Cell .jp-RenderedMarkdown h1", state="attached",
+                               timeout=300_000)
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 3",
+                               timeout=300_000)
+        heading = page.inner_text(".jp-RenderedMarkdown h1")
         assert heading.strip() == t(f"notebook.{name}", "zh")
-        lines = page.inner_text("body").splitlines()
-        found = findings((name, line) for line in lines)
+        found = findings((name, text) for text in _page_texts(page))
         assert not found, "\n".join(found)
         _assert_clean(page)
     finally:
@@ -661,18 +677,28 @@ def test_the_language_switch_translates_the_report_below_the_panel(server, brows
     context, page = _open(browser, f"{server.url('02_segment')}?lang=en",
                           browser_tools.PANEL_FIGURE)
     try:
-        headings = ".custops-section h3"
-        page.wait_for_selector(headings, timeout=120_000)
-        english = page.locator(headings).all_inner_texts()
+        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 3",
+                               timeout=300_000)
+        english = page.locator(".jp-RenderedMarkdown h3").all_inner_texts()
         assert t("seg.tier_title", "en") in english
         page.locator(".custops-lang button", has_text="中文").click()
+        translated = ".custops-page-report .jp-RenderedMarkdown h3"
         page.wait_for_function(
-            """t => [...document.querySelectorAll('.custops-section h3')]
+            """t => [...document.querySelectorAll('.custops-page-report h3')]
                        .some(h => h.innerText.includes(t))""",
             arg=t("seg.tier_title", "zh"), timeout=60_000)
-        chinese = page.locator(headings).all_inner_texts()
-        assert len(chinese) == len(english)
+        chinese = page.locator(translated).all_inner_texts()
+        assert len(chinese) == len(english)  # every section of the page, translated
         assert not [h for h in chinese if latin_words(h)], chinese
+        visible = [h for h in page.locator(".jp-RenderedMarkdown h3").all()
+                   if h.is_visible()]
+        assert not [h for h in visible if latin_words(h.inner_text())]  # English ones hidden
+        page.locator(".custops-lang button", has_text="English").click()
+        page.wait_for_function(
+            "() => !document.querySelector('.custops-page-report .jp-RenderedMarkdown')",
+            timeout=60_000)
+        assert t("seg.tier_title", "en") in [h.inner_text() for h in page.locator(
+            ".jp-RenderedMarkdown h3").all() if h.is_visible()]
         _assert_clean(page)
     finally:
         context.close()

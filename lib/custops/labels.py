@@ -195,7 +195,7 @@ LABELS: dict[str, dict[str, str]] = {
     "chan.conversion": {"en": "Conversion", "zh": "转化率"},
     "chan.retention": {"en": "Retention", "zh": "留存率"},
     "chan.retained": {"en": "Retained users", "zh": "留存用户"},
-    "chan.value": {"en": "Net revenue per user", "zh": "人均净收入"},
+    "chan.value": {"en": "Net revenue per user (¥)", "zh": "人均净收入（¥）"},
     "chan.text": {
         "en": "Retained users = Σ users × retention = {retained:,.0f}. {best} keeps {best_ret:.0%} "
               "of its users, {worst} only {worst_ret:.0%}: judge channels by retained users and "
@@ -212,7 +212,7 @@ LABELS: dict[str, dict[str, str]] = {
     "seg.focus": {"en": "Operating focus", "zh": "运营重点"},
     "seg.mean_recency": {"en": "Mean days since last order", "zh": "平均未下单天数"},
     "seg.mean_orders": {"en": "Mean orders", "zh": "平均订单数"},
-    "seg.mean_spend": {"en": "Mean net spend", "zh": "平均净消费"},
+    "seg.mean_spend": {"en": "Mean net spend (¥)", "zh": "平均净消费（¥）"},
     "seg.rfm_text": {
         "en": "{top} is the largest class ({top_n:,} buyers); important-value customers are "
               "{iv_share:.0%} of buyers and bring {iv_rev:.0%} of revenue.",
@@ -360,9 +360,9 @@ LABELS: dict[str, dict[str, str]] = {
     "churn.btyd_text": {
         "en": "{alive:.0%} of buyers are probably still alive (P(alive) ≥ 0.5); together they "
               "are expected to place {orders:,.0f} orders in the next {horizon} days and bring "
-              "{value:,.0f} in discounted value over {value_days} days.",
+              "¥{value:,.0f} in discounted value over {value_days} days.",
         "zh": "{alive:.0%} 的成交客户大概率仍活跃（存活概率 ≥ 0.5）；预计未来 {horizon} 天共下 "
-              "{orders:,.0f} 单，{value_days} 天折现价值合计 {value:,.0f}。",
+              "{orders:,.0f} 单，{value_days} 天折现价值合计 ¥{value:,.0f}。",
     },
     "churn.palive_title": {"en": "Probability alive (buyers)", "zh": "存活概率分布（成交客户）"},
     "churn.risk_title": {"en": "Risk bands × value tiers (customers)",
@@ -384,10 +384,10 @@ LABELS: dict[str, dict[str, str]] = {
     "churn.recall_title": {"en": "Recall list: buyers already churned, most valuable first",
                            "zh": "召回名单：已流失客户（高价值优先）"},
     "churn.recall_text": {
-        "en": "{n:,} buyers have already churned; together they used to bring {value:,.0f} "
+        "en": "{n:,} buyers have already churned; together they used to bring ¥{value:,.0f} "
               "over the value horizon. Recall the most valuable first (high-value: 1:1 "
               "call-back or a strong offer; the rest: low-cost channels).",
-        "zh": "{n:,} 位客户已经流失；他们在价值周期内原本贡献 {value:,.0f}。优先召回高价值客户"
+        "zh": "{n:,} 位客户已经流失；他们在价值周期内原本贡献 ¥{value:,.0f}。优先召回高价值客户"
               "（高价值：一对一回访或强力优惠；其余：低成本渠道）。"},
     "churn.already_churned_text": {
         "en": "{churned:,} buyers have already churned and are not in the bands: see the "
@@ -504,10 +504,10 @@ LABELS: dict[str, dict[str, str]] = {
               "customer id.",
         "zh": "已生成：{files}——预警名单（挽留）与召回名单（唤回），均按优先级排序，手机号已"
               "脱敏；请按客户 ID 在 CRM 中匹配客户。"},
-    "churn.value_at_stake": {"en": "Value to recall", "zh": "可召回价值"},
+    "churn.value_at_stake": {"en": "Value to recall (¥)", "zh": "可召回价值（¥）"},
     "churn.customer": {"en": "Customer", "zh": "客户"},
     "churn.probability": {"en": "Churn probability", "zh": "流失概率"},
-    "churn.expected_value": {"en": "Expected value", "zh": "预期价值"},
+    "churn.expected_value": {"en": "Expected value (¥)", "zh": "预期价值（¥）"},
     "churn.reason": {"en": "Reason", "zh": "原因"},
     "churn.strategy": {"en": "Strategy", "zh": "策略"},
     "churn.tier": {"en": "Tier", "zh": "分级"},

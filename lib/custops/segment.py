@@ -409,7 +409,7 @@ def _labelled_summary(features, labels, order, lang, *, with_focus=True):
         t("revenue_share", lang): summary["revenue_share"].map(lambda v: f"{v:.1%}"),
         t("seg.mean_recency", lang): summary["mean_recency"].astype("float64").round(1),
         t("seg.mean_orders", lang): summary["mean_orders"].astype("float64").round(2),
-        t("seg.mean_spend", lang): summary["mean_spend"].round(1),
+        t("seg.mean_spend", lang): summary["mean_spend"].round().astype("Int64"),  # whole ¥
     })
     if with_focus:
         table[t("seg.focus", lang)] = [focus(s, lang) for s in summary["segment"]]

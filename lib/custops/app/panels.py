@@ -163,6 +163,11 @@ def section_outputs(sections: Sequence, empty_text: str = "") -> list[dict[str, 
 
 # -- the panel ---------------------------------------------------------------------------------
 
+# Hides every cell after the panel's (Voila and JupyterLab draw cells as .jp-Cell siblings):
+# the page's own sections, while they show again in another language below the panel.
+HIDE_PAGE_SECTIONS = ("<style>.jp-Cell:has(.custops-dashboard) ~ .jp-Cell "
+                      "{display: none !important;}</style>")
+
 @dataclass
 class View:
     """One entry of the view selector: a label (per language) and the sections it shows."""
@@ -220,6 +225,10 @@ class Panel:
         self.kpis = widgets.HTML()
         self.output = widgets.Output(layout=widgets.Layout(min_height="480px"))
         self.output.add_class("custops-output")
+        self.page_lang = self.lang  # the language the page's own sections are drawn in
+        self.page_style = widgets.HTML()
+        self.page_report = widgets.Output()
+        self.page_report.add_class("custops-page-report")
         self._relabel()
 
         for control in (*self.dropdowns.values(), self.view):
@@ -331,7 +340,7 @@ class Panel:
                 self.range.description = t(self.date_label, lang)
             self.reset.description = t("dash.reset", lang)
             self.intro.value = (f'<div class="custops-intro" style="color:#555">'
-                                f'{html.escape(self.intro_text(lang))}</div>')
+                                f'{self.intro_text(lang, markup=True)}</div>')
             self.relabel_extra(lang)
         finally:
             self._muted = False
@@ -339,19 +348,40 @@ class Panel:
     def relabel_extra(self, lang: str) -> None:
         """Subclasses relabel their own widgets here."""
 
-    def intro_text(self, lang: str) -> str:
+    def intro_text(self, lang: str, *, markup: bool = False) -> str:
+        """Where the page's numbers come from; ``markup``: escaped HTML with the folder's
+        name as code (a name, not a word of the page's language)."""
         ctx = self.ctx
-        source = (t("dash.source_run", lang, run=ctx.run_dir.name) if ctx.run_dir is not None
-                  else t("dash.source_data", lang, data=ctx.data_dir.name))
-        intro = t("dash.intro", lang, as_of=ctx.as_of, source=source)
-        return intro + (". " if lang == "en" else "。") + t("dash.below", lang)
+        esc = html.escape if markup else str
+
+        def name(folder: str) -> str:
+            return f"<code>{esc(folder)}</code>" if markup else folder
+
+        source = (t("dash.source_run", lang, run=name(ctx.run_dir.name))
+                  if ctx.run_dir is not None
+                  else t("dash.source_data", lang, data=name(ctx.data_dir.name)))
+        intro = esc(t("dash.intro", lang, as_of=ctx.as_of, source="@SOURCE@"))
+        intro = intro.replace("@SOURCE@", source)
+        return intro + esc((". " if lang == "en" else "。") + t("dash.below", lang))
 
     def _switch_language(self, change) -> None:
         self.lang = check_lang(change["new"])
         self._relabel()
         self.refresh()
-        if hasattr(self.ctx, "relabel"):  # the report below the panel follows
-            self.ctx.relabel(self.lang)
+        self._show_page()
+
+    def _show_page(self) -> None:
+        """The report below the panel in the panel's language: in the page's own language the
+        page's sections show as drawn; in another, the same sections drawn again in that
+        language show in their place (the page's own are hidden)."""
+        if not hasattr(self.ctx, "page_outputs"):
+            return
+        self.ctx.relabel(self.lang)
+        if self.lang == self.page_lang:
+            self.page_style.value, self.page_report.outputs = "", ()
+            return
+        self.page_report.outputs = tuple(self.ctx.page_outputs())
+        self.page_style.value = HIDE_PAGE_SECTIONS
 
     def _follow_language(self, lang: str) -> None:
         """The page changed language (its address asked for one): the switch follows."""
@@ -740,5 +770,6 @@ def panel(ctx, notebook: str, interactive: bool = True) -> Panel | None:
     except NotComputable as exc:  # the page's sections below say the same, step by step
         display(Markdown(f"**{t('not_computed', ctx.lang)}**: {exc}"))
         return None
-    display(built.widget)
+    # The page's sections in another language go right below the panel (see Panel._show_page).
+    display(widgets.VBox([built.widget, built.page_style, built.page_report]))
     return built

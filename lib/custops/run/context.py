@@ -21,9 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import ipywidgets as widgets
 import pandas as pd
-from IPython.display import display
 
 from custops import io
 from custops.churn import ChurnParams
@@ -83,7 +81,7 @@ class RunContext:
     _data_lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _health: list[dict[str, Any]] = field(default_factory=list, repr=False)
     interactive: bool = False  # JupyterLab, Voila: sections can be drawn again in a language
-    _shown: list[tuple[Any, str, Any]] = field(default_factory=list, repr=False)
+    _shown: list[tuple[Any, str]] = field(default_factory=list, repr=False)
     _language_listeners: list[Any] = field(default_factory=list, repr=False)
 
     # -- parameters ------------------------------------------------------------------------
@@ -175,17 +173,13 @@ class RunContext:
         said in its place and recorded as a warning of the run. Returns nothing, so a cell
         ending with it shows the section and no ``Section(...)`` text after it.
 
-        On an interactive page the section is drawn into an output area that
-        :meth:`relabel` draws again in another language: the language switch translates the
-        whole page, not only its top panel."""
-        if not self.interactive:
-            self._draw(make, step)
-            return
-        area = widgets.Output()
-        area.add_class("custops-section")
-        area.outputs = tuple(self._draw(make, step, outputs=True))
-        display(area)
-        self._shown.append((make, step, area))
+        On an interactive page the section is also remembered: :meth:`page_outputs` draws
+        every section again in the page's current language (the panel's language switch
+        shows them in place of the page's own; no widget is made per section, so the page
+        draws as fast and as reliably as before)."""
+        self._draw(make, step)
+        if self.interactive:
+            self._shown.append((make, step))
 
     def _draw(self, make, step: str, *, record: bool = True, outputs: bool = False
               ) -> list[dict[str, Any]]:
@@ -204,16 +198,22 @@ class RunContext:
         return []
 
     def relabel(self, lang: str) -> None:
-        """Put the whole page into ``lang``: every section shown with :meth:`show` is drawn
-        again, and every listener (the panel's language switch) is told."""
+        """Put the page into ``lang``: later sections and :meth:`page_outputs` speak it, and
+        every listener (the panel's language switch) is told."""
         lang = check_lang(lang)
         if lang == self.lang:
             return
         self.lang = lang
         for listener in list(self._language_listeners):
             listener(lang)
-        for make, step, area in self._shown:  # outputs, not display: works from callbacks
-            area.outputs = tuple(self._draw(make, step, record=False, outputs=True))
+
+    def page_outputs(self) -> list[dict[str, Any]]:
+        """Every section shown with :meth:`show` on this page, drawn again in ``self.lang``,
+        as notebook outputs (an output area takes them from a widget callback)."""
+        outputs: list[dict[str, Any]] = []
+        for make, step in self._shown:
+            outputs += self._draw(make, step, record=False, outputs=True)
+        return outputs
 
     def on_language(self, listener) -> None:
         """Call ``listener(lang)`` whenever :meth:`relabel` changes the page's language."""
