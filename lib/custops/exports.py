@@ -70,8 +70,6 @@ CHANNEL_LIST_COLUMNS = {
     "email": ("email",),
     "push": ("push_token",),
 }
-_COMMON_COLUMNS = ("send_date", "send_time", "time_zone", "strategy", "reason", "segment",
-                   "lifecycle_stage", "value_tier", "expected_incremental_revenue")
 
 PROSPECT_STRATEGY = "prospect_first_order"
 
