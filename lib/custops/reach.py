@@ -426,7 +426,14 @@ def _arm_uplift(training: pd.DataFrame, features: pd.DataFrame, pooled: np.ndarr
     multi-arm X-learner (:class:`~custops.models.uplift.CampaignArmsUpliftModel`) learns each
     against the control group; with one, its uplift is the pooled model's. None when the
     touches do not say the arm or an arm cannot be learned (each channel then takes the
-    pooled uplift × its stated effect, reported as an assumption)."""
+    pooled uplift × its stated effect, reported as an assumption).
+
+    An arm learned from a few thousand rows is much noisier than the pooled model (on the
+    sample, whose true effects do not depend on the channel, raw per-arm scores reached 0.70
+    of the oracle's Qini against the pooled 0.87). So each arm's uplift is the pooled uplift
+    plus the arm's deviation from the arms' mean, shrunk by how reliably the data show it
+    (:func:`_arm_reliability`): arms that really differ keep their difference, arms that
+    differ by noise fall back to the pooled uplift."""
     if "arm" not in training:
         return None
     counts = training.loc[training["treated"], "arm"].value_counts()
@@ -436,12 +443,38 @@ def _arm_uplift(training: pd.DataFrame, features: pd.DataFrame, pooled: np.ndarr
         return pd.DataFrame({arms[0]: pooled}) if arms else None
     rows = training[~training["treated"] | training["arm"].isin(arms)]
     try:
-        model = CampaignArmsUpliftModel(control=CONTROL_ARM, random_state=seed).fit(
-            rows, rows["arm"].astype(str), rows["converted"].astype(int))
+        raw = _arm_deviations(rows, features, arms, seed)
+        halves = experiment.holdout_mask(rows["customer_id"].astype(str), "arm-halves", 0.5,
+                                         seed=seed)
+        first = _arm_deviations(rows[halves], features, arms, seed + 1)
+        second = _arm_deviations(rows[~halves], features, arms, seed + 2)
     except DataError:
         return None
-    predicted = model.predict(features)
-    return pd.DataFrame({arm: predicted[arm].to_numpy(float) for arm in arms})
+    weight = _arm_reliability(first, second)
+    return pd.DataFrame({arm: pooled + weight[arm] * raw[arm].to_numpy(float) for arm in arms})
+
+
+def _arm_deviations(rows: pd.DataFrame, features: pd.DataFrame, arms: list[str], seed: int
+                    ) -> pd.DataFrame:
+    """Each arm's learned uplift minus the mean over the arms, per customer of ``features``."""
+    model = CampaignArmsUpliftModel(control=CONTROL_ARM, random_state=seed).fit(
+        rows, rows["arm"].astype(str), rows["converted"].astype(int))
+    predicted = model.predict(features)[arms]
+    return predicted.sub(predicted.mean(axis=1), axis=0)
+
+
+def _arm_reliability(first: pd.DataFrame, second: pd.DataFrame) -> dict[str, float]:
+    """Per arm, the share of its deviation that is signal: the correlation ρ between the
+    deviations learned from two halves of the campaign rows (split by customer; their noise
+    is independent), stepped up to the whole data by Spearman-Brown, 2ρ / (1 + ρ); 0 when
+    the halves do not agree."""
+    out = {}
+    for arm in first.columns:
+        a, b = first[arm].to_numpy(float), second[arm].to_numpy(float)
+        spread = float(np.std(a) * np.std(b))
+        rho = float(np.mean((a - a.mean()) * (b - b.mean())) / spread) if spread > 0 else 0.0
+        out[arm] = max(0.0, 2 * rho / (1 + rho)) if rho > 0 else 0.0
+    return out
 
 
 @dataclass
