@@ -133,6 +133,12 @@ def test_tables_of_a_spark_catalogue_load_like_the_files(spark):
     assert on_spark.data_source(ROOT / "data", "local[2]") == ROOT / "data"
 
 
+def test_catalogue_tables_need_the_spark_engine():
+    with pytest.raises(ParameterError, match="--engine spark"):
+        on_spark.data_source("spark-catalog://crm", engine="duckdb")
+    assert on_spark.data_source(ROOT / "data", engine="duckdb") == ROOT / "data"
+
+
 def test_engine_parameters_are_checked():
     on_spark.check_engine("duckdb")
     on_spark.check_engine("spark", "local[2]")

@@ -249,8 +249,8 @@ class RunContext:
             return StoredDataset(clean, tz=self.tz, source=str(self.data_dir),
                                  as_of=pd.Timestamp(self.as_of) if self.as_of else None)
         preset = self.params.get("preset") or None
-        source = (on_spark.data_source(self.data_dir, self.params.get("spark_master", ""))
-                  if self.params.get("engine") == "spark" else self.data_dir)
+        source = on_spark.data_source(self.data_dir, self.params.get("spark_master", ""),
+                                      engine=self.params.get("engine", "duckdb"))
         dataset = io.load_dataset(source, as_of=self.as_of, mapping=self.mapping or None,
                                   tz=self.tz, **({"preset": preset} if preset else {}))
         self._set_default_as_of(dataset)

@@ -180,11 +180,15 @@ class CatalogTables:
         return self._con.table(table, database=database or self.database)
 
 
-def data_source(data_dir: Any, master: str = "") -> Any:
-    """What the loader reads for ``--data`` under the Spark engine: the tables of a catalogue
-    database for ``spark-catalog://DATABASE`` (empty: the current one), else ``data_dir``."""
+def data_source(data_dir: Any, master: str = "", *, engine: str = "spark") -> Any:
+    """What the loader reads for ``--data``: the tables of a catalogue database for
+    ``spark-catalog://DATABASE`` (empty: the current one; the Spark engine only), else
+    ``data_dir``."""
     text = str(data_dir)
     if text.startswith(CATALOG_SCHEME):
+        if engine != "spark":
+            raise ParameterError(f"--data {text}: tables of a Spark catalogue need "
+                                 "--engine spark")
         return CatalogTables(session(master), text[len(CATALOG_SCHEME):].strip("/"))
     return data_dir
 
