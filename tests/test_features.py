@@ -198,3 +198,21 @@ def test_snapshots_built_together_equal_each_built_alone():
     for day in dates:
         pd.testing.assert_frame_equal(together[day], build_features(data, day))
     assert len(together[ctx.days_before(400)]) < len(together[ctx.as_of])
+
+
+@pytest.mark.parametrize("as_of", ["2026-09-30", ["2026-03-31", "2026-09-30"]])
+def test_favourites_from_value_columns_equal_the_ranked_counts(monkeypatch, as_of):
+    """Favourites of few values come from one count column per value; with that path off
+    (more values than MAX_HISTOGRAM) the ranked (customer, value) counts give the same table,
+    for one date and for snapshots built together."""
+    orders = pd.read_csv(SAMPLE / "orders.csv", parse_dates=["order_time"])
+    orders["customer_id"] = orders["customer_id"].astype(str)
+    orders["order_id"] = orders["order_id"].astype(str)
+    orders.loc[orders.index[::7], "channel"] = None  # missing values are not counted
+    dates = as_of if isinstance(as_of, list) else [as_of]
+    histogram = dict(features.build_feature_snapshots({"orders": orders}, dates))
+    monkeypatch.setattr(features, "MAX_HISTOGRAM", 0)
+    ranked = dict(features.build_feature_snapshots({"orders": orders}, dates))
+    for day in histogram:
+        pd.testing.assert_frame_equal(histogram[day], ranked[day])
+        assert histogram[day]["favourite_channel"].notna().sum() > 1000

@@ -28,7 +28,7 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -114,6 +114,8 @@ def _favourite_from_counts(counts: ibis.Table, column: str, name: str,
 
 
 MAX_VOCABULARY = 1000  # favourites by a ranked key up to this many distinct values
+MAX_HISTOGRAM = 16  # up to this many values, favourites from one count column per value
+# (the 24 hours cost more as columns than as their own group-by: measured)
 
 
 def _cutoff(day: dt.date):
@@ -132,6 +134,10 @@ class _SnapshotParts:
     favourites: dict[str, tuple[ibis.Table, str, list | None]]  # name → counts, column, values
     events: ibis.Table | None
     customers: ibis.Table | None
+    # Favourites of up to MAX_HISTOGRAM values: one count column per value and date in a
+    # single per-customer group-by; name → the values, in order.
+    histogram: ibis.Table | None = None
+    histogram_values: dict[str, list] = field(default_factory=dict)
 
 
 def _snapshot_parts(orders: ibis.Table, dates, *, customers: ibis.Table | None = None,
@@ -167,11 +173,26 @@ def _snapshot_parts(orders: ibis.Table, dates, *, customers: ibis.Table | None =
 
     purchases = o.filter(purchase)
     favourites = {}
+    histogram_values: dict[str, list] = {}
+    counts_by_value: dict[str, Any] = {}
     for column, name, values in (("_hour", "favourite_hour", list(range(24))),
                                  ("channel", "favourite_channel", vocabularies.get("channel")),
                                  ("category", "favourite_category",
                                   vocabularies.get("category"))):
         if column != "_hour" and column not in cols:
+            continue
+        if values is not None and len(values) <= MAX_HISTOGRAM:
+            # A few values (channels, categories): one count column per value in the
+            # histogram group-by below, one pass over the rows for all such favourites instead
+            # of a (customer, value) group-by, a ranking group-by and a join each (measured
+            # at 10M orders: ~10 % less CPU for the whole feature table).
+            histogram_values[name] = list(values)
+            for k, value in enumerate(values):
+                is_value = purchase & (o[column] == value)
+                for j, day in enumerate(days_sorted):
+                    counts_by_value[f"{name}_{k}_{j}"] = o.count(
+                        where=is_value if j == len(days_sorted) - 1
+                        else is_value & (o.order_date <= ibis.date(day)))
             continue
         rows = purchases.filter(purchases[column].notnull())
         counts = rows.group_by(["customer_id", column]).aggregate(**per_date(
@@ -196,7 +217,19 @@ def _snapshot_parts(orders: ibis.Table, dates, *, customers: ibis.Table | None =
             for t in EVENT_TYPES:
                 aggs[f"events_{t}_{j}"] = ev.customer_id.count(where=both(etype == t))
         event_counts = ev.group_by("customer_id").aggregate(**aggs)
-    return _SnapshotParts(days_sorted, days, favourites, event_counts, customers)
+    histogram = (o.group_by("customer_id").aggregate(**counts_by_value) if counts_by_value
+                 else None)
+    return _SnapshotParts(days_sorted, days, favourites, event_counts, customers, histogram,
+                          histogram_values)
+
+
+def _favourite_from_histogram(hist: ibis.Table, name: str, values: list, j: int):
+    """The most frequent of ``values`` from their count columns (date ``j``); ties go to the
+    first (smallest) value, no purchase gives null."""
+    counts = [hist[f"{name}_{k}_{j}"] for k in range(len(values))]
+    best = ibis.greatest(*counts) if len(counts) > 1 else counts[0]
+    return ibis.cases(*[((count == best) & (best > 0), ibis.literal(value))
+                        for count, value in zip(counts, values, strict=True)])
 
 
 def _snapshot_expression(parts: _SnapshotParts, as_of: str | dt.date) -> ibis.Table:
@@ -226,11 +259,19 @@ def _snapshot_expression(parts: _SnapshotParts, as_of: str | dt.date) -> ibis.Ta
         aggs[f"spend_{n}d"] = days.day_net.sum(where=age < n)
     feats = days.group_by("customer_id").aggregate(**aggs)
 
+    if parts.histogram is not None:
+        hist = parts.histogram
+        feats = _left_join(feats, hist.select("customer_id", **{
+            name: _favourite_from_histogram(hist, name, values, j)
+            for name, values in parts.histogram_values.items()}))
     for name, (counts, column, values) in parts.favourites.items():
         mine = counts.select("customer_id", column, n=counts[f"_{j}"])
         if not latest:
             mine = mine.filter(mine.n > 0)
         feats = _left_join(feats, _favourite_from_counts(mine, column, name, values))
+    favourite_names = ("favourite_hour", "favourite_channel", "favourite_category")
+    feats = feats.select(*[c for c in feats.columns if c not in favourite_names],
+                         *[c for c in favourite_names if c in feats.columns])  # fixed order
 
     feats = feats.mutate(
         frequency=feats.order_days - 1,
@@ -278,9 +319,10 @@ def feature_expression(
 ) -> ibis.Table:
     """Build the per-customer feature table as an ibis expression (any ibis backend).
 
-    Two group-bys do the order-level work (orders → customer-days → customers); the favourite
-    hour/channel/category come from (customer, value) counts and the event counts from one
-    group-by per customer.
+    Two group-bys do the order-level work (orders → customer-days → customers); a favourite
+    of up to MAX_HISTOGRAM values (channel, category) comes from one count column per value
+    in a shared per-customer group-by, the others (hour) from (customer, value) counts, and
+    the event counts from one group-by per customer.
 
     Parameters
     ----------
@@ -417,7 +459,8 @@ def build_feature_snapshots(
             parts, days=keep("days", parts.days),
             favourites={name: (keep(name, counts), column, values)
                         for name, (counts, column, values) in parts.favourites.items()},
-            events=None if parts.events is None else keep("events", parts.events))
+            events=None if parts.events is None else keep("events", parts.events),
+            histogram=None if parts.histogram is None else keep("histogram", parts.histogram))
     for day in parts.dates:
         expr = _snapshot_expression(parts, day)
         # Arrow → pandas directly, skipping ibis's slower pandas conversion. Sorted by the
