@@ -43,7 +43,11 @@ def test_quick_benchmark_writes_results(tmp_path, monkeypatch):
     assert row["orders"] > 10_000
     for case in ("ibis_duckdb", "pandas", "duckdb_groupby"):
         assert row[case]["seconds"] > 0 and row[case]["peak_rss_gib"] > 0
+        assert row[case]["cpu_seconds"] > 0
     assert row["ibis_duckdb"]["rows"] == row["pandas"]["rows"]
+    assert row["load_average_1m"] >= 0
+    assert row["cpu_ratio_to_lone_groupby"] == round(
+        row["ibis_duckdb"]["cpu_seconds"] / row["duckdb_groupby"]["cpu_seconds"], 2)
 
 
 def test_dashboard_case_runs_the_browser_bench(tmp_path, monkeypatch):

@@ -119,10 +119,17 @@ def _peak_rss_bytes() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process so far (every thread, user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _child(case: str, path: str, as_of: str) -> dict[str, Any]:
     """One measurement inside a fresh process; prints JSON. Each case imports only the
-    engine it measures (inside the branch), so its peak memory is its own."""
-    start = time.perf_counter()
+    engine it measures (inside the branch), so its peak memory is its own. CPU seconds are
+    recorded next to the wall time: on a machine shared with other work they move much less."""
+    start, cpu_start = time.perf_counter(), _cpu_seconds()
     if case == "ibis_duckdb":
         import ibis
 
@@ -151,7 +158,8 @@ def _child(case: str, path: str, as_of: str) -> dict[str, Any]:
                               f"read_parquet('{path}') group by customer_id").df())
     else:
         raise ValueError(case)
-    return {"seconds": round(time.perf_counter() - start, 3), "rows": rows,
+    return {"seconds": round(time.perf_counter() - start, 3),
+            "cpu_seconds": round(_cpu_seconds() - cpu_start, 3), "rows": rows,
             "peak_rss_gib": round(_peak_rss_bytes() / 2**30, 3)}
 
 
@@ -186,7 +194,9 @@ def bench_features(sizes: list[int], log=print) -> dict[str, Any]:
     out = {}
     for n in sizes:
         path, n_orders = make_orders(n, Path(BENCH_DATA) / f"orders_{n}")
-        row: dict[str, Any] = {"orders": n_orders}
+        # The machine's load when the row was measured: the ratios below are only comparable
+        # between rows measured under similar load.
+        row: dict[str, Any] = {"orders": n_orders, "load_average_1m": round(os.getloadavg()[0], 2)}
         for case in ("duckdb_groupby", "ibis_duckdb", "pandas"):
             row[case] = _run_child(["child", case, str(path), AS_OF])
             log(f"features {n_orders:,} orders · {case}: {row[case]}")
@@ -195,6 +205,11 @@ def bench_features(sizes: list[int], log=print) -> dict[str, Any]:
         if ours and pandas_ and floor:
             row["speedup_vs_pandas"] = round(pandas_ / ours, 2)
             row["ratio_to_lone_groupby"] = round(ours / floor, 2)
+        ours, pandas_, floor = (row[c].get("cpu_seconds") for c in
+                                ("ibis_duckdb", "pandas", "duckdb_groupby"))
+        if ours and pandas_ and floor:
+            row["cpu_speedup_vs_pandas"] = round(pandas_ / ours, 2)
+            row["cpu_ratio_to_lone_groupby"] = round(ours / floor, 2)
         out[str(n)] = row
     return out
 
