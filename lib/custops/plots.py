@@ -194,6 +194,7 @@ def small_multiples_figure(panels: Sequence[tuple[str, Sequence[str], Sequence[f
             fig.add_bar(x=labels, y=list(values), name=name, legendgroup=name,
                         showlegend=i == 0, marker_color=PALETTE[j], row=row, col=col)
     fig.update_layout(title=title, barmode="group", height=max(320, 260 * rows),
+                      margin={"t": 110 if title else 70},
                       legend={"orientation": "h", "y": 1.02 + 0.04 / rows, "yanchor": "bottom",
                               "x": 1, "xanchor": "right"})
     fig.update_yaxes(matches="y")  # one scale: panels compare at a glance

@@ -163,9 +163,11 @@ def section_outputs(sections: Sequence, empty_text: str = "") -> list[dict[str, 
 
 # -- the panel ---------------------------------------------------------------------------------
 
-# Hides every cell after the panel's (Voila and JupyterLab draw cells as .jp-Cell siblings):
-# the page's own sections, while they show again in another language below the panel.
-HIDE_PAGE_SECTIONS = ("<style>.jp-Cell:has(.custops-dashboard) ~ .jp-Cell "
+# Hides every cell after the panel's — the page's own sections, while they show again in
+# another language below the panel. JupyterLab draws cells as .jp-Cell siblings; Voila wraps
+# each cell in a div of its own (measured in Voila 0.5).
+HIDE_PAGE_SECTIONS = ("<style>.jp-Cell:has(.custops-dashboard) ~ .jp-Cell, "
+                      "div:has(> .jp-Cell .custops-dashboard) ~ div:has(> .jp-Cell) "
                       "{display: none !important;}</style>")
 
 @dataclass
