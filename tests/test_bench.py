@@ -48,6 +48,10 @@ def test_quick_benchmark_writes_results(tmp_path, monkeypatch):
     assert row["load_average_1m"] >= 0
     assert row["cpu_ratio_to_lone_groupby"] == round(
         row["ibis_duckdb"]["cpu_seconds"] / row["duckdb_groupby"]["cpu_seconds"], 2)
+    # another size measured later is added next to this one
+    monkeypatch.setattr(bench, "bench_features", lambda sizes, log: {"5": {"orders": 5}})
+    bench.run_benchmarks(out, quick=True, sizes=[5], cases=("features",), log=lambda line: None)
+    assert set(json.loads(out.read_text())["quick"]["features"]) == {"20000", "5"}
 
 
 def test_dashboard_case_runs_the_browser_bench(tmp_path, monkeypatch):

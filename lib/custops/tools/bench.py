@@ -361,8 +361,9 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
     key = "quick" if quick else "full"
     section = results.setdefault(key, {})
     if "features" in cases:
-        section["features"] = bench_features(sizes or ([20_000] if quick else
-                                                       [1_000_000, 10_000_000]), log)
+        # Merged by size: `--sizes 10000000` re-measures that size and keeps the others.
+        section.setdefault("features", {}).update(bench_features(
+            sizes or ([20_000] if quick else [1_000_000, 10_000_000]), log))
     if "btyd" in cases:
         section["btyd"] = bench_btyd(20_000 if quick else 1_000_000, log)
     if "report" in cases and not quick:
