@@ -572,6 +572,35 @@ def test_reach_dashboard_sliders_replan_and_download_the_contact_list(server, br
         context_.close()
 
 
+@pytest.mark.slow
+def test_a_page_that_never_connects_loses_its_kernel_and_a_heartbeat_keeps_it(run_dir,
+                                                                            tmp_path):
+    """A page fetched but never opened in a browser (no websocket) has its kernel shut down
+    soon after; while the page's heartbeat (``GET /api/kernels/<id>``, sent by the page
+    template) comes, the kernel stays even without a websocket."""
+    import urllib.request
+
+    with app_server.start_server(run_dir, orphan_seconds=6,
+                                 log_path=tmp_path / "voila.log") as served:
+        with urllib.request.urlopen(served.url("02_segment"), timeout=300) as response:
+            page = response.read().decode("utf-8")
+        assert "function beat()" in page  # the custops template, with its heartbeat
+        kernel_id = json.loads(re.search(
+            r'<script id="jupyter-config-data" type="application/json">(.*?)</script>', page,
+            re.S).group(1))["kernelId"]
+        assert served.kernel_count() == 1
+        beat = f"{served.base_url}/api/kernels/{kernel_id}"
+        for _ in range(8):  # 24 s of heartbeats: longer than orphan_seconds + the check
+            with urllib.request.urlopen(beat, timeout=30) as response:
+                assert json.loads(response.read())["id"] == kernel_id
+            time.sleep(3)
+        assert served.kernel_count() == 1
+        deadline = time.monotonic() + 60
+        while served.kernel_count() > 0 and time.monotonic() < deadline:
+            time.sleep(1)
+        assert served.kernel_count() == 0
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_beyond_the_kernel_cap_a_busy_page_retries_until_served(run_dir, chromium, tmp_path):

@@ -45,6 +45,8 @@ TOKEN_ENV = "CUSTOPS_DASHBOARD_TOKEN"  # secrets reach the server by its environ
 PASSWORD_ENV = "CUSTOPS_DASHBOARD_PASSWORD"
 KERNEL_MARKER = "ipykernel_launcher"  # in the command line of a kernel process
 LANDING = "index"  # the landing page's notebook
+TEMPLATE = "custops"  # Voila's lab page plus a heartbeat (app/jupyter/voila/templates/custops)
+TEMPLATES = Path(__file__).resolve().parent / "jupyter"  # on JUPYTER_PATH for the server
 
 
 def finished_run(path: str | os.PathLike | None) -> Path | None:
@@ -137,7 +139,7 @@ def voila_command(notebooks: str | os.PathLike, *, port: int, ip: str = "127.0.0
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={int(cull_interval)}",
         f"--CustopsVoila.max_kernels={int(max_kernels or 0)}",
-        f"--CustopsVoila.orphan_seconds={float(orphan_seconds)}",
+        f"--CustopsVoila.orphan_seconds={float(orphan_seconds)}", f"--template={TEMPLATE}",
     ]
     if preheat:
         command += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}",
@@ -261,6 +263,9 @@ def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
     if run_dir is not None:
         env[RUN_DIR_ENV] = str(Path(run_dir).resolve())
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # the page template with the heartbeat (``--template=custops``)
+    env["JUPYTER_PATH"] = os.pathsep.join(
+        [str(TEMPLATES), *filter(None, [env.get("JUPYTER_PATH")])])
     env.pop(TOKEN_ENV, None)
     env.pop(PASSWORD_ENV, None)
     if token:

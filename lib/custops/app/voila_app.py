@@ -7,10 +7,12 @@ connects, and refills its preheated pool only after a delay. This application ad
   in-use kernels all count; beyond it a page gets a small "busy, retrying" page (HTTP 503,
   ``Retry-After``, in English or Chinese) that reloads itself until a kernel is free;
 - **pools refilled at once**, within the cap (a kernel shut down frees room for a pool first);
-- **orphan culling**: a kernel handed to a page that has had no websocket connection for
-  ``--CustopsVoila.orphan_seconds`` (and no activity for a while, so a page still rendering is
-  left alone) is shut down — a page that never connected, or a tab closed without
-  ``beforeunload``, frees its kernel within a minute;
+- **orphan culling**: a kernel handed to a page that, for ``--CustopsVoila.orphan_seconds``
+  after the page was sent, has had neither a websocket connection nor the page's heartbeat
+  (``GET /api/kernels/<id>`` every 10 s from the ``custops`` page template) and is not
+  executing is shut down — a page that never connected, or a tab closed without
+  ``beforeunload``, frees its kernel within a minute; a page that finds its kernel gone reloads
+  itself;
 - a token or password read from the environment (never the command line, which ``ps`` shows).
 
 Run as ``python -m custops.app.voila_app NOTEBOOKS [Voila options]``
@@ -19,7 +21,9 @@ Run as ``python -m custops.app.voila_app NOTEBOOKS [Voila options]``
 
 from __future__ import annotations
 
+import contextvars
 import html
+import math
 import os
 import sys
 import time
@@ -43,6 +47,9 @@ CHECK_SECONDS = 5
 QUIET_SECONDS = 10  # a kernel with activity this recent may still be rendering its page
 
 _voila_factory = voila_app.voila_kernel_manager_factory
+# The page request being served (a dict that receives its kernel id): set by the handler, read
+# by the kernel manager in the same asyncio task.
+_PAGE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("custops_page", default=None)
 
 
 def page_language(query_lang: str | None, accept_language: str | None) -> str:
@@ -122,13 +129,33 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
                 result = await super().get_rendered_notebook(notebook_name, *args, **kwargs)
             finally:
                 self._reserved -= 1
-            self._in_use[result[2]] = time.monotonic()
+            self._hand_out(result[2])
             return result
 
         async def start_kernel(self, *args, **kwargs):
             kernel_id = await ensure_async(super().start_kernel(*args, **kwargs))
-            self._in_use[kernel_id] = time.monotonic()
+            self._hand_out(kernel_id)
             return kernel_id
+
+        def _hand_out(self, kernel_id: str) -> None:
+            """A kernel now belongs to a page. Its orphan clock starts once the page has been
+            sent (:meth:`page_sent`): a page still rendering, or a browser still receiving
+            it, is not an orphan."""
+            page = _PAGE.get()
+            if page is None:
+                self._in_use[kernel_id] = time.monotonic()
+            else:
+                page["kernel_id"] = kernel_id
+                self._in_use[kernel_id] = math.inf
+
+        def page_alive(self, kernel_id: str) -> None:
+            """The page of ``kernel_id`` said it is open (its heartbeat)."""
+            if kernel_id in self._in_use:
+                self._in_use[kernel_id] = time.monotonic()
+
+        def page_sent(self, kernel_id: str | None) -> None:
+            if kernel_id in self._in_use:
+                self._in_use[kernel_id] = min(self._in_use[kernel_id], time.monotonic())
 
         def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables=None,
                            **kwargs):
@@ -218,11 +245,25 @@ class GatedVoilaHandler(TornadoVoilaHandler):
             self.finish(busy_page(lang))
             return
         pooled = manager.get_pool_size(notebook) > 0 and manager.notebook_data.get(notebook)
+        page: dict = {}
+        token = _PAGE.set(page)
         try:
             await super().get(path)
         finally:
+            _PAGE.reset(token)
             if not pooled:
                 manager.release()
+            manager.page_sent(page.get("kernel_id"))
+
+
+class HeartbeatKernelHandler(voila_app.KernelHandler):
+    """``GET /api/kernels/<id>``: the page template's heartbeat counts as the page being
+    open (a slow browser may connect to its kernel a minute after receiving the page)."""
+
+    async def get(self, kernel_id):
+        await super().get(kernel_id)
+        if self.get_status() == 200:
+            self.kernel_manager.page_alive(kernel_id)
 
 
 class CustopsVoila(voila_app.Voila):
@@ -261,6 +302,8 @@ class CustopsVoila(voila_app.Voila):
         for spec in handlers:
             if len(spec) >= 2 and spec[1] is voila_app.TornadoVoilaHandler:
                 spec = (spec[0], GatedVoilaHandler, *spec[2:])
+            elif len(spec) >= 2 and spec[1] is voila_app.KernelHandler:
+                spec = (spec[0], HeartbeatKernelHandler, *spec[2:])
             gated.append(spec)
         tornado.ioloop.PeriodicCallback(self.kernel_manager.cull_orphans,
                                         CHECK_SECONDS * 1000).start()

@@ -317,7 +317,7 @@ def _bench_one(browser, server: Server, name: str) -> dict[str, Any]:
 
 def bench_dashboard_load(run_dir: str | os.PathLike, *, managers: int = 20,
                          hold_s: float = 5.0, pool_size: int = DEFAULT_POOL_SIZE,
-                         max_kernels: int | None = None, timeout_s: float = 600.0,
+                         max_kernels: int | None = None, timeout_s: float = 300.0,
                          chromium: str = CHROMIUM) -> dict[str, Any]:
     """``managers`` managers open the dashboards (01–04 in turn, half in English, half in
     Chinese browsers) at the same moment against the server ``custops dashboard`` runs.
@@ -375,6 +375,8 @@ def bench_dashboard_load(run_dir: str | os.PathLike, *, managers: int = 20,
     finally:
         watcher.stop()
         server.stop()
+        log_lines = (tmp / "voila.log").read_text("utf-8", "replace").splitlines()
+        shutil.copy(tmp / "voila.log", Path(tempfile.gettempdir()) / "custops-bench-load.log")
         shutil.rmtree(tmp, ignore_errors=True)
     for i, entry in enumerate(per_manager):
         entry["dashboard"] = names[i % len(names)]
@@ -389,6 +391,8 @@ def bench_dashboard_load(run_dir: str | os.PathLike, *, managers: int = 20,
         "peak_kernels": watcher.peak_kernels, "max_kernels": cap, "pool_kernels": pools,
         "kernels_after_close": after, "seconds_to_pools_after_close": round(settle_s, 1),
         "per_manager": per_manager,
+        "server_log_tail": [] if len(times) == managers else [
+            line[:200] for line in log_lines if "custops:" in line or "ERROR" in line][-20:],
     }
 
 
