@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from custops.errors import DataError, ParameterError
@@ -23,6 +24,7 @@ from custops.io import (
     parse,
     read_mapping,
 )
+from custops.io.checks import count_distinct
 from custops.io.mapping import normalize_header
 from custops.io.reader import count_title_rows
 from custops.run import cli
@@ -696,3 +698,16 @@ def test_invisible_and_bidi_characters_in_ids_are_removed_and_reported(tmp_path)
     assert dataset.orders["customer_id"].tolist() == ["c1", "c1", "c2"]
     notes = [w for w in dataset.warnings if "invisible or right-to-left" in w]
     assert len(notes) == 1 and "customer_id" in notes[0] and "2 value(s)" in notes[0]
+
+
+def test_count_distinct_over_text_columns_of_either_arrow_type():
+    """Ids held as string or large_string, missing values, numbers: one distinct count,
+    as pandas counts it."""
+    small = pd.Series(["C1", "C2", None, "C1", "客户3"], dtype="string[pyarrow]")
+    large = pd.Series(pd.arrays.ArrowExtensionArray(
+        pa.chunked_array([pa.array(["C2", "C4"], pa.large_string()),
+                          pa.array(["客户3", None], pa.large_string())])))
+    assert count_distinct(small) == 3
+    assert count_distinct(large) == 3
+    assert count_distinct(small, large) == 4
+    assert count_distinct(pd.Series([7, 8, 8])) == 2

@@ -297,12 +297,17 @@ def count_distinct(*columns: pd.Series) -> int:
     chunks = []
     for column in columns:
         array = pa.array(column.astype(STRING_DTYPE).array)
-        for chunk in (array.chunks if isinstance(array, pa.ChunkedArray) else [array]):
-            chunks.append(chunk.cast(pa.large_string()))
+        chunks.extend(array.chunks if isinstance(array, pa.ChunkedArray) else [array])
     if not chunks:
         return 0
+    kinds = {chunk.type for chunk in chunks}
+    # One text type: the chunks as they are. Mixed string/large_string: copied into one type
+    # (the copy of every id costs seconds and hundreds of MB on tens of millions of events).
+    kind = kinds.pop() if len(kinds) == 1 else pa.large_string()
+    if kinds:
+        chunks = [chunk.cast(kind) for chunk in chunks]
     with duckdb.connect() as con:
-        con.register("ids", pa.table({"id": pa.chunked_array(chunks, type=pa.large_string())}))
+        con.register("ids", pa.table({"id": pa.chunked_array(chunks, type=kind)}))
         return int(con.execute("select count(distinct id) from ids").fetchone()[0])
 
 
