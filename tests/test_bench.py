@@ -81,3 +81,17 @@ def test_dashboard_load_case_runs_alone_and_keeps_the_other_results(tmp_path, mo
     results = json.loads(out.read_text())["full"]
     assert results == {"features": {"kept": True}, "dashboard_load": {"served": 20}}
     assert Path(seen[0]).name == "reports"
+
+
+def test_a_result_written_meanwhile_by_another_bench_is_kept(tmp_path, monkeypatch):
+    out = tmp_path / "results.json"
+    out.write_text(json.dumps({"full": {"btyd": {"old": True}}}))
+
+    def features_while_another_bench_writes(sizes, log):
+        out.write_text(json.dumps({"full": {"btyd": {"old": True}, "dashboard": {"new": 1}}}))
+        return {"10": {"orders": 10}}
+
+    monkeypatch.setattr(bench, "bench_features", features_while_another_bench_writes)
+    bench.run_benchmarks(out, sizes=[10], cases=("features",), log=lambda line: None)
+    assert json.loads(out.read_text())["full"] == {
+        "btyd": {"old": True}, "dashboard": {"new": 1}, "features": {"10": {"orders": 10}}}

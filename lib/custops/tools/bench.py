@@ -360,6 +360,7 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
     results["date"] = time.strftime("%Y-%m-%d")
     key = "quick" if quick else "full"
     section = results.setdefault(key, {})
+    recorded = json.loads(json.dumps(section))  # what the file held, to see what this run set
     if "features" in cases:
         # Merged by size: `--sizes 10000000` re-measures that size and keeps the others.
         section.setdefault("features", {}).update(bench_features(
@@ -386,6 +387,13 @@ def run_benchmarks(out_path: Path, *, quick: bool = False, sizes: list[int] | No
     if "uplift" in cases and not quick:
         recorded = section.setdefault("uplift", {})
         recorded["sample_graded_campaigns_fraction_of_oracle_qini"] = bench_uplift(log=log)
+    # Another bench may have written the file meanwhile (a shared machine): read it again and
+    # replace only the cases this run measured.
+    measured = {name: value for name, value in section.items() if recorded.get(name) != value}
+    if out_path.exists():
+        results = {**json.loads(out_path.read_text()), "machine": results["machine"],
+                   "date": results["date"]}
+        results.setdefault(key, {}).update(measured)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     out_path.write_text(json.dumps(results, indent=2, ensure_ascii=False), encoding="utf-8")
     return results
