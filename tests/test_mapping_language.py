@@ -761,7 +761,7 @@ def test_hostile_orders_settings(orders, key):
 
 
 @pytest.mark.parametrize(("customers", "key"), [
-    ({"from_orders": {"email": "x"}}, "customers.from_orders.email"),
+    ({"from_orders": {"nickname": "x"}}, "customers.from_orders.nickname"),
     ({"from_orders": "yes"}, "customers.from_orders"),
     ({"from_orders": {"phone": "手机"}, "file": "c.csv"}, "customers.from_orders"),
     ({"from_orders": {"address": "地址", "city": "市"}}, "customers.from_orders.address"),
