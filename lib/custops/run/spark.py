@@ -167,7 +167,10 @@ class CatalogTables:
         self.database = database or spark.catalog.currentDatabase()
         self._con = ibis.pyspark.connect(spark)
         try:
-            self._names = [t.name for t in spark.catalog.listTables(self.database)]
+            # the database's own tables: the session's temporary views (listed with every
+            # database) are not part of it
+            self._names = [t.name for t in spark.catalog.listTables(self.database)
+                           if not t.isTemporary]
         except Exception as exc:  # noqa: BLE001 - e.g. no such database
             raise DataError(f"{CATALOG_SCHEME}{self.database}: cannot list its tables "
                             f"({str(exc).splitlines()[0]})") from None
