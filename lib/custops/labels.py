@@ -720,13 +720,15 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "intro.03_churn": {
         "en": "Who is about to stop buying, how sure are we, why, and what should we do — "
-              "high-value customers first. A buy-till-you-die model (BG/NBD with Gamma-Gamma "
-              "spend) and a gradient-boosted classifier trained on this company's own history "
-              "score every buyer; both are backtested against a plain RFM rule, and the better "
-              "one drives the risk bands.",
+              "high-value customers first. Three buy-till-you-die models (BG/NBD, Modified "
+              "BG/NBD, Pareto/NBD; the one that best predicts a holdout period scores, with "
+              "Gamma-Gamma spend) and a gradient-boosted classifier trained on this company's own "
+              "history score every buyer; both are backtested against a plain RFM rule, and the "
+              "best one drives the risk bands.",
         "zh": "谁即将停止购买、把握有多大、原因是什么、应该怎么做——优先挽留高价值客户。BTYD 模型"
-              "（BG/NBD + Gamma-Gamma）与基于本公司历史训练的梯度提升模型同时为每位客户打分；两者都"
-              "经过回测（一个周期前拟合，用此后真实行为评估）并与 RFM 规则基线比较，效果更好的模型"
+              "（BG/NBD、改进 BG/NBD、Pareto/NBD 三者中预测留出期订单最准的一个，配合 Gamma-Gamma 消费模型）"
+              "与基于本公司历史训练的梯度提升模型同时为每位客户打分；两者都"
+              "经过回测（一个周期前拟合，用此后真实行为评估）并与 RFM 规则基线比较，效果最好的模型"
               "决定风险分层。",
     },
     "intro.04_reach": {
