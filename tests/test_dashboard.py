@@ -603,13 +603,13 @@ def test_a_page_that_never_connects_loses_its_kernel_and_a_heartbeat_keeps_it(ru
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_beyond_the_kernel_cap_a_busy_page_retries_until_served(run_dir, chromium, tmp_path):
+def test_beyond_the_kernel_cap_a_busy_page_retries_until_served(run_dir, browser, tmp_path):
     """One ready kernel per dashboard and a cap of five: two pages take two ready kernels
     (one pool refills, the cap stops the other), a third page gets the busy page in the
     browser's language instead of a kernel; once a page closes the busy page is served by
     itself, and once every page is closed the server is back to its pools."""
-    from playwright.sync_api import sync_playwright
-
+    # The module's browser (a second sync Playwright inside the first one's asyncio loop is
+    # refused), with a server of its own: a small cap.
     pools = len(panels.PANELS)
     served = app_server.start_server(run_dir, preheat=True, pool_size=1, max_kernels=pools + 1,
                                      orphan_seconds=CULL_SECONDS,
@@ -619,38 +619,33 @@ def test_beyond_the_kernel_cap_a_busy_page_retries_until_served(run_dir, chromiu
         while served.kernel_count() < pools and time.monotonic() < deadline:
             time.sleep(1)
         assert served.kernel_count() == pools
-        with sync_playwright() as p:
-            chrome = p.chromium.launch(executable_path=chromium,
-                                       args=browser_tools.CHROMIUM_ARGS)
-            try:
-                first, _ = _open(chrome, served.url("02_segment"), browser_tools.PANEL_FIGURE)
-                second, second_page = _open(chrome, served.url("03_churn"),
-                                            browser_tools.PANEL_FIGURE)
-                assert served.kernel_count() <= pools + 1
+        chrome = browser  # the contexts below are this test's; the browser is the module's
+        first, _ = _open(chrome, served.url("02_segment"), browser_tools.PANEL_FIGURE)
+        second, second_page = _open(chrome, served.url("03_churn"),
+                                    browser_tools.PANEL_FIGURE)
+        assert served.kernel_count() <= pools + 1
 
-                waiting = chrome.new_context(locale="zh-CN")
-                page = waiting.new_page()
-                statuses: list[int] = []
-                page.on("response", lambda r: statuses.append(r.status)
-                        if "/voila/render/" in r.url else None)
-                page.goto(served.url("03_churn"), wait_until="domcontentloaded")
-                assert statuses and statuses[0] == 503
-                busy = page.inner_text(".custops-busy")
-                assert t("dash.busy_text", "zh") in busy
-                page.wait_for_timeout(4_500)  # it retried at least once, still busy
-                assert len(statuses) >= 2 and set(statuses) == {503}
-                assert served.kernel_count() <= pools + 1
+        waiting = chrome.new_context(locale="zh-CN")
+        page = waiting.new_page()
+        statuses: list[int] = []
+        page.on("response", lambda r: statuses.append(r.status)
+                if "/voila/render/" in r.url else None)
+        page.goto(served.url("03_churn"), wait_until="domcontentloaded")
+        assert statuses and statuses[0] == 503
+        busy = page.inner_text(".custops-busy")
+        assert t("dash.busy_text", "zh") in busy
+        page.wait_for_timeout(4_500)  # it retried at least once, still busy
+        assert len(statuses) >= 2 and set(statuses) == {503}
+        assert served.kernel_count() <= pools + 1
 
-                first.close()  # as a crashed browser: no beforeunload, the kernel is culled
-                page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=180_000)
-                assert statuses[-1] == 200
-                _assert_clean(page)
-                assert served.kernel_count() <= pools + 1
-                second_page.close(run_before_unload=True)  # a closed tab: shut down at once
-                second.close()
-                waiting.close()
-            finally:
-                chrome.close()
+        first.close()  # as a crashed browser: no beforeunload, the kernel is culled
+        page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=180_000)
+        assert statuses[-1] == 200
+        _assert_clean(page)
+        assert served.kernel_count() <= pools + 1
+        second_page.close(run_before_unload=True)  # a closed tab: shut down at once
+        second.close()
+        waiting.close()
         deadline = time.monotonic() + 120
         while served.kernel_count() != pools and time.monotonic() < deadline:
             time.sleep(1)
