@@ -60,12 +60,9 @@ from __future__ import annotations
 
 import math
 import time
-import warnings
-from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 from numpy.typing import ArrayLike
 from scipy import special
 
@@ -74,17 +71,12 @@ from custops.models.btyd_fit import (
     BTYDParameterError,
     ConvergenceWarning,
     _as_count,
-    _as_float_vector,
     _BGNBDData,
     _check_horizon,
-    _check_option,
     _check_positive_params,
     _check_rfm,
-    _check_same_length,
     _check_weights,
     _dot,
-    _finding,
-    _first_positions,
     _fitted_values,
     _maximize,
     _MaximumLikelihoodFitter,
@@ -93,9 +85,14 @@ from custops.models.btyd_fit import (
     _ParetoNBDData,
     _require_fitted,
 )
+from custops.models.btyd_health import _finding
+from custops.models.btyd_sim import simulate_bgnbd, simulate_mbgnbd, simulate_pareto_nbd
 
 __all__ = [
     "BTYD_MODELS",
+    "BTYDDataError",
+    "BTYDParameterError",
+    "ConvergenceWarning",
     "BetaGeoFitter",
     "ModifiedBetaGeoFitter",
     "ParetoNBDFitter",
@@ -108,21 +105,6 @@ __all__ = [
     "simulate_mbgnbd",
     "simulate_pareto_nbd",
 ]
-
-
-# --------------------------------------------------------------------------------------------
-# Input checks
-# --------------------------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------------------------
-# Distinct customer patterns
-# --------------------------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------------------------
-# Optimization
-# --------------------------------------------------------------------------------------------
 
 
 # --------------------------------------------------------------------------------------------
@@ -782,16 +764,6 @@ def _bgnbd_expected_if_alive(
 
 
 # --------------------------------------------------------------------------------------------
-# Gamma-Gamma
-# --------------------------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------------------------
-# Customer lifetime value
-# --------------------------------------------------------------------------------------------
-
-
-# --------------------------------------------------------------------------------------------
 # Choosing a purchase model on a holdout period
 # --------------------------------------------------------------------------------------------
 
@@ -803,279 +775,5 @@ BTYD_MODELS: dict[str, type[_PurchaseModelFitter]] = {
 }
 
 
-def compare_btyd(
-    calibration: Mapping[str, ArrayLike] | pd.DataFrame,
-    holdout_orders: ArrayLike,
-    holdout_length: float,
-    models: tuple[str, ...] | list[str] = ("bgnbd", "mbgnbd", "pnbd"),
-    *,
-    time_unit: str = "days",
-) -> pd.DataFrame:
-    """Fit BTYD purchase models on a calibration period and score their holdout forecasts.
-
-    Each model is fitted on the calibration (frequency, recency, T) and predicts every
-    customer's repeat orders in the ``holdout_length`` that follows the calibration period
-    (:meth:`~BetaGeoFitter.conditional_expected_number_of_purchases_up_to_time`), which is
-    compared with the orders the customer actually placed there.
-
-    Parameters
-    ----------
-    calibration : mapping or DataFrame
-        ``"frequency"``, ``"recency"`` and ``"T"`` per customer over the calibration period,
-        as for :meth:`BetaGeoFitter.fit`.
-    holdout_orders : array-like
-        Repeat orders of each customer in (T, T + holdout_length] (same order as
-        ``calibration``; >= 0).
-    holdout_length : float
-        Length of the holdout period, in ``time_unit`` (> 0).
-    models : sequence of str, default ("bgnbd", "mbgnbd", "pnbd")
-        Keys of :data:`BTYD_MODELS` to compare.
-    time_unit : str, default "days"
-        Unit of recency, T and ``holdout_length``, recorded in the fitted models.
-
-    Returns
-    -------
-    pandas.DataFrame
-        One row per model, in the order of ``models``, with columns ``model`` (key),
-        ``usable`` (no error finding, see :meth:`BetaGeoFitter.health`), ``findings`` (tuple
-        of the finding codes), ``converged``, ``log_likelihood``, ``params`` (dict),
-        ``predicted_orders`` and ``actual_orders`` (holdout totals), ``rmse`` and ``mae``
-        (per-customer error of the predicted holdout orders). :func:`best_btyd` picks one.
-
-    Raises
-    ------
-    BTYDDataError
-        If the inputs are inconsistent, or cannot be fitted (e.g. no repeat purchases).
-    BTYDParameterError
-        If a model key is unknown or ``holdout_length`` is not > 0.
-    """
-    unknown = [key for key in models if key not in BTYD_MODELS]
-    if unknown or not len(models):
-        raise BTYDParameterError(
-            f"models must be a non-empty selection of {list(BTYD_MODELS)}; unknown: {unknown}."
-        )
-    try:
-        columns = [calibration[name] for name in ("frequency", "recency", "T")]
-    except (KeyError, TypeError, IndexError) as exc:
-        raise BTYDDataError(
-            "`calibration` must provide 'frequency', 'recency' and 'T' (a dict of arrays or a "
-            f"DataFrame); missing {exc}."
-        ) from exc
-    x, t_x, age = _check_rfm(*columns)
-    actual = _as_float_vector(holdout_orders, "holdout_orders")
-    _check_same_length(calibration=x, holdout_orders=actual)
-    if (actual < 0).any():
-        raise BTYDDataError(
-            f"`holdout_orders` must be >= 0; negative at positions {_first_positions(actual < 0)}."
-        )
-    horizon = _check_option("holdout_length", holdout_length, minimum=0.0, strict=True)
-    rows = []
-    for key in models:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", ConvergenceWarning)  # reported by health()
-            model = BTYD_MODELS[key](time_unit=time_unit).fit(x, t_x, age)
-        findings = model.health()
-        predicted = model.conditional_expected_number_of_purchases_up_to_time(horizon, x, t_x, age)
-        error = predicted - actual
-        rows.append(
-            {
-                "model": key,
-                "usable": not any(f["severity"] == "error" for f in findings),
-                "findings": tuple(f["code"] for f in findings),
-                "converged": bool(model.converged_),
-                "log_likelihood": model.log_likelihood_,
-                "params": dict(model.params_),
-                "predicted_orders": float(predicted.sum()),
-                "actual_orders": float(actual.sum()),
-                "rmse": float(np.sqrt(np.mean(error * error))),
-                "mae": float(np.mean(np.abs(error))),
-            }
-        )
-    return pd.DataFrame(rows)
-
-
-def best_btyd(table: pd.DataFrame, metric: str = "rmse", rel_tol: float = 1e-3) -> str | None:
-    """The usable model of a :func:`compare_btyd` table with the lowest per-customer error.
-
-    Models whose ``metric`` is within ``rel_tol`` (relative) of the lowest tie, and a tie goes
-    to the simpler model: BG/NBD, then MBG/NBD, then Pareto/NBD (the order of
-    :data:`BTYD_MODELS`).
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        Output of :func:`compare_btyd` (columns ``model``, ``usable`` and ``metric``).
-    metric : {"rmse", "mae"}, default "rmse"
-        Per-customer error to minimize.
-    rel_tol : float, default 1e-3
-        Relative difference below which two errors count as a tie.
-
-    Returns
-    -------
-    str or None
-        The chosen model key, or None when no model is usable.
-    """
-    rel_tol = _check_option("rel_tol", rel_tol, minimum=0.0, strict=False)
-    missing = {"model", "usable", metric} - set(table.columns)
-    if missing:
-        raise BTYDDataError(f"`table` lacks column(s) {sorted(missing)}; pass compare_btyd output.")
-    scores = table[metric].to_numpy(dtype=np.float64)
-    candidates = table["usable"].to_numpy(dtype=bool) & np.isfinite(scores)
-    if not candidates.any():
-        return None
-    best = float(scores[candidates].min())
-    tied = candidates & (scores <= best + rel_tol * abs(best))
-    order = {key: i for i, key in enumerate(BTYD_MODELS)}
-    return min(table["model"][tied], key=lambda key: (order.get(key, len(order)), str(key)))
-
-
-# --------------------------------------------------------------------------------------------
-# Simulation
-# --------------------------------------------------------------------------------------------
-
-
-def _simulation_setup(
-    n: int, params: dict[str, float], T: float | ArrayLike, holdout_length: float | None
-) -> tuple[int, np.ndarray, float | None]:
-    if int(n) != n or n < 1:
-        raise BTYDParameterError(f"`n` must be a whole number >= 1; got {n!r}.")
-    n = int(n)
-    for name, value in params.items():
-        _check_option(name, value, minimum=0.0, strict=True)
-    age = np.broadcast_to(np.asarray(T, dtype=np.float64), (n,)).copy()
-    if not np.all(np.isfinite(age)) or (age <= 0).any():
-        raise BTYDParameterError("`T` must be finite and > 0.")
-    if holdout_length is not None:
-        holdout_length = _check_option("holdout_length", holdout_length, minimum=0.0, strict=True)
-    return n, age, holdout_length
-
-
-def _simulate_beta_geo(
-    n: int,
-    r: float,
-    alpha: float,
-    a: float,
-    b: float,
-    T: float | ArrayLike,
-    seed: int | np.random.Generator,
-    holdout_length: float | None,
-    extra_trials: int,
-) -> dict[str, np.ndarray]:
-    """BG/NBD (extra_trials=0) or MBG/NBD (extra_trials=1) customers; see simulate_bgnbd."""
-    params = {"r": r, "alpha": alpha, "a": a, "b": b}
-    n, age, holdout_length = _simulation_setup(n, params, T, holdout_length)
-    rng = np.random.default_rng(seed)
-    rate = rng.gamma(r, 1.0 / alpha, size=n)
-    dropout = rng.beta(a, b, size=n)
-    purchases_before_dropout = rng.geometric(np.clip(dropout, 1e-300, 1.0)) - extra_trials
-    purchases_by_t = rng.poisson(rate * age)
-    x = np.minimum(purchases_before_dropout, purchases_by_t).astype(np.int64)
-    recency = np.zeros(n)
-    positive = x > 0
-    recency[positive] = age[positive] * rng.beta(
-        x[positive], purchases_by_t[positive] - x[positive] + 1
-    )
-    out = {"frequency": x, "recency": recency, "T": age}
-    if holdout_length is not None:
-        # Active at T iff fewer purchases than the customer would make before dropping out;
-        # the remaining count is again geometric, so the same draw continues.
-        purchases_in_holdout = rng.poisson(rate * holdout_length)
-        active = purchases_by_t < purchases_before_dropout
-        out["holdout_frequency"] = np.where(
-            active, np.minimum(purchases_before_dropout - x, purchases_in_holdout), 0
-        ).astype(np.int64)
-    return out
-
-
-def simulate_bgnbd(
-    n: int,
-    r: float,
-    alpha: float,
-    a: float,
-    b: float,
-    T: float | ArrayLike,
-    seed: int | np.random.Generator,
-    holdout_length: float | None = None,
-) -> dict[str, np.ndarray]:
-    """Draw (frequency, recency, T) for ``n`` customers from the BG/NBD.
-
-    Each customer gets lambda ~ Gamma(r, rate=alpha) and p ~ Beta(a, b); the number of repeat
-    purchases the customer would make before dropping out is K ~ Geometric(p) on {1, 2, ...}
-    and the purchases by T number N ~ Poisson(lambda T), so x = min(K, N). Given N, purchase
-    times are uniform on (0, T), so t_x = T * Beta(x, N - x + 1) for x > 0.
-
-    Parameters
-    ----------
-    n : int
-        Number of customers.
-    r, alpha, a, b : float
-        Model parameters (> 0); ``alpha`` in the unit of ``T``.
-    T : float or array-like of length n
-        Age of each customer (time from first purchase to the end of the window), > 0.
-    seed : int or numpy.random.Generator
-        Random state.
-    holdout_length : float, optional
-        If given, also draw each customer's repeat purchases in (T, T + holdout_length]
-        (the calibration draws are the same as without it).
-
-    Returns
-    -------
-    dict
-        ``{"frequency": int64 array, "recency": float array, "T": float array}`` (continuous
-        times; round them yourself to mimic daily data), plus ``"holdout_frequency"`` (int64)
-        with ``holdout_length``.
-    """
-    return _simulate_beta_geo(n, r, alpha, a, b, T, seed, holdout_length, extra_trials=0)
-
-
-def simulate_mbgnbd(
-    n: int,
-    r: float,
-    alpha: float,
-    a: float,
-    b: float,
-    T: float | ArrayLike,
-    seed: int | np.random.Generator,
-    holdout_length: float | None = None,
-) -> dict[str, np.ndarray]:
-    """Draw (frequency, recency, T) for ``n`` customers from the MBG/NBD.
-
-    As :func:`simulate_bgnbd`, except that the customer may drop out right after the first
-    purchase too: K ~ Geometric(p) on {0, 1, ...}. Arguments and result as there.
-    """
-    return _simulate_beta_geo(n, r, alpha, a, b, T, seed, holdout_length, extra_trials=1)
-
-
-def simulate_pareto_nbd(
-    n: int,
-    r: float,
-    alpha: float,
-    s: float,
-    beta: float,
-    T: float | ArrayLike,
-    seed: int | np.random.Generator,
-    holdout_length: float | None = None,
-) -> dict[str, np.ndarray]:
-    """Draw (frequency, recency, T) for ``n`` customers from the Pareto/NBD.
-
-    Each customer gets lambda ~ Gamma(r, rate=alpha), mu ~ Gamma(s, rate=beta) and a lifetime
-    tau ~ Exponential(mu); the repeat purchases by T number x ~ Poisson(lambda min(tau, T)) and
-    t_x = min(tau, T) * Beta(x, 1) (the last of x uniform times) for x > 0. Arguments and
-    result as in :func:`simulate_bgnbd` (``alpha`` and ``beta`` in the unit of ``T``).
-    """
-    params = {"r": r, "alpha": alpha, "s": s, "beta": beta}
-    n, age, holdout_length = _simulation_setup(n, params, T, holdout_length)
-    rng = np.random.default_rng(seed)
-    rate = rng.gamma(r, 1.0 / alpha, size=n)
-    dropout_rate = rng.gamma(s, 1.0 / beta, size=n)
-    lifetime = rng.exponential(1.0, size=n) / np.maximum(dropout_rate, 1e-300)
-    active_time = np.minimum(lifetime, age)
-    x = rng.poisson(rate * active_time).astype(np.int64)
-    recency = np.zeros(n)
-    positive = x > 0
-    recency[positive] = active_time[positive] * rng.beta(x[positive], 1.0)
-    out = {"frequency": x, "recency": recency, "T": age}
-    if holdout_length is not None:
-        holdout_time = np.clip(lifetime - age, 0.0, holdout_length)
-        out["holdout_frequency"] = rng.poisson(rate * holdout_time).astype(np.int64)
-    return out
+# The model choice needs BTYD_MODELS above, so it is imported after it.
+from custops.models.btyd_choice import best_btyd, compare_btyd  # noqa: E402

@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike
 from scipy import optimize, special
 
 from custops.errors import CustopsError, DataError, ParameterError
+from custops.models.btyd_health import _HealthChecks, _hessian_condition
 from custops.models.hypergeometric import log_hyp2f1_1
 
 __all__ = ["BTYDDataError", "BTYDParameterError", "ConvergenceWarning",
@@ -23,10 +24,8 @@ __all__ = ["BTYDDataError", "BTYDParameterError", "ConvergenceWarning",
 _FORMAT_VERSION = 1
 
 
-
 # Log-parameter box for L-BFGS-B: exp(+-30) covers every realistic scale and keeps exp() finite.
 _LOG_PARAM_BOUND = 30.0
-
 
 
 _DAYS_PER_TIME_UNIT = {
@@ -39,25 +38,20 @@ _DAYS_PER_TIME_UNIT = {
 }
 
 
-
 class BTYDDataError(DataError, ValueError):
     """The frequency / recency / T / monetary inputs cannot be used as given."""
-
 
 
 class BTYDParameterError(ParameterError, ValueError):
     """An option or model parameter is out of range."""
 
 
-
 class ModelNotFittedError(CustopsError, AttributeError):
     """A prediction was asked of a model that has not been fitted or loaded."""
 
 
-
 class ConvergenceWarning(UserWarning):
     """The optimizer stopped before reaching a maximum of the likelihood."""
-
 
 
 def _as_float_vector(values: ArrayLike, name: str) -> np.ndarray:
@@ -79,10 +73,8 @@ def _as_float_vector(values: ArrayLike, name: str) -> np.ndarray:
     return array
 
 
-
 def _first_positions(mask: np.ndarray, limit: int = 5) -> list[int]:
     return [int(i) for i in np.flatnonzero(mask)[:limit]]
-
 
 
 def _check_same_length(**arrays: np.ndarray) -> int:
@@ -90,7 +82,6 @@ def _check_same_length(**arrays: np.ndarray) -> int:
     if len(set(lengths.values())) > 1:
         raise BTYDDataError(f"inputs must have the same length; got {lengths}.")
     return next(iter(lengths.values()))
-
 
 
 def _check_rfm(
@@ -121,7 +112,6 @@ def _check_rfm(
     return x, t_x, age
 
 
-
 def _check_weights(weights: ArrayLike | None, n_rows: int) -> np.ndarray | None:
     if weights is None:
         return None
@@ -135,7 +125,6 @@ def _check_weights(weights: ArrayLike | None, n_rows: int) -> np.ndarray | None:
     return w
 
 
-
 def _check_option(name: str, value: float, *, minimum: float, strict: bool) -> float:
     value = float(value)
     if not math.isfinite(value) or value < minimum or (strict and value == minimum):
@@ -146,14 +135,12 @@ def _check_option(name: str, value: float, *, minimum: float, strict: bool) -> f
     return value
 
 
-
 def _check_positive_params(params: dict[str, float], names: tuple[str, ...]) -> dict[str, float]:
     missing = [name for name in names if name not in params]
     if missing:
         raise BTYDParameterError(f"model parameters {missing} are missing; expected {list(names)}.")
     out = {name: _check_option(name, params[name], minimum=0.0, strict=True) for name in names}
     return out
-
 
 
 def _dot(a: np.ndarray, b: np.ndarray) -> float:
@@ -163,7 +150,6 @@ def _dot(a: np.ndarray, b: np.ndarray) -> float:
     cores are busy (e.g. a model trained in another thread), and the likelihood needs many.
     """
     return float(np.einsum("i,i->", a, b))
-
 
 
 def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -180,7 +166,6 @@ def _factorize(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.arange(low, high + 1.0), codes
     distinct, codes = np.unique(values, return_inverse=True)
     return distinct, codes.astype(np.int64)
-
 
 
 def _distinct_rows(
@@ -228,7 +213,6 @@ def _distinct_rows(
     return list(tables), pattern_codes, counts, inverse
 
 
-
 def _used_values(table: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Drop the entries of ``table`` that no code points to; renumber ``codes`` to match."""
     used = np.zeros(len(table), dtype=bool)
@@ -237,7 +221,6 @@ def _used_values(table: np.ndarray, codes: np.ndarray) -> tuple[np.ndarray, np.n
         return table, codes
     renumber = np.cumsum(used) - 1
     return table[used], renumber[codes]
-
 
 
 @dataclass(frozen=True)
@@ -384,7 +367,6 @@ class _BGNBDData:
         return ll, np.array([grad_r, grad_alpha, grad_a, grad_b])
 
 
-
 @dataclass(frozen=True)
 class _MBGNBDData(_BGNBDData):
     """Sufficient statistics for the MBG/NBD likelihood (Batislam, Denizel & Filiztekin 2007).
@@ -395,7 +377,6 @@ class _MBGNBDData(_BGNBDData):
     """
 
     _extra_trials: ClassVar[float] = 1.0
-
 
 
 def _pareto_log_q(
@@ -451,7 +432,6 @@ def _pareto_log_q(
     return log_q, np.stack([d_r, d_alpha, d_s, d_beta])
 
 
-
 def _pareto_probability_alive(
     r: float, alpha: float, s: float, beta: float, x: np.ndarray, t_x: np.ndarray, age: np.ndarray
 ) -> np.ndarray:
@@ -468,7 +448,6 @@ def _pareto_probability_alive(
         (log_e + log_ratio)[data.recency_point],
     )
     return np.minimum(np.exp(log_e_age - log_l), 1.0)[data.row_pattern]
-
 
 
 @dataclass(frozen=True)
@@ -597,7 +576,6 @@ class _ParetoNBDData:
         return ll, grad
 
 
-
 @dataclass(frozen=True)
 class _GammaGammaData:
     """Distinct (x, average spend) pairs with customer counts, for the Gamma-Gamma likelihood."""
@@ -643,7 +621,6 @@ class _GammaGammaData:
         return ll, np.array([grad_p, grad_q, grad_gamma])
 
 
-
 @dataclass(frozen=True)
 class _FitResult:
     params: np.ndarray
@@ -653,7 +630,6 @@ class _FitResult:
     n_evaluations: int
     message: str
     hessian_condition: float = math.nan
-
 
 
 def _maximize(
@@ -721,39 +697,6 @@ def _maximize(
                       condition)
 
 
-def _hessian_condition(log_likelihood_and_gradient, params: np.ndarray,
-                       step: float = 1e-4) -> float:
-    """Condition number of the observed information (the Hessian of −log-likelihood) in
-    log-parameters at the fit: largest over smallest eigenvalue, by central differences of
-    the analytic gradient (2 × parameters gradient evaluations).
-
-    In log-parameters it does not depend on the time or money unit. A large value means some
-    combination of the parameters is barely pinned down by the data (the likelihood is a long
-    flat ridge: e.g. r and alpha growing together); inf when the Hessian is not positive
-    definite (flat or curving up: not a proper maximum)."""
-    phi = np.log(params)
-
-    def gradient(log_params: np.ndarray) -> np.ndarray:
-        theta = np.exp(log_params)
-        _, grad = log_likelihood_and_gradient(*theta)
-        return -theta * np.asarray(grad, dtype=np.float64)
-
-    k = len(phi)
-    hessian = np.empty((k, k))
-    for i in range(k):
-        shift = np.zeros(k)
-        shift[i] = step
-        hessian[:, i] = (gradient(phi + shift) - gradient(phi - shift)) / (2.0 * step)
-    hessian = (hessian + hessian.T) / 2.0
-    if not np.all(np.isfinite(hessian)):
-        return math.inf
-    eigenvalues = np.linalg.eigvalsh(hessian)
-    if eigenvalues[0] <= 0:
-        return math.inf
-    return float(eigenvalues[-1] / eigenvalues[0])
-
-
-
 def _require_fitted(model: Any) -> dict[str, float]:
     params = getattr(model, "params_", None)
     if params is None:
@@ -763,24 +706,15 @@ def _require_fitted(model: Any) -> dict[str, float]:
     return params
 
 
-
 def _as_count(total: float) -> int | float:
     """Customers as an int when the weights were whole numbers (the usual case)."""
     return int(total) if float(total).is_integer() else float(total)
-
 
 
 def _fitted_values(model: Any) -> tuple[float, ...]:
     """The fitted parameters in the model's canonical order (r, alpha, a, b or p, q, gamma)."""
     params = _require_fitted(model)
     return tuple(float(params[name]) for name in model._param_names)
-
-
-
-def _finding(code: str, severity: str, **numbers: Any) -> dict[str, Any]:
-    """A health finding: a code, a severity and the numbers behind it (None values dropped)."""
-    return {"code": code, "severity": severity, **{k: v for k, v in numbers.items() if v is not None}}
-
 
 
 def _check_horizon(t: ArrayLike, what: str) -> np.ndarray:
@@ -790,37 +724,20 @@ def _check_horizon(t: ArrayLike, what: str) -> np.ndarray:
     return horizon
 
 
-
-class _MaximumLikelihoodFitter:
-    """What the BTYD fitters share: options, the fit's results, (de)serialization, repr, health.
-
-    The thresholds used by :meth:`health` are class attributes; override them on a subclass or
-    an instance to change them.
-    """
+class _MaximumLikelihoodFitter(_HealthChecks):
+    """What the BTYD fitters share: options, the fit's results, (de)serialization, repr, and
+    (from :class:`~custops.models.btyd_health._HealthChecks`) health."""
 
     _param_names: tuple[str, ...] = ()
     # Fit statistics kept in to_dict()["diagnostics"] (attribute names without the trailing _).
     _diagnostic_names: ClassVar[tuple[str, ...]] = ()
     #: Short model name used in findings and by :func:`compare_btyd`.
     model_key: ClassVar[str] = ""
+    #: Edge of the optimiser's log-parameter box, for the ``boundary`` finding.
+    _box_bound: ClassVar[float] = _LOG_PARAM_BOUND
 
-    #: Fewer customers with a repeat purchase than this: ``few_repeat_buyers`` error (the
-    #: dropout and spend parameters rest on the repeat buyers alone).
-    min_repeat_buyers: int = 30
-    #: A share of repeat buyers below this: ``few_repeat_buyers`` warning (window too short?).
-    min_repeat_share: float = 0.05
-    #: Dropout probability below this (per purchase for BG/NBD and MBG/NBD, within the mean
-    #: customer age for Pareto/NBD): ``boundary`` error with ``limit="no_dropout"``.
-    min_dropout: float = 1e-3
-    #: A Gamma shape (r, s, q) or Beta concentration (a + b) above this (a coefficient of
-    #: variation of a few %): ``boundary`` warning (the population is treated as homogeneous).
-    max_shape: float = 1e3
-
-    #: The Hessian of −log-likelihood in log-parameters at the fit with a condition number
-    #: above this: ``poorly_determined`` warning. Measured: 70–900 on CDNOW and the sample
-    #: (all models) and on well-identified simulations; 6e4–1.5e5 where a parameter pair runs
-    #: off together (homogeneous populations, a Pareto/NBD dropout barely seen).
-    max_hessian_condition: float = 1e4
+    def _fitted_params(self) -> dict[str, float]:
+        return _require_fitted(self)
 
     def __init__(self, penalizer_coef: float = 0.0, tol: float = 1e-12, max_iter: int = 1000,
                  initial_params: dict[str, float] | None = None) -> None:
@@ -897,93 +814,6 @@ class _MaximumLikelihoodFitter:
             setattr(model, f"{name}_", diagnostics.get(name))
         return model
 
-    # -- health ------------------------------------------------------------------------------
-
-    def _repeat_buyers(self) -> float | None:
-        return getattr(self, "n_repeat_buyers_", None)
-
-    def _model_findings(self, params: dict[str, float]) -> list[dict[str, Any]]:
-        return []
-
-    def health(self) -> list[dict[str, Any]]:
-        """Problems with this fit, as ``{"code", "severity", **numbers}`` dicts (empty: none).
-
-        Codes (the words for them are made by the caller):
-
-        * ``not_converged`` (error): the optimizer did not reach a maximum (``n_iter``).
-        * ``boundary``: a parameter at the edge of its range, ``limit`` saying which edge:
-          ``"box"`` (error; ``parameter`` ran to exp(+-30)), ``"no_dropout"`` (error; the
-          estimated dropout probability ``value`` is below ``threshold`` =
-          :attr:`min_dropout`: no evidence that customers stop buying, so P(alive) is not
-          informative), ``"homogeneous_purchase_rate"`` (r), ``"homogeneous_dropout_rate"``
-          (Pareto/NBD s), ``"homogeneous_dropout_probability"`` (BG/NBD and MBG/NBD a + b),
-          ``"homogeneous_spend"`` (Gamma-Gamma q) (warnings: a Gamma shape or Beta
-          concentration ``value`` above :attr:`max_shape`, i.e. no heterogeneity left: r and
-          alpha, or a and b, or s and beta, run off to infinity together), and
-          ``"infinite_mean_spend"`` (error; Gamma-Gamma q <= 1).
-        * ``poorly_determined`` (warning): the condition number ``value`` of the Hessian of
-          −log-likelihood in log-parameters exceeds ``threshold`` =
-          :attr:`max_hessian_condition` (no ``value`` and ``indefinite``: the Hessian is not
-          positive definite, not a proper maximum): some combination of the
-          parameters is barely determined by the data, so they should not be read one by one.
-        * ``few_repeat_buyers``: ``n_repeat_buyers`` below :attr:`min_repeat_buyers` (error),
-          or their ``share`` of the customers below :attr:`min_repeat_share` (warning).
-        * Gamma-Gamma only: ``nonpositive_spend_excluded`` (warning; ``n_excluded`` customers
-          dropped for a zero or negative average spend) and ``spend_frequency_correlation``
-          (warning; ``value`` = Pearson correlation of frequency and average spend, beyond
-          +-``threshold``: the model assumes they are independent).
-
-        A fit with an ``error`` finding must not be used for decisions (see :attr:`usable`).
-        Checks that need fit statistics a loaded artifact lacks are skipped.
-        """
-        params = _require_fitted(self)
-        findings: list[dict[str, Any]] = []
-        if getattr(self, "converged_", None) is False:
-            findings.append(_finding("not_converged", "error", n_iter=getattr(self, "n_iter_", None)))
-        for name, value in params.items():
-            if abs(math.log(value)) >= _LOG_PARAM_BOUND - 1e-6:
-                findings.append(
-                    _finding("boundary", "error", limit="box", parameter=name, value=value)
-                )
-        findings.extend(self._model_findings(params))
-        condition = getattr(self, "hessian_condition_", None)
-        if condition is not None and not math.isnan(condition) and (
-                condition > self.max_hessian_condition):
-            findings.append(_finding(
-                "poorly_determined", "warning", threshold=self.max_hessian_condition,
-                value=condition if math.isfinite(condition) else None,
-                indefinite=True if math.isinf(condition) else None))
-        n_repeat = self._repeat_buyers()
-        n_total = getattr(self, "n_customers_", None)
-        if n_repeat is not None:
-            share = n_repeat / n_total if n_total else None
-            if n_repeat < self.min_repeat_buyers:
-                findings.append(
-                    _finding(
-                        "few_repeat_buyers",
-                        "error",
-                        n_repeat_buyers=n_repeat,
-                        share=share,
-                        threshold=self.min_repeat_buyers,
-                    )
-                )
-            elif share is not None and share < self.min_repeat_share:
-                findings.append(
-                    _finding(
-                        "few_repeat_buyers",
-                        "warning",
-                        n_repeat_buyers=n_repeat,
-                        share=share,
-                        threshold=self.min_repeat_share,
-                    )
-                )
-        return findings
-
-    @property
-    def usable(self) -> bool:
-        """True when :meth:`health` reports no error: the fit may be used for decisions."""
-        return not any(finding["severity"] == "error" for finding in self.health())
-
     def _repr_extra(self) -> str:
         return ""
 
@@ -991,7 +821,6 @@ class _MaximumLikelihoodFitter:
         params = getattr(self, "params_", None)
         shown = ", ".join(f"{k}={v:.4g}" for k, v in params.items()) if params else "not fitted"
         return f"{type(self).__name__}({shown}{self._repr_extra()})"
-
 
 
 def _check_payload(payload: dict[str, Any], model: str) -> None:

@@ -29,7 +29,6 @@ from custops.models.btyd_fit import (
     _check_weights,
     _distinct_rows,
     _dot,
-    _finding,
     _first_positions,
     _fitted_values,
     _GammaGammaData,
@@ -37,6 +36,7 @@ from custops.models.btyd_fit import (
     _MaximumLikelihoodFitter,
     _require_fitted,
 )
+from custops.models.btyd_health import _finding
 
 __all__ = ["GammaGammaFitter", "btyd_pair_health", "customer_lifetime_value",
            "fit_gamma_gamma", "gamma_gamma_log_likelihood"]
@@ -299,35 +299,11 @@ class GammaGammaFitter(_MaximumLikelihoodFitter):
         spend = np.where(x > 0, spend, 0.0)
         return p * (gamma + x * spend) / (px + q - 1.0)
 
-    def customer_lifetime_value(
-        self,
-        bgf: BetaGeoFitter | ModifiedBetaGeoFitter | ParetoNBDFitter,
-        frequency: ArrayLike,
-        recency: ArrayLike,
-        T: ArrayLike,
-        monetary_value: ArrayLike,
-        time_horizon_days: float,
-        discount_rate_annual: float,
-        freq: str | None = None,
-        step_days: float = 30.0,
-    ) -> np.ndarray:
-        """Discounted expected spend of each customer over the next ``time_horizon_days``.
-
-        See :func:`customer_lifetime_value` for the exact definition.
-        """
-        return customer_lifetime_value(
-            bgf,
-            self,
-            frequency,
-            recency,
-            T,
-            monetary_value,
-            time_horizon_days=time_horizon_days,
-            discount_rate_annual=discount_rate_annual,
-            freq=freq,
-            step_days=step_days,
-        )
-
+    def customer_lifetime_value(self, bgf: BetaGeoFitter | ModifiedBetaGeoFitter | ParetoNBDFitter,
+                                *args: Any, **kwargs: Any) -> np.ndarray:
+        """The method form lifetimes users know: :func:`customer_lifetime_value` with this
+        spend model (same arguments after ``bgf``, same result)."""
+        return customer_lifetime_value(bgf, self, *args, **kwargs)
 
 
 def _weighted_correlation(a: np.ndarray, b: np.ndarray, w: np.ndarray | None) -> float | None:
