@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import churn
+from custops import churn, segment
 from custops.kernel_logging import TCP_WARNING
 from custops.run import context
 from custops.run import runner as report
@@ -247,3 +247,84 @@ def test_time_axes_run_in_time_order(zh_run):
                         checked += 1
                         assert stamps == sorted(stamps), (notebook.name, trace.get("name"))
     assert checked >= 3  # monthly buyers, cohorts, churn trend
+
+
+# -- why a step could not run, in the run's language --------------------------------------------
+
+def _reason_in_zh(case: str, orders, customers, make, tmp_path) -> tuple[str, str]:
+    """Open a zh run on a degenerate shape (test_degenerate's builders), show one section that
+    cannot be computed there, and return the page's words and the health box's words for it."""
+    from custops.run.runner import health_box
+    from test_degenerate import _write
+
+    folder = _write(tmp_path / case, orders, customers)
+    ctx = context.open_run({"interactive": True}, data_dir=str(folder), lang="zh")
+    ctx.show(lambda: make(ctx), step="step")
+    page = " ".join(text for output in ctx.page_outputs()
+                    for text in ([output["data"]["text/markdown"]]
+                                 if "text/markdown" in output["data"]
+                                 else html_text(output["data"].get("text/html", ""))))
+    [entry] = [e for e in ctx.health() if e["code"] == "not_computed"]
+    entry = json.loads(json.dumps(entry))  # as health.json and the manifest store it
+    assert not re.search(r"[\u4e00-\u9fff]", entry["reason"])  # logs keep the English words
+    box = " ".join(html_text(health_box([entry], "zh")))
+    return page, box
+
+
+def _weekly_buyers(n: int = 40):
+    """Every buyer orders every week for a year and a half: nobody churns."""
+    from test_degenerate import _orders
+
+    start = pd.Timestamp("2024-01-01 10:00")
+    return _orders([[f"c{c}", f"o{c}_{w}", start + pd.Timedelta(days=7 * w + c % 5), 50.0]
+                    for c in range(n) for w in range(75)]), None
+
+
+NOT_COMPUTABLE = {  # shape → (data, the section that cannot run there, words it must say)
+    "all_refunds_rfm": ("all_refunds", lambda ctx: segment.rfm_section(
+        ctx.get("features"), ctx.get("segments"), ctx.segment_params, ctx.lang), "RFM 分类"),
+    "all_refunds_clusters": ("all_refunds", lambda ctx: segment.clusters_section(ctx.get("features"),
+                                               ctx.get("segments")["cluster"], ctx.lang),
+                             "行为聚类"),
+    "all_refunds_churn": ("all_refunds", lambda ctx: churn.backtest_section(
+        ctx.get("churn_backtest"), ctx.churn_params, ctx.lang), "较早的快照"),
+    "one_row_churn": ("one_row", lambda ctx: churn.risk_section(ctx.get("churn_scores"),
+                                                                lang=ctx.lang), "较早的快照"),
+    "no_repeat_buyers_churn": ("no_repeat_buyers", lambda ctx: churn.backtest_section(
+        ctx.get("churn_backtest"), ctx.churn_params, ctx.lang), "历史数据比预测期短"),
+    "one_day_churn": ("one_day", lambda ctx: churn.backtest_section(
+        ctx.get("churn_backtest"), ctx.churn_params, ctx.lang), "流失预警"),
+    "nobody_churns_backtest": (_weekly_buyers, lambda ctx: churn.backtest_section(
+        ctx.get("churn_backtest"), ctx.churn_params, ctx.lang), "回测的训练快照"),
+    "nobody_churns_scores": (_weekly_buyers, lambda ctx: churn.score_customers(
+        ctx.features_at(ctx.days_before(ctx.churn_params.horizon_days)),
+        ctx.get("features"), None, "supervised", ctx.churn_params)[0], "训练快照"),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(NOT_COMPUTABLE))
+def test_a_step_that_cannot_run_says_why_in_chinese(shape, tmp_path):
+    from test_degenerate import CASES
+
+    data, make, expected = NOT_COMPUTABLE[shape]
+    orders, customers = CASES[data]() if isinstance(data, str) else data()
+    page, box = _reason_in_zh(shape, orders, customers, make, tmp_path)
+    assert "本数据无法计算此项" in page and expected in page and expected in box
+    assert latin_words(page) == [] and latin_words(box) == [], (page, box)
+
+
+def test_a_later_snapshot_with_too_few_buyers_says_why_in_chinese():
+    from custops.errors import NotComputable
+    from custops.labels import health_words
+    from custops.sections import not_computed
+
+    many = pd.DataFrame({"customer_id": [f"c{i}" for i in range(30)], "is_buyer": True})
+    with pytest.raises(NotComputable) as raised:
+        churn.backtest(many, many.head(3), many, dates={"train": "2025-01-01",
+                                                        "test": "2025-03-01"})
+    exc = raised.value
+    assert str(exc).startswith("churn: only 3 buyer(s) at the later snapshot (2025-03-01)")
+    words = not_computed(exc, "zh").text
+    assert "较晚的快照（2025-03-01）只有 3 位" in words and latin_words(words) == []
+    entry = {"step": "03_churn", "code": "not_computed", **exc.record()}
+    assert health_words(entry, "zh") == words and health_words(entry, "en") == str(exc)

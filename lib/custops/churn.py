@@ -121,23 +121,24 @@ MIN_PER_CLASS = 5
 def _check_history(features_then: pd.DataFrame, features_later: pd.DataFrame,
                    dates: dict[str, str] | None) -> None:
     """Stop with a plain reason when a snapshot has too few buyers to learn or grade churn."""
-    for frame, which in ((features_then, "earlier"), (features_later, "later")):
+    for frame, which, date in ((features_then, "earlier", "train"),
+                               (features_later, "later", "test")):
         n = int(frame["is_buyer"].sum())
         if n < MIN_BUYERS:
-            when = f" ({dates.get('train' if which == 'earlier' else 'test')})" if dates else ""
-            raise NotComputable(
-                f"churn: only {n} buyer(s) at the {which} snapshot{when}; a churn model needs "
-                f"at least {MIN_BUYERS} — the history is too short for the horizon or there "
-                "are too few buyers")
+            if dates and dates.get(date):
+                raise NotComputable("nc.churn_few_buyers_on", n=n, minimum=MIN_BUYERS,
+                                    which_label=f"nc.snapshot_{which}", date=str(dates[date]))
+            raise NotComputable("nc.churn_few_buyers", n=n, minimum=MIN_BUYERS,
+                                which_label=f"nc.snapshot_{which}")
 
 
 def _check_labels(churned: pd.Series, where: str) -> None:
+    """``where``: which snapshot, as a label key (``nc.where_training``)."""
     counts = pd.Series(churned).astype(bool).value_counts()
     stayed, left = int(counts.get(False, 0)), int(counts.get(True, 0))
     if min(stayed, left) < MIN_PER_CLASS:
-        raise NotComputable(
-            f"churn: in {where} {left} buyer(s) churned and {stayed} stayed; at least "
-            f"{MIN_PER_CLASS} of each are needed to learn and grade churn")
+        raise NotComputable("nc.churn_few_outcomes", left=left, stayed=stayed,
+                            minimum=MIN_PER_CLASS, where_label=where)
 
 
 def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.DataFrame:
@@ -319,10 +320,10 @@ def backtest(features_train: pd.DataFrame, features_test: pd.DataFrame,
     _check_history(features_train, features_test, dates)
     train = buyers(features_train)
     train_y = outcome(features_train, features_test)["churned"]
-    _check_labels(train_y, "the backtest's training snapshot")
+    _check_labels(train_y, "nc.where_backtest_training")
     test = buyers(features_test)
     truth = outcome(features_test, features_now)
-    _check_labels(truth["churned"], "the backtest's test snapshot")
+    _check_labels(truth["churned"], "nc.where_backtest_test")
     with _in_background_thread(_btyd_backtest, features_test, test,
                                truth["orders_after"].to_numpy(), params) as btyd_done:
         supervised = SupervisedChurnModel(max_iter=params.max_iter,
@@ -509,7 +510,7 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
     _check_history(features_train, features_now, None)
     train = buyers(features_train)
     train_y = outcome(features_train, features_now)["churned"]
-    _check_labels(train_y, "the training snapshot")
+    _check_labels(train_y, "nc.where_training")
     now = buyers(features_now)
     if segments is not None:  # the buyers' rows, in their order (positional when it matches)
         segments = buyers_of(segments, features_now)

@@ -22,6 +22,8 @@ __all__ = [
     "WEEKDAYS",
     "check_lang",
     "focus",
+    "health_words",
+    "not_computable_words",
     "reason_words",
     "t",
     "value_label",
@@ -402,6 +404,35 @@ LABELS: dict[str, dict[str, str]] = {
               "净额 {net:,.2f} (扣除退款)"},
     "not_available": {"en": "not available", "zh": "不可用"},
     "not_computed": {"en": "Not computed on this data", "zh": "本数据无法计算此项"},
+    # why a step could not run (custops.errors.NotComputable: key and fields)
+    "nc.churn_few_buyers": {
+        "en": "churn: only {n:,} buyer(s) at the {which} snapshot; a churn model needs at least "
+              "{minimum} — the history is too short for the horizon or there are too few buyers",
+        "zh": "流失预警：{which}快照只有 {n:,} 位成交客户，流失模型至少需要 {minimum} 位——"
+              "历史数据比预测期短，或成交客户太少"},
+    "nc.churn_few_buyers_on": {
+        "en": "churn: only {n:,} buyer(s) at the {which} snapshot ({date}); a churn model needs "
+              "at least {minimum} — the history is too short for the horizon or there are too "
+              "few buyers",
+        "zh": "流失预警：{which}快照（{date}）只有 {n:,} 位成交客户，流失模型至少需要 {minimum} "
+              "位——历史数据比预测期短，或成交客户太少"},
+    "nc.snapshot_earlier": {"en": "earlier", "zh": "较早的"},
+    "nc.snapshot_later": {"en": "later", "zh": "较晚的"},
+    "nc.churn_few_outcomes": {
+        "en": "churn: in {where} {left:,} buyer(s) churned and {stayed:,} stayed; at least "
+              "{minimum} of each are needed to learn and grade churn",
+        "zh": "流失预警：{where}中 {left:,} 位成交客户流失、{stayed:,} 位留存；学习和评估流失"
+              "需要两类各至少 {minimum} 位"},
+    "nc.where_backtest_training": {"en": "the backtest's training snapshot",
+                                   "zh": "回测的训练快照"},
+    "nc.where_backtest_test": {"en": "the backtest's test snapshot", "zh": "回测的检验快照"},
+    "nc.where_training": {"en": "the training snapshot", "zh": "训练快照"},
+    "nc.rfm_no_spend": {
+        "en": "RFM classes: no buyer with a positive net spend (every order was refunded or "
+              "there are no orders)",
+        "zh": "RFM 分类：没有净消费为正的客户（所有订单都已退款，或没有订单）"},
+    "nc.clusters_no_buyers": {"en": "behavioural clusters: no buyers to cluster",
+                              "zh": "行为聚类：没有可聚类的成交客户"},
     "index.title": {"en": "custops report", "zh": "custops 客户运营报告"},
     "index.as_of": {"en": "as of", "zh": "截至"},
     "index.data": {"en": "data", "zh": "数据"},
@@ -1107,9 +1138,22 @@ def reason_words(codes: pd.Series, lang: str = "en") -> pd.Series:
 
 def health_words(entry: dict[str, Any], lang: str = "en") -> str:
     """One warning of a run (``{"step", "code", ...numbers}``) in words of ``lang``: the label
-    ``health.<code>`` filled with the entry's numbers, else the reason it carries."""
+    ``health.<code>`` filled with the entry's numbers, else the reason it carries (said in
+    ``lang`` when the entry has the reason's key: :meth:`custops.errors.NotComputable.record`)."""
     fields = {k: v for k, v in entry.items() if k not in ("step", "code")}
+    if fields.get("reason_key") in LABELS:  # a NotComputable's reason, said in ``lang``
+        fields["reason"] = not_computable_words(fields["reason_key"],
+                                                fields.get("reason_params") or {}, lang)
     key = f"health.{entry.get('code')}"
     if key in LABELS:
         return t(key, lang, **fields)
     return str(fields.get("reason") or entry.get("code"))
+
+
+def not_computable_words(key: str, params: dict[str, Any], lang: str = "en") -> str:
+    """Why a step could not run (:class:`custops.errors.NotComputable`'s key and fields) in
+    words of ``lang``; a field named ``<name>_label`` holds a label key and fills ``{<name>}``."""
+    fields = {(name[:-len("_label")] if name.endswith("_label") else name):
+              (t(value, lang) if name.endswith("_label") else value)
+              for name, value in params.items()}
+    return t(key, lang, **fields)

@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 from IPython.display import HTML, Markdown, display
 
+from custops.errors import NotComputable
 from custops.labels import t
 
 __all__ = ["Section", "intro", "not_computed", "pct", "show_not_computed", "table_html",
@@ -77,7 +78,8 @@ def intro(name: str, lang: str = "en") -> Section:
 
 def not_computed(reason: Exception | str, lang: str = "en") -> Section:
     """What stands in a section's place when its step could not run on this data."""
-    return Section(t("not_computed", lang), text=str(reason))
+    text = reason.words(lang) if isinstance(reason, NotComputable) else str(reason)
+    return Section(t("not_computed", lang), text=text)
 
 
 def show_not_computed(reason: Exception | str, lang: str = "en") -> None:

@@ -420,8 +420,7 @@ def rfm_section(features: pd.DataFrame, segments: pd.DataFrame,
                 params: SegmentParams = SegmentParams(), lang: str = "en"):
     """The eight RFM classes: table with operating focus, treemap, and the R × F score grid."""
     if not segments["rfm_class"].notna().any():
-        raise NotComputable("RFM classes: no buyer with a positive net spend (every order was "
-                            "refunded or there are no orders)")
+        raise NotComputable("nc.rfm_no_spend")
     summary, table = _labelled_summary(features, segments["rfm_class"], RFM_CLASS_ORDER, lang)
     names = [value_label(s, lang) for s in summary["segment"]]
     title = t("seg.rfm_title", lang, cut=t(f"seg.cut_{params.rfm_cut}", lang))
@@ -549,7 +548,7 @@ def clusters_section(features: pd.DataFrame, labels: pd.Series, lang: str = "en"
     segments, from :func:`behaviour_clusters`) with sizes, descriptions and a profile heat map."""
     _, profile = behaviour_clusters(features, labels=labels)
     if profile.empty:
-        raise NotComputable("behavioural clusters: no buyers to cluster")
+        raise NotComputable("nc.clusters_no_buyers")
     names = cluster_names(profile, lang)
     table = pd.DataFrame({
         t("seg.cluster", lang): names,

@@ -188,7 +188,7 @@ class RunContext:
             section = make()
         except NotComputable as exc:
             if record:
-                self.warn(step, "not_computed", reason=str(exc))
+                self.warn(step, "not_computed", **exc.record())  # said in each page's language
             section = not_computed(exc, self.lang)
         if section is None:
             return []
