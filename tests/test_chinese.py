@@ -328,3 +328,29 @@ def test_a_later_snapshot_with_too_few_buyers_says_why_in_chinese():
     assert "较晚的快照（2025-03-01）只有 3 位" in words and latin_words(words) == []
     entry = {"step": "03_churn", "code": "not_computed", **exc.record()}
     assert health_words(entry, "zh") == words and health_words(entry, "en") == str(exc)
+
+
+# -- time zones on index.html ----------------------------------------------------------------
+
+def test_the_run_time_names_its_zone_in_the_runs_language():
+    from zoneinfo import ZoneInfo
+
+    from custops.labels import ZONES
+    from custops.run.runner import _local_time
+
+    stamp = "2026-07-01T02:30:00+0000"
+    assert _local_time(stamp, "Asia/Shanghai", "zh") == "2026-07-01 10:30 (北京时间)"
+    assert _local_time(stamp, "Asia/Shanghai", "en") == "2026-07-01 10:30 (China time, UTC+08:00)"
+    assert _local_time(stamp, "Asia/Tokyo", "zh") == "2026-07-01 11:30 (东京时间)"
+    assert _local_time(stamp, "Asia/Hong_Kong", "zh") == "2026-07-01 10:30 (香港时间)"
+    # summer time moves the offset, not the name
+    assert _local_time(stamp, "America/New_York", "en") == \
+        "2026-06-30 22:30 (US Eastern time, UTC-04:00)"
+    assert _local_time("2026-01-01T02:30:00+0000", "America/New_York", "zh") == \
+        "2025-12-31 21:30 (美国东部时间)"
+    # any other zone: its offset, the same in both languages (Urumqi is not on Beijing time)
+    assert _local_time(stamp, "Asia/Kathmandu", "zh") == "2026-07-01 08:15 (UTC+05:45)"
+    assert _local_time(stamp, "Asia/Urumqi", "zh") == "2026-07-01 08:30 (UTC+06:00)"
+    for zone, names in ZONES.items():
+        ZoneInfo(zone)  # every named zone exists
+        assert set(names) == {"en", "zh"} and latin_words(names["zh"]) == [], zone

@@ -20,6 +20,7 @@ __all__ = [
     "LANGS",
     "VALUES",
     "WEEKDAYS",
+    "ZONES",
     "check_lang",
     "focus",
     "health_words",
@@ -28,6 +29,7 @@ __all__ = [
     "t",
     "value_label",
     "value_labels",
+    "zone_name",
 ]
 
 LANGS = ("en", "zh")
@@ -443,7 +445,8 @@ LABELS: dict[str, dict[str, str]] = {
                      "zh": "与截至 {as_of} 的上次运行相比"},
     "index.tomorrow": {"en": "What to do tomorrow", "zh": "明天要做的事"},
     "index.reports": {"en": "Reports", "zh": "报告"},
-    "index.beijing_time": {"en": "China time, UTC+08:00", "zh": "北京时间"},
+    # a time zone shown with a time: its name (ZONES) and offset, else the offset alone
+    "index.zone_named": {"en": "{name}, {offset}", "zh": "{name}"},
     "index.seconds": {"en": "{seconds:.1f} s", "zh": "{seconds:.1f} 秒"},
     "digest.customers": {"en": "Customers", "zh": "客户数"},
     "digest.active_buyers": {"en": "Active buyers", "zh": "活跃购买客户"},
@@ -1072,6 +1075,34 @@ VALUES: dict[str, dict[str, str]] = {
     "prospect_first_order": {"en": "First order: newcomer offer", "zh": "首单转化：新人礼包"},
 }
 
+# Display names of the common time zones (IANA name -> {lang: name}); any other zone is shown
+# as its offset from UTC (``UTC+05:45``) by :func:`zone_name`.
+_CHINA = {"en": "China time", "zh": "北京时间"}
+ZONES: dict[str, dict[str, str]] = {
+    "Asia/Shanghai": _CHINA, "Asia/Chongqing": _CHINA, "Asia/Chungking": _CHINA,
+    "Asia/Harbin": _CHINA, "PRC": _CHINA,
+    "Asia/Hong_Kong": {"en": "Hong Kong time", "zh": "香港时间"},
+    "Asia/Macau": {"en": "Macau time", "zh": "澳门时间"},
+    "Asia/Taipei": {"en": "Taipei time", "zh": "台北时间"},
+    "Asia/Singapore": {"en": "Singapore time", "zh": "新加坡时间"},
+    "Asia/Kuala_Lumpur": {"en": "Malaysia time", "zh": "马来西亚时间"},
+    "Asia/Bangkok": {"en": "Bangkok time", "zh": "曼谷时间"},
+    "Asia/Jakarta": {"en": "Jakarta time", "zh": "雅加达时间"},
+    "Asia/Tokyo": {"en": "Japan time", "zh": "东京时间"},
+    "Asia/Seoul": {"en": "Korea time", "zh": "首尔时间"},
+    "Asia/Kolkata": {"en": "India time", "zh": "印度时间"},
+    "Asia/Dubai": {"en": "Gulf time", "zh": "迪拜时间"},
+    "Australia/Sydney": {"en": "Sydney time", "zh": "悉尼时间"},
+    "Europe/London": {"en": "UK time", "zh": "伦敦时间"},
+    "Europe/Paris": {"en": "Paris time", "zh": "巴黎时间"},
+    "Europe/Berlin": {"en": "Berlin time", "zh": "柏林时间"},
+    "Europe/Moscow": {"en": "Moscow time", "zh": "莫斯科时间"},
+    "America/New_York": {"en": "US Eastern time", "zh": "美国东部时间"},
+    "America/Chicago": {"en": "US Central time", "zh": "美国中部时间"},
+    "America/Denver": {"en": "US Mountain time", "zh": "美国山地时间"},
+    "America/Los_Angeles": {"en": "US Pacific time", "zh": "美国太平洋时间"},
+}
+
 WEEKDAYS = {
     "en": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
     "zh": ["周一", "周二", "周三", "周四", "周五", "周六", "周日"],
@@ -1157,3 +1188,13 @@ def not_computable_words(key: str, params: dict[str, Any], lang: str = "en") -> 
               (t(value, lang) if name.endswith("_label") else value)
               for name, value in params.items()}
     return t(key, lang, **fields)
+
+
+def zone_name(tz: str, offset: str, lang: str = "en") -> str:
+    """A time zone as readers of ``lang`` know it: its name (:data:`ZONES`; with the offset
+    in English) for the common zones, else its offset from UTC. ``offset``: ``+0800`` (as
+    ``strftime("%z")`` gives it, at the time shown: summer time moves it)."""
+    check_lang(lang)
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    names = ZONES.get(str(tz))
+    return t("index.zone_named", lang, name=names[lang], offset=offset) if names else offset

@@ -35,7 +35,7 @@ from custops.errors import ParameterError, RunError
 from custops.exports import PRIVATE_FOLDER_MODE, holds_personal_data
 from custops.io import DEFAULT_TZ
 from custops.kernel_logging import kernel_arguments
-from custops.labels import LABELS, health_words, t
+from custops.labels import LABELS, health_words, t, zone_name
 from custops.plots import write_plotlyjs
 from custops.run import catalog, digest
 from custops.run.context import resolve_data_dir
@@ -48,7 +48,6 @@ NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
 PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",
             "nbconvert", "scikit-learn", "scipy", "pyarrow", "ipywidgets", "voila")
 KERNEL = "python3"
-CHINA_ZONES = ("Asia/Shanghai", "Asia/Chongqing", "Asia/Harbin", "Asia/Urumqi", "PRC")
 OWNER_FILE = ".custops-build-owner"  # the pid of the run building a folder
 PACKAGE_NOTEBOOKS = (Path(__file__).resolve().parents[1] / "notebooks").resolve()
 # Kernels get the runner's environment plus these (unless the user set them; the runner's own
@@ -146,15 +145,12 @@ def health_box(entries: list[dict[str, Any]], lang: str) -> str:
 
 def _local_time(stamp: str, tz: str, lang: str) -> str:
     """An ISO time stamp shown in the run's time zone (the data's), to the minute, with the
-    zone as an offset from UTC — or 北京时间 for China's zone in Chinese."""
+    zone's name in ``lang`` (:func:`custops.labels.zone_name`: 北京时间, or ``UTC+05:45``)."""
     try:
         when = pd.Timestamp(stamp).tz_convert(tz)
     except (ValueError, TypeError, KeyError):
         return stamp
-    offset = when.strftime("%z")
-    zone = (t("index.beijing_time", lang) if offset == "+0800" and tz in CHINA_ZONES
-            else f"UTC{offset[:3]}:{offset[3:]}")
-    return f"{when:%Y-%m-%d %H:%M} ({zone})"
+    return f"{when:%Y-%m-%d %H:%M} ({zone_name(tz, when.strftime('%z'), lang)})"
 
 
 def _index_html(manifest: dict[str, Any], lang: str) -> str:
