@@ -33,6 +33,7 @@ from custops.io.checks import (
 )
 from custops.io.contract import DEFAULT_TZ, TABLE_NAMES
 from custops.io.csv_text import READ_GATE
+from custops.io.duckdb_checks import DUCKDB_MIN_ROWS, check_parquet_table
 from custops.io.mapping import read_mapping
 from custops.io.parse import check_time_zone, parse_as_of
 from custops.io.rejects import empty_rejects
@@ -84,6 +85,9 @@ class Dataset:
         What was read.
     warnings : list of str
         Problems that did not reject rows (missing optional tables, ambiguous headers, …).
+    checked_in : dict
+        Table name → ``"duckdb"`` or ``"pandas"``: which engine checked it (the results are
+        the same; see ``duckdb_min_rows`` of :func:`load_dataset`).
     """
 
     orders: pd.DataFrame
@@ -97,6 +101,7 @@ class Dataset:
     tz: str = DEFAULT_TZ
     source: str = ""
     warnings: list[str] = field(default_factory=list)
+    checked_in: dict[str, str] = field(default_factory=dict)
 
     def tables(self) -> dict[str, pd.DataFrame]:
         """Return the loaded tables by name, leaving out those not found."""
@@ -186,6 +191,7 @@ def load_dataset(
     tz: str = DEFAULT_TZ,
     preset: str | None = None,
     rejects_path: str | Path | None = None,
+    duckdb_min_rows: int | None = DUCKDB_MIN_ROWS,
 ) -> Dataset:
     """Load and check orders (required), customers, events and touches.
 
@@ -219,6 +225,12 @@ def load_dataset(
     rejects_path : str or Path, optional
         Write the rejected and set-aside rows to this CSV file, also when loading stops
         because most order rows were rejected.
+    duckdb_min_rows : int or None
+        Parquet tables (a file of a data folder, or the single data file) with at least this
+        many rows are checked in DuckDB without reading them whole into pandas
+        (:mod:`custops.io.duckdb_checks`): same rejects, counts and tables. ``0`` sends every
+        Parquet table there, ``None`` none. Tables whose mapping has row steps (rules,
+        computed columns, line items, …) are always checked in pandas.
 
     Returns
     -------
@@ -238,6 +250,8 @@ def load_dataset(
     cutoff = None if as_of_day is None else as_of_day + pd.Timedelta(days=1)
     table_mappings = read_mapping(mapping, preset=preset)
     reader = open_source(source, table_mappings)
+    reader.duckdb_min_rows = duckdb_min_rows
+    checked_in: dict[str, str] = {}
     # Tables are read one after another here and checked two at a time in worker threads
     # (pyarrow and DuckDB release the GIL, so a table is checked while the next is read).
     # Results are taken in table order, so errors and warnings read as if run in sequence.
@@ -299,6 +313,7 @@ def load_dataset(
             if raw is None:
                 pending.append((table, found, None, None))
                 continue
+            checked_in[table] = "duckdb" if raw.parquet_path is not None else "pandas"
             future = pool.submit(_checked_table, raw, table, settings.get("columns", {}), tz,
                                  cutoff, settings)
             pending.append((table, found, (raw.file_label, raw.warnings), future))
@@ -327,16 +342,20 @@ def load_dataset(
         tz=tz,
         source=reader.label,
         warnings=dataset_warnings,
+        checked_in={table: checked_in.get(table, "pandas") for table in loaded},
     )
     if rejects_path is not None:
         dataset.write_rejects(rejects_path)
     return dataset
 
 
-def _checked_table(*args) -> TableResult:
-    """Check a table (in a worker thread) while no CSV file is being read: see ``READ_GATE``."""
+def _checked_table(raw, *args) -> TableResult:
+    """Check a table (in a worker thread) while no CSV file is being read: see ``READ_GATE``.
+    A large Parquet table left on disk by the reader is checked in DuckDB."""
     with READ_GATE.check():
-        return normalize_table(*args)
+        if raw.parquet_path is not None:
+            return check_parquet_table(raw, *args)
+        return normalize_table(raw, *args)
 
 
 def _customers_from_orders(orders_future: Future, settings: Mapping[str, Any], tz: str,

@@ -13,6 +13,7 @@ import pandas as pd
 from custops.errors import DataError
 from custops.io.contract import TABLE_FILE_STEMS, TABLE_SUFFIXES
 from custops.io.csv_text import read_csv
+from custops.io.duckdb_checks import checks_in_duckdb, lazy_parquet_table
 from custops.io.excel import read_xlsx, sheet_options
 from custops.io.mapping import normalize_header, table_from_alias
 from custops.io.reader import RawTable, Reader, raw_from_frame
@@ -76,7 +77,8 @@ class DirectoryReader(Reader):
         if not paths:
             return None
         settings = self.table_mappings.get(table, {})
-        parts = [_read_table_file(path, table, settings) for path in paths]
+        lazy = self.duckdb_min_rows if len(paths) == 1 else None
+        parts = [_read_table_file(path, table, settings, lazy) for path in paths]
         return parts[0] if len(parts) == 1 else concat_raw_tables(parts, settings["file"])
 
     def missing_orders_message(self) -> str:
@@ -100,7 +102,8 @@ class SingleFileReader(Reader):
     def read(self, table: str) -> RawTable | None:
         if table != "orders":
             return None
-        return _read_table_file(self.path, table, self.table_mappings.get(table, {}))
+        return _read_table_file(self.path, table, self.table_mappings.get(table, {}),
+                                self.duckdb_min_rows)
 
     def missing_orders_message(self) -> str:  # pragma: no cover - orders always present
         return f"no orders in {self.path}"
@@ -144,11 +147,16 @@ def concat_raw_tables(parts: list[RawTable], pattern: str) -> RawTable:
                     row_files=row_files)
 
 
-def _read_table_file(path: Path, table: str, settings: Mapping[str, Any]) -> RawTable:
+def _read_table_file(path: Path, table: str, settings: Mapping[str, Any],
+                     duckdb_min_rows: int | None = None) -> RawTable:
     name = path.name.lower()
     if name.endswith((".xlsx", ".xlsm")):
         return read_xlsx(path, table, settings.get("sheet"), **sheet_options(settings))
     if name.endswith((".parquet", ".pq")):
+        if duckdb_min_rows is not None and checks_in_duckdb(table, settings):
+            lazy = lazy_parquet_table(path, table, duckdb_min_rows)
+            if lazy is not None:
+                return lazy
         try:
             frame = pd.read_parquet(path)
         except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for bad files

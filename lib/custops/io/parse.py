@@ -467,8 +467,12 @@ def _day_month_times(text: pd.Series, total: int, tz: str) -> tuple[np.ndarray, 
     return array, note
 
 
-def _parse_times(values: pd.Series, tz: str, formats: Sequence[str] | None = None) -> Parsed:
+def _parse_times(values: pd.Series, tz: str, formats: Sequence[str] | None = None,
+                 present_elsewhere: int = 0) -> Parsed:
     """Parse times to naive datetime64[ns] in ``tz``.
+
+    ``present_elsewhere`` counts the non-missing values of the same column that are not in
+    ``values`` (already read by another engine): the day/month decision weighs the whole column.
 
     Accepts datetime columns (aware ones are converted), ISO 8601 with or without an offset
     (``Z``, ``+08:00``), ``2025/6/18 12:03``, ``2025.6.18``, ``2025年6月18日 下午3:03``, Excel
@@ -517,7 +521,8 @@ def _parse_times(values: pd.Series, tz: str, formats: Sequence[str] | None = Non
     note = None
     if residue.any():
         residue_text = text[residue]
-        day_month, note = _day_month_times(residue_text, int((~missing).sum()), tz)
+        day_month, note = _day_month_times(residue_text,
+                                           int((~missing).sum()) + present_elsewhere, tz)
         array[residue] = day_month
         rest = np.isnat(day_month)
         if rest.any():
@@ -552,13 +557,15 @@ def _parse_unusual_times(text: pd.Series, tz: str) -> np.ndarray:
 
 
 def parse_column(spec: ColumnSpec, values: pd.Series, tz: str,
-                 formats: Sequence[str] | None = None, decimal: str = ".") -> Parsed:
+                 formats: Sequence[str] | None = None, decimal: str = ".",
+                 present_elsewhere: int = 0) -> Parsed:
     """Parse a column as ``spec.kind``; ``formats`` (strptime layouts) for times, ``decimal``
-    (``"."`` or ``","``) for numbers."""
+    (``"."`` or ``","``) for numbers. ``present_elsewhere``: for times, the non-missing
+    values of the column left out of ``values`` (see :func:`_parse_times`)."""
     if spec.kind == "id":
         return parse_ids(values)
     if spec.kind == "time":
-        return _parse_times(values, tz, formats)
+        return _parse_times(values, tz, formats, present_elsewhere)
     if spec.kind == "amount":
         return parse_numbers(values, decimal)
     if spec.kind == "integer":

@@ -6,6 +6,7 @@ import itertools
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -38,6 +39,10 @@ class RawTable:
     details: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     row_files: np.ndarray | None = None  # the file label of each row, when there are several
+    # A large Parquet table left on disk for DuckDB to check (custops.io.duckdb_checks):
+    # ``frame`` then has the columns and dtypes but no rows, and ``lazy_rows`` is its length.
+    parquet_path: Path | None = None
+    lazy_rows: int = 0
 
     def file_of_rows(self, positions: np.ndarray) -> Any:
         """The file label of the rows at ``positions`` (one label, or an array of labels)."""
@@ -60,6 +65,9 @@ class Reader:
 
     def __init__(self) -> None:
         self.warnings: list[str] = []
+        # Parquet tables of at least this many rows are left on disk for DuckDB to check
+        # (None: every table is read into pandas); set by load_dataset.
+        self.duckdb_min_rows: int | None = None
 
     def read(self, table: str) -> RawTable | None:  # pragma: no cover - interface
         raise NotImplementedError

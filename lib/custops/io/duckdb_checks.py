@@ -1,0 +1,420 @@
+"""Check a large Parquet table in DuckDB: the same rejects, counts and clean table as pandas.
+
+:func:`custops.io.checks.normalize_table` parses and checks a table held whole in pandas: raw
+text columns, their cleaned copies and the masks of every check side by side, several times
+the table's size (tens of millions of events do not fit). Here the Parquet file stays on disk
+and DuckDB reads it, in the same order of checks (see :mod:`custops.io.checks`):
+
+* values that DuckDB can read exactly as the pandas parsers would (plain ASCII ids, ISO times,
+  plain decimal numbers, typed Parquet columns) are parsed in SQL;
+* every other value (blanks and null words with spaces, ``="…"`` wrappers, invisible
+  characters, unusual dates, currency text) goes through the pandas parsers of
+  :mod:`custops.io.parse` — only those rows, or, for few-valued columns (channels, flags), only
+  the distinct values — so its result, its reason and the note it leaves are the same;
+* duplicates are found with a window over the rows still kept, first row kept;
+* rejected rows are listed by :class:`custops.io.rejects.RejectCollector` from their raw values
+  read back from the file, so the rejects file is the same to the byte.
+
+Only the clean table is handed to pandas (the rest of the run needs it as a frame). Tables
+whose mapping has row steps (rules, computed columns, generated ids, line items, refund
+amounts, ``date_format``, ``decimal: ","``) are checked by pandas as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from custops.errors import DataError
+from custops.io.contract import (
+    MAIN_TIME_COLUMN,
+    NULL_TOKENS,
+    STRING_DTYPE,
+    TABLE_SCHEMAS,
+    UNIQUE_KEYS,
+    ColumnSpec,
+)
+from custops.io.reader import RawTable
+from custops.io.rejects import RejectCollector
+
+__all__ = [
+    "DUCKDB_MIN_ROWS",
+    "ROW_STEP_KEYS",
+    "check_parquet_table",
+    "checks_in_duckdb",
+    "lazy_parquet_table",
+]
+
+
+DUCKDB_MIN_ROWS = 1_000_000
+"""Parquet tables with at least this many rows are checked in DuckDB (``load_dataset``'s
+``duckdb_min_rows``: 0 sends every Parquet table there, None none)."""
+
+ROW_STEP_KEYS = ("rules", "computed", "line_items", "refund_amount", "order_id", "date_format",
+                 "from_orders")
+"""Mapping keys whose row steps only the pandas checks run."""
+
+_ROW = "__custops_row"
+# Null words DuckDB can see without trimming: an ASCII value equal to one of these (any case)
+# is missing, so it is left to the pandas parser (which says so).
+_ASCII_NULLS = tuple(token for token in NULL_TOKENS if token and token.isascii())
+_PLAIN_ID = r"[A-Za-z0-9_.:#@/-]+"
+_WHOLE_FLOAT = r"[0-9]+\.0+"
+_ISO_TIME = (r"(1[7-9][0-9][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-[0-9]{2}-[0-9]{2}"
+             r"([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?")
+_PLAIN_NUMBER = r"-?[0-9]{1,15}(\.[0-9]{1,6})?"
+_PLAIN_INTEGER = r"-?[0-9]{1,15}"
+
+
+def checks_in_duckdb(table: str, settings: Mapping[str, Any]) -> bool:
+    """Whether ``table`` with these mapping settings can be checked in DuckDB."""
+    return (not any(key in settings for key in ROW_STEP_KEYS)
+            and settings.get("decimal", ".") == "." and table in TABLE_SCHEMAS)
+
+
+def lazy_parquet_table(path: Path, table: str, min_rows: int) -> RawTable | None:
+    """A Parquet table of at least ``min_rows`` rows left on disk (columns, no rows), or None."""
+    try:
+        file = pq.ParquetFile(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for bad files
+        raise DataError(f"{path}: cannot read as Parquet ({exc})") from None
+    rows = file.metadata.num_rows
+    if rows == 0 or rows < min_rows:
+        return None
+    frame = _to_pandas(file.schema_arrow.empty_table()).reset_index(drop=True)
+    frame.columns = [str(column) for column in frame.columns]
+    return RawTable(table, path.name, str(path), frame, np.zeros(0, dtype=np.int64),
+                    parquet_path=path, lazy_rows=rows)
+
+
+def _to_pandas(table: pa.Table) -> pd.DataFrame:
+    """Arrow → pandas exactly as ``pandas.read_parquet`` converts (text as ``str``)."""
+    from pandas.io._util import arrow_table_to_pandas
+
+    return arrow_table_to_pandas(table)
+
+
+def _quote(name: str) -> str:
+    return '"' + str(name).replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + str(text).replace("'", "''") + "'"
+
+
+@dataclass
+class _Column:
+    """How one contract column is read: SQL for the values DuckDB reads, and which rows (or
+    distinct values) go to the pandas parser."""
+
+    spec: ColumnSpec
+    header: str
+    value: str  # SQL value where DuckDB reads it
+    missing: str
+    invalid: str
+    residue: str | None = None  # SQL condition: rows parsed by pandas
+    distinct: bool = False  # parse the distinct raw values in pandas and join them back
+
+
+def _plan(spec: ColumnSpec, header: str, kind: pa.DataType) -> _Column:
+    v = _quote(header)
+    nulls = ", ".join(_literal(token) for token in _ASCII_NULLS)
+    every_row = _Column(spec, header, "NULL", "false", "false", residue="true")
+    integer = pa.types.is_integer(kind)
+    floating = pa.types.is_floating(kind)
+    text = pa.types.is_string(kind) or pa.types.is_large_string(kind)
+    if spec.kind in ("id", "text"):
+        if integer:
+            return _Column(spec, header, f"cast({v} as varchar)", f"{v} is null", "false")
+        if text:
+            plain = (f"(regexp_full_match({v}, '{_PLAIN_ID}') and not regexp_full_match({v}, "
+                     f"'{_WHOLE_FLOAT}') and lower({v}) not in ({nulls}))")
+            return _Column(spec, header, v, f"{v} is null", "false",
+                           residue=f"{v} is not null and not {plain}")
+        return every_row
+    if spec.kind == "time":
+        if pa.types.is_timestamp(kind) and kind.tz is None:
+            within = f"{v} between TIMESTAMP '1677-09-22' and TIMESTAMP '2262-04-10'"
+            return _Column(spec, header, f"case when {within} then try_cast({v} as timestamp_ns) end",
+                           f"{v} is null", f"{v} is not null and not ({within})")
+        if text:
+            plain = (f"(regexp_full_match({v}, '{_ISO_TIME}') "
+                     f"and try_cast({v} as timestamp) is not null)")
+            return _Column(spec, header, f"try_cast({v} as timestamp_ns)", f"{v} is null", "false",
+                           residue=f"{v} is not null and not {plain}")
+        return every_row
+    if spec.kind == "amount":
+        if integer:
+            return _Column(spec, header, f"cast({v} as double)", f"{v} is null", "false")
+        if floating:
+            bad = f"(isnan({v}) or isinf({v}))"
+            return _Column(spec, header, f"case when not {bad} then try_cast({v} as double) end",
+                           f"({v} is null or isnan({v}))", f"coalesce(isinf({v}), false)")
+        if text:
+            plain = f"regexp_full_match({v}, '{_PLAIN_NUMBER}')"
+            return _Column(spec, header, f"cast({v} as double)", f"{v} is null", "false",
+                           residue=f"{v} is not null and not {plain}")
+        return every_row
+    if spec.kind == "integer":
+        if integer:
+            return _Column(spec, header, f"cast({v} as bigint)", f"{v} is null", "false")
+        if floating:
+            good = f"(not isnan({v}) and not isinf({v}) and {v} = floor({v}))"
+            return _Column(spec, header, f"case when {good} then try_cast({v} as bigint) end",
+                           f"({v} is null or isnan({v}))",
+                           f"coalesce(not isnan({v}) and not {good}, false)")
+        if text:
+            plain = f"regexp_full_match({v}, '{_PLAIN_INTEGER}')"
+            return _Column(spec, header, f"cast({v} as bigint)", f"{v} is null", "false",
+                           residue=f"{v} is not null and not {plain}")
+        return every_row
+    if spec.kind == "boolean":
+        if pa.types.is_boolean(kind):
+            return _Column(spec, header, f"coalesce({v}, false)", f"{v} is null", "false")
+        if integer or floating:
+            nan = f"isnan({v})" if floating else "false"
+            return _Column(spec, header,
+                           f"coalesce(case when {nan} then false else {v} != 0 end, false)",
+                           f"({v} is null or {nan})",
+                           f"coalesce(not {nan} and {v} not in (0, 1), false)")
+        return _Column(spec, header, "NULL", "false", "false", distinct=True)
+    # category, gender, region: few distinct values, each parsed once by pandas
+    return _Column(spec, header, "NULL", "false", "false", distinct=True)
+
+
+def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: str,
+                        cutoff: pd.Timestamp | None,
+                        settings: Mapping[str, Any] | None = None) -> Any:
+    """The DuckDB twin of :func:`custops.io.checks.normalize_table` for a lazy Parquet table
+    (:func:`lazy_parquet_table`): the same kept rows, rejects, quality and warnings."""
+    from custops.io.checks import TableResult, _line_item_hint, _table_quality
+    from custops.io.mapping import match_columns, missing_columns_message
+    from custops.io.parse import DateOrderError, parse_column
+    from custops.io.transform import Prepared, check_scientific_ids
+
+    settings = settings or {}
+    if not checks_in_duckdb(table, settings) or raw.parquet_path is None:
+        raise ValueError(f"{raw.file_label}: not a table DuckDB can check")
+    path = raw.parquet_path
+    specs = TABLE_SCHEMAS[table]
+    headers = [str(column) for column in raw.frame.columns]
+    chosen, found_warnings = match_columns(headers, table, dict(explicit), raw.file_label)
+    missing_columns = [spec.name for spec in specs if spec.required and spec.name not in chosen]
+    if missing_columns:
+        raise DataError(missing_columns_message(raw.file_label, table, missing_columns, headers,
+                                                chosen))
+    schema = pq.read_schema(path)
+    ordered = [s for s in specs if s.required] + [s for s in specs if not s.required]
+    plans = {spec.name: _plan(spec, chosen[spec.name], schema.field(chosen[spec.name]).type)
+             for spec in ordered if spec.name in chosen}
+    row_count = raw.lazy_rows
+
+    def read_rows(columns: list[str], positions: np.ndarray) -> pd.DataFrame:
+        """Raw values of ``columns`` at 0-based ``positions``, typed as pandas reads them."""
+        arrow = pq.read_table(path, columns=list(dict.fromkeys(columns)))
+        return _to_pandas(arrow.take(pa.array(positions, type=pa.int64())))
+
+    with duckdb.connect() as con:
+        con.sql(f"create view src as select *, file_row_number + 1 as {_ROW} from "
+                    f"read_parquet({_literal(str(path))}, file_row_number = true)")
+        # Ids Excel turned into scientific notation stop the load, as in pandas; only rows
+        # whose id is not plain can be such ids.
+        id_checks = [name for name in ("order_id", "customer_id") if name in plans]
+        suspects = [plans[name] for name in id_checks if plans[name].residue]
+        if suspects:
+            where = " or ".join(f"({plan.residue})" for plan in suspects)
+            positions = con.execute(f"select {_ROW} - 1 as p from src where {where} "
+                                    f"order by {_ROW}").fetchnumpy()["p"]
+            if len(positions):
+                subset = read_rows([plan.header for plan in suspects], positions)
+                check_scientific_ids(RawTable(table, raw.file_label, raw.source, subset,
+                                              positions + 1), chosen)
+
+        joins, notes = [], []
+        for index, (name, plan) in enumerate(plans.items()):
+            fix = f"fix{index}"
+            if plan.distinct:
+                found = con.sql(f"select distinct {_quote(plan.header)} as raw from src "
+                                    f"where {_quote(plan.header)} is not null").to_arrow_table()
+                values = _to_pandas(found.cast(pa.schema([schema.field(plan.header)
+                                                          .with_name("raw")])))["raw"]
+                parsed = parse_column(plan.spec, values.reset_index(drop=True), tz)
+                con.register(fix, pa.table({
+                    "raw": found["raw"], "v": _arrow_values(parsed.values, plan.spec),
+                    "m": pa.array(parsed.missing), "i": pa.array(parsed.invalid)}))
+                joins.append((plan, fix, f"left join {fix} on src.{_quote(plan.header)} = "
+                                         f"{fix}.raw"))
+                continue
+            if plan.residue is None:
+                continue
+            counts = con.execute(f"select count(*) filter (where {plan.residue}), "
+                                 f"count(*) filter (where not ({plan.residue}) and not "
+                                 f"({plan.missing})) from src").fetchall()[0]
+            if not counts[0]:
+                continue
+            positions = con.execute(f"select {_ROW} - 1 as p from src where {plan.residue} "
+                                    f"order by {_ROW}").fetchnumpy()["p"]
+            values = read_rows([plan.header], positions)[plan.header]
+            try:
+                parsed = parse_column(plan.spec, values, tz, present_elsewhere=int(counts[1]))
+            except DateOrderError as exc:
+                raise DataError(f"{raw.file_label}: {name} (column {plan.header!r}) {exc}"
+                                ) from None
+            if parsed.note:
+                notes.append((name, f"{raw.file_label}: {name} (column {plan.header!r}): "
+                                    f"{parsed.note}"))
+            con.register(fix, pa.table({
+                "row": pa.array(positions + 1, type=pa.int64()),
+                "v": _arrow_values(parsed.values, plan.spec),
+                "m": pa.array(parsed.missing), "i": pa.array(parsed.invalid)}))
+            joins.append((plan, fix, f"left join {fix} on src.{_ROW} = {fix}.row"))
+        # notes in contract order, as the pandas checks append them
+        order = {spec.name: i for i, spec in enumerate(ordered)}
+        found_warnings.extend(note for _, note in sorted(notes, key=lambda n: order[n[0]]))
+
+        by_name = {plan.spec.name: (plan, fix) for plan, fix, _ in joins}
+        selects = []
+        for name, plan in plans.items():
+            if name in by_name:
+                _, fix = by_name[name]
+                if plan.distinct:
+                    selects += [f"{fix}.v as v_{name}",
+                                f"coalesce({fix}.m, src.{_quote(plan.header)} is null) "
+                                f"as m_{name}", f"coalesce({fix}.i, false) as i_{name}"]
+                else:
+                    selects += [f"case when {fix}.row is null then {plan.value} else {fix}.v "
+                                f"end as v_{name}",
+                                f"coalesce({fix}.m, {plan.missing}) as m_{name}",
+                                f"coalesce({fix}.i, {plan.invalid}) as i_{name}"]
+            elif plan.distinct:  # no value at all: every row missing
+                selects += [f"NULL as v_{name}", f"true as m_{name}", f"false as i_{name}"]
+            else:
+                selects += [f"{plan.value} as v_{name}", f"{plan.missing} as m_{name}",
+                            f"{plan.invalid} as i_{name}"]
+        con.sql(f"create temp view parsed as select src.{_ROW}, {', '.join(selects)} from "
+                    f"src {' '.join(join for _, _, join in joins)}")
+
+        # The checks in the order of custops.io.checks: the first failing one names the row.
+        reasons: list[tuple[str, str, str]] = []
+        cases = []
+        for spec in ordered:
+            if spec.name not in plans:
+                continue
+            if spec.required:
+                reasons.append((f"missing {spec.name}", spec.name, plans[spec.name].header))
+                cases.append(f"when m_{spec.name} then {len(reasons)}")
+            reasons.append((f"unparseable {spec.name}", spec.name, plans[spec.name].header))
+            cases.append(f"when i_{spec.name} then {len(reasons)}")
+        values = {name: f"v_{name}" for name in plans}
+        for spec in specs:
+            if spec.kind == "boolean" and spec.name in plans:
+                values[spec.name] = f"coalesce(v_{spec.name}, false)"
+        if table == "orders":
+            refund = ("(coalesce(v_is_refund, false) or coalesce(v_amount < 0, false))"
+                      if "is_refund" in plans else "coalesce(v_amount < 0, false)")
+            values["is_refund"] = refund
+            values["amount"] = f"case when {refund} then -abs(v_amount) else v_amount end"
+        if table == "touches" and "revenue" in plans and "converted" in plans:
+            values["revenue"] = ("case when not coalesce(v_converted, false) and v_revenue is "
+                                 "null then 0.0 else v_revenue end")
+        time_column = MAIN_TIME_COLUMN[table]
+        if cutoff is not None and time_column in plans:
+            reasons.append((f"{time_column} after as_of", time_column,
+                            plans[time_column].header))
+            cases.append(f"when v_{time_column} >= TIMESTAMP "
+                         f"{_literal(cutoff.strftime('%Y-%m-%d %H:%M:%S.%f'))} "
+                         f"then {len(reasons)}")
+        first_checks = f"case {' '.join(cases)} else 0 end" if cases else "0"
+        key_sql = None
+        if table in UNIQUE_KEYS:
+            keys = UNIQUE_KEYS[table]
+            key_sql = ", ".join(values.get(name, f"v_{name}") for name in keys)
+            reasons.append((f"duplicate {keys[0]}", keys[0], plans[keys[0]].header))
+            duplicate = len(reasons)
+            code = (f"case when pre > 0 then pre when row_number() over (partition by "
+                    f"pre = 0, {key_sql} order by {_ROW}) > 1 then {duplicate} else 0 end")
+        else:
+            code = "pre"
+        clean_names = [spec.name for spec in specs if spec.name in plans]
+        if table == "orders" and "is_refund" not in clean_names:
+            clean_names.append("is_refund")
+        clean_sql = ", ".join(f"{values[name]} as {_quote(name)}" for name in clean_names)
+        con.sql(f"create temp table checked as select {_ROW}, code, {clean_sql} from ("
+                    f"select *, {code} as code from (select *, {first_checks} as pre "
+                    f"from parsed))")
+        flagged = con.execute(f"select {_ROW} as r, code from checked where code > 0 "
+                              f"order by {_ROW}").fetchnumpy()
+        flagged_rows = np.asarray(flagged["r"], dtype=np.int64)
+        flagged_codes = np.asarray(flagged["code"], dtype=np.int32)
+
+        hints: list[str] = []
+        if key_sql is not None and table == "orders" and (flagged_codes == duplicate).any():
+            repeated = con.execute(
+                f"select {_ROW} - 1 as p, v_order_id as id, code = {duplicate} as dup "
+                f"from parsed join (select {_ROW}, code from checked) using ({_ROW}) "
+                f"where v_order_id in (select \"order_id\" from checked where code = "
+                f"{duplicate}) order by {_ROW}").fetchnumpy()
+            subset = read_rows(headers, np.asarray(repeated["p"], dtype=np.int64))
+            ids = pd.Series(np.asarray(repeated["id"], dtype=object), dtype=STRING_DTYPE)
+            hint = _line_item_hint(subset, ids, np.asarray(repeated["dup"], dtype=bool), chosen)
+            if hint:
+                hints.append(hint)
+
+        extra_headers = [h for h in headers if h not in chosen.values()]
+        clean = con.sql(f"select {_ROW} - 1 as {_ROW}, {', '.join(map(_quote, clean_names))}"
+                            f" from checked where code = 0 order by {_ROW}").to_arrow_table()
+    kept_positions = clean[_ROW].to_numpy()
+    output = _to_pandas(clean.drop_columns([_ROW]))
+    if extra_headers:
+        extras = read_rows(extra_headers, kept_positions)
+        for header in extra_headers:
+            output[header] = extras[header]
+    from custops.io.checks import _apply_dtypes
+
+    output = _apply_dtypes(output, specs)
+
+    collector = RejectCollector(len(flagged_rows))
+    used = sorted(set(flagged_codes.tolist()))
+    renumber = np.zeros(len(reasons) + 1, dtype=np.int32)
+    for number, code_value in enumerate(used, start=1):
+        collector.reasons.append(reasons[code_value - 1])
+        renumber[code_value] = number
+    collector.code = renumber[flagged_codes]
+    reject_headers = sorted({reasons[c - 1][2] for c in used})
+    raw_values = (read_rows(reject_headers, flagged_rows - 1) if len(flagged_rows)
+                  else pd.DataFrame())
+    rejects = collector.to_frame(table, raw.file_label, flagged_rows, raw_values)
+    rejects = rejects.sort_values(["row"], kind="stable").reset_index(drop=True)
+    rejects["row"] = rejects["row"].astype("int64")
+
+    prepared = Prepared(raw, dict(explicit))
+    rows_kept = len(output)
+    if rows_kept + len(rejects) != row_count:
+        raise RuntimeError(f"{raw.file_label}: {rows_kept} kept + {len(rejects)} rejected rows "
+                           f"are not the {row_count} rows read")
+    quality = _table_quality(raw, table, output, rejects, chosen, extra_headers, rows_kept,
+                             prepared, -1)
+    return TableResult(output, rejects, quality, found_warnings, prepared.set_aside, hints)
+
+
+def _arrow_values(values: pd.Series, spec: ColumnSpec) -> pa.Array:
+    """Parsed values as Arrow, typed for the SQL that joins them back."""
+    if spec.kind == "time":
+        return pa.array(values.to_numpy(dtype="datetime64[ns]"), type=pa.timestamp("ns"))
+    if spec.kind == "amount":
+        return pa.array(values.to_numpy(dtype=float, na_value=np.nan), from_pandas=True)
+    if spec.kind == "integer":
+        return pa.array(values.astype("Int64").to_numpy(dtype=object, na_value=None),
+                        type=pa.int64())
+    if spec.kind == "boolean":
+        return pa.array(values.to_numpy(dtype=bool))
+    return pa.array(values.astype(STRING_DTYPE).to_numpy(dtype=object, na_value=None),
+                    type=pa.string())
