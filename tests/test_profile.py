@@ -513,3 +513,58 @@ def test_a_figure_does_not_repeat_the_heading_above_it(channels):
     assert fig.layout.title.text == section.title  # the section's own figure is unchanged
     other = untitled_below(fig, "another heading")
     assert other.layout.title.text == section.title
+
+
+def _page_sections(ctx, lang):
+    """The eight numbered sections of 01 as its page draws them in ``lang``."""
+    feats, orders = ctx.get("features"), ctx.table_source("orders")
+    months = features.customer_months(orders, ctx.as_of)
+    return {
+        "quality": profile.data_quality_section(ctx.quality(), lang),
+        "base": profile.customer_base_section(feats, months, lang),
+        "concentration": profile.concentration_section(feats, lang),
+        "attributes": profile.attributes_section(feats, lang),
+        "timing": profile.order_time_section(features.order_time_counts(orders, ctx.as_of),
+                                             lang),
+        "cohorts": profile.cohort_section(months, ctx.as_of, lang),
+        "repurchase": profile.repurchase_section(
+            features.repeat_order_curve(orders, ctx.as_of), lang),
+        "channels": profile.channel_section(feats, lang),
+    }
+
+
+@pytest.mark.parametrize("shape", ["sample", "one_row"])
+def test_the_profile_summary_is_computed_without_drawing_a_page(shape, tmp_path, monkeypatch):
+    """``profile_numbers`` gives the numbers the Chinese (and English) page shows, without
+    building a figure or a word: the summary need not draw 01 again in some language."""
+    import json
+    from pathlib import Path
+
+    from custops.run import context
+    from test_degenerate import CASES, _write
+
+    sample = Path(__file__).resolve().parents[1] / "data" / "sample"
+    folder = sample if shape == "sample" else _write(tmp_path / shape, *CASES[shape]())
+    ctx = context.open_run(data_dir=str(folder), lang="zh")
+    feats, orders = ctx.get("features"), ctx.table_source("orders")
+    inputs = (ctx.quality(), feats, features.customer_months(orders, ctx.as_of),
+              features.order_time_counts(orders, ctx.as_of),
+              features.repeat_order_curve(orders, ctx.as_of), ctx.as_of)
+
+    def as_json(value):
+        return json.dumps(value, sort_keys=True, default=str)
+
+    pages = {lang: as_json(profile.profile_summary(ctx.as_of, **_page_sections(ctx, lang)))
+             for lang in ("zh", "en")}
+    assert pages["zh"] == pages["en"]
+
+    class NoDrawing:
+        def __getattr__(self, name):
+            raise AssertionError(f"profile_numbers drew something: plots.{name}")
+
+    def no_words(*args, **kwargs):
+        raise AssertionError(f"profile_numbers said something: t{args}")
+
+    monkeypatch.setattr(profile, "plots", NoDrawing())
+    monkeypatch.setattr(profile, "t", no_words)
+    assert as_json(profile.profile_numbers(*inputs)) == pages["zh"]

@@ -21,9 +21,12 @@ from custops.sections import Section, pct
 __all__ = [
     "AGE_BANDS",
     "ATTRIBUTES",
+    "MIN_ELIGIBLE",
     "TOP_SHARES",
     "age_band",
+    "attribute_profiles",
     "attributes_section",
+    "buyer_concentration",
     "channel_quality",
     "channel_section",
     "cohort_retention",
@@ -33,14 +36,19 @@ __all__ = [
     "customer_base_section",
     "data_quality_section",
     "high_value_flag",
+    "mean_retention",
     "monthly_buyers",
+    "order_time_peak",
     "order_time_section",
+    "profile_numbers",
     "profile_summary",
+    "repeat_numbers",
     "repurchase_section",
     "value_concentration",
 ]
 
 TOP_SHARES = (0.01, 0.05, 0.20)
+MIN_ELIGIBLE = 20  # buyers with k order days a repurchase rate needs to be shown
 ATTRIBUTES = ("gender", "age_band", "city_tier", "province", "occupation",
               "acquisition_channel", "favourite_category", "favourite_channel")
 AGE_BANDS = [(0, 24, "18-24"), (25, 34, "25-34"), (35, 44, "35-44"), (45, 54, "45-54"),
@@ -166,8 +174,7 @@ def value_concentration(values: pd.Series | np.ndarray, tops=TOP_SHARES) -> dict
 def concentration_section(features: pd.DataFrame, lang: str = "en",
                           value: str = "net_spend") -> Section:
     """The 2/8 rule: the Lorenz curve of ``value`` over buyers, top shares and the Gini."""
-    buyers = features[features["is_buyer"].to_numpy(dtype=bool)]
-    conc = value_concentration(buyers[value])
+    conc = buyer_concentration(features, value)
     shares = conc["top_shares"]
     marks = [(float(k), v, t("conc.mark", lang, pct=float(k), value=v))
              for k, v in shares.items() if not np.isnan(v)]
@@ -184,8 +191,18 @@ def concentration_section(features: pd.DataFrame, lang: str = "en",
         t("customers", lang): [t("conc.top", lang, pct=float(k) * 100) for k in shares],
         t("revenue_share", lang): [pct(v) for v in shares.values()],
     })
-    data = {k: v for k, v in conc.items() if not k.startswith("curve")}
-    return Section(t("conc.title", lang), text=text, figures=[fig], tables=[table], data=data)
+    return Section(t("conc.title", lang), text=text, figures=[fig], tables=[table],
+                   data=_without_curve(conc))
+
+
+def buyer_concentration(features: pd.DataFrame, value: str = "net_spend") -> dict[str, Any]:
+    """:func:`value_concentration` of ``value`` over the buyers."""
+    buyers = features[features["is_buyer"].to_numpy(dtype=bool)]
+    return value_concentration(buyers[value])
+
+
+def _without_curve(conc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in conc.items() if not k.startswith("curve")}
 
 
 # -- attributes and behaviour ------------------------------------------------------------------
@@ -229,18 +246,26 @@ def _attribute_profile(features: pd.DataFrame, attribute: str, high_value: pd.Se
     return out
 
 
+def attribute_profiles(features: pd.DataFrame, *, top_share: float = 0.2,
+                       attributes=ATTRIBUTES) -> dict[str, pd.DataFrame]:
+    """:func:`_attribute_profile` of each attribute the data hold (high-value buyers: the top
+    ``top_share`` by net spend)."""
+    high = high_value_flag(features, top_share=top_share)
+    profiles = {}
+    for attribute in attributes:
+        source = "age" if attribute == "age_band" else attribute
+        if source in features and not features[source].isna().all():
+            profiles[attribute] = _attribute_profile(features, attribute, high)
+    return profiles
+
+
 def attributes_section(features: pd.DataFrame, lang: str = "en", *, top_share: float = 0.2,
                        attributes=ATTRIBUTES) -> Section:
     """High-value buyers vs the rest across attributes and behaviour ("learn needs from
     behaviour")."""
-    high = high_value_flag(features, top_share=top_share)
-    panels, standouts, profiles = [], [], {}
-    for attribute in attributes:
-        source = "age" if attribute == "age_band" else attribute
-        if source not in features or features[source].isna().all():
-            continue
-        prof = _attribute_profile(features, attribute, high)
-        profiles[attribute] = prof
+    profiles = attribute_profiles(features, top_share=top_share, attributes=attributes)
+    panels, standouts = [], []
+    for attribute, prof in profiles.items():
         name = t(f"attr.{attribute}", lang)
         labels = value_labels(prof["value"], lang)
         if attribute == "city_tier":
@@ -273,14 +298,22 @@ def order_time_section(counts: pd.DataFrame, lang: str = "en") -> Section:
     matrix.index = WEEKDAYS[lang]
     fig = plots.heatmap_figure(matrix, title=t("heat.title", lang), xaxis_title=t("hour", lang),
                                yaxis_title=t("weekday", lang))
-    if counts.empty:
+    peak = order_time_peak(counts)
+    if not peak:
         return Section(t("heat.title", lang), figures=[fig])
+    text = t("heat.text", lang, day=WEEKDAYS[lang][peak["peak_weekday"]], hour=peak["peak_hour"])
+    return Section(t("heat.title", lang), text=text, figures=[fig], data=peak)
+
+
+def order_time_peak(counts: pd.DataFrame) -> dict[str, Any]:
+    """The weekday and hour with most purchases and the purchases per hour (empty when there
+    are none): ``counts`` from :func:`custops.features.order_time_counts`."""
+    if counts.empty:
+        return {}
     peak = counts.loc[counts["orders"].idxmax()]
-    text = t("heat.text", lang, day=WEEKDAYS[lang][int(peak["weekday"])], hour=int(peak["hour"]))
     by_hour = counts.groupby("hour")["orders"].sum()
-    return Section(t("heat.title", lang), text=text, figures=[fig],
-                   data={"peak_weekday": int(peak["weekday"]), "peak_hour": int(peak["hour"]),
-                         "orders_by_hour": by_hour.to_dict()})
+    return {"peak_weekday": int(peak["weekday"]), "peak_hour": int(peak["hour"]),
+            "orders_by_hour": by_hour.to_dict()}
 
 
 # -- cohorts and repurchase --------------------------------------------------------------------
@@ -315,6 +348,16 @@ def cohort_retention(months: pd.DataFrame, as_of: dt.date, *, max_months: int = 
     return matrix
 
 
+def mean_retention(matrix: pd.DataFrame) -> dict[int, float]:
+    """The cohorts' retention in month k, weighted by cohort size (cohorts that have not lived
+    through month k left out): ``matrix`` from :func:`cohort_retention`."""
+    if matrix.empty:
+        return {}
+    rates, weights = matrix.drop(columns="size"), matrix["size"]
+    return {int(k): float(np.nansum(rates[k] * weights) / weights[rates[k].notna()].sum())
+            for k in rates.columns if rates[k].notna().any()}
+
+
 def cohort_section(months: pd.DataFrame, as_of: dt.date, lang: str = "en", *,
                    max_months: int = 12) -> Section:
     """Monthly cohorts: the retention heat map, recent cohorts' curves and their average."""
@@ -323,12 +366,10 @@ def cohort_section(months: pd.DataFrame, as_of: dt.date, lang: str = "en", *,
         return Section(t("cohort.title", lang))
     rates = matrix.drop(columns="size")
     rates.index = plots.month_labels(rates.index, lang)
-    weights = matrix["size"].set_axis(rates.index)
     heat = plots.heatmap_figure(rates.drop(columns=0), title=t("cohort.title", lang),
                                 xaxis_title=t("cohort.x", lang), yaxis_title=t("cohort.y", lang),
                                 percent=True)
-    mean_curve = {int(k): float(np.nansum(rates[k] * weights) / weights[rates[k].notna()].sum())
-                  for k in rates.columns if rates[k].notna().any()}
+    mean_curve = mean_retention(matrix)
     curve = pd.DataFrame({"k": list(mean_curve), "retention": list(mean_curve.values())})
     recent = rates.tail(6)
     lines = plots.line_figure(
@@ -348,7 +389,7 @@ def cohort_section(months: pd.DataFrame, as_of: dt.date, lang: str = "en", *,
 def repurchase_section(curve: pd.DataFrame, lang: str = "en", *, window_days: int = 90,
                        loyal_threshold: float = 0.6) -> Section:
     """The repurchase magic numbers, measured: P(next order | k order days so far)."""
-    curve = curve[curve["eligible"] >= 20].copy()
+    curve = curve[curve["eligible"] >= MIN_ELIGIBLE].copy()
     x_labels = [f"{k}" if k < curve["order_days"].max() else f"{k}+"
                 for k in curve["order_days"]]
     fig = plots.bar_figure(curve.assign(label=x_labels, text=curve["p_repeat"].map(pct)),
@@ -359,10 +400,11 @@ def repurchase_section(curve: pd.DataFrame, lang: str = "en", *, window_days: in
     fig.update_yaxes(tickformat=".0%")
     if len(curve) < 2:
         return Section(t("repurchase.title", lang), figures=[fig])
+    numbers = repeat_numbers(curve)
     p = curve.set_index("order_days")["p_repeat"]
     jumps = p.diff().iloc[1:]
     jump_at = int(jumps.idxmax())  # jumps[k] = p(k) - p(k-1): the jump comes after order k
-    lift2 = p.iloc[1] / p.iloc[0] - 1
+    lift2 = numbers["lift_after_first_repurchase"]
     loyal = p[p >= loyal_threshold]
     seed_check = t("repurchase.seed_yes" if lift2 >= 0.3 else "repurchase.seed_no", lang,
                    lift2=lift2)
@@ -370,9 +412,18 @@ def repurchase_section(curve: pd.DataFrame, lang: str = "en", *, window_days: in
              jump_at=jump_at, jump=float(jumps.max()),
              loyal_at=int(loyal.index[0]) if len(loyal) else t("repurchase.no_loyal", lang),
              loyal_p=loyal_threshold, seed_check=seed_check)
-    return Section(t("repurchase.title", lang), text=text, figures=[fig],
-                   data={"p_repeat": {int(k): float(v) for k, v in p.items()},
-                         "lift_after_first_repurchase": float(lift2)})
+    return Section(t("repurchase.title", lang), text=text, figures=[fig], data=numbers)
+
+
+def repeat_numbers(curve: pd.DataFrame) -> dict[str, Any]:
+    """P(next order | k order days so far) for each k with at least :data:`MIN_ELIGIBLE`
+    buyers, and the lift after the first repurchase (empty below two such k): ``curve`` from
+    :func:`custops.features.repeat_order_curve`."""
+    p = curve[curve["eligible"] >= MIN_ELIGIBLE].set_index("order_days")["p_repeat"]
+    if len(p) < 2:
+        return {}
+    return {"p_repeat": {int(k): float(v) for k, v in p.items()},
+            "lift_after_first_repurchase": float(p.iloc[1] / p.iloc[0] - 1)}
 
 
 # -- acquisition channels ----------------------------------------------------------------------
@@ -421,9 +472,38 @@ def channel_section(features: pd.DataFrame, lang: str = "en", *, active_days: in
              best=value_label(best["channel"], lang), best_ret=best["retention"],
              worst=value_label(worst["channel"], lang), worst_ret=worst["retention"])
     return Section(t("chan.title", lang), text=text, tables=[table], figures=[fig],
-                   data={"channels": quality.to_dict("records")})
+                   data=_channel_numbers(quality))
+
+
+def _channel_numbers(quality: pd.DataFrame) -> dict[str, Any]:
+    return {"channels": quality.to_dict("records")} if not quality.empty else {}
 
 
 def profile_summary(as_of: dt.date, **sections: Section) -> dict[str, Any]:
-    """The JSON artifact later steps and dashboards read (numbers only, no figures)."""
+    """The JSON artifact later steps and dashboards read (numbers only, no figures), from the
+    sections a page drew (the same numbers as :func:`profile_numbers`)."""
     return {"as_of": str(as_of), **{name: s.data for name, s in sections.items()}}
+
+
+def profile_numbers(quality: dict[str, Any], features: pd.DataFrame, months: pd.DataFrame,
+                    order_times: pd.DataFrame, repeat_curve: pd.DataFrame, as_of: dt.date, *,
+                    active_days: int = 90, top_share: float = 0.2) -> dict[str, Any]:
+    """The ``profile_summary`` artifact computed directly: the numbers of every section of
+    01 with the sections' defaults, without building their figures, tables and words (which
+    do not change a number, in any language). ``quality``: the loader's summary; ``months``,
+    ``order_times``, ``repeat_curve``: :func:`custops.features.customer_months`,
+    :func:`~custops.features.order_time_counts`, :func:`~custops.features.repeat_order_curve`."""
+    return {
+        "as_of": str(as_of),
+        "quality": {"tables": quality.get("tables", {})},
+        "base": {"base": customer_base(features, active_days=active_days),
+                 "monthly": monthly_buyers(months)},
+        "concentration": _without_curve(buyer_concentration(features)),
+        "attributes": {"profiles": {k: v.to_dict("records") for k, v in attribute_profiles(
+            features, top_share=top_share).items()}},
+        "timing": order_time_peak(order_times),
+        "cohorts": ({"mean_retention_by_month": mean_retention(matrix)}
+                    if not (matrix := cohort_retention(months, as_of)).empty else {}),
+        "repurchase": repeat_numbers(repeat_curve),
+        "channels": _channel_numbers(channel_quality(features, active_days=active_days)),
+    }
