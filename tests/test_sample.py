@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,14 +16,18 @@ import pytest
 from custops.errors import ParameterError
 from custops.io.contract import CATEGORIES, EVENT_TYPES, ORDER_CHANNELS
 from custops.io.dataset import load_dataset
+from custops.run.cli import main as custops_main
 from custops.tools.sample import (
     CITIES,
+    DEFAULT_CHUNK_CUSTOMERS,
     OCCUPATIONS,
     TOUCH_CHANNELS,
     SampleParameters,
     cli_sample,
     generate_sample,
+    iter_sample_chunks,
     write_sample,
+    write_sample_in_chunks,
 )
 
 AS_OF = "2026-09-30"
@@ -397,3 +404,155 @@ def test_other_snapshots_and_sizes_work():
     assert len(generate_sample(1, seed=1).customers) == 1
     params = SampleParameters().to_dict()
     assert params["campaigns"][0]["campaign_id"] == "C{year}_618"
+
+
+# --- chunks (data beyond memory) -----------------------------------------------------------
+
+CHUNKED_CUSTOMERS, TINY_CHUNK = 20_000, 2_000
+
+
+@pytest.fixture(scope="module")
+def chunked(tmp_path_factory):
+    """20,000 customers written in ten chunks of 2,000, as Parquet."""
+    folder = tmp_path_factory.mktemp("chunked")
+    files = write_sample_in_chunks(CHUNKED_CUSTOMERS, folder, seed=11, fmt="parquet",
+                                   chunk_customers=TINY_CHUNK)
+    return folder, files
+
+
+def _per_customer_statistics(customers, orders, events, touches, truth) -> pd.DataFrame:
+    """One row per customer: what the chunked and the unchunked generator must agree on."""
+    ids = customers["customer_id"]
+    purchases = orders[~orders["is_refund"].astype(bool)]
+    table = pd.DataFrame(index=pd.Index(ids, name="customer_id"))
+    table["orders"] = purchases.groupby("customer_id").size().reindex(ids).fillna(0).to_numpy()
+    table["spend"] = purchases.groupby("customer_id")["amount"].sum().reindex(ids).fillna(0)\
+        .to_numpy()
+    table["bought"] = table["orders"] > 0
+    table["refunds"] = (orders[orders["is_refund"].astype(bool)].groupby("customer_id").size()
+                        .reindex(ids).fillna(0).to_numpy())
+    counts = events.groupby(["customer_id", "event_type"]).size().unstack(fill_value=0)
+    for kind in EVENT_TYPES:
+        column = counts[kind] if kind in counts else pd.Series(dtype=float)
+        table[f"events_{kind}"] = column.reindex(ids).fillna(0).to_numpy()
+    table["touches"] = touches.groupby("customer_id").size().reindex(ids).fillna(0).to_numpy()
+    converted = touches[touches["converted"].astype(bool)]
+    table["conversions"] = converted.groupby("customer_id").size().reindex(ids).fillna(0)\
+        .to_numpy()
+    truth = truth.set_index("customer_id").reindex(ids)
+    for column in ("alive_at_as_of", "churned_in_wave"):
+        table[column] = truth[column].astype(bool).to_numpy()
+    table["true_orders_next_180d"] = truth["true_orders_next_180d"].to_numpy()
+    table["consent_sms"] = customers["consent_sms"].astype(bool).to_numpy()
+    table["referral_channel"] = (customers["acquisition_channel"] == "wechat_referral").to_numpy()
+    return table.astype(float)
+
+
+def test_up_to_one_chunk_the_chunked_writer_writes_the_unchunked_files(tmp_path):
+    whole = write_sample(generate_sample(300, seed=3), tmp_path / "whole")
+    chunked = write_sample_in_chunks(300, tmp_path / "chunked", seed=3, fmt="csv",
+                                     chunk_customers=300)
+    assert chunked.chunks == 1
+    assert [p.relative_to(tmp_path / "chunked") for p in chunked.paths] == [
+        p.relative_to(tmp_path / "whole") for p in whole]
+    for left, right in zip(whole, chunked.paths, strict=True):
+        if left.name == "README.md" and left.parent.name == "whole":
+            assert (left.read_text(encoding="utf-8").replace("whole", "chunked")
+                    == right.read_text(encoding="utf-8"))
+        else:
+            assert left.read_bytes() == right.read_bytes(), left.name
+    # The command line chunks only above its chunk size: the sample is made in one piece.
+    assert DEFAULT_CHUNK_CUSTOMERS > 5000
+
+
+def test_chunks_are_independent_reproducible_and_numbered_on():
+    first = list(iter_sample_chunks(1_000, seed=4, chunk_customers=400))
+    again = list(iter_sample_chunks(1_000, seed=4, chunk_customers=400))
+    assert [len(c.customers) for c in first] == [400, 400, 200]
+    for one, other in zip(first, again, strict=True):
+        for name in ("orders", "customers", "events", "touches", "truth_customers",
+                     "truth_campaign_effects"):
+            pd.testing.assert_frame_equal(getattr(one, name), getattr(other, name))
+    # Each chunk draws from its own generator: no two chunks repeat each other's draws.
+    signup = [c.customers["signup_time"].to_numpy()[:200] for c in first]
+    assert not (signup[0] == signup[1]).any() and not (signup[1] == signup[2]).any()
+    assert first[0].customers["customer_id"].iloc[-1] == "C0000400"
+    assert first[1].customers["customer_id"].iloc[0] == "C0000401"
+    numbers = [c.orders.loc[~c.orders["is_refund"], "order_id"].str[1:].astype(int)
+               for c in first]
+    assert numbers[0].min() == 1
+    for earlier, later in zip(numbers, numbers[1:], strict=False):
+        assert later.min() == earlier.max() + 1
+    with pytest.raises(ParameterError, match="chunk_customers"):
+        next(iter_sample_chunks(10, chunk_customers=0))
+
+
+def test_a_tiny_chunk_size_gives_a_dataset_that_validate_accepts(chunked, capsys):
+    folder, files = chunked
+    assert files.chunks == CHUNKED_CUSTOMERS // TINY_CHUNK
+    assert custops_main(["validate", "--data", str(folder), "--as-of", AS_OF, "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    for name in ("orders", "customers", "events", "touches"):
+        table = summary["tables"][name]
+        assert table["rows_read"] == files.rows[f"{name}.parquet"] > 0, name
+        assert table["rows_rejected"] == 0 and table["rows_kept"] == table["rows_read"], name
+    assert summary["tables"]["customers"]["customers"] == CHUNKED_CUSTOMERS
+    data = load_dataset(folder, as_of=AS_OF)
+    assert data.customers["customer_id"].is_unique
+    purchases = data.orders[~data.orders["is_refund"]]
+    assert purchases["order_id"].is_unique
+    # Referrals stay within a chunk and point at an earlier signup.
+    events = data.events[data.events["event_type"] == "referral"]
+    customers = data.customers.set_index("customer_id")
+    chunk_of = customers.index.str[1:].astype(int).to_series(index=customers.index) \
+        .sub(1).floordiv(TINY_CHUNK)
+    referrer, referred = events["customer_id"], events["referred_customer_id"]
+    assert len(events) > 1000 and referred.is_unique
+    assert (chunk_of[referrer].to_numpy() == chunk_of[referred].to_numpy()).all()
+    assert (customers.loc[referred, "signup_time"].to_numpy()
+            > customers.loc[referrer, "signup_time"].to_numpy()).all()
+    readme = (folder / "README.md").read_text(encoding="utf-8")
+    assert f"chunks of {TINY_CHUNK:,} customers" in readme
+    assert f"{files.rows['orders.parquet']:,}" in readme
+
+
+def test_chunked_statistics_match_the_unchunked_generator(chunked):
+    folder, _ = chunked
+    truth = pd.read_parquet(folder / "truth" / "customers.parquet")
+    chunked_stats = _per_customer_statistics(
+        *(pd.read_parquet(folder / f"{name}.parquet")
+          for name in ("customers", "orders", "events", "touches")), truth)
+    whole = generate_sample(CHUNKED_CUSTOMERS, seed=12)
+    whole_stats = _per_customer_statistics(whole.customers, whole.orders, whole.events,
+                                           whole.touches, whole.truth_customers)
+    # Means per customer agree within 4.5 standard errors of their difference (two
+    # independent samples of 20,000 customers), for every statistic.
+    left, right = chunked_stats.mean(), whole_stats.mean()
+    error = np.sqrt(chunked_stats.var() / len(chunked_stats) + whole_stats.var() / len(whole_stats))
+    z = (left - right).abs() / error
+    assert (z < 4.5).all(), pd.DataFrame({"chunked": left, "whole": right, "z": z})
+    assert left["orders"] == pytest.approx(right["orders"], rel=0.06)
+    assert left["events_visit"] == pytest.approx(right["events_visit"], rel=0.06)
+    # Campaigns are randomised within each chunk: half treated, as in one piece.
+    touches = pd.read_parquet(folder / "touches.parquet")
+    chunk = touches["customer_id"].str[1:].astype(int).sub(1).floordiv(TINY_CHUNK)
+    treated = (touches["group"] == "treatment").groupby([chunk, touches["campaign_id"]]).mean()
+    assert treated.between(0.45, 0.55).all()
+
+
+def test_cli_chunks_above_its_chunk_size_and_its_readme_command_rebuilds_the_files(tmp_path,
+                                                                                   capsys):
+    out = tmp_path / "s"
+    args = argparse.Namespace(customers=600, seed=5, out=str(out), as_of=AS_OF, years=1.0,
+                              format="parquet", chunk_customers=250)
+    assert cli_sample(args) == 0
+    output = capsys.readouterr().out
+    assert "chunk 3: 600 of 600 customers written" in output
+    assert len(pd.read_parquet(out / "customers.parquet")) == 600
+    command = (out / "README.md").read_text(encoding="utf-8").split("```")[1].strip()
+    assert command.startswith('python -c "') and "chunk_customers=250" in command
+    again = tmp_path / "again"
+    code = command[len('python -c "'):-1].replace(repr(str(out)), repr(str(again)))
+    subprocess.run([sys.executable, "-c", code], check=True)
+    for name in ("orders", "customers", "events", "touches"):
+        assert (out / f"{name}.parquet").read_bytes() == (again / f"{name}.parquet").read_bytes()

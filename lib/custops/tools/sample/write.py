@@ -127,9 +127,11 @@ class _Made:
 
 def _command(made: _Made, out_dir: str, fmt: str) -> str:
     """The shortest call that writes these files again byte for byte."""
-    by_cli = (made.params == SampleParameters()
-              and (made.chunk_customers == DEFAULT_CHUNK_CUSTOMERS
-                   or made.n_customers <= DEFAULT_CHUNK_CUSTOMERS))
+    one_piece = made.chunk_customers is None or made.n_customers <= made.chunk_customers
+    # The command line simulates in chunks of the default size (one piece up to it).
+    by_cli = made.params == SampleParameters() and (
+        made.chunk_customers == DEFAULT_CHUNK_CUSTOMERS
+        or (one_piece and made.n_customers <= DEFAULT_CHUNK_CUSTOMERS))
     if by_cli:
         parts = ["custops sample", f"--customers {made.n_customers}", f"--seed {made.seed}"]
         if made.as_of != "2026-09-30":
@@ -143,10 +145,15 @@ def _command(made: _Made, out_dir: str, fmt: str) -> str:
     where = "" if made.params == SampleParameters() else ", params=..."
     settings = f"seed={made.seed}, as_of={made.as_of!r}, years={made.years:g}{where}"
     if made.chunk_customers is None:
-        return (f"write_sample(generate_sample({made.n_customers}, {settings}), "
+        call = (f"write_sample(generate_sample({made.n_customers}, {settings}), "
                 f"{out_dir!r}, fmt={fmt!r})")
-    return (f"write_sample_in_chunks({made.n_customers}, {out_dir!r}, {settings}, "
-            f"fmt={fmt!r}, chunk_customers={made.chunk_customers})")
+        names = "generate_sample, write_sample"
+    else:
+        call = (f"write_sample_in_chunks({made.n_customers}, {out_dir!r}, {settings}, "
+                f"fmt={fmt!r}, chunk_customers={made.chunk_customers})")
+        names = "write_sample_in_chunks"
+    return f'python -c "from custops.tools.sample import {names}; {call}"'
+
 
 
 def _readme(made: _Made, rows: dict[str, int], command: str, fmt: str) -> str:
