@@ -13,6 +13,9 @@ Shapes (the columns and value spellings of the real files, with their usual trap
   partial and full refunds in 退款金额, addresses to derive province and city from.
 - :func:`shopify` — Shopify orders export: one row per line item, order fields on the first.
 - :func:`transaction_log` — the CDNOW master file: ``customer yyyymmdd quantity amount``.
+- :func:`sample_with_contacts` — the shipped sample whose customers table carries real-looking
+  phones, e-mails, WeCom ids and owners (:data:`FULL_CONTACT` finds them in any file read
+  with :func:`file_text`): for the exports and personal-data tests.
 
 Counting conventions the expectations assume (the tests check them against the loader):
 
@@ -29,16 +32,22 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import openpyxl
+import pandas as pd
 
 __all__ = [
+    "FULL_CONTACT",
     "Expected",
+    "file_text",
     "online_retail",
+    "sample_with_contacts",
     "shopify",
     "taobao",
     "taobao_excel_saved",
@@ -778,3 +787,43 @@ def transaction_log(folder: str | Path, *, seed: int = 31, customers: int = 300,
                  "first_date": min(r[1] for r in records),
                  "last_date": max(r[1] for r in records)},
     )
+
+
+# -- the sample with full contact keys -----------------------------------------------------------
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
+# A full contact key of :func:`sample_with_contacts` (masked forms such as 139****0001 do not
+# match).
+FULL_CONTACT = re.compile(r"(?<!\d)139\d{8}(?!\d)|kehu\d{5}@example\.com|wmQx7Z\d{10}")
+
+
+def sample_with_contacts(data: str | Path) -> pd.DataFrame:
+    """Copy the shipped sample into the new folder ``data`` with real-looking contact keys in
+    its customers table: a phone for 9 in 10 customers, an e-mail for 1 in 3, a WeCom external
+    id for those who consented to WeCom, and an owning staff member for all. Returns the
+    customers table written."""
+    data = Path(data)
+    data.mkdir(parents=True)
+    for name in ("orders", "events", "touches"):
+        (data / f"{name}.csv").write_bytes((SAMPLE / f"{name}.csv").read_bytes())
+    customers = pd.read_csv(SAMPLE / "customers.csv", dtype=str)
+    n = len(customers)
+    customers["phone"] = [f"139{i:08d}" if i % 10 else "" for i in range(n)]
+    customers["email"] = [f"kehu{i:05d}@example.com" if i % 3 == 0 else "" for i in range(n)]
+    customers["wecom_external_id"] = [f"wmQx7Z{i:010d}" if consent == "1" else ""
+                                      for i, consent in enumerate(customers["consent_wecom"])]
+    customers["wecom_owner"] = [f"staff{i % 7}" for i in range(n)]
+    customers.to_csv(data / "customers.csv", index=False)
+    return customers
+
+
+def file_text(path: Path) -> str:
+    """A file as text: Parquet's text columns, every cell of a workbook, else the bytes."""
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path)
+        return frame.select_dtypes(exclude="number").astype(str).to_csv()
+    if path.suffix == ".xlsx":
+        book = openpyxl.load_workbook(path, read_only=True)
+        return "\n".join(str(c) for s in book.worksheets
+                         for r in s.iter_rows(values_only=True) for c in r)
+    return path.read_bytes().decode("utf-8", errors="replace")
