@@ -354,3 +354,22 @@ def test_the_run_time_names_its_zone_in_the_runs_language():
     for zone, names in ZONES.items():
         ZoneInfo(zone)  # every named zone exists
         assert set(names) == {"en", "zh"} and latin_words(names["zh"]) == [], zone
+
+
+@pytest.mark.slow
+def test_a_finished_run_folder_names_its_files_relative_to_itself(zh_run, monkeypatch):
+    """No JSON of a finished run points into the build folder it was made in (renamed when
+    the run was swapped in), and the export lists are relative to the run folder."""
+    for path in [*zh_run.glob("*.json"), *zh_run.glob("artifacts/*.json")]:
+        assert ".build-" not in path.read_text("utf-8"), path.name
+    for name in ("churn_exports", "reach_exports"):
+        listed = json.loads((zh_run / "artifacts" / f"{name}.json").read_text("utf-8"))
+        assert listed and all(not Path(p).is_absolute() and p.startswith("exports/")
+                              for p in listed), listed
+        assert all((zh_run / p).is_file() for p in listed)
+    # a dashboard reading the published run gets the same lists
+    monkeypatch.setenv(context.RUN_DIR_ENV, str(zh_run))
+    published = context.open_run(data_dir=str(SAMPLE))
+    assert published.read_only
+    assert published.get("churn_exports") == json.loads(
+        (zh_run / "artifacts" / "churn_exports.json").read_text("utf-8"))

@@ -19,6 +19,7 @@ import pytest
 from custops import exports, rules
 from custops.exports import mask_contacts, mask_emails, mask_ids, mask_phones
 from custops.run import catalog, context
+from export_shapes import FULL_CONTACT, file_text, sample_with_contacts
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 SEND = dt.date(2026, 10, 1)
@@ -192,42 +193,18 @@ def real_contacts_run(tmp_path_factory):
     catalogue into a run folder (as the runner's notebooks do) up to the exports."""
     root = tmp_path_factory.mktemp("contacts")
     data = root / "data"
-    data.mkdir()
-    for name in ("orders", "events", "touches"):
-        (data / f"{name}.csv").write_bytes((SAMPLE / f"{name}.csv").read_bytes())
-    customers = pd.read_csv(SAMPLE / "customers.csv", dtype=str)
-    n = len(customers)
-    customers["phone"] = [f"139{i:08d}" if i % 10 else "" for i in range(n)]
-    customers["email"] = [f"kehu{i:05d}@example.com" if i % 3 == 0 else "" for i in range(n)]
-    customers["wecom_external_id"] = [f"wmQx7Z{i:010d}" if customers["consent_wecom"][i] == "1"
-                                      else "" for i in range(n)]
-    customers["wecom_owner"] = [f"staff{i % 7}" for i in range(n)]
-    customers.to_csv(data / "customers.csv", index=False)
+    customers = sample_with_contacts(data)
     run = root / "run"
     ctx = context.open_run(data_dir=str(data), run_dir=str(run), lang="zh")
     written = ctx.get("reach_exports")
     return {"ctx": ctx, "run": run, "customers": customers, "written": written}
 
 
-FULL = re.compile(r"(?<!\d)139\d{8}(?!\d)|kehu\d{5}@example\.com|wmQx7Z\d{10}")
-
-
 def test_a_run_folder_keeps_full_contact_keys_only_in_the_channel_lists(real_contacts_run):
     run = real_contacts_run["run"]
     found = set()
     for path in run.rglob("*"):
-        if path.is_dir():
-            continue
-        if path.suffix == ".parquet":
-            frame = pd.read_parquet(path)
-            text = frame.select_dtypes(exclude="number").astype(str).to_csv()
-        elif path.suffix == ".xlsx":
-            book = openpyxl.load_workbook(path, read_only=True)
-            text = "\n".join(str(c) for s in book.worksheets for r in s.iter_rows(
-                values_only=True) for c in r)
-        else:
-            text = path.read_text("utf-8", errors="replace")
-        if FULL.search(text):
+        if path.is_file() and FULL_CONTACT.search(file_text(path)):
             found.add(path.relative_to(run).as_posix())
     assert "exports/contacts_sms.csv" in found and all(name.startswith("exports/contacts_") for name in found), found
     for name in found:
@@ -316,3 +293,37 @@ def test_masked_data_are_not_read_again(tmp_path, monkeypatch):
     monkeypatch.setattr(catalog, "_source_contacts", never)
     keys = catalog.contact_keys(context.open_run(data_dir=str(SAMPLE), run_dir=str(run)))
     assert keys["phone"].str.fullmatch(r"\d{3}\*{4}\d{4}").all()
+
+
+def test_a_run_folders_export_lists_name_files_relative_to_it(tmp_path):
+    """The runner builds a run in a folder it renames at the end: the export lists the steps
+    stored name their files relative to the run folder, and the readers still find them."""
+    import json
+
+    from custops import churn, reach
+    from custops.run.runner import relative_paths
+
+    build = tmp_path / ".run.build-x1y2"
+    (build / "artifacts").mkdir(parents=True)
+    folder = build / "exports"
+    stored = {"reach_exports": [str(folder / "contacts_sms.csv"), str(folder / "plan.html")],
+              "churn_exports": [str(folder / "churn_recall.csv")],
+              "segment_params": {"rfm_cut": "quintile", "note": "kept as it is"}}
+    for name, value in stored.items():
+        (build / "artifacts" / f"{name}.json").write_text(json.dumps(value), encoding="utf-8")
+    changed = relative_paths(build)
+    assert sorted(p.name for p in changed) == ["churn_exports.json", "reach_exports.json"]
+
+    def read(name):
+        return json.loads((build / "artifacts" / f"{name}.json").read_text("utf-8"))
+
+    assert read("reach_exports") == ["exports/contacts_sms.csv", "exports/plan.html"]
+    assert read("churn_exports") == ["exports/churn_recall.csv"]
+    assert read("segment_params") == stored["segment_params"]
+    assert relative_paths(build) == []  # nothing left to change
+    # readers take either form (runs made before keep their absolute paths)
+    for paths in (read("reach_exports"), stored["reach_exports"]):
+        assert reach.exports_section(paths, "zh").data == {
+            "files": ["contacts_sms.csv", "plan.html"], "folder": "exports/"}
+    for paths in (read("churn_exports"), stored["churn_exports"]):
+        assert churn.exports_section(paths, "zh").data == {"files": ["churn_recall.csv"]}

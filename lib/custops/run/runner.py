@@ -42,7 +42,7 @@ from custops.run.context import resolve_data_dir
 
 __all__ = ["KERNEL", "NOTEBOOKS", "available_notebooks", "cli_report", "health_box",
            "data_fingerprint", "export_html", "kernel_env", "notebook_title",
-           "notebooks_dir", "package_versions", "run_report"]
+           "notebooks_dir", "package_versions", "relative_paths", "run_report"]
 
 NOTEBOOKS = ("01_profile", "02_segment", "03_churn", "04_reach")
 PACKAGES = ("custops", "pandas", "numpy", "duckdb", "ibis-framework", "plotly", "papermill",
@@ -358,6 +358,7 @@ def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
             started: float) -> None:
     """plotly.js, the health box on every page, the manifest and the index; then the swap."""
     write_plotlyjs(build)
+    relative_paths(build)
     health_file = build / "artifacts" / "health.json"
     manifest["health"] = (json.loads(health_file.read_text("utf-8"))
                           if health_file.exists() else [])
@@ -388,6 +389,40 @@ def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
     (build / "index.html").write_text(_index_html(manifest, lang), encoding="utf-8")
     (build / OWNER_FILE).unlink(missing_ok=True)
     _swap_in(build, out_path)
+
+
+def _relative(value: Any, build: str) -> Any:
+    if isinstance(value, str):
+        if value == build:
+            return "."
+        if value.startswith(build + os.sep):
+            return Path(value).relative_to(build).as_posix()
+        return value
+    if isinstance(value, list):
+        return [_relative(v, build) for v in value]
+    if isinstance(value, dict):
+        return {k: _relative(v, build) for k, v in value.items()}
+    return value
+
+
+def relative_paths(build: Path) -> list[Path]:
+    """Make the paths the run's JSON artifacts hold (the exports each step wrote:
+    ``churn_exports.json``, ``reach_exports.json``) relative to the run folder
+    (``exports/contacts_sms.csv``): they were written as paths into the build folder, which
+    is renamed when the run is swapped in, so the folder can also be moved or copied.
+    Returns the files changed."""
+    changed = []
+    root = str(build.resolve())
+    for path in sorted((build / "artifacts").glob("*.json")):
+        text = path.read_text("utf-8")
+        if root not in text and str(build) not in text:
+            continue
+        stored = json.loads(text)
+        fixed = _relative(_relative(stored, root), str(build))
+        if fixed != stored:
+            path.write_text(json.dumps(fixed, ensure_ascii=False, indent=2), encoding="utf-8")
+            changed.append(path)
+    return changed
 
 
 def kernel_env() -> dict[str, str]:
