@@ -338,7 +338,9 @@ def _apply_dtypes(frame: pd.DataFrame, specs: Iterable[ColumnSpec]) -> pd.DataFr
 
 def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.DataFrame,
                    chosen: Mapping[str, str], extra_headers: list[str], rows_kept: int,
-                   prepared: Prepared, distinct_orders: int = -1) -> dict[str, Any]:
+                   prepared: Prepared, distinct_orders: int = -1,
+                   distinct_customers: int = -1) -> dict[str, Any]:
+    """The quality dict of a checked table (``distinct_*`` when already counted)."""
     rows_rejected = len(rejects)
     rows_set_aside = len(prepared.set_aside)
     time_column = MAIN_TIME_COLUMN[table]
@@ -356,7 +358,9 @@ def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.D
         "rejected_by_reason": {str(reason): int(count) for reason, count in by_reason.items()},
         "date_min": date_min,
         "date_max": date_max,
-        "customers": count_distinct(frame["customer_id"]) if "customer_id" in frame else 0,
+        "customers": (distinct_customers if distinct_customers >= 0
+                      else count_distinct(frame["customer_id"]) if "customer_id" in frame
+                      else 0),
         "columns": {column: str(header) for column, header in chosen.items()},
         "extra_columns": [str(header) for header in extra_headers],
     }

@@ -31,6 +31,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from custops.errors import DataError
@@ -225,28 +226,44 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
     with duckdb.connect() as con:
         con.sql(f"create view src as select *, file_row_number + 1 as {_ROW} from "
                     f"read_parquet({_literal(str(path))}, file_row_number = true)")
+        # One scan counts, per column, the rows left to pandas and the values DuckDB read.
+        residues = [plan for plan in plans.values() if plan.residue and not plan.distinct]
+        counts: dict[str, tuple[int, int]] = {}
+        if residues:
+            parts = []
+            for plan in residues:
+                parts += [f"count(*) filter (where {plan.residue})",
+                          f"count(*) filter (where not ({plan.residue}) and not "
+                          f"({plan.missing}))"]
+            found_counts = con.execute(f"select {', '.join(parts)} from src").fetchall()[0]
+            counts = {plan.spec.name: (int(found_counts[2 * i]), int(found_counts[2 * i + 1]))
+                      for i, plan in enumerate(residues)}
         # Ids Excel turned into scientific notation stop the load, as in pandas; only rows
         # whose id is not plain can be such ids.
-        id_checks = [name for name in ("order_id", "customer_id") if name in plans]
-        suspects = [plans[name] for name in id_checks if plans[name].residue]
+        suspects = [plans[name] for name in ("order_id", "customer_id")
+                    if name in plans and counts.get(name, (0, 0))[0]]
         if suspects:
             where = " or ".join(f"({plan.residue})" for plan in suspects)
             positions = con.execute(f"select {_ROW} - 1 as p from src where {where} "
                                     f"order by {_ROW}").fetchnumpy()["p"]
-            if len(positions):
-                subset = read_rows([plan.header for plan in suspects], positions)
-                check_scientific_ids(RawTable(table, raw.file_label, raw.source, subset,
-                                              positions + 1), chosen)
+            subset = read_rows([plan.header for plan in suspects], positions)
+            check_scientific_ids(RawTable(table, raw.file_label, raw.source, subset,
+                                          positions + 1), chosen)
 
         joins, notes = [], []
         for index, (name, plan) in enumerate(plans.items()):
             fix = f"fix{index}"
             if plan.distinct:
                 found = con.sql(f"select distinct {_quote(plan.header)} as raw from src "
-                                    f"where {_quote(plan.header)} is not null").to_arrow_table()
+                                f"where {_quote(plan.header)} is not null").to_arrow_table()
                 values = _to_pandas(found.cast(pa.schema([schema.field(plan.header)
                                                           .with_name("raw")])))["raw"]
                 parsed = parse_column(plan.spec, values.reset_index(drop=True), tz)
+                inline = _inline_lookup(plan, found["raw"], parsed)
+                if inline is not None:
+                    plan.value, plan.missing, plan.invalid = inline
+                    plan.distinct = False
+                    continue
                 con.register(fix, pa.table({
                     "raw": found["raw"], "v": _arrow_values(parsed.values, plan.spec),
                     "m": pa.array(parsed.missing), "i": pa.array(parsed.invalid)}))
@@ -255,16 +272,13 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
                 continue
             if plan.residue is None:
                 continue
-            counts = con.execute(f"select count(*) filter (where {plan.residue}), "
-                                 f"count(*) filter (where not ({plan.residue}) and not "
-                                 f"({plan.missing})) from src").fetchall()[0]
-            if not counts[0]:
+            if not counts[name][0]:
                 continue
             positions = con.execute(f"select {_ROW} - 1 as p from src where {plan.residue} "
                                     f"order by {_ROW}").fetchnumpy()["p"]
             values = read_rows([plan.header], positions)[plan.header]
             try:
-                parsed = parse_column(plan.spec, values, tz, present_elsewhere=int(counts[1]))
+                parsed = parse_column(plan.spec, values, tz, present_elsewhere=counts[name][1])
             except DateOrderError as exc:
                 raise DataError(f"{raw.file_label}: {name} (column {plan.header!r}) {exc}"
                                 ) from None
@@ -333,44 +347,70 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
                          f"{_literal(cutoff.strftime('%Y-%m-%d %H:%M:%S.%f'))} "
                          f"then {len(reasons)}")
         first_checks = f"case {' '.join(cases)} else 0 end" if cases else "0"
-        key_sql = None
+        con.sql(f"create temp view checked as select *, {first_checks} as pre from parsed")
+        flagged = con.execute(f"select {_ROW} as r, pre from checked where pre > 0"
+                              ).fetchnumpy()
+        flagged_rows = np.asarray(flagged["r"], dtype=np.int64)
+        flagged_codes = np.asarray(flagged["pre"], dtype=np.int32)
+        distinct_orders = -1
+        duplicates = np.zeros(0, dtype=np.int64)
         if table in UNIQUE_KEYS:
+            # Like pandas' duplicated(keep="first") on the rows still kept: keys are counted
+            # in one group-by; only keys seen twice are looked at row by row.
             keys = UNIQUE_KEYS[table]
-            key_sql = ", ".join(values.get(name, f"v_{name}") for name in keys)
             reasons.append((f"duplicate {keys[0]}", keys[0], plans[keys[0]].header))
             duplicate = len(reasons)
-            code = (f"case when pre > 0 then pre when row_number() over (partition by "
-                    f"pre = 0, {key_sql} order by {_ROW}) > 1 then {duplicate} else 0 end")
-        else:
-            code = "pre"
-        clean_names = [spec.name for spec in specs if spec.name in plans]
-        if table == "orders" and "is_refund" not in clean_names:
-            clean_names.append("is_refund")
-        clean_sql = ", ".join(f"{values[name]} as {_quote(name)}" for name in clean_names)
-        con.sql(f"create temp table checked as select {_ROW}, code, {clean_sql} from ("
-                    f"select *, {code} as code from (select *, {first_checks} as pre "
-                    f"from parsed))")
-        flagged = con.execute(f"select {_ROW} as r, code from checked where code > 0 "
-                              f"order by {_ROW}").fetchnumpy()
-        flagged_rows = np.asarray(flagged["r"], dtype=np.int64)
-        flagged_codes = np.asarray(flagged["code"], dtype=np.int32)
+            key = values[keys[0]]
+            flag = values[keys[1]] if len(keys) > 1 else "false"
+            con.sql(f"create temp table key_counts as select {key} as k, "
+                    f"count(*) filter (where not {flag}) as a, count(*) filter (where {flag}) "
+                    f"as b from checked where pre = 0 group by all having a > 1 or b > 1")
+            distinct_orders = int(con.execute(
+                f"select count(distinct {key}) from checked where pre = 0").fetchall()[0][0]
+            ) if table == "orders" else -1
+            if con.execute("select count(*) from key_counts").fetchall()[0][0]:
+                duplicates = np.asarray(con.execute(
+                    f"select r from (select {_ROW} as r, row_number() over (partition by "
+                    f"{key}, {flag} order by {_ROW}) as n from checked where pre = 0 and "
+                    f"{key} in (select k from key_counts)) where n > 1 order by r"
+                ).fetchnumpy()["r"], dtype=np.int64)
+        if len(duplicates):
+            flagged_rows = np.concatenate([flagged_rows, duplicates])
+            flagged_codes = np.concatenate([flagged_codes,
+                                            np.full(len(duplicates), duplicate, np.int32)])
+        order_rows = np.argsort(flagged_rows, kind="stable")
+        flagged_rows, flagged_codes = flagged_rows[order_rows], flagged_codes[order_rows]
+        con.register("duplicate_rows", pa.table({"r": pa.array(duplicates, pa.int64())}))
 
         hints: list[str] = []
-        if key_sql is not None and table == "orders" and (flagged_codes == duplicate).any():
+        if table == "orders" and len(duplicates):
             repeated = con.execute(
-                f"select {_ROW} - 1 as p, v_order_id as id, code = {duplicate} as dup "
-                f"from parsed join (select {_ROW}, code from checked) using ({_ROW}) "
-                f"where v_order_id in (select \"order_id\" from checked where code = "
-                f"{duplicate}) order by {_ROW}").fetchnumpy()
+                f"select {_ROW} - 1 as p, v_order_id as id, {_ROW} in (select r from "
+                f"duplicate_rows) as dup from parsed where v_order_id in (select v_order_id "
+                f"from parsed where {_ROW} in (select r from duplicate_rows)) order by {_ROW}"
+            ).fetchnumpy()
             subset = read_rows(headers, np.asarray(repeated["p"], dtype=np.int64))
             ids = pd.Series(np.asarray(repeated["id"], dtype=object), dtype=STRING_DTYPE)
             hint = _line_item_hint(subset, ids, np.asarray(repeated["dup"], dtype=bool), chosen)
             if hint:
                 hints.append(hint)
 
+        clean_names = [spec.name for spec in specs if spec.name in plans]
+        if table == "orders" and "is_refund" not in clean_names:
+            clean_names.append("is_refund")
+        clean_sql = ", ".join(f"{values[name]} as {_quote(name)}" for name in clean_names)
+        not_duplicate = (f" and {_ROW} not in (select r from duplicate_rows)"
+                         if len(duplicates) else "")
+        clean = con.sql(f"select {_ROW} - 1 as {_ROW}, {clean_sql} from checked where pre = 0"
+                        f"{not_duplicate}").to_arrow_table()
+        if len(clean) and not pc.all(pc.greater(clean[_ROW][1:], clean[_ROW][:-1])).as_py():
+            clean = clean.take(pc.sort_indices(clean[_ROW]))  # joins may reorder rows
+        distinct_customers = -1
+        if "customer_id" in clean_names:
+            con.register("clean_rows", clean)
+            distinct_customers = int(con.execute(
+                "select count(distinct customer_id) from clean_rows").fetchall()[0][0])
         extra_headers = [h for h in headers if h not in chosen.values()]
-        clean = con.sql(f"select {_ROW} - 1 as {_ROW}, {', '.join(map(_quote, clean_names))}"
-                            f" from checked where code = 0 order by {_ROW}").to_arrow_table()
     kept_positions = clean[_ROW].to_numpy()
     output = _to_pandas(clean.drop_columns([_ROW]))
     if extra_headers:
@@ -401,7 +441,7 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
         raise RuntimeError(f"{raw.file_label}: {rows_kept} kept + {len(rejects)} rejected rows "
                            f"are not the {row_count} rows read")
     quality = _table_quality(raw, table, output, rejects, chosen, extra_headers, rows_kept,
-                             prepared, -1)
+                             prepared, distinct_orders, distinct_customers)
     return TableResult(output, rejects, quality, found_warnings, prepared.set_aside, hints)
 
 
@@ -418,3 +458,32 @@ def _arrow_values(values: pd.Series, spec: ColumnSpec) -> pa.Array:
         return pa.array(values.to_numpy(dtype=bool))
     return pa.array(values.astype(STRING_DTYPE).to_numpy(dtype=object, na_value=None),
                     type=pa.string())
+
+
+_INLINE_VALUES = 2000  # distinct values written into the SQL as a CASE (more: a join)
+
+
+def _inline_lookup(plan: _Column, raw: pa.ChunkedArray, parsed: Any) -> tuple[str, str, str] | None:
+    """SQL for a few-valued text column: value, missing and invalid as CASE expressions over
+    the raw text (no join, so the rows keep their order)."""
+    if len(raw) > _INLINE_VALUES or not (pa.types.is_string(raw.type)
+                                         or pa.types.is_large_string(raw.type)):
+        return None
+    column = _quote(plan.header)
+    texts = [_literal(text) for text in raw.to_pylist()]
+    if plan.spec.kind == "boolean":
+        flags = parsed.values.to_numpy(dtype=bool)
+        true_texts = [text for text, flag in zip(texts, flags, strict=True) if flag]
+        value = f"coalesce({column} in ({', '.join(true_texts)}), false)" if true_texts \
+            else "false"
+    else:
+        results = parsed.values.astype(STRING_DTYPE).to_numpy(dtype=object, na_value=None)
+        whens = " ".join(f"when {text} then {'NULL' if result is None else _literal(result)}"
+                         for text, result in zip(texts, results, strict=True))
+        value = f"(case {column} {whens} end)" if whens else "NULL"
+
+    def among(mask: np.ndarray) -> str:
+        chosen = [text for text, hit in zip(texts, mask, strict=True) if hit]
+        return f"{column} in ({', '.join(chosen)})" if chosen else "false"
+
+    return value, f"({column} is null or {among(parsed.missing)})", f"({among(parsed.invalid)})"
