@@ -229,15 +229,19 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
         # One scan counts, per column, the rows left to pandas and the values DuckDB read.
         residues = [plan for plan in plans.values() if plan.residue and not plan.distinct]
         counts: dict[str, tuple[int, int]] = {}
-        if residues:
+        every_row = [plan for plan in residues if plan.residue == "true"]
+        counts = {plan.spec.name: (row_count, 0) for plan in every_row}
+        partial = [plan for plan in residues if plan.residue != "true"]
+        if partial:
+            # residue rows are never null here: the values DuckDB read are the others
             parts = []
-            for plan in residues:
+            for plan in partial:
                 parts += [f"count(*) filter (where {plan.residue})",
-                          f"count(*) filter (where not ({plan.residue}) and not "
-                          f"({plan.missing}))"]
+                          f"count({_quote(plan.header)})"]
             found_counts = con.execute(f"select {', '.join(parts)} from src").fetchall()[0]
-            counts = {plan.spec.name: (int(found_counts[2 * i]), int(found_counts[2 * i + 1]))
-                      for i, plan in enumerate(residues)}
+            counts.update({plan.spec.name: (int(found_counts[2 * i]),
+                                            int(found_counts[2 * i + 1] - found_counts[2 * i]))
+                           for i, plan in enumerate(partial)})
         # Ids Excel turned into scientific notation stop the load, as in pandas; only rows
         # whose id is not plain can be such ids.
         suspects = [plans[name] for name in ("order_id", "customer_id")
@@ -362,18 +366,19 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
             duplicate = len(reasons)
             key = values[keys[0]]
             flag = values[keys[1]] if len(keys) > 1 else "false"
-            con.sql(f"create temp table key_counts as select {key} as k, "
-                    f"count(*) filter (where not {flag}) as a, count(*) filter (where {flag}) "
-                    f"as b from checked where pre = 0 group by all having a > 1 or b > 1")
-            distinct_orders = int(con.execute(
-                f"select count(distinct {key}) from checked where pre = 0").fetchall()[0][0]
-            ) if table == "orders" else -1
-            if con.execute("select count(*) from key_counts").fetchall()[0][0]:
+            groups = (f"select {key} as k, count(*) filter (where not {flag}) as a, "
+                      f"count(*) filter (where {flag}) as b from checked where pre = 0 "
+                      f"group by all")
+            distinct_keys, repeated_keys = con.execute(
+                f"select count(*), count(*) filter (where a > 1 or b > 1) from ({groups})"
+            ).fetchall()[0]
+            distinct_orders = int(distinct_keys) if table == "orders" else -1
+            if repeated_keys:
                 duplicates = np.asarray(con.execute(
                     f"select r from (select {_ROW} as r, row_number() over (partition by "
                     f"{key}, {flag} order by {_ROW}) as n from checked where pre = 0 and "
-                    f"{key} in (select k from key_counts)) where n > 1 order by r"
-                ).fetchnumpy()["r"], dtype=np.int64)
+                    f"{key} in (select k from ({groups}) where a > 1 or b > 1)) where n > 1 "
+                    f"order by r").fetchnumpy()["r"], dtype=np.int64)
         if len(duplicates):
             flagged_rows = np.concatenate([flagged_rows, duplicates])
             flagged_codes = np.concatenate([flagged_codes,
