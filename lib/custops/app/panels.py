@@ -6,8 +6,11 @@ panel: filters (RFM class, value tier, lifecycle stage, province, acquisition ch
 month range where one applies), a language switch, a view selector, a few key numbers and the
 selected view, recomputed by the step's own ``*_section`` functions on the filtered frames.
 Figures go into an :class:`ipywidgets.Output` as plotly's MIME type (the renderer the static
-figures use: no second plotly bundle, as a ``FigureWidget`` would load); only aggregates and
-the first rows of tables reach the browser. On ``03_churn`` a button downloads the filtered
+figures use: no second plotly bundle, as a ``FigureWidget`` would load) — or, on the pages of
+``custops dashboard`` (whose template loads plotly.js, ``CUSTOPS_PLOTLY_ON_PAGE``), as a small
+HTML snippet that draws with that plotly.js: JupyterLab's plotly renderer draws a figure,
+redraws it and renders it again to a PNG on every change, three times the work of a filter
+change. Only aggregates and the first rows of tables reach the browser. On ``03_churn`` a button downloads the filtered
 priority list as CSV (phones masked). On ``04_reach`` a budget slider and a contact limit
 per channel re-run the optimizer (the Lagrangian method, quick enough to follow a slider) on
 the run's stored candidates for the selected customers, and a button downloads the filtered
@@ -18,6 +21,8 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import json
+import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
@@ -29,6 +34,7 @@ import numpy as np
 import pandas as pd
 import plotly.io as pio
 from IPython.display import Markdown, display
+from plotly.utils import PlotlyJSONEncoder
 
 from custops import churn, profile, reach, segment
 from custops import features as feature_steps
@@ -38,6 +44,7 @@ from custops.app.downloads import (
     kernel_log,
     to_csv,
 )
+from custops.app.server import PLOTLY_ON_PAGE_ENV
 from custops.errors import NotComputable, ParameterError
 from custops.exports import mask_phones, priority_list
 from custops.labels import check_lang, t, value_label
@@ -45,7 +52,7 @@ from custops.profile import ATTRIBUTES
 from custops.sections import Section, table_html
 from custops.segment import RFM_CLASS_ORDER, STAGES, TIERS
 
-__all__ = ["ALL", "FILTERS", "PANELS", "ChurnPanel", "Panel", "ProfilePanel", "ReachPanel",
+__all__ = ["ALL", "FILTERS", "PANELS", "PLOTLY_ON_PAGE_ENV", "figure_html", "ChurnPanel", "Panel", "ProfilePanel", "ReachPanel",
            "SegmentPanel", "View", "customer_frame", "filter_mask", "filter_values", "kpi_html",
            "month_bounds", "month_options", "panel", "section_outputs"]
 
@@ -57,6 +64,7 @@ FILTER_LABELS = {"rfm_class": "dash.rfm_class", "value_tier": "dash.value_tier",
                  "acquisition_channel": "attr.acquisition_channel"}
 ALL = ""  # dropdown value meaning "no filter on this column"
 LANG_OPTIONS = (("English", "en"), ("中文", "zh"))
+FIGURE_CONFIG = {"displaylogo": False, "responsive": True}
 TABLE_ROWS = 30  # rows of a table sent to the browser
 
 
@@ -140,13 +148,37 @@ def kpi_html(items: Sequence[tuple[str, str, str]]) -> str:
     return f'<div class="custops-kpis" style="display:flex;flex-wrap:wrap;gap:10px">{cards}</div>'
 
 
-def section_outputs(sections: Sequence, empty_text: str = "") -> list[dict[str, Any]]:
+def figure_html(fig) -> str:
+    """A figure as HTML that draws itself with the page's ``window.Plotly`` (one plot, no
+    PNG copy); the figure's JSON cannot close the script early."""
+    payload = json.dumps(fig.to_plotly_json(), cls=PlotlyJSONEncoder)
+    payload = payload.replace("<", "\\u003c")  # valid JSON and JS: no tag can start
+    return ('<div class="custops-figure"></div><script type="text/javascript">(function () {'
+            "var script = document.currentScript;"
+            "var node = script && script.previousElementSibling;"
+            f"var fig = {payload};"
+            "if (node && window.Plotly) { window.Plotly.newPlot(node, fig.data, "
+            f"fig.layout || {{}}, {json.dumps(FIGURE_CONFIG)}); }}"
+            "})();</script>")
+
+
+def section_outputs(sections: Sequence, empty_text: str = "", *,
+                    html_figures: bool | None = None) -> list[dict[str, Any]]:
     """Sections as notebook ``display_data`` outputs: heading, tables (first rows only),
-    figures (plotly's MIME type: JupyterLab and Voila draw it) and text."""
+    figures and text. Figures are plotly's MIME type (JupyterLab and Voila draw it), or with
+    ``html_figures`` (default: ``CUSTOPS_PLOTLY_ON_PAGE`` is set) :func:`figure_html`."""
     def output(data: dict[str, Any]) -> dict[str, Any]:
         return {"output_type": "display_data", "data": data, "metadata": {}}
 
+    if html_figures is None:
+        html_figures = os.environ.get(PLOTLY_ON_PAGE_ENV) == "1"
     plotly_mime = pio.renderers["plotly_mimetype"]
+
+    def figure(fig) -> dict[str, Any]:
+        if html_figures:
+            return output({"text/html": figure_html(fig)})
+        return output(plotly_mime.to_mimebundle(fig.to_dict()))
+
     outputs = []
     if not sections:
         outputs.append(output({"text/html": f'<p class="custops-empty">'
@@ -155,10 +187,39 @@ def section_outputs(sections: Sequence, empty_text: str = "") -> list[dict[str, 
         outputs.append(output({"text/html": f"<h4>{html.escape(section.title)}</h4>"}))
         outputs += [output({"text/html": table_html(table, max_rows=TABLE_ROWS)})
                     for table in section.tables]
-        outputs += [output(plotly_mime.to_mimebundle(fig.to_dict())) for fig in section.figures]
-        if section.text:
+        outputs += [figure(fig) for fig in section.figures]
+        if section.text and html_figures:  # one HTML output for the whole view
+            outputs.append(output({"text/html": _markdown_html(section.text)}))
+        elif section.text:
             outputs.append(output({"text/markdown": section.text}))
-    return outputs
+    return _merge_html(outputs)
+
+
+def _markdown_html(text: str) -> str:
+    """A section's Markdown as HTML (raw HTML in it escaped, as text)."""
+    import mistune  # noqa: PLC0415 - nbconvert's Markdown parser; only on dashboard pages
+
+    global _MARKDOWN
+    if _MARKDOWN is None:
+        _MARKDOWN = mistune.create_markdown(escape=True, plugins=["table", "strikethrough"])
+    return f'<div class="custops-text">{_MARKDOWN(text)}</div>'
+
+
+_MARKDOWN = None
+
+
+def _merge_html(outputs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Consecutive HTML-only outputs as one: the browser renders one output area child
+    instead of one per heading, table and figure (a filter change redraws them all)."""
+    merged: list[dict[str, Any]] = []
+    for out in outputs:
+        if (merged and list(out["data"]) == ["text/html"]
+                and list(merged[-1]["data"]) == ["text/html"]):
+            merged[-1] = {**merged[-1], "data": {
+                "text/html": merged[-1]["data"]["text/html"] + out["data"]["text/html"]}}
+        else:
+            merged.append(out)
+    return merged
 
 
 # -- the panel ---------------------------------------------------------------------------------
@@ -299,29 +360,33 @@ class Panel:
         lang, months = self.lang, self.month_range()
         key = (lang, self.view.value, tuple(self.selection().items()), months, self.state())
         try:
-            if key in self._cache:
+            if key in self._cache:  # what the browser gets, ready: a filter set back is instant
                 self._cache.move_to_end(key)
-                numbers, sections = self._cache[key]
+                kpis, outputs = self._cache[key]
             else:
                 mask = self.customer_mask()
-                numbers = self.key_numbers(mask, months, lang)
+                kpis = kpi_html(self.key_numbers(mask, months, lang))
                 sections = (self.views[self.view.value].sections(mask, months, lang)
                             if mask.any() else [])
-                self._cache[key] = (numbers, sections)
+                outputs = tuple(section_outputs(sections, t("dash.empty", lang)))
+                self._cache[key] = (kpis, outputs)
                 while len(self._cache) > 24:
                     self._cache.popitem(last=False)
-            self.kpis.value = kpi_html(numbers)
-            self._show(sections, t("dash.empty", lang))
+            self.kpis.value = kpis
+            self._show_outputs(outputs)
         except Exception:  # managers never see a traceback: log it, say what to do
             log.exception("dashboard view %s failed for %s", self.view.value, key)
             self._show([], t("dash.failed", lang))
         self.last_seconds = time.perf_counter() - start
 
     def _show(self, sections: list, empty_text: str) -> None:
+        self._show_outputs(tuple(section_outputs(sections, empty_text)))
+
+    def _show_outputs(self, outputs: tuple) -> None:
         # The outputs are assigned, not captured with ``with output:``: during Voila's run of
         # the cell, a capturing Output makes nbclient send comm messages on the shell channel
         # it is waiting on, and the page could hang (nbclient issue 312).
-        self.output.outputs = tuple(section_outputs(sections, empty_text))
+        self.output.outputs = outputs
 
     def _relabel(self) -> None:
         """Put every widget label into ``self.lang`` without firing a recomputation."""

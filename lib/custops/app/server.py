@@ -30,6 +30,7 @@ from custops.run.runner import available_notebooks, kernel_env, notebooks_dir
 
 __all__ = ["CULL_IDLE_SECONDS", "CULL_INTERVAL_SECONDS", "DEFAULT_POOL_SIZE", "DEFAULT_PORT",
            "KERNEL_BYTES", "KERNEL_MARKER", "LANDING", "ORPHAN_SECONDS", "PASSWORD_ENV",
+           "PLOTLY_ON_PAGE_ENV",
            "TOKEN_ENV", "Server", "check_exposure", "cli_dashboard",
            "default_max_kernels", "finished_run", "free_port", "kernel_count", "kernel_pids",
            "port_open", "resolve_run", "start_server", "voila_command"]
@@ -43,6 +44,9 @@ KERNELS_PER_CORE = 6  # rendering is CPU-bound; a rendered page's kernel mostly 
 ORPHAN_SECONDS = 40  # + the 5 s check: a never-connected page's kernel goes within a minute
 TOKEN_ENV = "CUSTOPS_DASHBOARD_TOKEN"  # secrets reach the server by its environment, not argv
 PASSWORD_ENV = "CUSTOPS_DASHBOARD_PASSWORD"
+# Set to "1" for the server's kernels: the page template loads plotly.js, so the panels send
+# figures as HTML drawn with it (custops.app.panels.figure_html).
+PLOTLY_ON_PAGE_ENV = "CUSTOPS_PLOTLY_ON_PAGE"
 KERNEL_MARKER = "ipykernel_launcher"  # in the command line of a kernel process
 LANDING = "index"  # the landing page's notebook
 TEMPLATE = "custops"  # Voila's lab page plus a heartbeat (app/jupyter/voila/templates/custops)
@@ -263,6 +267,7 @@ def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
     if run_dir is not None:
         env[RUN_DIR_ENV] = str(Path(run_dir).resolve())
     env.setdefault("PYTHONUNBUFFERED", "1")
+    env[PLOTLY_ON_PAGE_ENV] = "1"  # the custops template loads plotly.js
     # the page template with the heartbeat (``--template=custops``)
     env["JUPYTER_PATH"] = os.pathsep.join(
         [str(TEMPLATES), *filter(None, [env.get("JUPYTER_PATH")])])

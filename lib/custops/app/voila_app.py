@@ -13,6 +13,11 @@ connects, and refills its preheated pool only after a delay. This application ad
   executing is shut down — a page that never connected, or a tab closed without
   ``beforeunload``, frees its kernel within a minute; a page that finds its kernel gone reloads
   itself;
+- the **first view** of each dashboard (its key numbers and figures, computed once at start
+  from the published report, :mod:`custops.app.first_view`) written into the page and into the
+  busy page, drawn with plotly.js before the kernel is ready: the cap and a busy server delay
+  the filters, not the first figure; the busy page asks ``/custops/room/<notebook>`` and
+  reloads only when a kernel is free;
 - a token or password read from the environment (never the command line, which ``ps`` shows).
 
 Run as ``python -m custops.app.voila_app NOTEBOOKS [Voila options]``
@@ -23,21 +28,29 @@ from __future__ import annotations
 
 import contextvars
 import html
+import json
 import math
 import os
 import sys
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+import plotly
 import tornado.ioloop
 import tornado.web
 import voila.app as voila_app
 from jupyter_core.utils import ensure_async
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.utils import url_path_join
 from traitlets import Float, Integer
 from voila.tornado.handler import TornadoVoilaHandler
 
-from custops.app.server import ORPHAN_SECONDS, PASSWORD_ENV, TOKEN_ENV
+from custops.app.first_view import STATIC_PATH, cached_first_views, first_view_html
+from custops.app.server import LANDING, ORPHAN_SECONDS, PASSWORD_ENV, TOKEN_ENV
 from custops.labels import t
+from custops.run.context import RUN_DIR_ENV
+from custops.run.runner import available_notebooks
 
 __all__ = ["BUSY_RETRY_SECONDS", "CustopsVoila", "busy_page", "capped_kernel_manager_factory",
            "main", "page_language"]
@@ -66,17 +79,34 @@ def page_language(query_lang: str | None, accept_language: str | None) -> str:
     return "en"
 
 
-def busy_page(lang: str, retry_seconds: int = BUSY_RETRY_SECONDS) -> str:
-    """The page shown beyond the cap: it reloads itself every ``retry_seconds``."""
+PLOTLY_VERSION = plotly.__version__
+PLOTLY_DIR = Path(plotly.__file__).resolve().parent / "package_data"  # plotly.min.js
+
+
+def busy_page(lang: str, retry_seconds: int = BUSY_RETRY_SECONDS, *, room_url: str = "",
+              first_view: str = "") -> str:
+    """The page shown beyond the cap: it asks ``room_url`` every ``retry_seconds`` whether a
+    kernel is free and reloads then (without ``room_url``, or without scripts, it reloads
+    every ``retry_seconds``); ``first_view`` (HTML) shows the dashboard's first view
+    meanwhile."""
     title, text = html.escape(t("dash.busy_title", lang)), html.escape(t("dash.busy_text", lang))
+    wait = int(retry_seconds) * 1000
+    if room_url:
+        # Reloading would parse plotly.js again for the first view: ask first.
+        script = ("<script>(function check() { setTimeout(function () {"
+                  f"fetch({json.dumps(room_url)}, {{credentials: 'same-origin', "
+                  "cache: 'no-store'}).then(function (r) { return r.json(); })"
+                  ".then(function (d) { if (d.room) { location.reload(); } else { check(); } })"
+                  ".catch(function () { location.reload(); });"
+                  f"}}, {wait}); }})();</script>")
+    else:
+        script = f"<script>setTimeout(() => location.reload(), {wait});</script>"
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
             f'<noscript><meta http-equiv="refresh" content="{int(retry_seconds)}"></noscript>'
-            f"<title>{title}</title>"
-            f"<script>setTimeout(() => location.reload(), {int(retry_seconds) * 1000});</script>"
-            "</head>"
-            '<body style="font-family:sans-serif;margin:3em">'
+            f"<title>{title}</title>{script}</head>"
+            '<body style="font-family:sans-serif;margin:2em 3em">'
             f'<div class="custops-busy" data-retry-seconds="{int(retry_seconds)}">'
-            f"<h2>{title}</h2><p>{text}</p></div></body></html>")
+            f"<h2>{title}</h2><p>{text}</p></div>{first_view}</body></html>")
 
 
 def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
@@ -118,6 +148,13 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
                 return False
             self._reserved += 1
             return True
+
+        def has_room(self, notebook: str) -> bool:
+            """Would a page of ``notebook`` be admitted now (nothing reserved)?"""
+            if self.get_pool_size(notebook) > 0 and self.notebook_data.get(notebook):
+                return True
+            room = self.room()
+            return room is None or room > 0
 
         def release(self) -> None:
             self._reserved = max(self._reserved - 1, 0)
@@ -242,7 +279,11 @@ class GatedVoilaHandler(TornadoVoilaHandler):
             self.set_header("Retry-After", str(BUSY_RETRY_SECONDS))
             self.set_header("Cache-Control", "no-store")
             self.set_header("Content-Type", "text/html; charset=utf-8")
-            self.finish(busy_page(lang))
+            app = self.settings.get("custops_app")
+            name = Path(str(notebook)).stem
+            room_url = url_path_join(self.base_url, "custops/room", str(notebook))
+            self.finish(busy_page(lang, room_url=room_url,
+                                  first_view=app.first_view(name) if app else ""))
             return
         pooled = manager.get_pool_size(notebook) > 0 and manager.notebook_data.get(notebook)
         page: dict = {}
@@ -254,6 +295,21 @@ class GatedVoilaHandler(TornadoVoilaHandler):
             if not pooled:
                 manager.release()
             manager.page_sent(page.get("kernel_id"))
+
+
+class RoomHandler(JupyterHandler):
+    """``GET /custops/room/<notebook>``: ``{"room": true}`` when a page of that notebook would
+    get a kernel now (the busy page asks before reloading)."""
+
+    @tornado.web.authenticated
+    def get(self, notebook):
+        self.set_header("Cache-Control", "no-store")
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps({"room": bool(self.kernel_manager.has_room(notebook))}))
+
+
+class PlotlyJsHandler(tornado.web.StaticFileHandler):
+    """plotly.min.js for the first views (the plotly package's own copy; no network)."""
 
 
 class HeartbeatKernelHandler(voila_app.KernelHandler):
@@ -275,10 +331,25 @@ class CustopsVoila(voila_app.Voila):
     orphan_seconds = Float(ORPHAN_SECONDS, config=True,
                            help="Shut down a page's kernel after this long with no connection")
 
+    _first_views: dict = {}
+
+    def first_view(self, notebook: str) -> str:
+        """The first-view HTML of ``notebook`` ("" when there is none)."""
+        return first_view_html(self._first_views, notebook, self.base_url,
+                               plotly_version=PLOTLY_VERSION)
+
     def initialize(self, argv=None):
         token = os.environ.pop(TOKEN_ENV, "")  # kernels inherit the environment: drop it
         password = os.environ.pop(PASSWORD_ENV, "")
         super().initialize(argv)
+        run = os.environ.get(RUN_DIR_ENV, "")
+        if run:
+            self._first_views = cached_first_views(run) or {}
+        # The page template writes ``resources.custops_first[<notebook>]``: plotly.js and
+        # the first view, on every dashboard's page.
+        self.config.VoilaConfiguration.resources = {
+            "custops_first": {name: self.first_view(name) for name in available_notebooks()
+                              if name != LANDING}}
         if token:
             self.token = token
         if password:
@@ -292,13 +363,20 @@ class CustopsVoila(voila_app.Voila):
     def init_settings(self):
         voila_app.voila_kernel_manager_factory = capped_kernel_manager_factory
         try:
-            return super().init_settings()
+            settings = super().init_settings()
+            settings["custops_app"] = self  # the busy page's first view
+            return settings
         finally:
             voila_app.voila_kernel_manager_factory = _voila_factory
 
     def init_handlers(self):
         handlers = super().init_handlers()
-        gated = []
+        # custops's own, first: Voila's handlers end with catch-all patterns
+        gated = [
+            (url_path_join(self.server_url, r"/custops/room/(.*)"), RoomHandler),
+            (url_path_join(self.server_url, rf"/{STATIC_PATH}(plotly\.min\.js)"),
+             PlotlyJsHandler, {"path": str(PLOTLY_DIR)}),
+        ]
         for spec in handlers:
             if len(spec) >= 2 and spec[1] is voila_app.TornadoVoilaHandler:
                 spec = (spec[0], GatedVoilaHandler, *spec[2:])

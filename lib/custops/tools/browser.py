@@ -1,9 +1,11 @@
 """Dashboards in headless Chromium: the page selectors the tests share, and the browser benches.
 
-:func:`bench_dashboard` opens every dashboard in headless Chromium and times the first figure
-for a first visitor and a second one arriving 2 s later, and a filter change, next to a static
-HTML page with one plotly figure opened in the same browser (parsing plotly.js alone is slow on
-small machines, so only the ratio is comparable across machines). :func:`bench_dashboard_load`
+:func:`bench_dashboard` opens every dashboard in headless Chromium and times, for a first
+visitor and a second one arriving 2 s later, the first figure (the page's first view, drawn
+before the kernel is ready, or the panel's own, whichever shows first) and the page becoming
+interactive (the panel's figure drawn by the kernel's widgets: filters work), and filter
+changes, next to a static HTML page with one plotly figure opened in the same browser (parsing
+plotly.js alone is slow on small machines, so only the ratio is comparable across machines). :func:`bench_dashboard_load`
 has 20 managers open dashboards at once against the server ``custops dashboard`` runs (kernel
 cap, pools, busy page). Playwright is a development dependency: it is imported only when a
 bench runs.
@@ -28,6 +30,7 @@ import plotly.graph_objects as go
 import plotly.io as pio
 import psutil
 
+from custops.app.first_view import FIRST_FIGURE
 from custops.app.panels import PANELS
 from custops.app.server import (
     DEFAULT_POOL_SIZE,
@@ -41,15 +44,16 @@ from custops.app.server import (
 from custops.errors import ParameterError, RunError
 from custops.plots import write_plotlyjs
 
-__all__ = ["CHROMIUM", "CHROMIUM_ARGS", "ERROR_MARKERS", "FILTER_STEPS", "PANEL_FIGURE",
-           "bench_dashboard", "bench_dashboard_load", "figure_clock_js", "filter_selector",
-           "panel_state_js", "static_baseline_page", "wait_for_change"]
+__all__ = ["ANY_FIGURE", "CHROMIUM", "CHROMIUM_ARGS", "ERROR_MARKERS", "FILTER_STEPS",
+           "PANEL_FIGURE", "bench_dashboard", "bench_dashboard_load", "figure_clock_js",
+           "filter_selector", "panel_state_js", "static_baseline_page", "wait_for_change"]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run",
                  "--disable-quic"]
-PANEL_FIGURE = ".custops-output .js-plotly-plot .main-svg"
+PANEL_FIGURE = ".custops-output .js-plotly-plot .main-svg"  # the kernel's panel: interactive
+ANY_FIGURE = f"{FIRST_FIGURE}, {PANEL_FIGURE}"  # the first figure a manager sees
 STATIC_FIGURE = ".js-plotly-plot .main-svg"
 # Text that must never show on a dashboard page (tracebacks, Voila's and Jupyter's errors).
 ERROR_MARKERS = ("Traceback", "Error:", "There was an error", "ExecutionError",
@@ -81,15 +85,16 @@ def panel_state_js() -> str:
     }"""
 
 
-def figure_clock_js(selector: str) -> str:
-    """An init script: ``window.__custopsFigureAt`` = ``Date.now()`` when ``selector`` first
-    shows in the document (timed in the page, so several pages can load at once)."""
+def figure_clock_js(selector: str, name: str = "__custopsFigureAt") -> str:
+    """An init script: ``window[name]`` = ``Date.now()`` when ``selector`` first shows in the
+    document (timed in the page, so several pages can load at once)."""
     return "(() => {\n      const selector = " + json.dumps(selector) + """;
+      const name = """ + json.dumps(name) + """;
       const mark = () => {
-        if (!window.__custopsFigureAt && document.querySelector(selector)) {
-          window.__custopsFigureAt = Date.now();
+        if (!window[name] && document.querySelector(selector)) {
+          window[name] = Date.now();
         }
-        return Boolean(window.__custopsFigureAt);
+        return Boolean(window[name]);
       };
       if (mark()) return;
       const observer = new MutationObserver(() => { if (mark()) observer.disconnect(); });
@@ -153,11 +158,14 @@ def bench_dashboard(run_dir: str | os.PathLike, *, notebooks: Iterable[str] | No
     dict
         ``baseline_static_plotly_s`` (static page, first figure drawn; the mean of the two
         timings in ``baseline_runs_s``), ``dashboards[name]``: ``html_s`` (page received),
-        ``first_figure_s`` (first visitor: first figure of the panel drawn), ``figures_s``
-        (every figure of the page drawn), ``second_visitor_first_figure_s`` (arriving
-        ``second_visitor_delay_s`` later, from its own arrival), ``filter_change_s`` (each
-        filter change until numbers and figure changed), ``first_figure_ratio`` and
-        ``second_visitor_ratio`` (over the baseline); plus the configuration.
+        ``first_figure_s`` (first visitor: the first figure drawn — the page's first view,
+        or the panel's own; ``first_figure_from_first_view`` says which), ``interactive_s``
+        (the panel's figure drawn by the kernel's widgets: the filters work), ``figures_s``
+        (every figure of the page drawn), ``second_visitor_first_figure_s`` and
+        ``second_visitor_interactive_s`` (arriving ``second_visitor_delay_s`` later, from its
+        own arrival), ``filter_change_s`` (each filter change until numbers and figure
+        changed), ``first_figure_ratio``, ``second_visitor_ratio``, ``interactive_ratio`` and
+        ``second_visitor_interactive_ratio`` (over the baseline); plus the configuration.
     """
     from playwright.sync_api import sync_playwright  # a development dependency
 
@@ -212,6 +220,9 @@ def bench_dashboard(run_dir: str | os.PathLike, *, notebooks: Iterable[str] | No
                 entry["first_figure_ratio"] = round(entry["first_figure_s"] / base, 2)
                 entry["second_visitor_ratio"] = round(
                     entry["second_visitor_first_figure_s"] / base, 2)
+                entry["interactive_ratio"] = round(entry["interactive_s"] / base, 2)
+                entry["second_visitor_interactive_ratio"] = round(
+                    entry["second_visitor_interactive_s"] / base, 2)
     finally:
         server.stop()
         shutil.rmtree(tmp, ignore_errors=True)
@@ -273,16 +284,23 @@ def _bench_one(browser, server: Server, name: str) -> dict[str, Any]:
         t0 = time.time()
         for delay in (0.0, SECOND_VISITOR_DELAY_S):
             context = browser.new_context()
-            context.add_init_script(figure_clock_js(PANEL_FIGURE))
+            context.add_init_script(figure_clock_js(ANY_FIGURE))
+            context.add_init_script(figure_clock_js(PANEL_FIGURE, "__custopsInteractiveAt"))
             page = context.new_page()
             time.sleep(max(t0 + delay - time.time(), 0.0))
             start = time.time()
             visitors.append((context, page, start))
             page.goto(server.url(name), wait_until="commit", timeout=120_000)
-        first_s = []
+        first_s, interactive_s, first_views = [], [], []
         for _context, page, start in visitors:
             page.wait_for_function("() => window.__custopsFigureAt", timeout=120_000)
             first_s.append(page.evaluate("window.__custopsFigureAt") / 1000 - start)
+            first_views.append(page.evaluate(
+                f"() => Boolean(document.querySelector({json.dumps(FIRST_FIGURE)}))"
+                " || !document.querySelector('.custops-dashboard')"))
+        for _context, page, start in visitors:
+            page.wait_for_function("() => window.__custopsInteractiveAt", timeout=180_000)
+            interactive_s.append(page.evaluate("window.__custopsInteractiveAt") / 1000 - start)
         _context, page, start = visitors[0]
         html_s = page.evaluate(
             "performance.getEntriesByType('navigation')[0].responseEnd") / 1000
@@ -300,8 +318,11 @@ def _bench_one(browser, server: Server, name: str) -> dict[str, Any]:
             state = wait_for_change(page, state)
             changes.append(round(time.perf_counter() - t1, 3))
         return {"html_s": round(html_s, 3), "first_figure_s": round(first_s[0], 3),
+                "first_figure_from_first_view": first_views[0],
+                "interactive_s": round(interactive_s[0], 3),
                 "figures_s": round(every, 3),
                 "second_visitor_first_figure_s": round(first_s[1], 3),
+                "second_visitor_interactive_s": round(interactive_s[1], 3),
                 "second_visitor_arrived_s": round(visitors[1][2] - visitors[0][2], 2),
                 "filter_change_s": changes,
                 "filter_change_median_s": float(np.median(changes))}
@@ -322,16 +343,19 @@ def bench_dashboard_load(run_dir: str | os.PathLike, *, managers: int = 20,
     """``managers`` managers open the dashboards (01–04 in turn, half in English, half in
     Chinese browsers) at the same moment against the server ``custops dashboard`` runs.
 
-    Each waits for the first figure of the panel (through "busy, retrying" pages where the
-    kernel cap is reached), reads the page for ``hold_s`` seconds and closes the tab. The
-    server's process tree (Voila and its kernels) is sampled throughout.
+    Each waits for the interactive panel (through "busy, retrying" pages where the kernel cap
+    is reached; they show the dashboard's first view meanwhile), reads the page for
+    ``hold_s`` seconds and closes the tab. The server's process tree (Voila and its kernels)
+    is sampled throughout.
 
     Returns
     -------
     dict
-        ``served`` (a figure drawn and no error text) of ``managers``, ``saw_busy_page``,
-        ``first_figure_median_s`` / ``first_figure_slowest_s`` (from opening the page, busy
-        pages included), ``peak_tree_gib``, ``peak_kernels``, ``max_kernels`` (the cap),
+        ``served`` (the interactive panel arrived and no error text) of ``managers``,
+        ``saw_busy_page``, ``first_figure_median_s`` / ``first_figure_slowest_s`` (the first
+        figure drawn, first view or panel, from opening the page, busy pages included; of the
+        ``first_figure_seen`` managers who saw one), ``interactive_median_s`` /
+        ``interactive_slowest_s`` (the panel's figure, of those served), ``peak_tree_gib``, ``peak_kernels``, ``max_kernels`` (the cap),
         ``pool_kernels``, ``kernels_after_close`` (once every page closed and the pools
         refilled), ``per_manager``.
     """
@@ -380,26 +404,58 @@ def bench_dashboard_load(run_dir: str | os.PathLike, *, managers: int = 20,
         shutil.rmtree(tmp, ignore_errors=True)
     for i, entry in enumerate(per_manager):
         entry["dashboard"] = names[i % len(names)]
-    times = [e["first_figure_s"] for e in per_manager if e.get("served")]
+    served = [e for e in per_manager if e.get("served")]
+    times = [e["first_figure_s"] for e in per_manager if "first_figure_s" in e]
+    interactive = [e["interactive_s"] for e in served]
+
+    def median(values):
+        return round(float(np.median(values)), 2) if values else None
+
     return {
         "run_dir": str(run), "managers": managers, "hold_s": hold_s, "cpu_count": os.cpu_count(),
-        "served": len(times), "saw_busy_page": sum(e["busy_pages"] > 0 for e in per_manager),
-        "first_figure_median_s": round(float(np.median(times)), 2) if times else None,
+        "served": len(served), "saw_busy_page": sum(e["busy_pages"] > 0 for e in per_manager),
+        "first_figure_seen": len(times),
+        "first_figure_median_s": median(times),
         "first_figure_slowest_s": round(max(times), 2) if times else None,
+        "interactive_median_s": median(interactive),
+        "interactive_slowest_s": round(max(interactive), 2) if interactive else None,
         "peak_tree_gib": round(watcher.peak_bytes / 2**30, 2),
         "peak_kernel_gib": round(watcher.peak_kernel_bytes / 2**30, 3),
         "peak_kernels": watcher.peak_kernels, "max_kernels": cap, "pool_kernels": pools,
         "kernels_after_close": after, "seconds_to_pools_after_close": round(settle_s, 1),
         "per_manager": per_manager,
-        "server_log_tail": [] if len(times) == managers else [
+        "server_log_tail": [] if len(served) == managers else [
             line[:200] for line in log_lines if "custops:" in line or "ERROR" in line][-20:],
     }
+
+
+# Reports to the bench when the first figure (first view or panel) and the interactive panel
+# first show, on whichever page of the visit (busy pages included).
+_MARKS_JS = """(() => {
+  const marks = {first: @FIRST@, interactive: @PANEL@};
+  const done = {};
+  const check = () => {
+    for (const [kind, selector] of Object.entries(marks)) {
+      if (!done[kind] && document.querySelector(selector)) {
+        done[kind] = true;
+        window.__custopsMark(kind, Date.now());
+      }
+    }
+    return Object.keys(done).length === Object.keys(marks).length;
+  };
+  if (check()) return;
+  const observer = new MutationObserver(() => { if (check()) observer.disconnect(); });
+  observer.observe(document, {childList: true, subtree: true});
+})();""".replace("@FIRST@", json.dumps(ANY_FIGURE)).replace("@PANEL@", json.dumps(PANEL_FIGURE))
 
 
 async def _one_manager(browser, url: str, locale: str, hold_s: float,
                        timeout_s: float) -> dict[str, Any]:
     context = await browser.new_context(locale=locale)
-    await context.add_init_script(figure_clock_js(PANEL_FIGURE))
+    marks: dict[str, float] = {}
+    await context.expose_function(
+        "__custopsMark", lambda kind, at: marks.setdefault(kind, at / 1000))
+    await context.add_init_script(_MARKS_JS)
     page = await context.new_page()
     statuses: list[int] = []
     page.on("response", lambda r: statuses.append(r.status) if "/voila/render/" in r.url
@@ -408,16 +464,23 @@ async def _one_manager(browser, url: str, locale: str, hold_s: float,
     entry: dict[str, Any] = {"locale": locale}
     try:
         await page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
+        # served: the interactive panel arrived (widgets connected to a kernel)
         await page.wait_for_selector(PANEL_FIGURE, timeout=timeout_s * 1000)
-        entry["first_figure_s"] = round(
-            await page.evaluate("window.__custopsFigureAt") / 1000 - start, 2)
+        for _ in range(50):  # the binding's call may trail the selector by a moment
+            if "interactive" in marks:
+                break
+            await asyncio.sleep(0.1)
+        entry["first_figure_s"] = round(marks.get("first", time.time()) - start, 2)
+        entry["interactive_s"] = round(marks.get("interactive", time.time()) - start, 2)
         text = await page.inner_text("body")
         entry["errors"] = [m for m in ERROR_MARKERS if m in text]
         entry["served"] = not entry["errors"]
         await asyncio.sleep(hold_s)
-    except Exception as exc:  # a manager who never got a figure is a result
+    except Exception as exc:  # a manager who never got the panel is a result
         entry["served"] = False
         entry["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
+        if "first" in marks:  # the first view was drawn, the panel never came
+            entry["first_figure_s"] = round(marks["first"] - start, 2)
     finally:
         entry["busy_pages"] = sum(s == 503 for s in statuses)
         with contextlib.suppress(Exception):
