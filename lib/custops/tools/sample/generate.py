@@ -163,6 +163,7 @@ def iter_sample_chunks(n_customers: int, *, seed: int = 42, as_of: str = "2026-0
                            first_order_number=next_order_number, order_id_width=order_id_width)
         next_order_number += int((~sample.orders["is_refund"]).sum())
         yield sample
+        del sample  # not kept alive while the next chunk is simulated
 
 
 def _checked(n_customers: int, years: float,

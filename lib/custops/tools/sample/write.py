@@ -240,6 +240,7 @@ def _write(chunks: Iterable[SampleData], made: _Made, out_dir: str | Path, fmt: 
                         files[key] = _TableFile(folder / f"{name}.{fmt}", fmt)
                     files[key].write(frame)
             summary.add(chunk.truth_customers, chunk.truth_campaign_effects)
+            del chunk  # one chunk in memory: this one is freed before the next is simulated
             if log is not None:
                 log(f"chunk {count}: {summary.customers:,} of {made.n_customers:,} customers "
                     f"written, {files[f'orders.{fmt}'].rows:,} order rows so far")
