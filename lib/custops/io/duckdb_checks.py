@@ -224,6 +224,8 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
         return _to_pandas(arrow.take(pa.array(positions, type=pa.int64())))
 
     with duckdb.connect() as con:
+        # large_string results: pandas' str dtype takes them as they are (no copy of the text)
+        con.execute("SET arrow_large_buffer_size = true")
         con.sql(f"create view src as select *, file_row_number + 1 as {_ROW} from "
                     f"read_parquet({_literal(str(path))}, file_row_number = true)")
         # One scan counts, per column, the rows left to pandas and the values DuckDB read.
