@@ -373,3 +373,35 @@ def test_a_finished_run_folder_names_its_files_relative_to_itself(zh_run, monkey
     assert published.read_only
     assert published.get("churn_exports") == json.loads(
         (zh_run / "artifacts" / "churn_exports.json").read_text("utf-8"))
+
+
+# -- the labels' modules ---------------------------------------------------------------------
+
+def test_every_label_key_is_defined_once_across_the_labels_modules():
+    """The words live in one module per step, merged into ``custops.labels.LABELS``: a key
+    written twice (in two modules, or twice in one dict literal, where Python keeps the last
+    silently) fails here, and a module left out of the merge too."""
+    import ast
+    import collections
+
+    import custops.labels as labels
+
+    folder = Path(labels.__file__).parent
+    written: dict[str, list[str]] = collections.defaultdict(list)
+    modules_with_labels = set()
+    for path in sorted(folder.glob("*.py")):
+        for node in ast.parse(path.read_text("utf-8")).body:
+            target = getattr(node, "target", None) or (node.targets[0] if isinstance(
+                node, ast.Assign) else None)
+            if getattr(target, "id", None) == "LABELS" and isinstance(node.value, ast.Dict):
+                modules_with_labels.add(path.stem)
+                for key in node.value.keys:
+                    written[key.value].append(path.stem)
+    twice = {key: where for key, where in written.items() if len(where) > 1}
+    assert not twice, twice
+    assert modules_with_labels == {m.__name__.rsplit(".", 1)[1] for m in labels.LABEL_MODULES}
+    assert set(labels.LABELS) == set(written)
+    assert all(set(v) == set(labels.LANGS) for v in labels.LABELS.values())
+    with pytest.raises(ValueError, match="churn.title"):
+        labels.merge_labels({"churn.title": {"en": "a", "zh": "甲"}},
+                            {"churn.title": {"en": "b", "zh": "乙"}})
