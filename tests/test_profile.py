@@ -568,3 +568,22 @@ def test_the_profile_summary_is_computed_without_drawing_a_page(shape, tmp_path,
     monkeypatch.setattr(profile, "plots", NoDrawing())
     monkeypatch.setattr(profile, "t", no_words)
     assert as_json(profile.profile_numbers(*inputs)) == pages["zh"]
+
+
+def test_data_quality_says_why_rows_were_rejected_in_the_runs_language():
+    from latin_words import latin_words
+
+    reasons = {"missing customer_id": 5, "unparseable order_time": 4,
+               "order_time after as_of": 3, "duplicate order_id": 2, "wrong number of fields": 1}
+    summary = {"tables": {"orders": {"rows_read": 30, "rows_kept": 15, "rows_rejected": 15,
+                                     "rejected_by_reason": reasons}}}
+    zh = profile.data_quality_section(summary, "zh").text
+    assert "缺少客户ID 5 行" in zh and "下单时间无法解析 4 行" in zh and "下单时间晚于截止日期 3 行" in zh
+    assert latin_words(zh) == [], zh
+    en = profile.data_quality_section(summary, "en").text
+    assert ": missing customer_id 5, unparseable order_time 4, order_time after as_of 3." in en
+    from custops.labels import reject_reason_words
+
+    assert reject_reason_words("duplicate order_id", "zh") == "订单号重复"
+    assert reject_reason_words("wrong number of fields", "zh") == "字段数与表头不符"
+    assert reject_reason_words("something new", "zh") == "something new"  # shown as it is

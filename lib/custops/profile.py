@@ -15,7 +15,7 @@ import pandas as pd
 
 from custops import plots
 from custops.features import numeric
-from custops.labels import LABELS, WEEKDAYS, t, value_label, value_labels
+from custops.labels import LABELS, WEEKDAYS, reject_reason_words, t, value_label, value_labels
 from custops.sections import Section, pct
 
 __all__ = [
@@ -77,7 +77,10 @@ def data_quality_section(summary: dict[str, Any], lang: str = "en") -> Section:
     reason_text = ""
     if reasons:
         top = sorted(reasons.items(), key=lambda kv: -kv[1])[:3]
-        reason_text = ": " + ", ".join(f"{k} {v:,}" for k, v in top)
+        sep = ", " if lang == "en" else "，"
+        reason_text = (": " if lang == "en" else "：") + sep.join(
+            t("dq.reason_count", lang, reason=reject_reason_words(k, lang), count=v)
+            for k, v in top)
     text = t("dq.text", lang, kept=orders.get("rows_kept", 0), read=orders.get("rows_read", 0),
              rejected=orders.get("rows_rejected", 0), reasons=reason_text)
     return Section(t("dq.title", lang), text=text, tables=[pd.DataFrame(rows)],

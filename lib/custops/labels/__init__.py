@@ -12,6 +12,7 @@ Notebooks and figures never type a label twice: they call :func:`t` with a key, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -35,6 +36,7 @@ __all__ = [
     "merge_labels",
     "not_computable_words",
     "reason_words",
+    "reject_reason_words",
     "t",
     "value_label",
     "value_labels",
@@ -154,3 +156,25 @@ def zone_name(tz: str, offset: str, lang: str = "en") -> str:
     offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
     names = ZONES.get(str(tz))
     return t("index.zone_named", lang, name=names[lang], offset=offset) if names else offset
+
+
+_REJECT_REASONS = (  # the reasons custops.io gives a rejected row, and their labels
+    (re.compile(r"^missing (\w+)$"), "dq.reason_missing"),
+    (re.compile(r"^unparseable (\w+)$"), "dq.reason_unparseable"),
+    (re.compile(r"^(\w+) after as_of$"), "dq.reason_after_as_of"),
+    (re.compile(r"^duplicate (\w+)$"), "dq.reason_duplicate"),
+    (re.compile(r"^wrong number of fields$"), "dq.reason_wrong_fields"),
+)
+
+
+def reject_reason_words(reason: str, lang: str = "en") -> str:
+    """Why a row was rejected (``missing customer_id``) in words of ``lang`` (缺少客户ID);
+    a reason without a label is shown as it is."""
+    check_lang(lang)
+    for pattern, key in _REJECT_REASONS:
+        found = pattern.match(str(reason))
+        if found:
+            column = found.group(1) if found.groups() else ""
+            name = t(f"column.{column}", lang) if f"column.{column}" in LABELS else column
+            return t(key, lang, column=name)
+    return str(reason)

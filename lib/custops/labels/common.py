@@ -33,4 +33,14 @@ LABELS: dict[str, dict[str, str]] = {
     "feat.avg_order_value": {"en": "basket size", "zh": "客单价"},
     "feat.mean_gap_days": {"en": "gap between orders", "zh": "下单间隔"},
     "feat.events_total": {"en": "engagement", "zh": "互动"},
+    # columns of the data contract, as a reason for a rejected row names them
+    "column.customer_id": {"en": "customer_id", "zh": "客户ID"},
+    "column.order_id": {"en": "order_id", "zh": "订单号"},
+    "column.order_time": {"en": "order_time", "zh": "下单时间"},
+    "column.amount": {"en": "amount", "zh": "金额"},
+    "column.refund_amount": {"en": "refund_amount", "zh": "退款金额"},
+    "column.channel": {"en": "channel", "zh": "渠道"},
+    "column.category": {"en": "category", "zh": "品类"},
+    "column.quantity": {"en": "quantity", "zh": "数量"},
+    "column.is_refund": {"en": "is_refund", "zh": "是否退款"},
 }

@@ -21,6 +21,13 @@ LABELS: dict[str, dict[str, str]] = {
         "zh": "订单共读取 {read:,} 行，保留 {kept:,} 行，{rejected:,} 行被拒绝"
               "（见 artifacts/rejects.csv）{reasons}。",
     },
+    # why order rows were rejected (custops.io reasons: "missing customer_id", ...)
+    "dq.reason_missing": {"en": "missing {column}", "zh": "缺少{column}"},
+    "dq.reason_unparseable": {"en": "unparseable {column}", "zh": "{column}无法解析"},
+    "dq.reason_after_as_of": {"en": "{column} after as_of", "zh": "{column}晚于截止日期"},
+    "dq.reason_duplicate": {"en": "duplicate {column}", "zh": "{column}重复"},
+    "dq.reason_wrong_fields": {"en": "wrong number of fields", "zh": "字段数与表头不符"},
+    "dq.reason_count": {"en": "{reason} {count:,}", "zh": "{reason} {count:,} 行"},
     # customer base
     "base.title": {"en": "Customer base", "zh": "客户基础"},
     "base.known": {"en": "Known customers", "zh": "已知客户"},
