@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import duckdb
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
@@ -216,3 +217,70 @@ def test_favourites_from_value_columns_equal_the_ranked_counts(monkeypatch, as_o
     for day in histogram:
         pd.testing.assert_frame_equal(histogram[day], ranked[day])
         assert histogram[day]["favourite_channel"].notna().sum() > 1000
+
+
+def _ibis_only(monkeypatch):
+    """Switch the DuckDB fast path (features_sql) off: the ibis expression computes all."""
+    monkeypatch.setattr(features, "_duckdb_order_features", lambda *args, **kwargs: None)
+
+
+def test_fast_duckdb_query_equals_the_ibis_expression(monkeypatch):
+    """The hand-written DuckDB query for the order columns gives exactly the table of the
+    ibis expression (the one Spark runs) on the sample, with events and customers."""
+    ctx = context.open_run(data_dir=str(SAMPLE))
+    data = ctx.dataset()
+    con = ibis.duckdb.connect()
+    orders = features._as_table(con, "orders", data.orders)
+    vocabularies = {c: features.vocabulary(con, orders, c) for c in ("channel", "category")}
+    assert features._duckdb_order_features(con, orders, features.to_date(ctx.as_of),
+                                           vocabularies) is not None  # the path is taken
+    fast = build_features(data, ctx.as_of)
+    _ibis_only(monkeypatch)
+    pd.testing.assert_frame_equal(fast, build_features(data, ctx.as_of))
+
+
+def test_fast_duckdb_query_on_edge_cases(monkeypatch, tiny):
+    """Refund-only customers, missing amounts and channels, ties, a customer whose only
+    purchase day has no amount: the same values as the ibis expression."""
+    orders = pd.DataFrame({
+        "customer_id": ["r", "r", "n", "n", "n", "t", "t", "t", "t", "m", "m"],
+        "order_id": [str(i) for i in range(11)],
+        "order_time": pd.to_datetime([
+            "2025-01-05 10:00", "2025-02-05 11:00", "2025-03-01 09:00", "2025-03-01 10:00",
+            "2025-03-20 10:00", "2025-01-01 08:00", "2025-01-02 09:00", "2025-01-03 08:00",
+            "2025-01-04 09:00", "2025-03-30 22:00", "2025-03-31 23:00"]),
+        "amount": [-5.0, -7.0, None, None, 4.0, 1.0, 2.0, 3.0, 4.0, 10.0, -10.0],
+        "is_refund": [1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        "channel": [None, "web", None, None, "app", "web", "app", "web", "app", "store", "app"],
+        "category": ["x", "x", "y", None, "y", "y", "x", "x", "y", "z", "z"],
+    })
+    data = {**tiny, "orders": pd.concat([tiny["orders"], orders], ignore_index=True)}
+    fast = build_features(data, AS_OF)
+    r = fast.set_index("customer_id").loc["r"]  # refunds only
+    assert r.order_days == 0 and r.frequency == -1 and r.refund_count == 2
+    t = fast.set_index("customer_id").loc["t"]  # 2 web, 2 app, hours 8 and 9 twice each
+    assert t.favourite_channel == "app" and t.favourite_hour == 8
+    _ibis_only(monkeypatch)
+    pd.testing.assert_frame_equal(fast, build_features(data, AS_OF))
+
+
+def test_fast_duckdb_query_steps_aside_when_it_would_be_wrong(monkeypatch, tiny):
+    """Where packed counts could overflow (here: a limit of 2 purchases), an order id is
+    missing or a text favourite has too many values, the ibis expression answers: same table."""
+    con = ibis.duckdb.connect()
+    as_of = features.to_date(AS_OF)
+
+    def taken(orders, vocabularies=None):
+        table = features._as_table(con, "orders", orders)
+        vocabularies = vocabularies or {c: features.vocabulary(con, table, c)
+                                        for c in ("channel", "category")}
+        return features._duckdb_order_features(con, table, as_of, vocabularies) is not None
+
+    orders = tiny["orders"]
+    assert taken(orders)
+    assert not taken(orders.assign(order_id=orders["order_id"].where(orders.index != 2)))
+    assert not taken(orders, {"channel": [f"c{i}" for i in range(17)], "category": ["x"]})
+    expected = build_features(tiny, AS_OF)
+    monkeypatch.setattr(features, "FIELD_LIMIT", 2)
+    assert not taken(orders)  # customer a has 4 purchases
+    pd.testing.assert_frame_equal(build_features(tiny, AS_OF), expected)
