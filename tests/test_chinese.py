@@ -405,3 +405,15 @@ def test_every_label_key_is_defined_once_across_the_labels_modules():
     with pytest.raises(ValueError, match="churn.title"):
         labels.merge_labels({"churn.title": {"en": "a", "zh": "甲"}},
                             {"churn.title": {"en": "b", "zh": "乙"}})
+
+
+def test_a_long_table_says_how_many_rows_it_shows_in_the_pages_language():
+    from custops import sections
+
+    ctx = context.open_run({"interactive": True}, data_dir=str(SAMPLE), lang="zh")
+    long = pd.DataFrame({"客户ID": [f"C{i:04d}" for i in range(45)], "订单数": range(45)})
+    ctx.show(lambda: sections.Section("名单", tables=[long]))
+    page = " ".join(text for output in ctx.page_outputs()
+                    for text in html_text(output["data"].get("text/html", "")))
+    assert "共 45 行，显示前 30 行" in page and latin_words(page) == [], page
+    assert "45 rows; first 30 shown" in sections.table_html(long)

@@ -32,19 +32,20 @@ class Section:
     data: dict[str, Any] = field(default_factory=dict)
     level: int = 3  # heading level (1: a report's own heading)
 
-    def display(self) -> None:
-        """Show heading, tables, figures and text in a notebook (JupyterLab, papermill, Voila)."""
+    def display(self, lang: str = "en") -> None:
+        """Show heading, tables, figures and text in a notebook (JupyterLab, papermill, Voila);
+        ``lang``: the page's, for the words the tables add (how many rows are shown)."""
 
         display(Markdown(f"{'#' * self.level} {self.title}"))
         for table in self.tables:
-            display(HTML(table_html(table)))
+            display(HTML(table_html(table, lang=lang)))
         for fig in self.figures:
             untitled_below(fig, self.title).show()
         if self.text:
             display(Markdown(self.text))
 
 
-    def outputs(self) -> list[dict[str, Any]]:
+    def outputs(self, lang: str = "en") -> list[dict[str, Any]]:
         """The same as notebook ``display_data`` outputs (an output area can be given them
         from a widget callback or another thread, where ``display`` would not reach it)."""
         def output(data: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +53,7 @@ class Section:
 
         plotly_mime = pio.renderers["plotly_mimetype"]
         shown = [output({"text/markdown": f"{'#' * self.level} {self.title}"})]
-        shown += [output({"text/html": table_html(table)}) for table in self.tables]
+        shown += [output({"text/html": table_html(table, lang=lang)}) for table in self.tables]
         shown += [output(plotly_mime.to_mimebundle(untitled_below(fig, self.title).to_dict()))
                   for fig in self.figures]
         if self.text:
@@ -87,8 +88,9 @@ def show_not_computed(reason: Exception | str, lang: str = "en") -> None:
     not_computed(reason, lang).display()
 
 
-def table_html(table: pd.DataFrame, max_rows: int = 30) -> str:
-    """A compact HTML table without the index, numbers with thousands separators."""
+def table_html(table: pd.DataFrame, max_rows: int = 30, lang: str = "en") -> str:
+    """A compact HTML table without the index, numbers with thousands separators; a longer
+    table shows its first ``max_rows`` and says so in ``lang``."""
     shown = table.head(max_rows).copy()
     for col in shown.columns:
         values = shown[col]
@@ -97,8 +99,8 @@ def table_html(table: pd.DataFrame, max_rows: int = 30) -> str:
         elif pd.api.types.is_integer_dtype(values):
             shown[col] = values.map(lambda v: "" if pd.isna(v) else f"{v:,}")
     html = shown.to_html(index=False, border=0, classes="custops-table", escape=True)
-    note = "" if len(table) <= max_rows else f"<p><small>{len(table):,} rows; first " \
-                                             f"{max_rows} shown</small></p>"
+    note = "" if len(table) <= max_rows else \
+        f"<p><small>{t('table.rows_shown', lang, rows=len(table), shown=max_rows)}</small></p>"
     return html + note
 
 

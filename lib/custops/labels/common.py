@@ -22,6 +22,8 @@ LABELS: dict[str, dict[str, str]] = {
     "table.orders": {"en": "orders", "zh": "订单"},
     "table.customers": {"en": "customers", "zh": "客户"},
     "table.events": {"en": "events", "zh": "行为事件"},
+    "table.rows_shown": {"en": "{rows:,} rows; first {shown:,} shown",
+                         "zh": "共 {rows:,} 行，显示前 {shown:,} 行"},
     "table.touches": {"en": "touches", "zh": "触达记录"},
     "not_available": {"en": "not available", "zh": "不可用"},
     "not_computed": {"en": "Not computed on this data", "zh": "本数据无法计算此项"},

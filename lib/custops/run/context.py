@@ -193,8 +193,8 @@ class RunContext:
         if section is None:
             return []
         if outputs:
-            return section.outputs()
-        section.display()
+            return section.outputs(self.lang)
+        section.display(self.lang)
         return []
 
     def relabel(self, lang: str) -> None:
