@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import plotly.io as pio
 from IPython.display import Markdown, display
+from plotly.io.base_renderers import MimetypeRenderer
 from plotly.utils import PlotlyJSONEncoder
 
 from custops import churn, profile, reach, segment
@@ -52,9 +53,9 @@ from custops.profile import ATTRIBUTES
 from custops.sections import Section, table_html
 from custops.segment import RFM_CLASS_ORDER, STAGES, TIERS
 
-__all__ = ["ALL", "FILTERS", "PANELS", "PLOTLY_ON_PAGE_ENV", "figure_html", "ChurnPanel", "Panel", "ProfilePanel", "ReachPanel",
-           "SegmentPanel", "View", "customer_frame", "filter_mask", "filter_values", "kpi_html",
-           "month_bounds", "month_options", "panel", "section_outputs"]
+__all__ = ["ALL", "FILTERS", "PANELS", "PLOTLY_ON_PAGE_ENV", "ChurnPanel", "PageRenderer", "Panel",
+           "ProfilePanel", "ReachPanel", "SegmentPanel", "View", "customer_frame", "figure_html",
+           "filter_mask", "filter_values", "kpi_html", "month_bounds", "month_options", "panel", "section_outputs", "use_page_plotly"]
 
 log = kernel_log(__name__)  # errors of a panel: the server's log, never the page
 
@@ -149,9 +150,11 @@ def kpi_html(items: Sequence[tuple[str, str, str]]) -> str:
 
 
 def figure_html(fig) -> str:
-    """A figure as HTML that draws itself with the page's ``window.Plotly`` (one plot, no
-    PNG copy); the figure's JSON cannot close the script early."""
-    payload = json.dumps(fig.to_plotly_json(), cls=PlotlyJSONEncoder)
+    """A figure (or its dict) as HTML that draws itself with the page's ``window.Plotly``
+    (one plot, no PNG copy); the figure's JSON cannot close the script early."""
+    figure = fig if isinstance(fig, dict) else fig.to_plotly_json()
+    payload = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {})},
+                         cls=PlotlyJSONEncoder)
     payload = payload.replace("<", "\\u003c")  # valid JSON and JS: no tag can start
     return ('<div class="custops-figure"></div><script type="text/javascript">(function () {'
             "var script = document.currentScript;"
@@ -808,6 +811,25 @@ PANELS: dict[str, type[Panel]] = {
 }
 
 
+class PageRenderer(MimetypeRenderer):
+    """Figures of a dashboard page (``fig.show()`` in the cells below the panel) as
+    :func:`figure_html`: drawn once with the page's plotly.js, instead of JupyterLab's plotly
+    renderer (a second 4.8 MB copy of plotly.js, and per figure a redraw and a PNG copy)."""
+
+    def to_mimebundle(self, fig_dict):
+        return {"text/html": figure_html(fig_dict)}
+
+
+def use_page_plotly() -> bool:
+    """On a ``custops dashboard`` page (its template loads plotly.js) figures draw with it."""
+    if os.environ.get(PLOTLY_ON_PAGE_ENV) != "1":
+        return False
+    if "custops_page" not in pio.renderers:
+        pio.renderers["custops_page"] = PageRenderer()
+    pio.renderers.default = "custops_page"
+    return True
+
+
 def panel(ctx, notebook: str, interactive: bool = True) -> Panel | None:
     """Show the interactive panel of ``notebook`` (JupyterLab, Voila); nothing when
     ``interactive`` is False (the report runner: the static sections are the report).
@@ -829,6 +851,7 @@ def panel(ctx, notebook: str, interactive: bool = True) -> Panel | None:
     """
     if not interactive:
         return None
+    use_page_plotly()  # the page's own figures below the panel, too
     if notebook not in PANELS:
         raise ParameterError(f"no dashboard panel for {notebook!r}; available: "
                              f"{', '.join(PANELS)}")
