@@ -262,6 +262,12 @@ def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
     port = int(port) if port else free_port(ip)
     if port_open(ip, port):
         raise ParameterError(f"port {port} on {ip} is already in use: pass another --port")
+    if run_dir is not None:
+        # Each dashboard's first view, computed (or found in the cache) before Voila starts:
+        # Voila reads it from the cache when it starts (custops.app.first_view).
+        from custops.app.first_view import cached_first_views  # noqa: PLC0415
+
+        cached_first_views(run_dir)
     env = kernel_env()  # Voila's kernels: OpenMP workers sleep when idle, as in reports
     env.pop(RUN_DIR_ENV, None)
     if run_dir is not None:
