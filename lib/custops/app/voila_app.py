@@ -56,6 +56,7 @@ __all__ = ["BUSY_RETRY_SECONDS", "CustopsVoila", "busy_page", "capped_kernel_man
            "main", "page_language"]
 
 BUSY_RETRY_SECONDS = 3
+PROMISE_SECONDS = 10  # a free kernel promised to one busy page waits this long for it
 CHECK_SECONDS = 5
 QUIET_SECONDS = 10  # a kernel with activity this recent may still be rendering its page
 
@@ -93,12 +94,13 @@ def busy_page(lang: str, retry_seconds: int = BUSY_RETRY_SECONDS, *, room_url: s
     wait = int(retry_seconds) * 1000
     if room_url:
         # Reloading would parse plotly.js again for the first view: ask first.
+        # ± a third at random: pages that got busy together do not ask together
         script = ("<script>(function check() { setTimeout(function () {"
                   f"fetch({json.dumps(room_url)}, {{credentials: 'same-origin', "
                   "cache: 'no-store'}).then(function (r) { return r.json(); })"
                   ".then(function (d) { if (d.room) { location.reload(); } else { check(); } })"
                   ".catch(function () { location.reload(); });"
-                  f"}}, {wait}); }})();</script>")
+                  f"}}, {wait} * (0.67 + 0.66 * Math.random())); }})();</script>")
     else:
         script = f"<script>setTimeout(() => location.reload(), {wait});</script>"
     return (f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
@@ -124,6 +126,7 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             self._in_use: dict[str, float] = {}  # kernel id → last time a page was connected
             self._reserved = 0  # pages admitted whose kernel is not counted elsewhere yet
             self._closing = False
+            self._promises: list[float] = []  # when a free kernel was promised to a busy page
             super().__init__(**kwargs)
 
         # -- counting ----------------------------------------------------------------------
@@ -149,12 +152,26 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             self._reserved += 1
             return True
 
-        def has_room(self, notebook: str) -> bool:
-            """Would a page of ``notebook`` be admitted now (nothing reserved)?"""
-            if self.get_pool_size(notebook) > 0 and self.notebook_data.get(notebook):
-                return True
+        def promise_room(self, notebook: str) -> bool:
+            """May a waiting (busy) page of ``notebook`` reload now? Each free kernel is
+            promised to one waiting page for ``PROMISE_SECONDS`` (until its page arrives):
+            when a kernel frees, one page reloads, not every waiting one (each reload costs
+            the browser a parse of plotly.js and the server a busy page)."""
+            now = time.monotonic()
+            self._promises = [at for at in self._promises if now - at < PROMISE_SECONDS]
             room = self.room()
-            return room is None or room > 0
+            free = 10**6 if room is None else max(room, 0)
+            if self.get_pool_size(notebook) > 0 and self.notebook_data.get(notebook):
+                free += len(getattr(self, "_pools", {}).get(notebook, []))
+            if free - len(self._promises) <= 0:
+                return False
+            self._promises.append(now)
+            return True
+
+        def keep_promise(self) -> None:
+            """A page arrived and was admitted: one promise is kept."""
+            if self._promises:
+                self._promises.pop(0)
 
         def release(self) -> None:
             self._reserved = max(self._reserved - 1, 0)
@@ -285,6 +302,7 @@ class GatedVoilaHandler(TornadoVoilaHandler):
             self.finish(busy_page(lang, room_url=room_url,
                                   first_view=app.first_view(name) if app else ""))
             return
+        manager.keep_promise()
         pooled = manager.get_pool_size(notebook) > 0 and manager.notebook_data.get(notebook)
         page: dict = {}
         token = _PAGE.set(page)
@@ -305,7 +323,7 @@ class RoomHandler(JupyterHandler):
     def get(self, notebook):
         self.set_header("Cache-Control", "no-store")
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"room": bool(self.kernel_manager.has_room(notebook))}))
+        self.finish(json.dumps({"room": bool(self.kernel_manager.promise_room(notebook))}))
 
 
 class PlotlyJsHandler(tornado.web.StaticFileHandler):
