@@ -254,3 +254,19 @@ def test_threshold_chooses_the_engine(tmp_path):
     assert load_dataset(folder, duckdb_min_rows=2).checked_in == {"orders": "duckdb"}
     assert load_dataset(folder, duckdb_min_rows=3).checked_in == {"orders": "pandas"}
     assert load_dataset(SAMPLE, duckdb_min_rows=0).checked_in["orders"] == "pandas"  # CSV
+
+
+def test_day_month_dates_are_weighed_against_the_whole_column(tmp_path):
+    # 3 of 10 times put the day and month first (ambiguous): pandas rejects them with a note
+    # rather than stopping, because they are not most of the column; DuckDB reads the other 7,
+    # so the pandas parser it calls for the 3 must count them too.
+    times = [f"2025-01-0{day} 10:00:00" for day in range(1, 8)] + [
+        "01/02/2025 10:00", "03/04/2025 11:00", "05/06/2025 12:00"]
+    orders = pd.DataFrame({"order_id": [f"A{i}" for i in range(10)],
+                           "customer_id": [f"C{i}" for i in range(10)],
+                           "order_time": times, "amount": ["5"] * 10})
+    folder = _write(tmp_path / "day_month", {"orders": orders})
+    by_pandas, by_duckdb = _both(folder)
+    _assert_same(by_pandas, by_duckdb)
+    assert (by_duckdb.rejects["reason"] == "unparseable order_time").sum() == 3
+    assert any("put the day and month before the year" in w for w in by_duckdb.warnings)
