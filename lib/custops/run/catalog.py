@@ -198,22 +198,13 @@ def _features(ctx: RunContext) -> dict[str, Any]:
 
 
 def _profile_summary(ctx: RunContext) -> dict[str, Any]:
-    feats, lang = ctx.get("features"), "en"
+    """01's numbers for later steps and the dashboards, computed without drawing 01's
+    sections again (:func:`custops.profile.profile_numbers`: the pages' own numbers)."""
     orders = ctx.table_source("orders")
-    months = features.customer_months(orders, ctx.as_of)
-    sections = {
-        "quality": profile.data_quality_section(ctx.quality(), lang),
-        "base": profile.customer_base_section(feats, months, lang),
-        "concentration": profile.concentration_section(feats, lang),
-        "attributes": profile.attributes_section(feats, lang),
-        "timing": profile.order_time_section(features.order_time_counts(orders, ctx.as_of),
-                                             lang),
-        "cohorts": profile.cohort_section(months, ctx.as_of, lang),
-        "repurchase": profile.repurchase_section(features.repeat_order_curve(orders, ctx.as_of),
-                                                 lang),
-        "channels": profile.channel_section(feats, lang),
-    }
-    return {"profile_summary": profile.profile_summary(ctx.as_of, **sections)}
+    return {"profile_summary": profile.profile_numbers(
+        ctx.quality(), ctx.get("features"), features.customer_months(orders, ctx.as_of),
+        features.order_time_counts(orders, ctx.as_of),
+        features.repeat_order_curve(orders, ctx.as_of), ctx.as_of)}
 
 
 def _segments(ctx: RunContext) -> dict[str, Any]:
