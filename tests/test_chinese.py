@@ -417,3 +417,22 @@ def test_a_long_table_says_how_many_rows_it_shows_in_the_pages_language():
                     for text in html_text(output["data"].get("text/html", "")))
     assert "共 45 行，显示前 30 行" in page and latin_words(page) == [], page
     assert "45 rows; first 30 shown" in sections.table_html(long)
+
+
+@pytest.mark.slow
+def test_a_chinese_run_on_all_refunds_says_in_chinese_what_it_could_not_compute(tmp_path):
+    """The whole run on refunds only: index.html and every page's health box say why each
+    step could not run in Chinese; the manifest keeps the English words for logs."""
+    from test_degenerate import CASES, _write
+
+    folder = _write(tmp_path / "data", *CASES["all_refunds"]())
+    manifest = report.run_report(folder, tmp_path / "run", lang="zh", log=lambda line: None)
+    codes = [entry.get("reason_key") for entry in manifest["health"]]
+    assert {"nc.rfm_no_spend", "nc.clusters_no_buyers", "nc.churn_few_buyers_on"} <= set(codes)
+    pages = ["index.html", *(f"{item['name']}.html" for item in manifest["notebooks"])]
+    for name in pages:
+        page = (tmp_path / "run" / name).read_text("utf-8")
+        box = page[page.index('<div class="custops-health"'):]
+        box = " ".join(html_text(box[:box.index("</div>")]))
+        assert "RFM 分类：没有净消费为正的客户" in box and "流失预警" in box, (name, box)
+        assert latin_words(box) == [], (name, box)
