@@ -22,6 +22,7 @@ import pytest
 from custops import exports, reach
 from custops.app import downloads, panels
 from custops.app import server as app_server
+from custops.app.first_view import FIRST_FIGURE
 from custops.errors import ParameterError
 from custops.labels import t
 from custops.run import catalog
@@ -301,6 +302,52 @@ def test_a_dashboard_takes_the_published_runs_parameters(tmp_path, monkeypatch):
     assert context.open_run(alone).seed == 42 and alone == defaults
 
 
+def test_first_view_and_panel_figures_cannot_close_their_script():
+    """Text from the data inside a first view or a panel figure (a category named
+    ``</script><script>…``) stays data: no tag starts inside the page's scripts."""
+    import plotly.graph_objects as go
+
+    from custops.app.first_view import first_view_html
+
+    hostile = "</script><script>alert(1)</script>"
+    fig = go.Figure(go.Bar(x=[hostile], y=[1]), layout={"title": hostile})
+    html_ = panels.figure_html(fig)
+    assert html_.count("<script") == 1 and html_.count("</script>") == 1
+    assert "\\u003c/script>" in html_ and "window.Plotly.newPlot" in html_
+    views = {"run_lang": "zh", "views": {"03_churn": {lang: {
+        "intro": "", "kpis": "", "outputs": [{"html": "<h4>t</h4>"}, {"figure": 0}],
+        "figures": [fig.to_plotly_json()]} for lang in ("en", "zh")}}}
+    page = first_view_html(views, "03_churn", "/base/", plotly_version="9.9")
+    assert page.count("<script") == 3 and page.count("</script>") == 3  # data, plotly, draw
+    assert '<script src="/base/custops/static/plotly.min.js?v=9.9"></script>' in page
+    data = json.loads(re.search(r'id="custops-first-data">(.*?)</script>', page, re.S).group(1))
+    assert data["run_lang"] == "zh" and data["views"]["en"]["outputs"][0]["html"] == "<h4>t</h4>"
+    # a dashboard without a first view still gets plotly.js (its panel draws with it)
+    assert first_view_html(views, "01_profile") == (
+        '<script src="/custops/static/plotly.min.js"></script>')
+
+
+def test_dashboard_pages_draw_figures_with_the_pages_plotly(monkeypatch):
+    """On a custops dashboard page (``CUSTOPS_PLOTLY_ON_PAGE``) a panel's view is one HTML
+    output whose figures draw with the page's plotly.js; elsewhere (JupyterLab) figures stay
+    plotly's MIME type."""
+    import plotly.graph_objects as go
+
+    from custops.sections import Section
+
+    section = Section("Title", figures=[go.Figure(go.Bar(x=["a"], y=[1]))],
+                      tables=[pd.DataFrame({"a": [1]})], text="Some **text**.")
+    monkeypatch.delenv(panels.PLOTLY_ON_PAGE_ENV, raising=False)
+    mime = panels.section_outputs([section])
+    assert any("application/vnd.plotly.v1+json" in o["data"] for o in mime)
+    monkeypatch.setenv(panels.PLOTLY_ON_PAGE_ENV, "1")
+    page = panels.section_outputs([section])
+    assert len(page) == 1 and list(page[0]["data"]) == ["text/html"]
+    body = page[0]["data"]["text/html"]
+    assert "<h4>Title</h4>" in body and "<strong>text</strong>" in body
+    assert "custops-table" in body and "window.Plotly.newPlot" in body
+
+
 def test_exclusion_rules_read_in_both_languages():
     from custops.reach import rule_label
 
@@ -377,6 +424,23 @@ def _change_filter(page, column: str, index: int, attempts: int = 3) -> tuple[st
     raise AssertionError("unreachable")
 
 
+# Keeps what the page's first view (drawn before the kernel is ready) showed: its text, its key
+# numbers and whether its figure was drawn (the interactive panel removes it later).
+FIRST_VIEW_JS = """(() => {
+  const observer = new MutationObserver(() => {
+    const box = document.querySelector('.custops-first');
+    if (box && box.querySelector('.js-plotly-plot .main-svg')) {
+      window.__custopsFirstView = {
+        text: box.innerText, lang: box.getAttribute('lang'),
+        kpis: [...box.querySelectorAll('.custops-kpi-value')].map(e => e.textContent),
+        title: JSON.stringify((box.querySelector('.js-plotly-plot').layout || {}).title || '')};
+      observer.disconnect();
+    }
+  });
+  observer.observe(document, {childList: true, subtree: true});
+})();"""
+
+
 def _open(browser, url: str, selector: str, *, attempts: int = 2):
     """A new browser context on ``url``, once ``selector`` shows.
 
@@ -390,6 +454,7 @@ def _open(browser, url: str, selector: str, *, attempts: int = 2):
 
     for attempt in range(attempts):
         context = browser.new_context(accept_downloads=True)
+        context.add_init_script(FIRST_VIEW_JS)
         page = context.new_page()
         console: list[str] = []
         page.on("console", lambda m, log=console: log.append(f"{m.type}: {m.text[:300]}"))
@@ -442,6 +507,11 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
                                                        tmp_path):
     context, page = _open(browser, server.url(name), browser_tools.PANEL_FIGURE)
     try:
+        # The first view came before the kernel, with the numbers the panel then showed.
+        first = page.evaluate("() => window.__custopsFirstView")
+        live = json.loads(page.evaluate(browser_tools.panel_state_js()))["kpis"]
+        assert first is not None and first["lang"] == "en" and first["kpis"] == live
+        assert not page.locator(".custops-first").count()  # gone once the panel drew
         column, index = browser_tools.FILTER_STEPS[name][0]
         before, after = _change_filter(page, column, index)  # numbers and figure both change
         assert json.loads(after)["kpis"] != json.loads(before)["kpis"]
@@ -628,14 +698,21 @@ def test_beyond_the_kernel_cap_a_busy_page_retries_until_served(run_dir, browser
         waiting = chrome.new_context(locale="zh-CN")
         page = waiting.new_page()
         statuses: list[int] = []
+        rooms: list[bool] = []
         page.on("response", lambda r: statuses.append(r.status)
                 if "/voila/render/" in r.url else None)
+        page.on("response", lambda r: rooms.append(r.json()["room"])
+                if "/custops/room/" in r.url else None)
         page.goto(served.url("03_churn"), wait_until="domcontentloaded")
         assert statuses and statuses[0] == 503
         busy = page.inner_text(".custops-busy")
         assert t("dash.busy_text", "zh") in busy
-        page.wait_for_timeout(4_500)  # it retried at least once, still busy
-        assert len(statuses) >= 2 and set(statuses) == {503}
+        # the dashboard's first view (the run's numbers and figure) while the page waits
+        page.wait_for_selector(FIRST_FIGURE, timeout=60_000)
+        kpis = page.locator(".custops-first .custops-kpi-value").all_inner_texts()
+        assert kpis and all(re.fullmatch(r"[\d,.]+", k) for k in kpis)
+        page.wait_for_timeout(4_500)  # it asked at least once, still busy: no reload
+        assert rooms and not any(rooms) and statuses == [503]
         assert served.kernel_count() <= pools + 1
 
         first.close()  # as a crashed browser: no beforeunload, the kernel is culled
@@ -726,3 +803,139 @@ def test_the_language_switch_translates_the_report_below_the_panel(server, brows
         _assert_clean(page)
     finally:
         context.close()
+
+
+# -- a Chinese run's dashboards ------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def zh_run_dir(chromium, tmp_path_factory) -> Path:
+    from custops.run import runner as report
+
+    out = tmp_path_factory.mktemp("dash-zh") / "report"
+    report.run_report(SAMPLE, out, lang="zh", log=lambda line: None)
+    return out
+
+
+@pytest.fixture(scope="module")
+def zh_server(zh_run_dir, tmp_path_factory):
+    log_path = tmp_path_factory.mktemp("voila-zh") / "voila.log"
+    started = app_server.start_server(zh_run_dir, cull_idle_timeout=CULL_SECONDS,
+                                      cull_interval=1, log_path=log_path)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def _assert_chinese(page, name: str) -> None:
+    """The whole page in Chinese: its heading, the panel, the report below it; no
+    Latin-alphabet word outside the allow-list."""
+    from latin_words import findings
+
+    page.wait_for_selector(".jp-Cell .jp-RenderedMarkdown h1", state="attached",
+                           timeout=300_000)
+    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 3",
+                           timeout=300_000)
+    assert page.inner_text(".jp-RenderedMarkdown h1").strip() == t(f"notebook.{name}", "zh")
+    panel = page.inner_text(".custops-dashboard")
+    assert t("dash.reset", "zh") in panel and t("dash.view", "zh") in panel
+    found = findings((name, text) for text in _page_texts(page))
+    assert not found, "\n".join(found)
+    _assert_clean(page)
+
+
+@pytest.mark.parametrize("name", ["01_profile", "02_segment", "03_churn", "04_reach"])
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_chinese_runs_dashboard_opens_in_chinese_and_switches_back(zh_server, browser, name):
+    """A zh run's dashboard, opened without ``?lang=``, is Chinese throughout — its first view
+    (drawn before the kernel), the panel and the report below — and is Chinese throughout
+    again after switching to English and back."""
+    from latin_words import latin_words
+
+    context, page = _open(browser, zh_server.url(name), browser_tools.PANEL_FIGURE)
+    try:
+        first = page.evaluate("() => window.__custopsFirstView")
+        assert first is not None and first["lang"] == "zh"
+        assert not latin_words(first["text"]) and not latin_words(first["title"])
+        _assert_chinese(page, name)
+
+        page.locator(".custops-lang button", has_text="English").click()
+        page.wait_for_function(  # the report below the panel, drawn again in English
+            """t => [...document.querySelectorAll('.custops-page-report h1, .custops-page-report h2')]
+                       .some(h => h.innerText.includes(t))""",
+            arg=t(f"notebook.{name}", "en"), timeout=120_000)
+        assert t("dash.reset", "en") in page.inner_text(".custops-dashboard")
+        page.locator(".custops-lang button", has_text="中文").click()
+        page.wait_for_function(
+            "() => !document.querySelector('.custops-page-report .jp-RenderedMarkdown')",
+            timeout=60_000)
+        page.wait_for_function(
+            "t => document.querySelector('.custops-dashboard').innerText.includes(t)",
+            arg=t("dash.reset", "zh"), timeout=60_000)
+        _assert_chinese(page, name)
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_chinese_runs_landing_page_opens_chinese_pages(zh_server, browser):
+    """On a zh run's landing page every Chinese link opens its dashboard in Chinese (the
+    English link of the same page in English)."""
+    context, page = _open(browser, zh_server.url(), ".custops-landing")
+    try:
+        for name in panels.PANELS:
+            link = page.locator(f'.custops-landing a[lang="zh"][href*="{name}.ipynb"]')
+            assert link.inner_text() == t(f"notebook.{name}", "zh")
+            link.click()
+            page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=300_000)
+            page.wait_for_selector(".jp-RenderedMarkdown h1", timeout=300_000)
+            assert page.inner_text(".jp-RenderedMarkdown h1").strip() == t(
+                f"notebook.{name}", "zh")
+            assert t("dash.reset", "zh") in page.inner_text(".custops-dashboard")
+            _assert_clean(page)
+            page.go_back(wait_until="domcontentloaded")
+            page.wait_for_selector(".custops-landing", timeout=120_000)
+        english = page.locator('.custops-landing a[lang="en"][href*="03_churn.ipynb"]')
+        english.click()
+        page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=300_000)
+        assert t("dash.reset", "en") in page.inner_text(".custops-dashboard")
+    finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_password_guards_the_pages_in_the_browser(run_dir, browser, tmp_path):
+    """With a password (given through the environment, held by the server only as a hash) a
+    dashboard sends the browser to the login page: a wrong password is refused there, the
+    right one opens the dashboard."""
+    import psutil
+
+    secret = "correct horse battery"
+    served = app_server.start_server(run_dir, password=secret,
+                                     log_path=tmp_path / "voila.log")
+    context = browser.new_context()
+    try:
+        assert not any(secret in part for part in psutil.Process(served.pid).cmdline())
+        page = context.new_page()
+        page.goto(served.url("03_churn"), wait_until="domcontentloaded")
+        assert "/login?next=" in page.url
+        assert not page.locator(".custops-dashboard, .custops-first").count()
+        page.fill("#password_input", "wrong horse")
+        page.locator("form button[type=submit], form input[type=submit]").first.click()
+        page.wait_for_load_state("domcontentloaded")
+        assert "/login" in page.url and page.locator("#password_input").count() == 1
+        assert served.kernel_count() == 0  # refused before any page was rendered
+
+        page.fill("#password_input", secret)
+        page.locator("form button[type=submit], form input[type=submit]").first.click()
+        page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=300_000)
+        assert "/voila/render/03_churn.ipynb" in page.url
+        _assert_clean(page)
+        for kernel in app_server.kernel_pids(served.pid):  # kernels never see the secret
+            assert secret not in "\0".join(psutil.Process(kernel).environ().values())
+    finally:
+        context.close()
+        served.stop()
