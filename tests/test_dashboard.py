@@ -31,7 +31,13 @@ from custops.tools import browser as browser_tools  # the `browser` fixture is C
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
-CULL_SECONDS = 10  # test server: kernels of closed pages go after 10 idle seconds
+CULL_SECONDS = 10  # busy-page test server: kernels of closed pages go after 10 idle seconds
+# The module's servers: a closed page's kernel goes after 25 s without a connection or a
+# heartbeat (two heartbeats of margin); Jupyter's own idle cull (unconnected kernels) only
+# after 120 s — under load a browser can take longer than 10 s to connect once the kernel has
+# run the notebook, and that cull would take the kernel from a page still loading.
+ORPHAN_SECONDS = 25
+IDLE_CULL_SECONDS = 120
 
 
 # -- pure pieces -------------------------------------------------------------------------------
@@ -383,8 +389,9 @@ def server(run_dir, tmp_path_factory):
     import psutil
 
     log_path = tmp_path_factory.mktemp("voila") / "voila.log"
-    started = app_server.start_server(run_dir, cull_idle_timeout=CULL_SECONDS,
-                                      cull_interval=1, log_path=log_path)
+    started = app_server.start_server(run_dir, cull_idle_timeout=IDLE_CULL_SECONDS,
+                                      cull_interval=1, orphan_seconds=ORPHAN_SECONDS,
+                                      log_path=log_path)
     kernels: list[int] = []
     try:
         assert started.process.poll() is None and started.pid > 0
@@ -569,7 +576,7 @@ def test_landing_page_links_every_dashboard(server, browser):
 def test_kernels_stay_while_a_page_is_open_and_are_culled_after(server, browser):
     context, page = _open(browser, server.url("02_segment"), browser_tools.PANEL_FIGURE)
     try:
-        time.sleep(CULL_SECONDS + 3)  # idle longer than the cull timeout, but still connected
+        time.sleep(ORPHAN_SECONDS + 8)  # longer than the orphan cull, but still connected
         assert server.kernel_count() >= 1
         _change_filter(page, "value_tier", 1)  # the kernel still answers
     finally:
@@ -819,8 +826,9 @@ def zh_run_dir(chromium, tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def zh_server(zh_run_dir, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("voila-zh") / "voila.log"
-    started = app_server.start_server(zh_run_dir, cull_idle_timeout=CULL_SECONDS,
-                                      cull_interval=1, log_path=log_path)
+    started = app_server.start_server(zh_run_dir, cull_idle_timeout=IDLE_CULL_SECONDS,
+                                      cull_interval=1, orphan_seconds=ORPHAN_SECONDS,
+                                      log_path=log_path)
     try:
         yield started
     finally:
