@@ -360,8 +360,11 @@ def test_the_run_time_names_its_zone_in_the_runs_language():
 def test_a_finished_run_folder_names_its_files_relative_to_itself(zh_run, monkeypatch):
     """No JSON of a finished run points into the build folder it was made in (renamed when
     the run was swapped in), and the export lists are relative to the run folder."""
-    for path in [*zh_run.glob("*.json"), *zh_run.glob("artifacts/*.json")]:
+    for path in [*zh_run.glob("*.json"), *zh_run.glob("artifacts/*.json"),
+                 *zh_run.glob("*.ipynb"), *zh_run.glob("*.html")]:
         assert ".build-" not in path.read_text("utf-8"), path.name
+    executed = json.loads((zh_run / "03_churn.ipynb").read_text("utf-8"))
+    assert executed["metadata"]["papermill"]["parameters"]["run_dir"] == str(zh_run.resolve())
     for name in ("churn_exports", "reach_exports"):
         listed = json.loads((zh_run / "artifacts" / f"{name}.json").read_text("utf-8"))
         assert listed and all(not Path(p).is_absolute() and p.startswith("exports/")

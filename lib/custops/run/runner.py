@@ -359,6 +359,11 @@ def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
     """plotly.js, the health box on every page, the manifest and the index; then the swap."""
     write_plotlyjs(build)
     relative_paths(build)
+    for executed in build.glob("*.ipynb"):  # run again in place, it uses its own folder
+        text = executed.read_text("utf-8")
+        moved = text.replace(json.dumps(str(build))[1:-1], json.dumps(str(out_path))[1:-1])
+        if moved != text:
+            executed.write_text(moved, encoding="utf-8")
     health_file = build / "artifacts" / "health.json"
     manifest["health"] = (json.loads(health_file.read_text("utf-8"))
                           if health_file.exists() else [])
