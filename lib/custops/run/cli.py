@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--as-of", dest="as_of", default="2026-09-30")
     p.add_argument("--years", type=float, default=2.0, help="years of history before as_of")
     p.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    p.add_argument("--chunk-customers", dest="chunk_customers", type=int, default=None,
+                   help="customers generated per chunk (default: one piece up to 250,000 "
+                        "customers, chunks of 250,000 above; each chunk is seeded on its own)")
     p.set_defaults(module="custops.tools.sample", func="cli_sample")
 
     p = sub.add_parser("report", help="run the four notebooks with papermill into a report folder")
@@ -109,8 +112,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="small sizes only (smoke run)")
     p.add_argument("--cases", nargs="+", default=None,
                    choices=["features", "btyd", "report", "out_of_core", "dashboard", "uplift",
-                            "dashboard_load"],
+                            "dashboard_load", "report_10m"],
                    help="run only these cases (default: all)")
+    p.add_argument("--skip-10m", dest="skip_10m", action="store_true",
+                   help="leave out report_10m (10M customers: about half an hour and 16 GiB)")
     p.set_defaults(module="custops.tools.bench", func="cli_bench")
     return parser
 
