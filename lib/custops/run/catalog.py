@@ -242,13 +242,26 @@ def _churn_scores(ctx: RunContext) -> dict[str, Any]:
     return {"churn_scores": scores, "btyd_params": churn.btyd_params(fit)}
 
 
+def _stored_paths(ctx: RunContext, paths) -> list[str]:
+    """Export files as the run records them: relative to the run folder (``exports/x.csv``;
+    the folder is a build folder until the run is published under its final name), absolute
+    only for a notebook run alone (exports in a temporary folder)."""
+    root = None if ctx.run_dir is None else Path(ctx.run_dir).resolve()
+    out = []
+    for path in paths:
+        path = Path(path).resolve()
+        inside = root is not None and path.is_relative_to(root)
+        out.append(path.relative_to(root).as_posix() if inside else str(path))
+    return out
+
+
 def _churn_exports(ctx: RunContext) -> dict[str, Any]:
     if ctx.read_only and ctx.run_dir is not None:  # a published report: its own files
         folder = ctx.run_dir / "exports"
-        return {"churn_exports": [str(p) for p in sorted(folder.glob("churn_*.csv"))]}
+        return {"churn_exports": _stored_paths(ctx, sorted(folder.glob("churn_*.csv")))}
     customers = ctx.dataset().customers
-    return {"churn_exports": [str(p) for p in churn_lists(
-        ctx.get("churn_scores"), customers, ctx.exports_dir(), ctx.lang)]}
+    return {"churn_exports": _stored_paths(ctx, churn_lists(
+        ctx.get("churn_scores"), customers, ctx.exports_dir(), ctx.lang))}
 
 
 def _reach_inputs(ctx: RunContext) -> dict[str, Any]:
@@ -340,8 +353,8 @@ def _source_contacts(ctx: RunContext, columns: list[str]) -> pd.DataFrame | None
 def _exports(ctx: RunContext) -> dict[str, Any]:
     if ctx.read_only and ctx.run_dir is not None:  # a published report: its own files
         folder = ctx.run_dir / "exports"
-        return {"reach_exports": [str(p) for p in sorted(folder.glob("*"))
-                                  if not p.name.startswith("churn_")]}
+        return {"reach_exports": _stored_paths(ctx, [p for p in sorted(folder.glob("*"))
+                                                     if not p.name.startswith("churn_")])}
     plan, params = ctx.get("reach_plan"), ctx.reach_params
     grades = ctx.get("segments")[["customer_id", "prospect_grade"]]
     send_day = params.send_day(ctx.as_of)
@@ -359,7 +372,7 @@ def _exports(ctx: RunContext) -> dict[str, Any]:
     written.append(plan_page.write_plan_xlsx(page, folder / "plan.xlsx", lists=lists,
                                              control=control))
     written.append(plan_page.write_plan_html(page, folder / "plan.html"))
-    return {"reach_exports": [str(p) for p in written]}
+    return {"reach_exports": _stored_paths(ctx, written)}
 
 
 NODES: tuple[Node, ...] = (
