@@ -38,9 +38,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
-from custops.exports import mask_contacts
 from custops.features_sql import FIELD_LIMIT, order_features_sql
-from custops.io.contract import EVENT_TYPES
 
 __all__ = [
     "CUSTOMER_ATTRIBUTES",
@@ -82,6 +80,14 @@ def to_date(as_of: str | dt.date | pd.Timestamp) -> dt.date:
         return pd.Timestamp(as_of).date()
     except (ValueError, TypeError) as exc:
         raise ParameterError(f"as_of={as_of!r} is not a date; write it as YYYY-MM-DD") from exc
+
+
+def _event_types() -> tuple[str, ...]:
+    """The event types of the data contract. Imported on use: ``custops.io`` loads the whole
+    loader (~1 s), which a feature table without events does not need."""
+    from custops.io.contract import EVENT_TYPES
+
+    return tuple(EVENT_TYPES)
 
 
 def _outer_join(left: ibis.Table, right: ibis.Table) -> ibis.Table:
@@ -215,7 +221,7 @@ def _snapshot_parts(orders: ibis.Table, dates, *, customers: ibis.Table | None =
 
             aggs[f"events_total_{j}"] = ev.customer_id.count(where=both(None))
             aggs[f"last_event_time_{j}"] = ev.event_time.max(where=both(None))
-            for t in EVENT_TYPES:
+            for t in _event_types():
                 aggs[f"events_{t}_{j}"] = ev.customer_id.count(where=both(etype == t))
         event_counts = ev.group_by("customer_id").aggregate(**aggs)
     histogram = (o.group_by("customer_id").aggregate(**counts_by_value) if counts_by_value
@@ -303,7 +309,7 @@ def _snapshot_expression(parts: _SnapshotParts, as_of: str | dt.date,
             "customer_id",
             events_total=ev[f"events_total_{j}"],
             last_event_date=ev[f"last_event_time_{j}"].date(),
-            **{f"events_{t}": ev[f"events_{t}_{j}"] for t in EVENT_TYPES},
+            **{f"events_{t}": ev[f"events_{t}_{j}"] for t in _event_types()},
         )
         table = _outer_join(table, event_feats)
     if parts.customers is not None:
@@ -387,7 +393,12 @@ def finish_features(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     money += [f"spend_{n}d" for n in WINDOWS]
     for col in money:
         frame[col] = frame[col].astype("float64").fillna(0.0).round(6)
-    frame = mask_contacts(frame)  # personal data: the feature table keeps contact keys masked
+    if frame.columns.isin(CUSTOMER_ATTRIBUTES).any():  # contact keys come only with these
+        # Imported here: custops.exports brings the rules and labels (~1 s of a bench child's
+        # wall time), which a table without customer attributes does not need.
+        from custops.exports import mask_contacts
+
+        frame = mask_contacts(frame)  # personal data: the feature table keeps contact keys masked
     frame["is_buyer"] = frame["order_days"] > 0
     frequency = frame["frequency"].fillna(0).astype("int64").to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
