@@ -231,3 +231,28 @@ def test_a_bgnbd_without_dropout_is_not_used_and_says_why():
                "rfm_rule": {"auc": 0.7}}
     assert churn.choose_winner(metrics) == "supervised"
     assert churn.choose_winner({**metrics, "rfm_rule": {"auc": 0.797}}) == "rfm_rule"
+
+
+def test_a_model_that_cannot_be_fitted_says_why_in_the_runs_language():
+    """Buyers without a single repeat purchase: neither BG/NBD nor Gamma-Gamma can be fitted;
+    the health entries keep the reason's label key, so a zh run says it in Chinese."""
+    import sys
+
+    from custops.labels import health_words
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from latin_words import latin_words
+
+    n = 200
+    feats = pd.DataFrame({
+        "customer_id": [f"c{i}" for i in range(n)], "is_buyer": True, "frequency": 0,
+        "recency_days": 0.0, "T_days": np.linspace(30, 300, n), "monetary_value": 0.0,
+        "avg_order_value": 50.0})
+    fit = churn.btyd_scores(feats)
+    failed = [f for f in fit.health if f["code"] == "not_fitted"]
+    assert [f["model"] for f in failed] == ["bgnbd"] and not fit.usable
+    assert failed[0]["reason_key"] == "nc.btyd_no_repeat_buyers"
+    assert "repeat purchase" in failed[0]["reason"]  # English for the logs
+    zh = health_words({"step": "03_churn", **failed[0]}, "zh")
+    assert "复购" in zh and latin_words(zh) == [], zh
+    assert "repeat purchase" in health_words({"step": "03_churn", **failed[0]}, "en")

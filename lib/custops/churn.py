@@ -209,7 +209,7 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams(),
     except btyd_fit.BTYDDataError as exc:
         bgf = None
         health.append({"code": "not_fitted", "severity": "error", "model": model,
-                       "reason": str(exc)})
+                       **exc.record()})
     if bgf is None or not bgf.usable:
         return BTYDScores(bgf=bgf, ggf=None, frame=frame, health=health,
                           value_method="not_available", model=model)
@@ -227,7 +227,8 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams(),
         health += [{**f, "model": "gamma_gamma"} for f in ggf.health()]
     except (btyd_fit.BTYDDataError, btyd_fit.BTYDParameterError) as exc:
         health.append({"code": "not_fitted", "severity": "error", "model": "gamma_gamma",
-                       "reason": str(exc)})
+                       **(exc.record() if isinstance(exc, btyd_fit.BTYDDataError)
+                          else {"reason": str(exc)})})
     if ggf is not None and ggf.usable and ggf.params_["q"] > 1:
         # A buyer without a usable repeat spend (none, or refunds only) gets the population's
         # mean spend, as Gamma-Gamma does for a customer with no repeat purchase.

@@ -125,11 +125,18 @@ def reason_words(codes: pd.Series, lang: str = "en") -> pd.Series:
     return values.where(~present, values.map(words))
 
 
+#: The models' names in health entries (they have no Chinese names).
+MODEL_NAMES = {"bgnbd": "BG/NBD", "mbgnbd": "MBG/NBD", "pnbd": "Pareto/NBD",
+               "gamma_gamma": "Gamma-Gamma"}
+
+
 def health_words(entry: dict[str, Any], lang: str = "en") -> str:
     """One warning of a run (``{"step", "code", ...numbers}``) in words of ``lang``: the label
     ``health.<code>`` filled with the entry's numbers, else the reason it carries (said in
     ``lang`` when the entry has the reason's key: :meth:`custops.errors.NotComputable.record`)."""
     fields = {k: v for k, v in entry.items() if k not in ("step", "code")}
+    if "model" in fields:  # a model's code (bgnbd) as its name (BG/NBD)
+        fields["model"] = MODEL_NAMES.get(str(fields["model"]), fields["model"])
     if fields.get("reason_key") in LABELS:  # a NotComputable's reason, said in ``lang``
         fields["reason"] = not_computable_words(fields["reason_key"],
                                                 fields.get("reason_params") or {}, lang)

@@ -41,6 +41,14 @@ LABELS: dict[str, dict[str, str]] = {
               "few buyers",
         "zh": "流失预警：{which}快照（{date}）只有 {n:,} 位成交客户，流失模型至少需要 {minimum} "
               "位——历史数据比预测期短，或成交客户太少"},
+    "nc.btyd_no_customers": {"en": "no customers to fit", "zh": "没有可用于拟合的客户"},
+    "nc.btyd_no_repeat_buyers": {
+        "en": "no customer has a repeat purchase in the window, so the model cannot be "
+              "estimated; use a longer history",
+        "zh": "观察期内没有客户复购，模型无法估计；请使用更长的历史数据"},
+    "nc.btyd_no_positive_spend": {
+        "en": "no repeat buyer has a positive average spend (refunds only?)",
+        "zh": "没有复购客户的平均消费为正（是否全部退款？）"},
     "nc.snapshot_earlier": {"en": "earlier", "zh": "较早的"},
     "nc.snapshot_later": {"en": "later", "zh": "较晚的"},
     "nc.churn_few_outcomes": {

@@ -248,12 +248,14 @@ class _PurchaseModelFitter(_MaximumLikelihoodFitter):
         w = _check_weights(weights, len(x))
         data = self._data_class.build(x, t_x, age, w)
         if data.n_customers <= 0:
-            raise BTYDDataError("no customers to fit (all weights are 0 or the input is empty).")
+            raise BTYDDataError("no customers to fit (all weights are 0 or the input is empty).",
+                                reason_key="nc.btyd_no_customers")
         n_repeat = float(data.x_counts[data.x_values > 0].sum())
         if n_repeat <= 0:
             raise BTYDDataError(
                 f"no customer has a repeat purchase (frequency > 0): the {self._model_label} "
-                "cannot be estimated. Use a longer observation window."
+                "cannot be estimated. Use a longer observation window.",
+                reason_key="nc.btyd_no_repeat_buyers",
             )
         result = _maximize(
             data.log_likelihood_and_gradient,

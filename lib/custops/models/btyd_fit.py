@@ -39,7 +39,24 @@ _DAYS_PER_TIME_UNIT = {
 
 
 class BTYDDataError(DataError, ValueError):
-    """The frequency / recency / T / monetary inputs cannot be used as given."""
+    """The frequency / recency / T / monetary inputs cannot be used as given.
+
+    Errors that come from the data rather than the call (no repeat buyers, nothing to fit)
+    also carry ``reason_key``, a label key (``nc.btyd_*``) with its fields ``reason_params``,
+    so a report says why in its own language (:meth:`record`)."""
+
+    def __init__(self, message: str, *, reason_key: str | None = None, **params: Any) -> None:
+        super().__init__(message)
+        self.reason_key = reason_key
+        self.reason_params = params
+
+    def record(self) -> dict[str, Any]:
+        """The reason as a run's health entry stores it: the English message, and the key and
+        fields that say it in any language when there is one."""
+        out: dict[str, Any] = {"reason": str(self)}
+        if self.reason_key:
+            out.update(reason_key=self.reason_key, reason_params=dict(self.reason_params))
+        return out
 
 
 class BTYDParameterError(ParameterError, ValueError):

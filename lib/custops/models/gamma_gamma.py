@@ -211,7 +211,8 @@ class GammaGammaFitter(_MaximumLikelihoodFitter):
             excluded = f" ({_as_count(n_excluded)} had a spend <= 0)" if n_excluded else ""
             raise BTYDDataError(
                 f"no customers to fit (empty input, all weights are 0, or no positive "
-                f"spend{excluded})."
+                f"spend{excluded}).",
+                reason_key="nc.btyd_no_positive_spend",
             )
         if self.initial_params is not None:
             start = np.array(
@@ -369,7 +370,8 @@ def fit_gamma_gamma(
     if not repeat.any():
         raise BTYDDataError(
             "no customer has a repeat purchase (frequency > 0): the Gamma-Gamma model needs "
-            "repeat customers' average spends. Use a longer observation window."
+            "repeat customers' average spends. Use a longer observation window.",
+            reason_key="nc.btyd_no_repeat_buyers",
         )
     return GammaGammaFitter(**options).fit(
         x[repeat],
