@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custops.labels import reason_words, t, value_label
+from custops.labels import reason_words, t, value_label, value_labels
 from custops.rules import contact_key
 
 __all__ = [
@@ -424,7 +424,7 @@ def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, lang: str = "en
 
     def labelled(column: str) -> list[str]:
         values = at_risk[column] if column in at_risk else pd.Series(pd.NA, index=at_risk.index)
-        return [value_label(v, lang) for v in values]
+        return value_labels(values, lang)
 
     return pd.DataFrame({
         t("dash.rank", lang): at_risk["priority_rank"].to_numpy(),

@@ -98,30 +98,45 @@ def value_label(value, lang: str = "en") -> str:
 
 
 def value_labels(values: Iterable, lang: str = "en") -> list[str]:
-    """:func:`value_label` for each value."""
-    return [value_label(v, lang) for v in values]
+    """:func:`value_label` for each value (each distinct value labelled once: a list of a
+    million customers has a handful of tiers, stages and strategies)."""
+    series = (values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+              ).astype(object)
+    missing = series.isna().to_numpy()
+    names = {v: value_label(v, lang) for v in pd.unique(series[~missing])}
+    out = series.map(names).to_numpy(dtype=object)
+    out[missing] = t("unknown", lang)
+    return out.tolist()
 
 
-def _reason_words(code: str, lang: str) -> str:
+def _reason_words(code: str, lang: str, parts: dict[str, str] | None = None) -> str:
     sep = "; " if lang == "en" else "；"
     words = []
     for part in str(code).split(";"):
+        if parts is not None and part in parts:
+            words.append(parts[part])
+            continue
         kind, _, shown = part.partition(":")
         fields: dict[str, Any] = {}
         for item in filter(None, shown.split(",")):
             key, _, value = item.partition("=")
             fields[key] = float(value) if "." in value or "e" in value else int(value)
-        words.append(t(f"churn.reason_{kind}", lang, **fields))
+        said = t(f"churn.reason_{kind}", lang, **fields)
+        if parts is not None:
+            parts[part] = said
+        words.append(said)
     return sep.join(words)
 
 
 def reason_words(codes: pd.Series, lang: str = "en") -> pd.Series:
     """Churn reason codes (:func:`custops.churn.reason_codes`, e.g.
-    ``overdue:days=45,gap=30;idle:days=70``) in words of ``lang``; missing stays missing."""
+    ``overdue:days=45,gap=30;idle:days=70``) in words of ``lang``; missing stays missing.
+    Each distinct code, and each distinct part of one, is said once."""
     codes = pd.Series(codes)
     values = codes.astype("object")
     present = values.notna() & (values != "")
-    words = {code: _reason_words(code, lang) for code in values[present].unique()}
+    parts: dict[str, str] = {}
+    words = {code: _reason_words(code, lang, parts) for code in values[present].unique()}
     return values.where(~present, values.map(words))
 
 
