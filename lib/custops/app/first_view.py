@@ -29,8 +29,9 @@ from plotly.utils import PlotlyJSONEncoder
 
 from custops.labels import LANGS
 
-__all__ = ["FIRST_FIGURE", "PLOTLY_MIME", "cached_first_views", "first_view", "first_view_html",
-           "first_views", "main", "plotly_script"]
+__all__ = ["FIRST_FIGURE", "PLOTLY_MIME", "PLOTLY_READY_EVENT", "cached_first_views",
+           "first_view", "first_view_html", "first_views", "main", "plotly_script",
+           "when_plotly"]
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 FIRST_FIGURE = ".custops-first .js-plotly-plot .main-svg"  # the precomputed figure, drawn
@@ -117,12 +118,26 @@ def cached_first_views(run_dir: str | os.PathLike, *, timeout: float = 300.0
     return json.loads(cache.read_text("utf-8"))
 
 
+PLOTLY_READY_EVENT = "custops-plotly"  # fired on window once plotly.js has run
+
+
 def plotly_script(base_url: str = "/", plotly_version: str = "") -> str:
-    """The page's ``<script>`` loading plotly.js from the server (``?v=``: browsers may cache
-    it, a second page does not fetch it again)."""
+    """The page's ``<script async>`` loading plotly.js from the server (``?v=``: browsers may
+    cache it, a second page does not fetch it again). Async: the page's heartbeat and Voila's
+    scripts are not held behind 4.8 MB of JavaScript (under load the heartbeat came too late
+    and the server took the page's kernel for an orphan); figures wait for the
+    ``custops-plotly`` event when they arrive first."""
     src = (f"{base_url.rstrip('/')}/{STATIC_PATH}plotly.min.js"
            + (f"?v={plotly_version}" if plotly_version else ""))
-    return f'<script src="{html.escape(src)}"></script>'
+    return (f'<script async src="{html.escape(src)}" onload="window.dispatchEvent('
+            f"new Event('{PLOTLY_READY_EVENT}'))\"></script>")
+
+
+def when_plotly(code: str) -> str:
+    """JavaScript running ``code`` (a function body) once ``window.Plotly`` exists."""
+    return ("(function (run) { if (window.Plotly) { run(); } else { "
+            f"window.addEventListener('{PLOTLY_READY_EVENT}', run, {{once: true}}); }} }})"
+            f"(function () {{ {code} }});")
 
 
 def first_view_html(views: dict[str, Any], notebook: str, base_url: str = "/", *,
@@ -156,7 +171,7 @@ def first_view_html(views: dict[str, Any], notebook: str, base_url: str = "/", *
   var asked = new URLSearchParams(window.location.search).get('lang');
   var lang = data.views[asked] ? asked : data.run_lang;
   var view = data.views[lang] || data.views[Object.keys(data.views)[0]];
-  if (!view || !window.Plotly) {{ box.remove(); return; }}
+  if (!view) {{ box.remove(); return; }}
   box.setAttribute('lang', lang);
   var parts = [view.intro, '<div class="custops-first-wait"></div>', view.kpis];
   view.outputs.forEach(function (out) {{
@@ -164,12 +179,18 @@ def first_view_html(views: dict[str, Any], notebook: str, base_url: str = "/", *
                : '<div class="custops-first-figure" data-figure="' + out.figure + '"></div>');
   }});
   box.innerHTML = parts.join('');
-  box.querySelectorAll('.custops-first-figure').forEach(function (el) {{
-    var fig = view.figures[Number(el.getAttribute('data-figure'))];
-    window.Plotly.newPlot(el, fig.data, fig.layout || {{}},
-                          {{displaylogo: false, responsive: true}});
-  }});
   document.body.classList.add('custops-first-shown');
+  function draw() {{
+    if (!box.isConnected) {{ return; }}
+    box.querySelectorAll('.custops-first-figure').forEach(function (el) {{
+      var fig = view.figures[Number(el.getAttribute('data-figure'))];
+      window.Plotly.newPlot(el, fig.data, fig.layout || {{}},
+                            {{displaylogo: false, responsive: true}});
+    }});
+  }}
+  if (window.Plotly) {{ draw(); }} else {{
+    window.addEventListener('{PLOTLY_READY_EVENT}', draw, {{once: true}});
+  }}
   // The interactive panel has drawn its figure: the first view goes (watched, not a CSS
   // :has() rule, which the browser would re-check on every change of a large page).
   var panel = '.custops-dashboard .custops-output .js-plotly-plot';

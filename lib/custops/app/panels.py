@@ -45,6 +45,7 @@ from custops.app.downloads import (
     kernel_log,
     to_csv,
 )
+from custops.app.first_view import when_plotly
 from custops.app.server import PLOTLY_ON_PAGE_ENV
 from custops.errors import NotComputable, ParameterError
 from custops.exports import mask_phones, priority_list
@@ -156,12 +157,13 @@ def figure_html(fig) -> str:
     payload = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {})},
                          cls=PlotlyJSONEncoder)
     payload = payload.replace("<", "\\u003c")  # valid JSON and JS: no tag can start
+    draw = when_plotly("window.Plotly.newPlot(node, fig.data, fig.layout || {}, "
+                       f"{json.dumps(FIGURE_CONFIG)});")
     return ('<div class="custops-figure"></div><script type="text/javascript">(function () {'
             "var script = document.currentScript;"
             "var node = script && script.previousElementSibling;"
             f"var fig = {payload};"
-            "if (node && window.Plotly) { window.Plotly.newPlot(node, fig.data, "
-            f"fig.layout || {{}}, {json.dumps(FIGURE_CONFIG)}); }}"
+            f"if (node) {{ {draw} }}"
             "})();</script>")
 
 
