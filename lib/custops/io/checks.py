@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -57,12 +58,13 @@ MAX_REJECTED_SHARE = 0.5
 
 @dataclass
 class TableResult:
-    frame: pd.DataFrame
+    frame: pd.DataFrame | None  # None: the clean rows are in the Parquet file ``path``
     rejects: pd.DataFrame
     quality: dict[str, Any]
     warnings: list[str]
     set_aside: pd.DataFrame = field(default_factory=empty_rejects)
     hints: list[str] = field(default_factory=list)  # added to the "mostly rejected" stop
+    path: Path | None = None  # where the clean rows were written instead (DuckDB checks)
 
 
 def normalize_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: str,
@@ -339,13 +341,18 @@ def _apply_dtypes(frame: pd.DataFrame, specs: Iterable[ColumnSpec]) -> pd.DataFr
 def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.DataFrame,
                    chosen: Mapping[str, str], extra_headers: list[str], rows_kept: int,
                    prepared: Prepared, distinct_orders: int = -1,
-                   distinct_customers: int = -1) -> dict[str, Any]:
-    """The quality dict of a checked table (``distinct_*`` when already counted)."""
+                   distinct_customers: int = -1, *,
+                   date_range: tuple[str | None, str | None] | None = None) -> dict[str, Any]:
+    """The quality dict of a checked table (``distinct_*`` and ``date_range`` — first and
+    last time, ``%Y-%m-%d %H:%M:%S`` — when already known; ``frame`` may then be None,
+    except for orders)."""
     rows_rejected = len(rejects)
     rows_set_aside = len(prepared.set_aside)
     time_column = MAIN_TIME_COLUMN[table]
     date_min = date_max = None
-    if time_column in frame.columns and frame[time_column].notna().any():
+    if date_range is not None:
+        date_min, date_max = date_range
+    elif time_column in frame.columns and frame[time_column].notna().any():
         date_min = frame[time_column].min().strftime("%Y-%m-%d %H:%M:%S")
         date_max = frame[time_column].max().strftime("%Y-%m-%d %H:%M:%S")
     by_reason = rejects["reason"].value_counts(sort=True)

@@ -12,14 +12,18 @@ summary.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from custops.errors import DataError
 from custops.exports import write_csv
@@ -31,7 +35,7 @@ from custops.io.checks import (
     order_totals,
     raise_if_mostly_rejected,
 )
-from custops.io.contract import DEFAULT_TZ, TABLE_NAMES
+from custops.io.contract import DEFAULT_TZ, STRING_DTYPE, TABLE_NAMES
 from custops.io.csv_text import READ_GATE
 from custops.io.duckdb_checks import DUCKDB_MIN_ROWS, check_parquet_table
 from custops.io.mapping import read_mapping
@@ -40,7 +44,14 @@ from custops.io.rejects import empty_rejects
 from custops.io.sources import open_source
 from custops.io.transform import customers_from_orders
 
-__all__ = ["Dataset", "MostlyRejectedError", "load_dataset"]
+__all__ = ["CLEAN_ON_DISK_TABLES", "Dataset", "MostlyRejectedError", "StoredTable",
+           "load_dataset"]
+
+CLEAN_ON_DISK_TABLES = ("events", "touches")
+"""Tables that DuckDB's checks write straight to ``load_dataset``'s ``clean_dir`` (the long
+tables only the feature and reach steps read, through DuckDB). Orders come into pandas (the
+checks across tables and most steps use them as a frame), and so do customers (a run masks
+their contact keys before storing them)."""
 
 
 class MostlyRejectedError(DataError):
@@ -53,7 +64,47 @@ class MostlyRejectedError(DataError):
         self.rejects = rejects
 
 
-@dataclass
+class StoredTable:
+    """A checked table that DuckDB wrote to a Parquet file (see ``clean_dir`` of
+    :func:`load_dataset`): read into pandas on first use, once."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self._frame: pd.DataFrame | None = None
+        self._lock = threading.Lock()  # a prefetch thread may ask at the same time
+
+    @property
+    def loaded(self) -> bool:
+        return self._frame is not None
+
+    def read(self) -> pd.DataFrame:
+        with self._lock:
+            if self._frame is None:
+                self._frame = pd.read_parquet(self.path)
+            return self._frame
+
+    def __repr__(self) -> str:
+        return f"StoredTable({str(self.path)!r})"
+
+
+class _Table:
+    """A table attribute of :class:`Dataset`: a frame, None, or a :class:`StoredTable` that
+    reading the attribute turns into its frame."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.slot = f"_table_{name}"
+
+    def __get__(self, obj: Any, owner: type | None = None) -> pd.DataFrame | None:
+        if obj is None:
+            return None  # the dataclass default
+        value = obj.__dict__.get(self.slot)
+        return value.read() if isinstance(value, StoredTable) else value
+
+    def __set__(self, obj: Any, value: pd.DataFrame | StoredTable | None) -> None:
+        obj.__dict__[self.slot] = value
+
+
+@dataclass(repr=False)
 class Dataset:
     """The loaded tables, their data-quality summary and the rows that were kept out.
 
@@ -64,7 +115,9 @@ class Dataset:
         ``amount`` (float64, refunds negative), ``is_refund`` (bool), and the optional contract
         columns found (``channel``, ``category``, ``quantity``), then any extra columns as read.
     customers, events, touches : pandas.DataFrame or None
-        ``None`` when the table was not found.
+        ``None`` when the table was not found. A table DuckDB wrote to ``clean_dir`` (see
+        :func:`load_dataset`) is held as a :class:`StoredTable` and read into pandas when the
+        attribute is first read; :meth:`parquet_path` gives its file without reading it.
     quality : dict
         Table name → ``source``, ``file``, ``rows_read``, ``rows_kept``, ``rows_rejected``,
         ``rejected_by_reason``, ``date_min``, ``date_max``, ``customers`` (distinct ids kept),
@@ -91,9 +144,9 @@ class Dataset:
     """
 
     orders: pd.DataFrame
-    customers: pd.DataFrame | None = None
-    events: pd.DataFrame | None = None
-    touches: pd.DataFrame | None = None
+    customers: pd.DataFrame | None = _Table()
+    events: pd.DataFrame | None = _Table()
+    touches: pd.DataFrame | None = _Table()
     quality: dict[str, dict[str, Any]] = field(default_factory=dict)
     rejects: pd.DataFrame = field(default_factory=empty_rejects)
     set_aside: pd.DataFrame = field(default_factory=empty_rejects)
@@ -103,10 +156,32 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
     checked_in: dict[str, str] = field(default_factory=dict)
 
+    def __repr__(self) -> str:
+        def shown(name: str) -> str:
+            held = self.orders if name == "orders" else self.__dict__.get(f"_table_{name}")
+            return repr(held) if held is None or isinstance(held, StoredTable) \
+                else f"<{len(held):,} rows>"
+
+        tables = ", ".join(f"{name}={shown(name)}" for name in TABLE_NAMES)
+        return f"Dataset({tables}, source={self.source!r}, as_of={self.as_of!r})"
+
     def tables(self) -> dict[str, pd.DataFrame]:
-        """Return the loaded tables by name, leaving out those not found."""
+        """Return the loaded tables by name, leaving out those not found (tables held in
+        Parquet files are read into pandas)."""
         return {name: frame for name in TABLE_NAMES
                 if (frame := getattr(self, name)) is not None}
+
+    def parquet_path(self, name: str) -> Path | None:
+        """The Parquet file table ``name`` is held in (written by DuckDB's checks to
+        ``clean_dir``), or None when it was loaded as a frame or not found."""
+        held = self.__dict__.get(f"_table_{name}")
+        return held.path if isinstance(held, StoredTable) else None
+
+    def in_memory(self, name: str) -> bool:
+        """Whether reading table ``name`` costs nothing: a frame already in pandas, or no
+        table at all (not a Parquet file still to read)."""
+        held = self.__dict__.get(f"_table_{name}")
+        return not isinstance(held, StoredTable) or held.loaded
 
     def summary(self) -> dict[str, Any]:
         """Return the data-quality summary as a JSON-serialisable dict.
@@ -125,15 +200,25 @@ class Dataset:
                   for name in TABLE_NAMES}
         if tables["orders"] is not None and "net_amount" not in tables["orders"]:
             tables["orders"].update(order_totals(self.orders))
-        known_ids = [frame["customer_id"] for frame in self.tables().values()
-                     if "customer_id" in frame.columns]
-        all_customers = count_distinct(*known_ids) if known_ids else 0
+        known_ids: list[pd.Series | Path] = []
+        for name in TABLE_NAMES:  # tables held in Parquet files are counted there
+            path = None if self.in_memory(name) else self.parquet_path(name)
+            if path is not None:
+                if "customer_id" in pq.read_schema(path).names:
+                    known_ids.append(path)
+                continue
+            frame = getattr(self, name)
+            if frame is not None and "customer_id" in frame.columns:
+                known_ids.append(frame["customer_id"])
+        all_customers = distinct_customer_ids(known_ids)
         totals = {
             key: int(sum(quality.get(key, 0) for quality in self.quality.values()))
             for key in ("rows_read", "rows_kept", "rows_rejected", "rows_set_aside")
         }
         totals["customers"] = all_customers
-        totals["customers_with_orders"] = count_distinct(self.orders["customer_id"])
+        counted = self.quality.get("orders", {}).get("customers")
+        totals["customers_with_orders"] = (int(counted) if counted is not None
+                                           else count_distinct(self.orders["customer_id"]))
         return {
             "source": self.source,
             "as_of": None if self.as_of is None else self.as_of.strftime("%Y-%m-%d"),
@@ -159,6 +244,25 @@ class Dataset:
             The file written.
         """
         return write_rejects_file(rows_kept_out(self.rejects, self.set_aside), path)
+
+
+def distinct_customer_ids(sources: list[pd.Series | Path]) -> int:
+    """Distinct non-missing customer ids over columns in memory and the ``customer_id``
+    column of Parquet files (read by DuckDB, never into pandas)."""
+    paths = [source for source in sources if isinstance(source, Path)]
+    columns = [source for source in sources if not isinstance(source, Path)]
+    if not paths:
+        return count_distinct(*columns) if columns else 0
+    with duckdb.connect() as con:
+        parts = []
+        for index, column in enumerate(columns):
+            con.register(f"ids{index}", pa.table({"id": pa.array(column.astype(STRING_DTYPE).array)}))
+            parts.append(f"select id from ids{index}")
+        for path in paths:
+            literal = "'" + str(path).replace("'", "''") + "'"
+            parts.append(f"select customer_id as id from read_parquet({literal})")
+        union = " union all ".join(parts)
+        return int(con.execute(f"select count(distinct id) from ({union})").fetchone()[0])
 
 
 def rows_kept_out(*frames: pd.DataFrame) -> pd.DataFrame:
@@ -192,6 +296,7 @@ def load_dataset(
     preset: str | None = None,
     rejects_path: str | Path | None = None,
     duckdb_min_rows: int | None = DUCKDB_MIN_ROWS,
+    clean_dir: str | Path | None = None,
 ) -> Dataset:
     """Load and check orders (required), customers, events and touches.
 
@@ -231,6 +336,12 @@ def load_dataset(
         (:mod:`custops.io.duckdb_checks`): same rejects, counts and tables. ``0`` sends every
         Parquet table there, ``None`` none. Tables whose mapping has row steps (rules,
         computed columns, line items, …) are always checked in pandas.
+    clean_dir : str or Path, optional
+        A folder for the clean tables. Each table of :data:`CLEAN_ON_DISK_TABLES` checked in
+        DuckDB is written there as ``<table>.parquet`` (the file ``DataFrame.to_parquet``
+        writes of the table pandas would hold: same rows, order, columns and dtypes), and the
+        Dataset holds it as a :class:`StoredTable`: its rows never come into pandas unless
+        the attribute is read. Other tables are returned as frames and not written.
 
     Returns
     -------
@@ -314,8 +425,10 @@ def load_dataset(
                 pending.append((table, found, None, None))
                 continue
             checked_in[table] = "duckdb" if raw.parquet_path is not None else "pandas"
+            clean_path = (Path(clean_dir) / f"{table}.parquet"
+                          if clean_dir is not None and table in CLEAN_ON_DISK_TABLES else None)
             future = pool.submit(_checked_table, raw, table, settings.get("columns", {}), tz,
-                                 cutoff, settings)
+                                 cutoff, settings, clean_path=clean_path)
             pending.append((table, found, (raw.file_label, raw.warnings), future))
             del raw
         for item in pending:
@@ -332,9 +445,9 @@ def load_dataset(
                  else empty_rejects())
     dataset = Dataset(
         orders=loaded["orders"].frame,
-        customers=loaded["customers"].frame if "customers" in loaded else None,
-        events=loaded["events"].frame if "events" in loaded else None,
-        touches=loaded["touches"].frame if "touches" in loaded else None,
+        customers=_held(loaded.get("customers")),
+        events=_held(loaded.get("events")),
+        touches=_held(loaded.get("touches")),
         quality={table: result.quality for table, result in loaded.items()},
         rejects=rejects,
         set_aside=set_aside,
@@ -349,12 +462,20 @@ def load_dataset(
     return dataset
 
 
-def _checked_table(raw, *args) -> TableResult:
+def _held(result: TableResult | None) -> pd.DataFrame | StoredTable | None:
+    """What the Dataset holds of a checked table: its frame, or the file DuckDB wrote."""
+    if result is None:
+        return None
+    return result.frame if result.frame is not None else StoredTable(result.path)
+
+
+def _checked_table(raw, *args, clean_path: Path | None = None) -> TableResult:
     """Check a table (in a worker thread) while no CSV file is being read: see ``READ_GATE``.
-    A large Parquet table left on disk by the reader is checked in DuckDB."""
+    A large Parquet table left on disk by the reader is checked in DuckDB (and its clean
+    rows written to ``clean_path`` when given)."""
     with READ_GATE.check():
         if raw.parquet_path is not None:
-            return check_parquet_table(raw, *args)
+            return check_parquet_table(raw, *args, clean_path=clean_path)
         return normalize_table(raw, *args)
 
 

@@ -52,6 +52,7 @@ __all__ = [
     "check_parquet_table",
     "checks_in_duckdb",
     "lazy_parquet_table",
+    "write_clean_parquet",
 ]
 
 
@@ -193,10 +194,17 @@ def _plan(spec: ColumnSpec, header: str, kind: pa.DataType) -> _Column:
 
 def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], tz: str,
                         cutoff: pd.Timestamp | None,
-                        settings: Mapping[str, Any] | None = None) -> Any:
+                        settings: Mapping[str, Any] | None = None, *,
+                        clean_path: Path | None = None) -> Any:
     """The DuckDB twin of :func:`custops.io.checks.normalize_table` for a lazy Parquet table
-    (:func:`lazy_parquet_table`): the same kept rows, rejects, quality and warnings."""
-    from custops.io.checks import TableResult, _line_item_hint, _table_quality
+    (:func:`lazy_parquet_table`): the same kept rows, rejects, quality and warnings.
+
+    With ``clean_path`` the kept rows are written there by :func:`write_clean_parquet` (the
+    file ``DataFrame.to_parquet`` would write of the clean table) instead of coming into
+    pandas; the result's ``frame`` is then None and its ``path`` that file. A table whose
+    columns have no fixed Parquet type in pandas (``object`` extras) is returned as a frame.
+    """
+    from custops.io.checks import TableResult, _apply_dtypes, _line_item_hint, _table_quality
     from custops.io.mapping import match_columns, missing_columns_message
     from custops.io.parse import DateOrderError, parse_column
     from custops.io.transform import Prepared, check_scientific_ids
@@ -319,6 +327,9 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
             else:
                 selects += [f"{plan.value} as v_{name}", f"{plan.missing} as m_{name}",
                             f"{plan.invalid} as i_{name}"]
+        extra_headers = [h for h in headers if h not in chosen.values()]
+        if clean_path is not None:  # the extra columns go straight to the clean file
+            selects += [f"src.{_quote(h)} as x_{i}" for i, h in enumerate(extra_headers)]
         con.sql(f"create temp view parsed as select src.{_ROW}, {', '.join(selects)} from "
                     f"src {' '.join(join for _, _, join in joins)}")
 
@@ -408,25 +419,58 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
         clean_sql = ", ".join(f"{values[name]} as {_quote(name)}" for name in clean_names)
         not_duplicate = (f" and {_ROW} not in (select r from duplicate_rows)"
                          if len(duplicates) else "")
-        clean = con.sql(f"select {_ROW} - 1 as {_ROW}, {clean_sql} from checked where pre = 0"
-                        f"{not_duplicate}").to_arrow_table()
-        if len(clean) and not pc.all(pc.greater(clean[_ROW][1:], clean[_ROW][:-1])).as_py():
-            clean = clean.take(pc.sort_indices(clean[_ROW]))  # joins may reorder rows
-        distinct_customers = -1
-        if "customer_id" in clean_names:
-            con.register("clean_rows", clean)
-            distinct_customers = int(con.execute(
-                "select count(distinct customer_id) from clean_rows").fetchall()[0][0])
-        extra_headers = [h for h in headers if h not in chosen.values()]
-    kept_positions = clean[_ROW].to_numpy()
-    output = _to_pandas(clean.drop_columns([_ROW]))
-    if extra_headers:
-        extras = read_rows(extra_headers, kept_positions)
-        for header in extra_headers:
-            output[header] = extras[header]
-    from custops.io.checks import _apply_dtypes
-
-    output = _apply_dtypes(output, specs)
+        target = None
+        if clean_path is not None and not set(extra_headers) & set(clean_names):
+            empty = _to_pandas(con.sql(f"select {clean_sql} from checked limit 0"
+                                       ).to_arrow_table())
+            extras = read_rows(extra_headers, np.zeros(0, dtype=np.int64))
+            for header in extra_headers:
+                empty[header] = extras[header]
+            target = _parquet_schema(_apply_dtypes(empty, specs))
+        if target is not None:
+            extra_sql = "".join(f", x_{i} as {_quote(h)}" for i, h in enumerate(extra_headers))
+            clean_rows = (f"select {_ROW} - 1 as {_ROW}, {clean_sql}{extra_sql} from checked "
+                          f"where pre = 0{not_duplicate}")
+            # Joins may reorder rows: then the rows are sorted; otherwise the order is checked
+            # while writing, and sorted only if it was not kept.
+            rows_kept = write_clean_parquet(con, clean_rows, clean_path, target,
+                                            ordered=bool(joins or len(duplicates)))
+            if rows_kept is None:
+                rows_kept = write_clean_parquet(con, clean_rows, clean_path, target,
+                                                ordered=True)
+            time_column = MAIN_TIME_COLUMN[table]
+            summary = [f"min({_quote(time_column)})", f"max({_quote(time_column)})"] \
+                if time_column in clean_names else ["NULL", "NULL"]
+            if "customer_id" in clean_names:
+                summary.append("count(distinct customer_id)")
+            found = con.execute(f"select {', '.join(summary)} from read_parquet("
+                                f"{_literal(str(clean_path))})").fetchall()[0]
+            date_range = tuple(None if value is None else
+                               pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
+                               for value in found[:2])
+            distinct_customers = int(found[2]) if len(found) > 2 else -1
+            output = None
+        if target is None:
+            clean = con.sql(f"select {_ROW} - 1 as {_ROW}, {clean_sql} from checked "
+                            f"where pre = 0{not_duplicate}").to_arrow_table()
+            if len(clean) and not pc.all(pc.greater(clean[_ROW][1:], clean[_ROW][:-1])
+                                         ).as_py():
+                clean = clean.take(pc.sort_indices(clean[_ROW]))  # joins may reorder rows
+            distinct_customers = -1
+            if "customer_id" in clean_names:
+                con.register("clean_rows", clean)
+                distinct_customers = int(con.execute(
+                    "select count(distinct customer_id) from clean_rows").fetchall()[0][0])
+    if target is None:
+        kept_positions = clean[_ROW].to_numpy()
+        output = _to_pandas(clean.drop_columns([_ROW]))
+        del clean
+        if extra_headers:
+            extras = read_rows(extra_headers, kept_positions)
+            for header in extra_headers:
+                output[header] = extras[header]
+        output = _apply_dtypes(output, specs)
+        rows_kept, date_range = len(output), None
 
     collector = RejectCollector(len(flagged_rows))
     used = sorted(set(flagged_codes.tolist()))
@@ -443,13 +487,67 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
     rejects["row"] = rejects["row"].astype("int64")
 
     prepared = Prepared(raw, dict(explicit))
-    rows_kept = len(output)
     if rows_kept + len(rejects) != row_count:
         raise RuntimeError(f"{raw.file_label}: {rows_kept} kept + {len(rejects)} rejected rows "
                            f"are not the {row_count} rows read")
     quality = _table_quality(raw, table, output, rejects, chosen, extra_headers, rows_kept,
-                             prepared, distinct_orders, distinct_customers)
-    return TableResult(output, rejects, quality, found_warnings, prepared.set_aside, hints)
+                             prepared, distinct_orders, distinct_customers,
+                             date_range=date_range)
+    return TableResult(output, rejects, quality, found_warnings, prepared.set_aside, hints,
+                       path=None if output is not None else clean_path)
+
+
+def _parquet_schema(empty: pd.DataFrame) -> pa.Schema | None:
+    """The Arrow schema (with pandas' metadata) ``empty.to_parquet`` writes for a frame of
+    these columns and dtypes, or None when a column's type depends on its values (``object``
+    columns, which pandas types by what they hold)."""
+    schema = pa.Schema.from_pandas(empty, preserve_index=False)
+    if any(pa.types.is_null(field.type) for field in schema):
+        return None
+    return schema
+
+
+_WRITE_BATCH_ROWS = 1 << 20
+
+
+def write_clean_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path,
+                        schema: pa.Schema, *, ordered: bool) -> int | None:
+    """Write the rows of ``query`` (its first column the row number, then the clean columns)
+    to ``path`` as ``DataFrame.to_parquet`` writes the clean frame: ``schema`` (from
+    :func:`_parquet_schema`) with its pandas metadata, so ``pandas.read_parquet`` gives the
+    same dtypes. Rows stream from DuckDB in batches; none is held whole in memory.
+
+    ``ordered``: sort by row number. Otherwise the rows are written as DuckDB hands them
+    and None is returned (nothing left at ``path``) if they were not in row order.
+    Returns the number of rows written. The file appears only once complete.
+    """
+    partial = path.with_name(path.name + ".partial")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sql = f"{query} order by 1" if ordered else query
+    rows = 0
+    last = -1
+    try:
+        with pq.ParquetWriter(partial, schema, compression="snappy") as writer:
+            for batch in con.sql(sql).to_arrow_reader(_WRITE_BATCH_ROWS):
+                if not batch.num_rows:
+                    continue
+                numbers = batch.column(0)
+                if numbers[0].as_py() <= last or (batch.num_rows > 1 and not pc.all(
+                        pc.greater(numbers[1:], numbers[:-1])).as_py()):
+                    if ordered:
+                        raise RuntimeError(f"{path.name}: sorted rows came out of order")
+                    partial.unlink()
+                    return None
+                last = numbers[-1].as_py()
+                columns = [batch.column(i + 1).cast(field.type)
+                           for i, field in enumerate(schema)]
+                writer.write_batch(pa.RecordBatch.from_arrays(columns, schema=schema))
+                rows += batch.num_rows
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+    return rows
 
 
 def _arrow_values(values: pd.Series, spec: ColumnSpec) -> pa.Array:

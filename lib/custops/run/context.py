@@ -28,6 +28,7 @@ from custops.churn import ChurnParams
 from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import full_contact_columns, mask_contacts
 from custops.features import build_feature_snapshots, build_features, to_date
+from custops.io.duckdb_checks import DUCKDB_MIN_ROWS
 from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
 from custops.run import catalog
@@ -251,13 +252,19 @@ class RunContext:
         preset = self.params.get("preset") or None
         source = on_spark.data_source(self.data_dir, self.params.get("spark_master", ""),
                                       engine=self.params.get("engine", "duckdb"))
-        dataset = io.load_dataset(source, as_of=self.as_of, mapping=self.mapping or None,
-                                  tz=self.tz, **({"preset": preset} if preset else {}))
-        self._set_default_as_of(dataset)
         if self.artifacts_dir is not None and not self.read_only:
             clean = self.artifacts_dir / CLEAN
             clean.mkdir(parents=True, exist_ok=True)
-            frames = {name: getattr(dataset, name, None) for name in io.TABLE_NAMES}
+        # With a run folder, the long tables checked in DuckDB (events, touches) are written
+        # by DuckDB straight into it and never come into pandas here (io.CLEAN_ON_DISK_TABLES).
+        min_rows = self.params.get("duckdb_min_rows", DUCKDB_MIN_ROWS)
+        dataset = io.load_dataset(source, as_of=self.as_of, mapping=self.mapping or None,
+                                  tz=self.tz, duckdb_min_rows=min_rows, clean_dir=clean,
+                                  **({"preset": preset} if preset else {}))
+        self._set_default_as_of(dataset)
+        if clean is not None:
+            frames = {name: getattr(dataset, name, None) for name in io.TABLE_NAMES
+                      if dataset.parquet_path(name) is None}  # the others are written
             if frames.get("customers") is not None:
                 # Personal data: the run folder keeps contact keys masked (the loaded table
                 # in memory keeps them as they are); which columns the data hold in full is
@@ -309,11 +316,13 @@ class RunContext:
 
     def table_source(self, name: str):
         """What a DuckDB query should read for table ``name``: the table already in memory,
-        else the run's validated Parquet file, else the loaded table."""
+        else the run's validated Parquet file (also the one the loaded dataset holds a table
+        in, :meth:`custops.io.Dataset.parquet_path`), else the loaded table."""
         dataset = self._dataset
-        in_memory = dataset is not None and (not isinstance(dataset, StoredDataset)
-                                             or name in dataset._tables)
-        path = None if in_memory else self.parquet_table(name)
+        if dataset is not None and dataset.in_memory(name):
+            return getattr(dataset, name)
+        path = dataset.parquet_path(name) if dataset is not None else None
+        path = path if path is not None else self.parquet_table(name)
         return path if path is not None else getattr(self.dataset(), name)
 
     # -- feature tables --------------------------------------------------------------------
@@ -323,18 +332,19 @@ class RunContext:
         only the columns it needs, and nothing is held in pandas)."""
         if self.params.get("engine") == "spark":
             return on_spark.feature_tables(self)
-        clean = self._clean_dir()
-        dataset = self._dataset
-        in_memory = dataset is not None and (
-            not isinstance(dataset, StoredDataset) or dataset.loaded())
-        if clean is None or in_memory:
+        if self._clean_dir() is None:
             return self.dataset(), None
+        # Each table as it is at hand: a frame this process holds, else its Parquet file.
+        sources = {name: self.table_source(name) for name in FEATURE_TABLES}
+        sources = {name: source for name, source in sources.items() if source is not None}
+        if not any(isinstance(source, Path) for source in sources.values()):
+            return sources, None
         con = ibis.duckdb.connect()
         # DuckDB draws a progress widget in notebooks: a static report shows its text instead.
         con.raw_sql("SET enable_progress_bar = false")
-        paths = {name: self.parquet_table(name) for name in FEATURE_TABLES}
-        return {name: con.read_parquet(path, table_name=name)
-                for name, path in paths.items() if path is not None}, con
+        return {name: con.read_parquet(source, table_name=name)
+                if isinstance(source, Path) else source
+                for name, source in sources.items()}, con
 
     def build_features(self, day: dt.date) -> pd.DataFrame:
         """The per-customer feature table as of ``day``, built from the run's data."""
@@ -437,6 +447,15 @@ class StoredDataset:
     def loaded(self) -> bool:
         """Whether any table the feature layer reads is already in memory."""
         return any(name in self._tables for name in FEATURE_TABLES)
+
+    def in_memory(self, name: str) -> bool:
+        """Whether table ``name`` has been read (see :meth:`custops.io.Dataset.in_memory`)."""
+        return name in self._tables
+
+    def parquet_path(self, name: str) -> Path | None:
+        """The stored file of table ``name``, or None when the run stored none."""
+        path = self.folder / f"{name}.parquet"
+        return path if path.exists() else None
 
     def tables(self) -> dict[str, pd.DataFrame]:
         return io.Dataset.tables(self)
