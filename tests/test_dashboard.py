@@ -38,6 +38,7 @@ CULL_SECONDS = 10  # busy-page test server: kernels of closed pages go after 10 
 # run the notebook, and that cull would take the kernel from a page still loading.
 ORPHAN_SECONDS = 25
 IDLE_CULL_SECONDS = 120
+START_SECONDS = 240  # Voila took over 60 s to listen at a load average of 50
 
 
 # -- pure pieces -------------------------------------------------------------------------------
@@ -391,7 +392,7 @@ def server(run_dir, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("voila") / "voila.log"
     started = app_server.start_server(run_dir, cull_idle_timeout=IDLE_CULL_SECONDS,
                                       cull_interval=1, orphan_seconds=ORPHAN_SECONDS,
-                                      log_path=log_path)
+                                      log_path=log_path, timeout=START_SECONDS)
     kernels: list[int] = []
     try:
         assert started.process.poll() is None and started.pid > 0
@@ -828,7 +829,7 @@ def zh_server(zh_run_dir, tmp_path_factory):
     log_path = tmp_path_factory.mktemp("voila-zh") / "voila.log"
     started = app_server.start_server(zh_run_dir, cull_idle_timeout=IDLE_CULL_SECONDS,
                                       cull_interval=1, orphan_seconds=ORPHAN_SECONDS,
-                                      log_path=log_path)
+                                      log_path=log_path, timeout=START_SECONDS)
     try:
         yield started
     finally:
@@ -923,7 +924,7 @@ def test_a_password_guards_the_pages_in_the_browser(run_dir, browser, tmp_path):
 
     secret = "correct horse battery"
     served = app_server.start_server(run_dir, password=secret,
-                                     log_path=tmp_path / "voila.log")
+                                     log_path=tmp_path / "voila.log", timeout=START_SECONDS)
     context = browser.new_context()
     try:
         assert not any(secret in part for part in psutil.Process(served.pid).cmdline())
