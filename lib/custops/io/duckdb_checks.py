@@ -15,7 +15,9 @@ and DuckDB reads it, in the same order of checks (see :mod:`custops.io.checks`):
 * rejected rows are listed by :class:`custops.io.rejects.RejectCollector` from their raw values
   read back from the file, so the rejects file is the same to the byte.
 
-Only the clean table is handed to pandas (the rest of the run needs it as a frame). Tables
+Only the clean table is handed to pandas (the rest of the run needs it as a frame), or, given
+a ``clean_path`` (``load_dataset``'s ``clean_dir``), written there by DuckDB in batches as
+``DataFrame.to_parquet`` would write it, so its rows never come into pandas at all. Tables
 whose mapping has row steps (rules, computed columns, generated ids, line items, refund
 amounts, ``date_format``, ``decimal: ","``) are checked by pandas as before.
 """
