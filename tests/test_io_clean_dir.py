@@ -8,6 +8,7 @@ events into pandas.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import duckdb
@@ -143,3 +144,54 @@ def test_run_with_events_on_disk_gives_the_same_features_and_segments(tmp_path, 
     pd.testing.assert_frame_equal(expected["features"], later.build_features(later.as_of),
                                   check_exact=True)
     assert later._dataset is None  # built from the run's files, nothing loaded
+
+
+def test_customers_can_go_to_clean_dir_too(tmp_path, monkeypatch):
+    """``custops validate`` keeps customers out of pandas as well: the check of customer ids
+    across tables reads them from the file, with the same warning."""
+    tables = _hostile_text_tables()
+    tables["customers"] = tables["customers"].iloc[::2]  # orders of customers not listed
+    source = _write(tmp_path / "data", tables)
+    by_pandas = load_dataset(source, as_of=AS_OF, duckdb_min_rows=None)
+    read = _no_event_reads(monkeypatch)
+    clean = tmp_path / "clean"
+    by_duckdb = load_dataset(source, as_of=AS_OF, duckdb_min_rows=0, clean_dir=clean,
+                             clean_tables=("customers", "events", "touches"))
+    assert any("not in the customers table" in w for w in by_duckdb.warnings)
+    assert by_pandas.warnings == by_duckdb.warnings
+    assert by_pandas.quality == by_duckdb.quality
+    assert by_pandas.summary() == by_duckdb.summary()
+    assert read == []
+    expected = tmp_path / "customers_by_pandas.parquet"
+    by_pandas.customers.to_parquet(expected, index=False)
+    pd.testing.assert_frame_equal(pd.read_parquet(expected),
+                                  pd.read_parquet(by_duckdb.parquet_path("customers")),
+                                  check_exact=True)
+    with pytest.raises(ValueError, match="clean_tables"):
+        load_dataset(source, clean_dir=clean, clean_tables=("orders",))
+
+
+def test_validate_reads_no_table_but_orders_into_pandas(tmp_path, monkeypatch, capsys):
+    from types import SimpleNamespace
+
+    from custops.io import summary
+
+    source = _write(tmp_path / "data", _hostile_text_tables())
+    loaded = []
+
+    def load_small_tables_in_duckdb(*args, **kwargs):  # the sample is under the threshold
+        loaded.append(load_dataset(*args, duckdb_min_rows=0, **kwargs))
+        return loaded[-1]
+
+    monkeypatch.setattr(summary, "load_dataset", load_small_tables_in_duckdb)
+    read = _no_event_reads(monkeypatch)
+    args = SimpleNamespace(data=source, as_of=AS_OF, mapping=None, tz="Asia/Shanghai",
+                           json=True, rejects=None)
+    assert summary.cli_validate(args) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(json.dumps(
+        load_dataset(source, as_of=AS_OF, duckdb_min_rows=None).summary(), default=str))
+    assert [name for name in ("orders", "customers", "events", "touches")
+            if loaded[0].parquet_path(name) is not None] == ["customers", "events", "touches"]
+    assert read == []
+    assert not loaded[0].parquet_path("events").exists()  # the scratch folder is removed

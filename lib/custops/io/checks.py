@@ -313,14 +313,21 @@ def count_distinct(*columns: pd.Series) -> int:
         return int(con.execute("select count(distinct id) from ids").fetchone()[0])
 
 
-def _ids_not_in(ids: pd.Series, known: pd.Series, examples: int = 3) -> tuple[int, list[str]]:
-    """How many distinct ``ids`` are not among ``known``, and the smallest few of them."""
+def _ids_not_in(ids: pd.Series, known: pd.Series | Path, examples: int = 3
+                ) -> tuple[int, list[str]]:
+    """How many distinct ``ids`` are not among ``known`` (a column, or the ``customer_id``
+    column of a Parquet file), and the smallest few of them."""
     def table(column: pd.Series) -> pa.Table:
         return pa.table({"id": pa.array(column.astype(STRING_DTYPE).array)})
 
     with duckdb.connect() as con:
         con.register("ids", table(ids))
-        con.register("known", table(known))
+        if isinstance(known, Path):
+            literal = "'" + str(known).replace("'", "''") + "'"
+            con.execute(f"create temp view known as select customer_id as id "
+                        f"from read_parquet({literal})")
+        else:
+            con.register("known", table(known))
         con.execute("create temp table unknown as select distinct ids.id from ids "
                     "anti join known on ids.id = known.id where ids.id is not null")
         count = con.execute("select count(*) from unknown").fetchone()[0]
@@ -446,8 +453,11 @@ def cross_table_warnings(loaded: Mapping[str, TableResult],
                          as_of_day: pd.Timestamp | None) -> list[str]:
     found = []
     orders = loaded["orders"].frame
-    if "customers" in loaded and len(loaded["customers"].frame):
-        count, examples = _ids_not_in(orders["customer_id"], loaded["customers"].frame["customer_id"])
+    customers = loaded.get("customers")
+    if customers is not None and customers.quality["rows_kept"]:
+        known = (customers.path if customers.frame is None
+                 else customers.frame["customer_id"])
+        count, examples = _ids_not_in(orders["customer_id"], known)
         if count:
             found.append(f"{count:,} customers with orders are not in the customers table "
                          f"(e.g. {', '.join(examples)}); their profile attributes will be blank")

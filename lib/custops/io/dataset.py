@@ -48,10 +48,11 @@ __all__ = ["CLEAN_ON_DISK_TABLES", "Dataset", "MostlyRejectedError", "StoredTabl
            "load_dataset"]
 
 CLEAN_ON_DISK_TABLES = ("events", "touches")
-"""Tables that DuckDB's checks write straight to ``load_dataset``'s ``clean_dir`` (the long
-tables only the feature and reach steps read, through DuckDB). Orders come into pandas (the
-checks across tables and most steps use them as a frame), and so do customers (a run masks
-their contact keys before storing them)."""
+"""Tables that DuckDB's checks write straight to ``load_dataset``'s ``clean_dir`` by default
+(the long tables only the feature and reach steps read, through DuckDB). Customers may be
+added (``clean_tables``; a run keeps them in pandas to mask their contact keys before storing
+them); orders always come into pandas (the order totals and most steps use them as a frame).
+"""
 
 
 class MostlyRejectedError(DataError):
@@ -297,6 +298,7 @@ def load_dataset(
     rejects_path: str | Path | None = None,
     duckdb_min_rows: int | None = DUCKDB_MIN_ROWS,
     clean_dir: str | Path | None = None,
+    clean_tables: tuple[str, ...] = CLEAN_ON_DISK_TABLES,
 ) -> Dataset:
     """Load and check orders (required), customers, events and touches.
 
@@ -337,11 +339,14 @@ def load_dataset(
         Parquet table there, ``None`` none. Tables whose mapping has row steps (rules,
         computed columns, line items, …) are always checked in pandas.
     clean_dir : str or Path, optional
-        A folder for the clean tables. Each table of :data:`CLEAN_ON_DISK_TABLES` checked in
-        DuckDB is written there as ``<table>.parquet`` (the file ``DataFrame.to_parquet``
-        writes of the table pandas would hold: same rows, order, columns and dtypes), and the
-        Dataset holds it as a :class:`StoredTable`: its rows never come into pandas unless
-        the attribute is read. Other tables are returned as frames and not written.
+        A folder for the clean tables. Each table of ``clean_tables`` checked in DuckDB is
+        written there as ``<table>.parquet`` (the file ``DataFrame.to_parquet`` writes of the
+        table pandas would hold: same rows, order, columns and dtypes), and the Dataset holds
+        it as a :class:`StoredTable`: its rows never come into pandas unless the attribute is
+        read. Other tables are returned as frames and not written.
+    clean_tables : tuple of str
+        Which tables go to ``clean_dir``: any of ``customers``, ``events``, ``touches``
+        (default :data:`CLEAN_ON_DISK_TABLES`).
 
     Returns
     -------
@@ -356,6 +361,9 @@ def load_dataset(
     ParameterError
         ``as_of`` or ``tz`` is not valid.
     """
+    if "orders" in clean_tables or not set(clean_tables) <= set(TABLE_NAMES):
+        raise ValueError(f"clean_tables={clean_tables!r}: choose among customers, events, "
+                         "touches")
     tz = check_time_zone(tz)
     as_of_day = parse_as_of(as_of)
     cutoff = None if as_of_day is None else as_of_day + pd.Timedelta(days=1)
@@ -426,7 +434,7 @@ def load_dataset(
                 continue
             checked_in[table] = "duckdb" if raw.parquet_path is not None else "pandas"
             clean_path = (Path(clean_dir) / f"{table}.parquet"
-                          if clean_dir is not None and table in CLEAN_ON_DISK_TABLES else None)
+                          if clean_dir is not None and table in clean_tables else None)
             future = pool.submit(_checked_table, raw, table, settings.get("columns", {}), tz,
                                  cutoff, settings, clean_path=clean_path)
             pending.append((table, found, (raw.file_label, raw.warnings), future))
