@@ -444,10 +444,6 @@ class StoredDataset:
     events = property(lambda self: self._table("events"))
     touches = property(lambda self: self._table("touches"))
 
-    def loaded(self) -> bool:
-        """Whether any table the feature layer reads is already in memory."""
-        return any(name in self._tables for name in FEATURE_TABLES)
-
     def in_memory(self, name: str) -> bool:
         """Whether table ``name`` has been read (see :meth:`custops.io.Dataset.in_memory`)."""
         return name in self._tables
