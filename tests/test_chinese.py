@@ -439,3 +439,26 @@ def test_a_chinese_run_on_all_refunds_says_in_chinese_what_it_could_not_compute(
         box = " ".join(html_text(box[:box.index("</div>")]))
         assert "RFM 分类：没有净消费为正的客户" in box and "流失预警" in box, (name, box)
         assert latin_words(box) == [], (name, box)
+
+
+def test_a_dashboard_panel_that_cannot_be_built_says_why_in_the_pages_language(monkeypatch):
+    """A panel whose step cannot run on the data says so in the page's language (the reason
+    is the NotComputable's label, not its English text)."""
+    from custops.app import panels
+    from custops.errors import NotComputable
+    from latin_words import latin_words
+
+    shown = []
+    monkeypatch.setattr(panels, "display", lambda obj: shown.append(getattr(obj, "data", obj)))
+    monkeypatch.setattr(panels, "use_page_plotly", lambda: None)
+
+    def cannot(ctx):
+        raise NotComputable("nc.btyd_no_repeat_buyers")
+
+    monkeypatch.setitem(panels.PANELS, "03_churn", cannot)
+
+    class Page:
+        lang = "zh"
+
+    assert panels.panel(Page(), "03_churn", True) is None
+    assert len(shown) == 1 and "复购" in shown[0] and latin_words(shown[0]) == [], shown

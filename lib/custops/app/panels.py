@@ -860,7 +860,7 @@ def panel(ctx, notebook: str, interactive: bool = True) -> Panel | None:
     try:
         built = PANELS[notebook](ctx)
     except NotComputable as exc:  # the page's sections below say the same, step by step
-        display(Markdown(f"**{t('not_computed', ctx.lang)}**: {exc}"))
+        display(Markdown(f"**{t('not_computed', ctx.lang)}**: {exc.words(ctx.lang)}"))
         return None
     # The page's sections in another language go right below the panel (see Panel._show_page).
     display(widgets.VBox([built.widget, built.page_style, built.page_report]))
