@@ -801,11 +801,14 @@ def sample_with_contacts(data: str | Path) -> pd.DataFrame:
     """Copy the shipped sample into the new folder ``data`` with real-looking contact keys in
     its customers table: a phone for 9 in 10 customers, an e-mail for 1 in 3, a WeCom external
     id for those who consented to WeCom, and an owning staff member for all. Returns the
-    customers table written."""
+    customers table written.
+
+    The other tables carry contact keys outside the contract, as real exports do: the event log
+    a ``mobile`` column (the customer's phone), the touches an unnamed-looking ``receiver``
+    (the customer's e-mail, else phone) and an ``openid``, the orders a buyer's note (买家留言)
+    with a phone number inside the text."""
     data = Path(data)
     data.mkdir(parents=True)
-    for name in ("orders", "events", "touches"):
-        (data / f"{name}.csv").write_bytes((SAMPLE / f"{name}.csv").read_bytes())
     customers = pd.read_csv(SAMPLE / "customers.csv", dtype=str)
     n = len(customers)
     customers["phone"] = [f"139{i:08d}" if i % 10 else "" for i in range(n)]
@@ -814,14 +817,29 @@ def sample_with_contacts(data: str | Path) -> pd.DataFrame:
                                       for i, consent in enumerate(customers["consent_wecom"])]
     customers["wecom_owner"] = [f"staff{i % 7}" for i in range(n)]
     customers.to_csv(data / "customers.csv", index=False)
+    phone = customers.set_index("customer_id")["phone"]
+    email = customers.set_index("customer_id")["email"]
+    events = pd.read_csv(SAMPLE / "events.csv", dtype=str, keep_default_na=False)
+    events["mobile"] = events["customer_id"].map(phone).fillna("").to_numpy()
+    events.to_csv(data / "events.csv", index=False)
+    touches = pd.read_csv(SAMPLE / "touches.csv", dtype=str, keep_default_na=False)
+    by_email = touches["customer_id"].map(email).fillna("")
+    touches["receiver"] = by_email.where(by_email.ne(""), touches["customer_id"].map(phone)
+                                         ).fillna("").to_numpy()
+    touches["openid"] = [f"wmQx7Z{i:010d}" for i in range(len(touches))]
+    touches.to_csv(data / "touches.csv", index=False)
+    orders = pd.read_csv(SAMPLE / "orders.csv", dtype=str, keep_default_na=False)
+    orders["买家留言"] = [f"请联系 {p}，谢谢" if i % 50 == 0 and isinstance(p, str) and p else ""
+                       for i, p in enumerate(orders["customer_id"].map(phone))]
+    orders.to_csv(data / "orders.csv", index=False)
     return customers
 
 
 def file_text(path: Path) -> str:
-    """A file as text: Parquet's text columns, every cell of a workbook, else the bytes."""
+    """A file as text: every column of a Parquet file (numbers too: a phone may be read as
+    one), every cell of a workbook, else the bytes."""
     if path.suffix == ".parquet":
-        frame = pd.read_parquet(path)
-        return frame.select_dtypes(exclude="number").astype(str).to_csv()
+        return pd.read_parquet(path).astype(str).to_csv()
     if path.suffix == ".xlsx":
         book = openpyxl.load_workbook(path, read_only=True)
         return "\n".join(str(c) for s in book.worksheets

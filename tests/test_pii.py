@@ -8,6 +8,10 @@ import json
 import re
 import stat
 
+import pandas as pd
+
+from custops.io import TABLE_SCHEMAS, load_dataset
+from custops.io.personal import mask_extras
 from custops.run import runner
 from export_shapes import FULL_CONTACT, file_text, sample_with_contacts
 
@@ -29,3 +33,56 @@ def test_full_contact_keys_are_only_in_the_channel_lists(tmp_path):
     # the pages and the workbook a manager opens show the masked form
     assert "139****" in (out / "exports" / "plan.xlsx").read_bytes().decode("latin-1") or \
         "139****" in file_text(out / "exports" / "plan.xlsx")
+
+
+def _frame_text(frame: pd.DataFrame) -> str:
+    return frame.astype(str).to_csv()
+
+
+def test_contact_keys_outside_the_contract_are_masked_by_both_engines(tmp_path):
+    """Extra columns of the long tables (a phone in the event log, e-mails and WeCom ids in
+    the touches, a phone inside an order note) reach the clean files masked, whether pandas or
+    DuckDB checked the table; both give the same file, and the summary names the columns."""
+    data = tmp_path / "data"
+    sample_with_contacts(data)
+    folder = tmp_path / "parquet"
+    folder.mkdir()
+    for path in data.glob("*.csv"):
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        if path.stem == "events":  # as a real export may type it: a number
+            frame["mobile"] = pd.to_numeric(frame["mobile"]).astype("float64")
+        frame.to_parquet(folder / f"{path.stem}.parquet", index=False)
+    as_of = "2026-09-30"
+    clean = tmp_path / "clean"
+    by_duckdb = load_dataset(folder, as_of=as_of, duckdb_min_rows=1, clean_dir=clean)
+    by_pandas = load_dataset(folder, as_of=as_of, duckdb_min_rows=None)
+    assert FULL_CONTACT.search(_frame_text(pd.read_parquet(folder / "events.parquet")))
+    for table, columns in {"events": {"mobile": "phone"},
+                           "touches": {"receiver": "contact", "openid": "id"}}.items():
+        path = by_duckdb.parquet_path(table)
+        assert path is not None and path.parent == clean, table
+        written = pd.read_parquet(path)
+        assert not FULL_CONTACT.search(_frame_text(written)), table
+        assert by_duckdb.quality[table]["personal_columns"] == columns
+        masked, found = mask_extras(getattr(by_pandas, table),
+                                    [spec.name for spec in TABLE_SCHEMAS[table]])
+        assert found == columns
+        for column in columns:
+            assert written[column].tolist() == list(masked[column]), (table, column)
+    assert "139****0001" in set(pd.read_parquet(by_duckdb.parquet_path("events"))["mobile"])
+
+
+def test_rejected_rows_keep_no_contact_key_in_full(tmp_path):
+    """A rejected row's raw line (wrong number of fields) keeps its words for the user, with
+    the phone number and e-mail inside masked."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "orders.csv").write_text(
+        "order_id,customer_id,order_time,amount\n"
+        "O1,C1,2026-09-01 10:00:00,10.5\n"
+        "O2,C2,2026-09-02 10:00:00,12.0,13912345678,kehu00001@example.com\n", encoding="utf-8")
+    rejects = tmp_path / "rejects.csv"
+    load_dataset(data, as_of="2026-09-30", rejects_path=rejects)
+    text = rejects.read_text(encoding="utf-8-sig")
+    assert "139****5678" in text and "k***@example.com" in text
+    assert not FULL_CONTACT.search(text)

@@ -40,6 +40,7 @@ from custops.io.csv_text import READ_GATE
 from custops.io.duckdb_checks import DUCKDB_MIN_ROWS, check_parquet_table
 from custops.io.mapping import read_mapping
 from custops.io.parse import check_time_zone, parse_as_of
+from custops.io.personal import scrub_text
 from custops.io.rejects import empty_rejects
 from custops.io.sources import open_source
 from custops.io.transform import customers_from_orders
@@ -282,9 +283,12 @@ def rows_kept_out(*frames: pd.DataFrame) -> pd.DataFrame:
 
 def write_rejects_file(rejects: pd.DataFrame, path: str | Path) -> Path:
     """The rejected (and set-aside) rows as CSV, through the exports' writer: raw values from
-    the data are neutralized like every export (:func:`custops.exports.write_csv`)."""
+    the data are neutralized like every export (:func:`custops.exports.write_csv`), and phone
+    numbers and e-mail addresses inside them masked (:func:`custops.io.personal.scrub_text`)."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if "value" in rejects and len(rejects):  # personal data: numbers in a value are masked
+        rejects = rejects.assign(value=scrub_text(rejects["value"]).to_numpy())
     return write_csv(rejects, out)
 
 

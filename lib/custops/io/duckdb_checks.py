@@ -45,6 +45,7 @@ from custops.io.contract import (
     UNIQUE_KEYS,
     ColumnSpec,
 )
+from custops.io.personal import extra_kind, mask_sql, scrub_sql, sniff_sql
 from custops.io.reader import RawTable
 from custops.io.rejects import RejectCollector
 
@@ -330,8 +331,22 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
                 selects += [f"{plan.value} as v_{name}", f"{plan.missing} as m_{name}",
                             f"{plan.invalid} as i_{name}"]
         extra_headers = [h for h in headers if h not in chosen.values()]
+        personal: dict[str, str] = {}
         if clean_path is not None:  # the extra columns go straight to the clean file
-            selects += [f"src.{_quote(h)} as x_{i}" for i, h in enumerate(extra_headers)]
+            for i, header in enumerate(extra_headers):
+                # contact keys outside the contract are masked on the way (io.personal)
+                floating = pa.types.is_floating(schema.field(header).type)
+                kind = extra_kind(header, sniff_sql(con, "src", f"src.{_quote(header)}",
+                                                    floating=floating))
+                value = f"src.{_quote(header)}"
+                if kind is not None and not pa.types.is_boolean(schema.field(header).type) \
+                        and not pa.types.is_temporal(schema.field(header).type):
+                    personal[header] = kind
+                    value = mask_sql(value, kind, floating=floating)
+                elif pa.types.is_string(schema.field(header).type) or \
+                        pa.types.is_large_string(schema.field(header).type):
+                    value = scrub_sql(value)  # numbers inside free text
+                selects.append(f"{value} as x_{i}")
         con.sql(f"create temp view parsed as select src.{_ROW}, {', '.join(selects)} from "
                     f"src {' '.join(join for _, _, join in joins)}")
 
@@ -427,7 +442,8 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
                                        ).to_arrow_table())
             extras = read_rows(extra_headers, np.zeros(0, dtype=np.int64))
             for header in extra_headers:
-                empty[header] = extras[header]
+                empty[header] = (pd.Series([], dtype=STRING_DTYPE) if header in personal
+                                 else extras[header])
             target = _parquet_schema(_apply_dtypes(empty, specs))
         if target is not None:
             extra_sql = "".join(f", x_{i} as {_quote(h)}" for i, h in enumerate(extra_headers))
@@ -495,6 +511,8 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
     quality = _table_quality(raw, table, output, rejects, chosen, extra_headers, rows_kept,
                              prepared, distinct_orders, distinct_customers,
                              date_range=date_range)
+    if personal and output is None:
+        quality["personal_columns"] = personal
     return TableResult(output, rejects, quality, found_warnings, prepared.set_aside, hints,
                        path=None if output is not None else clean_path)
 

@@ -29,6 +29,7 @@ from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import full_contact_columns, mask_contacts
 from custops.features import build_feature_snapshots, build_features, to_date
 from custops.io.duckdb_checks import DUCKDB_MIN_ROWS
+from custops.io.personal import mask_extras
 from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
 from custops.run import catalog
@@ -272,6 +273,15 @@ class RunContext:
                 (self.artifacts_dir / catalog.CONTACT_RECORD).write_text(json.dumps(
                     {"full": full_contact_columns(frames["customers"])}), encoding="utf-8")
                 frames["customers"] = mask_contacts(frames["customers"])
+            # Columns outside the contract that hold contact keys (a `mobile` in the event
+            # log, a buyer e-mail in an order report) are masked the same way; DuckDB masks
+            # those of the tables it writes itself (custops.io.duckdb_checks).
+            for name, frame in list(frames.items()):
+                if frame is not None:
+                    frames[name], found = mask_extras(
+                        frame, [spec.name for spec in io.TABLE_SCHEMAS[name]])
+                    if found:
+                        dataset.quality.setdefault(name, {})["personal_columns"] = found
             # Two files at a time: Parquet compression runs on one core per file.
             with ThreadPoolExecutor(max_workers=2) as pool:
                 list(pool.map(lambda item: item[1].to_parquet(
