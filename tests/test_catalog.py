@@ -109,3 +109,17 @@ def test_open_run_takes_the_notebooks_parameters_and_refuses_unknown_ones():
     assert str(ctx.as_of) == "2026-06-30"
     with pytest.raises(ParameterError, match="budgett"):
         context.open_run(data_dir=str(SAMPLE), budgett=5)
+
+
+def test_duckdb_min_rows_is_a_run_parameter_checked_before_the_run():
+    """The size from which Parquet tables are checked in DuckDB is a run parameter of every
+    notebook (the parameters cells hold it, same default); -1 turns it off, below is refused."""
+    assert catalog.DEFAULTS["duckdb_min_rows"] == 1_000_000
+    assert catalog.check_parameters({"duckdb_min_rows": "0"}) == {"duckdb_min_rows": 0}
+    assert catalog.check_parameters({"duckdb_min_rows": "-1"}) == {"duckdb_min_rows": -1}
+    with pytest.raises(ParameterError, match="duckdb_min_rows"):
+        catalog.check_parameters({"duckdb_min_rows": "-5"})
+    for path in sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("0*.ipynb")):
+        cell = next(c for c in json.loads(path.read_text("utf-8"))["cells"]
+                    if "parameters" in c.get("metadata", {}).get("tags", []))
+        assert "duckdb_min_rows" in "".join(cell["source"]), path.name

@@ -32,6 +32,7 @@ from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import CONTACT_COLUMNS, churn_lists, export_lists
 from custops.io import DEFAULT_TZ
 from custops.io.checks import normalize_table
+from custops.io.duckdb_checks import DUCKDB_MIN_ROWS
 from custops.io.mapping import match_columns
 from custops.io.parse import parse_as_of
 from custops.io.sources import open_source
@@ -106,6 +107,8 @@ DEFAULTS: dict[str, Any] = {
     "preset": "", "tz": DEFAULT_TZ,
     # where the heavy steps run (custops.run.spark); results do not depend on it
     "engine": "duckdb", "spark_master": "",
+    # Parquet tables this long are checked in DuckDB, same rejects (0 every one, -1 none)
+    "duckdb_min_rows": DUCKDB_MIN_ROWS,
     **_defaults(segment.SegmentParams), "compare_days": 90, "n_clusters": 5,
     **_defaults(churn.ChurnParams),
     **_defaults(ReachParams), "channels_file": "",
@@ -149,6 +152,9 @@ def check_parameters(given: dict[str, Any], *, extra: tuple[str, ...] = ("intera
     for name in ("compare_days", "n_clusters"):
         if int(merged[name]) < 1:
             raise ParameterError(f"{name}={merged[name]}: must be at least 1")
+    if int(merged["duckdb_min_rows"]) < -1:
+        raise ParameterError(f"duckdb_min_rows={merged['duckdb_min_rows']}: must be a row "
+                             f"count, 0 (every Parquet table) or -1 (none)")
     return out
 
 

@@ -258,7 +258,8 @@ class RunContext:
             clean.mkdir(parents=True, exist_ok=True)
         # With a run folder, the long tables checked in DuckDB (events, touches) are written
         # by DuckDB straight into it and never come into pandas here (io.CLEAN_ON_DISK_TABLES).
-        min_rows = self.params.get("duckdb_min_rows", DUCKDB_MIN_ROWS)
+        min_rows = int(self.params.get("duckdb_min_rows", DUCKDB_MIN_ROWS))
+        min_rows = None if min_rows < 0 else min_rows  # -1: no table is checked in DuckDB
         dataset = io.load_dataset(source, as_of=self.as_of, mapping=self.mapping or None,
                                   tz=self.tz, duckdb_min_rows=min_rows, clean_dir=clean,
                                   **({"preset": preset} if preset else {}))
