@@ -28,6 +28,7 @@ __all__ = [
     "PRIVATE_FOLDER_MODE",
     "channel_list",
     "churn_lists",
+    "contact_lookup",
     "csv_text",
     "excel_writer",
     "export_frame",
@@ -156,6 +157,27 @@ def send_schedule(send_date: dt.date, tz: str) -> tuple[str, str]:
     return stamp.strftime("%Y-%m-%d"), f"UTC{offset[:3]}:{offset[3:]}"
 
 
+def contact_lookup(contacts: pd.DataFrame | None) -> pd.DataFrame | None:
+    """The customers' contact keys indexed by customer id (text), one row per customer (the
+    first): what :func:`channel_list` looks keys up in. A table already indexed so (this
+    function's result) is returned as it is, so :func:`export_lists` builds it once for
+    every channel."""
+    if contacts is None:
+        return None
+    if contacts.index.name == _LOOKUP_INDEX:
+        return contacts
+    if "customer_id" not in contacts:
+        return None
+    ids = pd.Index(contacts["customer_id"].astype(str).astype(object))
+    first = ~ids.duplicated()
+    source = contacts.loc[first].set_axis(ids[first])
+    source.index.name = _LOOKUP_INDEX
+    return source
+
+
+_LOOKUP_INDEX = "custops_customer_id"
+
+
 def channel_list(rows: pd.DataFrame, channel: str, *, lang: str = "en",
                  send_date: dt.date, tz: str, contacts: pd.DataFrame | None = None,
                  key: str | None = None, masked: bool = False) -> pd.DataFrame:
@@ -176,10 +198,7 @@ def channel_list(rows: pd.DataFrame, channel: str, *, lang: str = "en",
     if key and key not in wanted:
         wanted.insert(0, key)
     keys = pd.DataFrame(index=rows.index)
-    source = None
-    if contacts is not None and "customer_id" in contacts:
-        source = contacts.drop_duplicates("customer_id").set_index(
-            contacts["customer_id"].drop_duplicates().astype(str))
+    source = contact_lookup(contacts)
     for col in wanted:
         if col == "wecom_tags":
             continue
@@ -298,6 +317,7 @@ def export_lists(plan: pd.DataFrame, control: pd.DataFrame, folder: str | Path,
     for stale in folder.glob("contacts_*.csv"):  # a channel no longer planned leaves no list
         stale.unlink()
     by_channel = list(plan.groupby("channel", sort=True)) if "channel" in plan else []
+    contacts = contact_lookup(contacts)  # once for every channel
     for channel, rows in by_channel:
         channel = str(channel)
         listed = channel_list(rows, channel, lang=lang, send_date=send_date, tz=tz,

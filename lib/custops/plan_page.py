@@ -337,9 +337,30 @@ def _sheet_names(wanted: list[str]) -> list[str]:
 
 
 def _list_sheet(writer: pd.ExcelWriter, frame: pd.DataFrame, name: str) -> None:
+    """One list as a sheet: a bold header row, then the rows cell by cell (text as text,
+    numbers as numbers, blanks left empty) — xlsxwriter's own calls, several times quicker
+    than ``DataFrame.to_excel`` on the 5,000-row sheets."""
     part = neutralize(frame.head(EXCEL_ROWS_PER_SHEET))
-    part.to_excel(writer, sheet_name=name, index=False)
-    sheet = writer.sheets[name]
+    book = writer.book
+    sheet = book.add_worksheet(name)
+    writer.sheets[name] = sheet
+    header = book.add_format({"bold": True, "border": 1, "align": "center",
+                              "valign": "top"})
+    for c, column in enumerate(part.columns):
+        sheet.write_string(0, c, str(column), header)
+    for c, column in enumerate(part.columns):
+        values = part[column]
+        cells = values.astype(object).where(values.notna(), None).tolist()
+        if pd.api.types.is_bool_dtype(values):
+            write = sheet.write_boolean
+        elif pd.api.types.is_numeric_dtype(values):
+            write = sheet.write_number
+        else:
+            write = sheet.write_string
+        for r, value in enumerate(cells, start=1):
+            if value is None or (isinstance(value, float) and value != value):
+                continue  # blank, as pandas leaves it
+            write(r, c, value if write is not sheet.write_string else str(value))
     for c, column in enumerate(part.columns):
         longest = max([len(str(column))] + [len(str(v)) for v in part[column].head(200)])
         wide = sum(1 for ch in str(column) if ord(ch) > 0x2E80)  # CJK: two columns each
@@ -351,13 +372,19 @@ def masked_lists(reach_plan: ReachPlan, *, lang: str, send_date: dt.date, tz: st
                  extra: pd.DataFrame | None = None) -> tuple[dict[str, pd.DataFrame],
                                                              pd.DataFrame]:
     """The channel lists with contact keys masked (for the workbook people read) and the
-    holdout list; ``extra`` adds columns by customer_id (e.g. prospect grades)."""
+    holdout list, each its first :data:`~custops.exports.EXCEL_ROWS_PER_SHEET` rows (what a
+    sheet holds); ``extra`` adds columns by customer_id (e.g. prospect grades)."""
     plan = reach_plan.plan
     if extra is not None and len(plan):
         plan = plan.merge(extra, on="customer_id", how="left")
     lists = {}
     if "channel" in plan:
         for channel, rows in plan.groupby("channel", sort=True):
+            if "expected_incremental_revenue" in rows:  # the order channel_list keeps
+                rows = rows.sort_values("expected_incremental_revenue", ascending=False,
+                                        kind="stable")
+            # a sheet shows the first rows only: only those are described
             lists[value_label(str(channel), lang)] = channel_list(
-                rows, str(channel), lang=lang, send_date=send_date, tz=tz, masked=True)
-    return lists, control_list(reach_plan.control, lang)
+                rows.head(EXCEL_ROWS_PER_SHEET), str(channel), lang=lang,
+                send_date=send_date, tz=tz, masked=True)
+    return lists, control_list(reach_plan.control.head(EXCEL_ROWS_PER_SHEET), lang)

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 
 from custops import churn, features, io, plan_page, profile, reach, segment
 from custops.errors import DataError, NotComputable, ParameterError
@@ -307,10 +308,17 @@ def contact_keys(ctx: RunContext) -> pd.DataFrame | None:
     the data have no customers table."""
     wanted = [*CONTACT_COLUMNS, "wecom_owner"]
     dataset = ctx.dataset()
-    customers = dataset.customers
-    if customers is None:
-        return None
-    keys = customers[["customer_id", *[c for c in wanted if c in customers]]]
+    stored = None if isinstance(dataset, io.Dataset) or dataset.in_memory("customers") \
+        else dataset.parquet_path("customers")
+    if stored is not None:  # only the key columns of the run's table, not all of it
+        names = pq.read_schema(stored).names
+        keys = pd.read_parquet(stored, columns=[c for c in ("customer_id", *wanted)
+                                                if c in names])
+    else:
+        customers = dataset.customers
+        if customers is None:
+            return None
+        keys = customers[["customer_id", *[c for c in wanted if c in customers]]]
     if isinstance(dataset, io.Dataset):
         return keys
     record = None if ctx.artifacts_dir is None else ctx.artifacts_dir / CONTACT_RECORD
