@@ -443,7 +443,6 @@ def _arm_uplift(training: pd.DataFrame, features: pd.DataFrame, pooled: np.ndarr
         return pd.DataFrame({arms[0]: pooled}) if arms else None
     rows = training[~training["treated"] | training["arm"].isin(arms)]
     try:
-        raw = _arm_deviations(rows, features, arms, seed)
         halves = experiment.holdout_mask(rows["customer_id"].astype(str), "arm-halves", 0.5,
                                          seed=seed)
         # The halves' agreement is a correlation over customers: a seeded sample of them
@@ -451,10 +450,16 @@ def _arm_uplift(training: pd.DataFrame, features: pd.DataFrame, pooled: np.ndarr
         sample = _reliability_sample(features, seed)
         first = _arm_deviations(rows[halves], sample, arms, seed + 1)
         second = _arm_deviations(rows[~halves], sample, arms, seed + 2)
+        weight = _arm_reliability(first, second)
+        # Every customer's deviations only when some arm keeps part of its own (a weight of
+        # 0 leaves the pooled uplift as it is: the fit and a million predictions saved).
+        raw = (_arm_deviations(rows, features, arms, seed)
+               if any(w > 0 for w in weight.values()) else None)
     except DataError:
         return None
-    weight = _arm_reliability(first, second)
-    return pd.DataFrame({arm: pooled + weight[arm] * raw[arm].to_numpy(float) for arm in arms})
+    return pd.DataFrame({arm: pooled + weight[arm] * raw[arm].to_numpy(float)
+                         if raw is not None and weight[arm] > 0 else pooled.copy()
+                         for arm in arms})
 
 
 RELIABILITY_CUSTOMERS = 50_000  # customers the split-half agreement of the arms is measured on
