@@ -6,6 +6,7 @@ subprocess on a free port with short culling, and drive Debian chromium with Pla
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import dataclasses
 import io
@@ -20,7 +21,7 @@ import pandas as pd
 import pytest
 
 from custops import exports, reach
-from custops.app import downloads, panels
+from custops.app import downloads, panels, voila_app
 from custops.app import server as app_server
 from custops.app.first_view import FIRST_FIGURE
 from custops.errors import ParameterError
@@ -32,8 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample"
 MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
 CULL_SECONDS = 10  # busy-page test server: kernels of closed pages go after 10 idle seconds
-# The module's servers: a closed page's kernel goes after 25 s without a connection or a
-# heartbeat (two heartbeats of margin); Jupyter's own idle cull (unconnected kernels) only
+# The module's servers: the kernel of a page never heard from goes after 25 s without a
+# connection or a heartbeat (two heartbeats of margin), that of a page heard from before (a
+# browser that crashed) after HEARD_WINDOWS times that; Jupyter's own idle cull (unconnected
+# kernels) only
 # after 120 s — under load a browser can take longer than 10 s to connect once the kernel has
 # run the notebook, and that cull would take the kernel from a page still loading.
 ORPHAN_SECONDS = 25
@@ -157,8 +160,6 @@ def test_kernel_cap_defaults_from_memory_and_cores(monkeypatch):
 
 
 def test_busy_page_speaks_the_pages_language_and_retries_by_itself():
-    from custops.app import voila_app
-
     assert voila_app.page_language(None, "zh-CN,zh;q=0.9,en;q=0.8") == "zh"
     assert voila_app.page_language(None, "en-GB,en;q=0.9,zh;q=0.8") == "en"
     assert voila_app.page_language("zh", "en-US") == "zh"
@@ -385,11 +386,12 @@ def run_dir(chromium, tmp_path_factory) -> Path:
     return out
 
 
-@pytest.fixture(scope="module")
-def server(run_dir, tmp_path_factory):
+def _module_server(run_dir: Path, tmp_path_factory, name: str):
+    """A module's Voila server on ``run_dir`` (no pools, the module's culling), stopped at
+    the end of the module; no kernel may outlive it."""
     import psutil
 
-    log_path = tmp_path_factory.mktemp("voila") / "voila.log"
+    log_path = tmp_path_factory.mktemp(name) / "voila.log"
     started = app_server.start_server(run_dir, cull_idle_timeout=IDLE_CULL_SECONDS,
                                       cull_interval=1, orphan_seconds=ORPHAN_SECONDS,
                                       log_path=log_path, timeout=START_SECONDS)
@@ -401,6 +403,11 @@ def server(run_dir, tmp_path_factory):
     finally:
         started.stop()
     assert not [pid for pid in kernels if psutil.pid_exists(pid)], "kernels outlived Voila"
+
+
+@pytest.fixture(scope="module")
+def server(run_dir, tmp_path_factory):
+    yield from _module_server(run_dir, tmp_path_factory, "voila")
 
 
 @pytest.fixture(scope="module")
@@ -585,7 +592,8 @@ def test_kernels_stay_while_a_page_is_open_and_are_culled_after(server, browser)
         _change_filter(page, "value_tier", 1)  # the kernel still answers
     finally:
         context.close()  # closes without beforeunload: as if the browser crashed
-    deadline = time.monotonic() + 60
+    # the page was heard from: its kernel goes after HEARD_WINDOWS orphan windows of silence
+    deadline = time.monotonic() + ORPHAN_SECONDS * voila_app.HEARD_WINDOWS + 35
     while server.kernel_count() > 0 and time.monotonic() < deadline:
         time.sleep(0.5)
     assert server.kernel_count() == 0
@@ -726,7 +734,8 @@ def test_beyond_the_kernel_cap_a_busy_page_retries_until_served(run_dir, browser
         assert rooms and not any(rooms) and statuses == [503]
         assert served.kernel_count() <= pools + 1
 
-        first.close()  # as a crashed browser: no beforeunload, the kernel is culled
+        first.close()  # as a crashed browser: no beforeunload, the kernel is culled (after
+        # HEARD_WINDOWS orphan windows: the page had been heard from)
         page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=180_000)
         assert statuses[-1] == 200
         _assert_clean(page)
@@ -740,6 +749,78 @@ def test_beyond_the_kernel_cap_a_busy_page_retries_until_served(run_dir, browser
         time.sleep(3)
         assert served.kernel_count() == pools  # the pools, refilled; nothing else
     finally:
+        served.stop()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_page_served_after_the_busy_page_keeps_its_kernel_while_slow_to_connect(
+        run_dir, browser, tmp_path):
+    """A page that went through the busy page, then took longer than ``orphan_seconds`` to
+    connect to its kernel (a browser short of CPU: here Voila's script is held back), keeps
+    its kernel on its heartbeat alone — even with beats further apart than ``orphan_seconds``
+    (every 10 s, the window here 8 s: as a starved browser's late timers) — then connects and
+    works; the tab it waited for, closed (``beforeunload``), gave its kernel back at once."""
+    orphan = 8.0
+    pools = len(panels.PANELS)
+    served = app_server.start_server(run_dir, preheat=True, pool_size=1, max_kernels=pools + 1,
+                                     orphan_seconds=orphan, log_path=tmp_path / "voila.log")
+    contexts = []
+    try:
+        deadline = time.monotonic() + 180
+        while served.kernel_count() < pools and time.monotonic() < deadline:
+            time.sleep(1)
+        assert served.kernel_count() == pools
+        first, first_page = _open(browser, served.url("02_segment"), browser_tools.PANEL_FIGURE)
+        contexts.append(first)
+        second, _ = _open(browser, served.url("03_churn"), browser_tools.PANEL_FIGURE)
+        contexts.append(second)
+
+        waiting = browser.new_context()
+        contexts.append(waiting)
+        held = []  # Voila's script for the page, held back: the page cannot connect
+        waiting.route("**/voila/static/voila.js", lambda route: held.append(route))
+        page = waiting.new_page()
+        statuses: list[int] = []
+        beats: list[float] = []
+        page.on("response", lambda r: statuses.append(r.status)
+                if "/voila/render/" in r.url else None)
+        page.on("request", lambda r: beats.append(time.monotonic())
+                if re.search(r"/api/kernels/[0-9a-f-]+$", r.url) else None)
+        page.goto(served.url("03_churn"), wait_until="domcontentloaded")
+        assert statuses == [503]
+
+        first_page.close(run_before_unload=True)  # a closed tab: its kernel back at once
+        first.close()
+        page.wait_for_selector("#jupyter-config-data", state="attached", timeout=120_000)
+        assert statuses == [503, 200]
+        kernel_id = page.evaluate("() => JSON.parse(document.getElementById("
+                                  "'jupyter-config-data').textContent).kernelId")
+        log = (tmp_path / "voila.log").read_text("utf-8", "replace")
+        assert "'_xsrf' argument missing" not in log  # the beacon was accepted
+
+        deadline = time.monotonic() + 60
+        while not held and time.monotonic() < deadline:  # the page reached Voila's script
+            page.wait_for_timeout(200)
+        assert held
+        # longer than a page never heard from keeps its kernel (the window and the check)
+        page.wait_for_timeout((orphan + voila_app.CHECK_SECONDS + 7) * 1000)
+        assert beats, "the page's heartbeat never reached the server"
+        log = (tmp_path / "voila.log").read_text("utf-8", "replace")
+        assert f"shutting down kernel {kernel_id}" not in log
+        assert f"first heartbeat of kernel {kernel_id}" in log
+        assert statuses == [503, 200]  # never reloaded: its kernel was there all along
+
+        for route in held:
+            route.continue_()
+        page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=120_000)
+        _change_filter(page, "value_tier", 1)  # its own kernel answers
+        _assert_clean(page)
+        assert statuses == [503, 200]
+    finally:
+        for context in contexts:
+            with contextlib.suppress(Exception):
+                context.close()
         served.stop()
 
 
@@ -829,14 +910,7 @@ def zh_run_dir(chromium, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def zh_server(zh_run_dir, tmp_path_factory):
-    log_path = tmp_path_factory.mktemp("voila-zh") / "voila.log"
-    started = app_server.start_server(zh_run_dir, cull_idle_timeout=IDLE_CULL_SECONDS,
-                                      cull_interval=1, orphan_seconds=ORPHAN_SECONDS,
-                                      log_path=log_path, timeout=START_SECONDS)
-    try:
-        yield started
-    finally:
-        started.stop()
+    yield from _module_server(zh_run_dir, tmp_path_factory, "voila-zh")
 
 
 def _assert_chinese(page, name: str) -> None:

@@ -352,8 +352,9 @@ def cli_dashboard(args) -> int:
                   "restart the server after a new report so no ready kernel shows the "
                   "previous one", flush=True)
         print(f"at most {max_kernels} kernels at once: beyond that a page shows 'busy, "
-              "retrying' until one is free; kernels of pages that never connect or were closed "
-              f"are shut down after {ORPHAN_SECONDS:.0f} s; Ctrl-C stops the server", flush=True)
+              "retrying' until one is free; a closed tab gives its kernel back at once, a page "
+              f"that never connects after {ORPHAN_SECONDS:.0f} s; Ctrl-C stops the server",
+              flush=True)
         return int(server.process.wait() or 0)
     finally:
         server.stop()

@@ -10,9 +10,11 @@ connects, and refills its preheated pool only after a delay. This application ad
 - **orphan culling**: a kernel handed to a page that, for ``--CustopsVoila.orphan_seconds``
   after the page was sent, has had neither a websocket connection nor the page's heartbeat
   (``GET /api/kernels/<id>`` every 10 s from the ``custops`` page template) and is not
-  executing is shut down — a page that never connected, or a tab closed without
-  ``beforeunload``, frees its kernel within a minute; a page that finds its kernel gone reloads
-  itself;
+  executing is shut down — a page that never connected frees its kernel within a minute; a
+  page heard from before (a browser short of CPU can fall silent for tens of seconds) keeps
+  it through ``HEARD_WINDOWS`` such windows; a closed tab gives it back at once (Voila's
+  ``beforeunload`` beacon, which needs the ``_xsrf`` cookie the page now sets); a page that
+  finds its kernel gone reloads itself;
 - the **first view** of each dashboard (its key numbers and figures, computed once at start
   from the published report, :mod:`custops.app.first_view`) written into the page and into the
   busy page, drawn with plotly.js before the kernel is ready: the cap and a busy server delay
@@ -43,7 +45,7 @@ import voila.app as voila_app
 from jupyter_core.utils import ensure_async
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.utils import url_path_join
-from traitlets import Float, Integer
+from traitlets import Float, Integer, default
 from voila.tornado.handler import TornadoVoilaHandler
 
 from custops.app.first_view import STATIC_PATH, cached_first_views, first_view_html
@@ -59,6 +61,11 @@ BUSY_RETRY_SECONDS = 3
 PROMISE_SECONDS = 10  # a free kernel promised to one busy page waits this long for it
 CHECK_SECONDS = 5
 QUIET_SECONDS = 10  # a kernel with activity this recent may still be rendering its page
+# A page that has been heard from (a heartbeat or a websocket) is a browser's: it keeps its
+# kernel through this many orphan windows of silence (a browser short of CPU holds its timers
+# and its scripts back for tens of seconds; a closed tab gives its kernel back at once with
+# Voila's beforeunload beacon). A page never heard from still goes after one window.
+HEARD_WINDOWS = 3
 
 _voila_factory = voila_app.voila_kernel_manager_factory
 # The page request being served (a dict that receives its kernel id): set by the handler, read
@@ -124,6 +131,8 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             self.max_kernels = int(getattr(app, "max_kernels", 0) or 0) or None
             self.orphan_seconds = float(getattr(app, "orphan_seconds", ORPHAN_SECONDS))
             self._in_use: dict[str, float] = {}  # kernel id → last time a page was connected
+            self._handed: dict[str, float] = {}  # kernel id → when it was handed to a page
+            self._heard: set[str] = set()  # kernels whose page sent a heartbeat or connected
             self._reserved = 0  # pages admitted whose kernel is not counted elsewhere yet
             self._closing = False
             self._promises: list[float] = []  # when a free kernel was promised to a busy page
@@ -194,22 +203,48 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
         def _hand_out(self, kernel_id: str) -> None:
             """A kernel now belongs to a page. Its orphan clock starts once the page has been
             sent (:meth:`page_sent`): a page still rendering, or a browser still receiving
-            it, is not an orphan."""
+            it, is not an orphan. From here the kernel counts against the cap as in use, so
+            the page's reservation (:meth:`admit`) is given back now, not once the page has
+            been sent (a page streamed while its cells execute would count twice)."""
             page = _PAGE.get()
+            now = time.monotonic()
+            self._handed[kernel_id] = now
             if page is None:
-                self._in_use[kernel_id] = time.monotonic()
+                self._in_use[kernel_id] = now
             else:
                 page["kernel_id"] = kernel_id
                 self._in_use[kernel_id] = math.inf
+                if page.pop("reserved", False):
+                    self.release()
+            self.log.info("custops: kernel %s handed to a page (%d in use, %d pooled)",
+                          kernel_id, len(self._in_use), self._pooled())
 
         def page_alive(self, kernel_id: str) -> None:
             """The page of ``kernel_id`` said it is open (its heartbeat)."""
-            if kernel_id in self._in_use:
-                self._in_use[kernel_id] = time.monotonic()
+            if kernel_id not in self._in_use:
+                return
+            now = time.monotonic()
+            if self._in_use[kernel_id] < now:  # a page still being sent keeps math.inf
+                self._in_use[kernel_id] = now
+            if kernel_id not in self._heard:
+                self._heard.add(kernel_id)
+                self.log.info("custops: first heartbeat of kernel %s's page, %.1f s after "
+                              "the kernel was handed to it", kernel_id,
+                              now - self._handed.get(kernel_id, now))
 
         def page_sent(self, kernel_id: str | None) -> None:
+            """The whole page of ``kernel_id`` has been sent: its orphan clock starts now.
+
+            Not earlier: a heartbeat that came while a streamed page was still being sent
+            (its first cell carries the heartbeat, the cells below take their time to
+            execute) says the page was open then, not that it has been silent since — taking
+            that time would leave the page less than ``orphan_seconds`` to be heard from
+            again, and under load it was culled while loading."""
             if kernel_id in self._in_use:
-                self._in_use[kernel_id] = min(self._in_use[kernel_id], time.monotonic())
+                now = time.monotonic()
+                self._in_use[kernel_id] = now
+                self.log.info("custops: page of kernel %s sent, %.1f s after the kernel was "
+                              "handed to it", kernel_id, now - self._handed.get(kernel_id, now))
 
         def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables=None,
                            **kwargs):
@@ -244,6 +279,8 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
         # -- giving kernels back -----------------------------------------------------------
         async def shutdown_kernel(self, kernel_id, *args, **kwargs):
             self._in_use.pop(kernel_id, None)
+            self._handed.pop(kernel_id, None)
+            self._heard.discard(kernel_id)
             try:
                 return await ensure_async(super().shutdown_kernel(kernel_id, *args, **kwargs))
             finally:
@@ -255,14 +292,18 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
 
         async def cull_orphans(self) -> None:
             """Shut down in-use kernels no page has been connected to for
-            ``orphan_seconds`` and that are quiet (not executing, no message for
-            ``QUIET_SECONDS``: a page still rendering is left alone)."""
+            ``orphan_seconds`` (``HEARD_WINDOWS`` times that once the page has been heard
+            from) and that are quiet (not executing, no message for ``QUIET_SECONDS``: a page
+            still rendering is left alone)."""
             now = time.monotonic()
             for kernel_id, seen in list(self._in_use.items()):
                 if self._kernel_connections.get(kernel_id, 0) > 0:
                     self._in_use[kernel_id] = now
+                    self._heard.add(kernel_id)
                     continue
-                if now - seen < self.orphan_seconds or kernel_id not in self:
+                window = self.orphan_seconds * (HEARD_WINDOWS if kernel_id in self._heard
+                                                else 1)
+                if now - seen < window or kernel_id not in self:
                     continue
                 kernel = self.get_kernel(kernel_id)
                 last = getattr(kernel, "last_activity", None)
@@ -271,12 +312,16 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
                               or (datetime.now(UTC) - last).total_seconds() >= QUIET_SECONDS))
                 if quiet:
                     self.log.info("custops: shutting down kernel %s (no page connected for "
-                                  "%.0f s)", kernel_id, now - seen)
+                                  "%.0f s, %s)", kernel_id, now - seen,
+                                  "page heard from before" if kernel_id in self._heard
+                                  else "page never heard from")
                     try:
                         await self.shutdown_kernel(kernel_id)
                     except Exception as exc:  # noqa: BLE001 - a dead kernel is gone anyway
                         self.log.warning("custops: could not shut down %s: %s", kernel_id, exc)
                         self._in_use.pop(kernel_id, None)
+                        self._handed.pop(kernel_id, None)
+                        self._heard.discard(kernel_id)
 
     return CappedKernelManager
 
@@ -304,13 +349,18 @@ class GatedVoilaHandler(TornadoVoilaHandler):
             return
         manager.keep_promise()
         pooled = manager.get_pool_size(notebook) > 0 and manager.notebook_data.get(notebook)
-        page: dict = {}
+        # The _xsrf cookie, before the first byte of the page: Voila's ``beforeunload``
+        # beacon (POST voila/api/shutdown/<kernel>) sends it; without it the server refused
+        # the beacon (403) and a closed tab's kernel waited for the orphan cull.
+        self.xsrf_token  # noqa: B018 - setting the cookie is the property's side effect
+        # "reserved": the admitted page's reservation, given back once its kernel is in use
+        page: dict = {"reserved": not pooled}
         token = _PAGE.set(page)
         try:
             await super().get(path)
         finally:
             _PAGE.reset(token)
-            if not pooled:
+            if page.pop("reserved", False):
                 manager.release()
             manager.page_sent(page.get("kernel_id"))
 
@@ -350,6 +400,15 @@ class CustopsVoila(voila_app.Voila):
                            help="Shut down a page's kernel after this long with no connection")
 
     _first_views: dict = {}
+
+    @default("log_format")
+    def _log_format_default(self) -> str:
+        # the time of each line: kernels handed out, heartbeats, culls can be read in order
+        return "[%(name)s %(asctime)s.%(msecs)03d]%(highlevel)s %(message)s"
+
+    @default("log_datefmt")
+    def _log_datefmt_default(self) -> str:
+        return "%H:%M:%S"
 
     def first_view(self, notebook: str) -> str:
         """The first-view HTML of ``notebook`` ("" when there is none)."""
