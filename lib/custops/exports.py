@@ -242,7 +242,9 @@ def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         text = values.astype("object")
-        risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+        # vectorised: non-text cells (numbers in an object column, None) are never risky
+        risky = text.str.startswith(FORMULA_STARTS, na=False).astype(bool) \
+            if len(text) else pd.Series(False, index=text.index)
         if risky.any():
             out[col] = text.where(~risky, "'" + text[risky].astype(str))
     return out
@@ -349,19 +351,18 @@ _PHONE_MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
 def mask_phones(phones: pd.Series) -> pd.Series:
     """Phones as ``138****5678``: already masked values stay, 11-digit numbers are masked,
     anything else becomes empty — an unmasked number never reaches a page or a file."""
-    def one(value: Any) -> str:
-        if value is None or (not isinstance(value, str) and pd.isna(value)):
-            return ""
-        text = str(value).strip()
-        if _PHONE_MASKED.match(text):
-            return text
-        digits = re.sub(r"\D", "", text)
-        if len(digits) >= 11:
-            digits = digits[-11:]
-            return f"{digits[:3]}****{digits[-4:]}"
-        return ""
-
-    return phones.astype("object").map(one).astype("object")
+    values = phones.astype("object")
+    present = values.notna().to_numpy()
+    if not present.any():
+        return pd.Series("", index=phones.index, dtype="object")
+    text = values[present].astype(str).str.strip()
+    digits = text.str.replace(r"\D", "", regex=True)
+    last = digits.str[-11:]
+    masked = (last.str[:3] + "****" + last.str[-4:]).where(digits.str.len() >= 11, "")
+    masked = masked.where(~text.str.match(_PHONE_MASKED.pattern), text)  # masked already
+    out = np.full(len(values), "", dtype=object)
+    out[present] = masked.to_numpy(dtype=object)
+    return pd.Series(out, index=phones.index, dtype="object")
 
 
 _EMAIL = re.compile(r"^\s*([^@\s]+)@([^@\s]+\.[^@\s]+)\s*$")
