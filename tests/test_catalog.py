@@ -123,3 +123,28 @@ def test_duckdb_min_rows_is_a_run_parameter_checked_before_the_run():
         cell = next(c for c in json.loads(path.read_text("utf-8"))["cells"]
                     if "parameters" in c.get("metadata", {}).get("tags", []))
         assert "duckdb_min_rows" in "".join(cell["source"]), path.name
+
+
+def test_order_aggregates_are_computed_once_for_the_page_and_its_summary(monkeypatch):
+    """01's page and its profile_summary use the same customer months, order times and
+    repeat curve: computed once per run process, equal to the functions called directly."""
+    from custops import features
+
+    calls: list[str] = []
+    for name in context.ORDER_AGGREGATES:
+        real = getattr(features, name)
+
+        def counted(*args, _real=real, _name=name, **kwargs):
+            calls.append(_name)
+            return _real(*args, **kwargs)
+
+        monkeypatch.setattr(features, name, counted)
+    ctx = context.open_run(data_dir=str(SAMPLE))
+    months = ctx.order_aggregate("customer_months")
+    ctx.get("profile_summary")
+    assert ctx.order_aggregate("customer_months") is months
+    assert sorted(calls) == sorted(context.ORDER_AGGREGATES)
+    orders = ctx.dataset().orders
+    pd.testing.assert_frame_equal(months, features.customer_months(orders, ctx.as_of))
+    with pytest.raises(ParameterError, match="unknown order aggregate"):
+        ctx.order_aggregate("customer_weeks")

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 
-from custops import churn, features, io, plan_page, profile, reach, segment
+from custops import churn, io, plan_page, profile, reach, segment
 from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import CONTACT_COLUMNS, churn_lists, export_lists
 from custops.io import DEFAULT_TZ
@@ -207,11 +207,10 @@ def _features(ctx: RunContext) -> dict[str, Any]:
 def _profile_summary(ctx: RunContext) -> dict[str, Any]:
     """01's numbers for later steps and the dashboards, computed without drawing 01's
     sections again (:func:`custops.profile.profile_numbers`: the pages' own numbers)."""
-    orders = ctx.table_source("orders")
     return {"profile_summary": profile.profile_numbers(
-        ctx.quality(), ctx.get("features"), features.customer_months(orders, ctx.as_of),
-        features.order_time_counts(orders, ctx.as_of),
-        features.repeat_order_curve(orders, ctx.as_of), ctx.as_of)}
+        ctx.quality(), ctx.get("features"), ctx.order_aggregate("customer_months"),
+        ctx.order_aggregate("order_time_counts"), ctx.order_aggregate("repeat_order_curve"),
+        ctx.as_of)}
 
 
 def _segments(ctx: RunContext) -> dict[str, Any]:

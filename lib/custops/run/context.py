@@ -23,6 +23,7 @@ from typing import Any
 import ibis
 import pandas as pd
 
+from custops import features as features_module
 from custops import io
 from custops.churn import ChurnParams
 from custops.errors import DataError, NotComputable, ParameterError
@@ -61,6 +62,10 @@ def resolve_data_dir(data_dir: str | os.PathLike, *, must_exist: bool = True) ->
                     "pass --data with the folder holding orders.csv")
 
 
+#: Order-level aggregates a run computes once (:meth:`RunContext.order_aggregate`).
+ORDER_AGGREGATES = ("customer_months", "order_time_counts", "repeat_order_curve")
+
+
 @dataclass
 class RunContext:
     """Parameters of a run plus lazily loaded data and the artifact store."""
@@ -85,6 +90,7 @@ class RunContext:
     interactive: bool = False  # JupyterLab, Voila: sections can be drawn again in a language
     _shown: list[tuple[Any, str]] = field(default_factory=list, repr=False)
     _language_listeners: list[Any] = field(default_factory=list, repr=False)
+    _aggregates: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
 
     # -- parameters ------------------------------------------------------------------------
     @property
@@ -335,6 +341,21 @@ class RunContext:
         path = dataset.parquet_path(name) if dataset is not None else None
         path = path if path is not None else self.parquet_table(name)
         return path if path is not None else getattr(self.dataset(), name)
+
+    def order_aggregate(self, name: str) -> pd.DataFrame:
+        """One of the order-level aggregates of the profile (:data:`ORDER_AGGREGATES`, the
+        functions of :mod:`custops.features` of that name) as of the run's date, computed
+        once per process by DuckDB from :meth:`table_source` (the run's Parquet file when
+        the orders are not in memory): 01's page and its ``profile_summary`` share them."""
+        if name not in ORDER_AGGREGATES:
+            raise ParameterError(f"unknown order aggregate {name!r}; known: "
+                                 f"{', '.join(ORDER_AGGREGATES)}")
+        key = (name, str(self.as_of))
+        with self._data_lock:
+            if key not in self._aggregates:
+                self._aggregates[key] = getattr(features_module, name)(
+                    self.table_source("orders"), self.as_of)
+            return self._aggregates[key]
 
     # -- feature tables --------------------------------------------------------------------
     def _feature_tables(self):
