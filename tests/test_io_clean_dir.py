@@ -62,9 +62,10 @@ def test_clean_dir_files_are_what_pandas_writes(tmp_path, monkeypatch, tables):
     read = _no_event_reads(monkeypatch)
     clean = tmp_path / "clean"
     by_duckdb = load_dataset(source, as_of=AS_OF, duckdb_min_rows=0, clean_dir=clean)
-    assert isinstance(by_duckdb.orders, pd.DataFrame)
+    assert not by_duckdb.in_memory("orders")
     assert isinstance(by_duckdb.customers, pd.DataFrame)
-    assert sorted(p.name for p in clean.iterdir()) == ["events.parquet", "touches.parquet"]
+    assert sorted(p.name for p in clean.iterdir()) == ["events.parquet", "orders.parquet",
+                                                       "touches.parquet"]
     # counts, rejects and the summary come from the files, without reading them
     assert by_pandas.quality == by_duckdb.quality
     assert by_pandas.warnings == by_duckdb.warnings
@@ -168,10 +169,10 @@ def test_customers_can_go_to_clean_dir_too(tmp_path, monkeypatch):
                                   pd.read_parquet(by_duckdb.parquet_path("customers")),
                                   check_exact=True)
     with pytest.raises(ValueError, match="clean_tables"):
-        load_dataset(source, clean_dir=clean, clean_tables=("orders",))
+        load_dataset(source, clean_dir=clean, clean_tables=("refunds",))
 
 
-def test_validate_reads_no_table_but_orders_into_pandas(tmp_path, monkeypatch, capsys):
+def test_validate_reads_no_table_into_pandas(tmp_path, monkeypatch, capsys):
     from types import SimpleNamespace
 
     from custops.io import summary
@@ -192,6 +193,7 @@ def test_validate_reads_no_table_but_orders_into_pandas(tmp_path, monkeypatch, c
     assert printed == json.loads(json.dumps(
         load_dataset(source, as_of=AS_OF, duckdb_min_rows=None).summary(), default=str))
     assert [name for name in ("orders", "customers", "events", "touches")
-            if loaded[0].parquet_path(name) is not None] == ["customers", "events", "touches"]
+            if loaded[0].parquet_path(name) is not None] == ["orders", "customers", "events",
+                                                              "touches"]
     assert read == []
     assert not loaded[0].parquet_path("events").exists()  # the scratch folder is removed

@@ -313,21 +313,21 @@ def count_distinct(*columns: pd.Series) -> int:
         return int(con.execute("select count(distinct id) from ids").fetchone()[0])
 
 
-def _ids_not_in(ids: pd.Series, known: pd.Series | Path, examples: int = 3
+def _ids_not_in(ids: pd.Series | Path, known: pd.Series | Path, examples: int = 3
                 ) -> tuple[int, list[str]]:
-    """How many distinct ``ids`` are not among ``known`` (a column, or the ``customer_id``
-    column of a Parquet file), and the smallest few of them."""
+    """How many distinct ``ids`` are not among ``known`` (each a column, or the
+    ``customer_id`` column of a Parquet file), and the smallest few of them."""
     def table(column: pd.Series) -> pa.Table:
         return pa.table({"id": pa.array(column.astype(STRING_DTYPE).array)})
 
     with duckdb.connect() as con:
-        con.register("ids", table(ids))
-        if isinstance(known, Path):
-            literal = "'" + str(known).replace("'", "''") + "'"
-            con.execute(f"create temp view known as select customer_id as id "
-                        f"from read_parquet({literal})")
-        else:
-            con.register("known", table(known))
+        for name, column in (("ids", ids), ("known", known)):
+            if isinstance(column, Path):
+                literal = "'" + str(column).replace("'", "''") + "'"
+                con.execute(f"create temp view {name} as select customer_id as id "
+                            f"from read_parquet({literal})")
+            else:
+                con.register(name, table(column))
         con.execute("create temp table unknown as select distinct ids.id from ids "
                     "anti join known on ids.id = known.id where ids.id is not null")
         count = con.execute("select count(*) from unknown").fetchone()[0]
@@ -349,10 +349,11 @@ def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.D
                    chosen: Mapping[str, str], extra_headers: list[str], rows_kept: int,
                    prepared: Prepared, distinct_orders: int = -1,
                    distinct_customers: int = -1, *,
-                   date_range: tuple[str | None, str | None] | None = None) -> dict[str, Any]:
+                   date_range: tuple[str | None, str | None] | None = None,
+                   order_stats: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The quality dict of a checked table (``distinct_*`` and ``date_range`` — first and
-    last time, ``%Y-%m-%d %H:%M:%S`` — when already known; ``frame`` may then be None,
-    except for orders)."""
+    last time, ``%Y-%m-%d %H:%M:%S`` — when already known; ``frame`` may then be None, for
+    orders when ``order_stats`` holds ``refunds`` and :func:`order_totals`' numbers)."""
     rows_rejected = len(rejects)
     rows_set_aside = len(prepared.set_aside)
     time_column = MAIN_TIME_COLUMN[table]
@@ -379,12 +380,14 @@ def _table_quality(raw: RawTable, table: str, frame: pd.DataFrame, rejects: pd.D
         "extra_columns": [str(header) for header in extra_headers],
     }
     if table == "orders":
-        quality["refunds"] = int(frame["is_refund"].sum())
+        quality["refunds"] = (int(order_stats["refunds"]) if order_stats is not None
+                              else int(frame["is_refund"].sum()))
     quality["rows_set_aside"] = rows_set_aside
     quality["set_aside_by_rule"] = {rule: count for rule, count
                                     in prepared.set_aside_by_rule.items() if count}
     if table == "orders":
-        quality.update(order_totals(frame, distinct_orders))
+        quality.update({k: v for k, v in order_stats.items() if k != "refunds"}
+                       if order_stats is not None else order_totals(frame, distinct_orders))
     quality.update({key: value for key, value in raw.details.items() if value is not None})
     return quality
 
@@ -452,17 +455,20 @@ def raise_if_mostly_rejected(orders: TableResult) -> None:
 def cross_table_warnings(loaded: Mapping[str, TableResult],
                          as_of_day: pd.Timestamp | None) -> list[str]:
     found = []
-    orders = loaded["orders"].frame
+    orders = loaded["orders"].frame  # None: DuckDB wrote the clean orders to a file
+    order_ids = loaded["orders"].path if orders is None else orders["customer_id"]
     customers = loaded.get("customers")
     if customers is not None and customers.quality["rows_kept"]:
         known = (customers.path if customers.frame is None
                  else customers.frame["customer_id"])
-        count, examples = _ids_not_in(orders["customer_id"], known)
+        count, examples = _ids_not_in(order_ids, known)
         if count:
             found.append(f"{count:,} customers with orders are not in the customers table "
                          f"(e.g. {', '.join(examples)}); their profile attributes will be blank")
-    if as_of_day is not None and len(orders):
-        last_order = orders["order_time"].max()
+    date_max = loaded["orders"].quality.get("date_max")
+    if as_of_day is not None and (len(orders) if orders is not None else date_max):
+        last_order = (orders["order_time"].max() if orders is not None
+                      else pd.Timestamp(date_max))
         gap_days = (as_of_day - last_order.normalize()).days
         if gap_days > 30:
             found.append(f"the last order is on {last_order:%Y-%m-%d}, {gap_days} days before "

@@ -48,12 +48,12 @@ from custops.io.transform import customers_from_orders
 __all__ = ["CLEAN_ON_DISK_TABLES", "Dataset", "MostlyRejectedError", "StoredTable",
            "load_dataset"]
 
-CLEAN_ON_DISK_TABLES = ("events", "touches")
+CLEAN_ON_DISK_TABLES = ("orders", "events", "touches")
 """Tables that DuckDB's checks write straight to ``load_dataset``'s ``clean_dir`` by default
-(the long tables only the feature and reach steps read, through DuckDB). Customers may be
-added (``clean_tables``; a run keeps them in pandas to mask their contact keys before storing
-them); orders always come into pandas (the order totals and most steps use them as a frame).
-"""
+(the long tables the steps read through DuckDB: the order totals, date range and distinct
+counts are taken from the written file). Customers may be added (``clean_tables``; a run
+keeps them in pandas to mask their contact keys before storing them). Orders stay in pandas
+when the customers are made from them (a mapping's ``from_orders``)."""
 
 
 class MostlyRejectedError(DataError):
@@ -145,7 +145,7 @@ class Dataset:
         the same; see ``duckdb_min_rows`` of :func:`load_dataset`).
     """
 
-    orders: pd.DataFrame
+    orders: pd.DataFrame = _Table()
     customers: pd.DataFrame | None = _Table()
     events: pd.DataFrame | None = _Table()
     touches: pd.DataFrame | None = _Table()
@@ -160,7 +160,7 @@ class Dataset:
 
     def __repr__(self) -> str:
         def shown(name: str) -> str:
-            held = self.orders if name == "orders" else self.__dict__.get(f"_table_{name}")
+            held = self.__dict__.get(f"_table_{name}")
             return repr(held) if held is None or isinstance(held, StoredTable) \
                 else f"<{len(held):,} rows>"
 
@@ -349,8 +349,8 @@ def load_dataset(
         it as a :class:`StoredTable`: its rows never come into pandas unless the attribute is
         read. Other tables are returned as frames and not written.
     clean_tables : tuple of str
-        Which tables go to ``clean_dir``: any of ``customers``, ``events``, ``touches``
-        (default :data:`CLEAN_ON_DISK_TABLES`).
+        Which tables go to ``clean_dir``: any of ``orders``, ``customers``, ``events``,
+        ``touches`` (default :data:`CLEAN_ON_DISK_TABLES`).
 
     Returns
     -------
@@ -365,9 +365,9 @@ def load_dataset(
     ParameterError
         ``as_of`` or ``tz`` is not valid.
     """
-    if "orders" in clean_tables or not set(clean_tables) <= set(TABLE_NAMES):
-        raise ValueError(f"clean_tables={clean_tables!r}: choose among customers, events, "
-                         "touches")
+    if not set(clean_tables) <= set(TABLE_NAMES):
+        raise ValueError(f"clean_tables={clean_tables!r}: choose among "
+                         f"{', '.join(TABLE_NAMES)}")
     tz = check_time_zone(tz)
     as_of_day = parse_as_of(as_of)
     cutoff = None if as_of_day is None else as_of_day + pd.Timedelta(days=1)
@@ -437,8 +437,10 @@ def load_dataset(
                 pending.append((table, found, None, None))
                 continue
             checked_in[table] = "duckdb" if raw.parquet_path is not None else "pandas"
+            on_disk = table in clean_tables and not (
+                table == "orders" and "from_orders" in table_mappings.get("customers", {}))
             clean_path = (Path(clean_dir) / f"{table}.parquet"
-                          if clean_dir is not None and table in clean_tables else None)
+                          if clean_dir is not None and on_disk else None)
             future = pool.submit(_checked_table, raw, table, settings.get("columns", {}), tz,
                                  cutoff, settings, clean_path=clean_path)
             pending.append((table, found, (raw.file_label, raw.warnings), future))
@@ -456,7 +458,7 @@ def load_dataset(
     set_aside = (pd.concat(set_aside_parts, ignore_index=True) if set_aside_parts
                  else empty_rejects())
     dataset = Dataset(
-        orders=loaded["orders"].frame,
+        orders=_held(loaded["orders"]),
         customers=_held(loaded.get("customers")),
         events=_held(loaded.get("events")),
         touches=_held(loaded.get("touches")),

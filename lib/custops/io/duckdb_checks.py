@@ -387,6 +387,7 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
         flagged_rows = np.asarray(flagged["r"], dtype=np.int64)
         flagged_codes = np.asarray(flagged["pre"], dtype=np.int32)
         distinct_orders = -1
+        order_stats: dict[str, Any] | None = None  # orders written straight to clean_path
         duplicates = np.zeros(0, dtype=np.int64)
         if table in UNIQUE_KEYS:
             # Like pandas' duplicated(keep="first") on the rows still kept: keys are counted
@@ -461,12 +462,23 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
                 if time_column in clean_names else ["NULL", "NULL"]
             if "customer_id" in clean_names:
                 summary.append("count(distinct customer_id)")
+            if table == "orders":  # the order totals, as checks.order_totals counts them
+                summary += ["count(*) filter (where is_refund)",
+                            "count(*) filter (where not is_refund)",
+                            "coalesce(fsum(amount) filter (where not is_refund), 0)",
+                            "coalesce(fsum(amount), 0)"]
             found = con.execute(f"select {', '.join(summary)} from read_parquet("
                                 f"{_literal(str(clean_path))})").fetchall()[0]
             date_range = tuple(None if value is None else
                                pd.Timestamp(value).strftime("%Y-%m-%d %H:%M:%S")
                                for value in found[:2])
-            distinct_customers = int(found[2]) if len(found) > 2 else -1
+            distinct_customers = int(found[2]) if "customer_id" in clean_names else -1
+            if table == "orders":
+                refunds, purchases, gross, net = found[-4:]
+                order_stats = {"refunds": int(refunds), "orders": int(distinct_orders),
+                               "purchases": int(purchases),
+                               "gross_amount": round(float(gross), 2),
+                               "net_amount": round(float(net), 2)}
             output = None
         if target is None:
             clean = con.sql(f"select {_ROW} - 1 as {_ROW}, {clean_sql} from checked "
@@ -510,7 +522,7 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
                            f"are not the {row_count} rows read")
     quality = _table_quality(raw, table, output, rejects, chosen, extra_headers, rows_kept,
                              prepared, distinct_orders, distinct_customers,
-                             date_range=date_range)
+                             date_range=date_range, order_stats=order_stats)
     if personal and output is None:
         quality["personal_columns"] = personal
     return TableResult(output, rejects, quality, found_warnings, prepared.set_aside, hints,

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from custops.errors import DataError, ParameterError
+from custops.io.contract import TABLE_NAMES
 from custops.io.dataset import load_dataset
 from custops.labels import t
 
@@ -122,13 +123,12 @@ def cli_validate(args: Any) -> int:
     if suggest_out:
         return _write_suggestion(args.data, suggest_out)
     rejects_path = getattr(args, "rejects", None)
-    # The tables checked in DuckDB other than orders are written to a scratch folder instead
-    # of coming into pandas (load_dataset's clean_dir): the summary is counted from the files.
+    # The tables checked in DuckDB are written to a scratch folder instead of coming into
+    # pandas (load_dataset's clean_dir): the summary is counted from the files.
     with tempfile.TemporaryDirectory(prefix="custops-validate-") as scratch:
         dataset = load_dataset(args.data, as_of=args.as_of, mapping=args.mapping, tz=args.tz,
                                preset=getattr(args, "preset", None), rejects_path=rejects_path,
-                               clean_dir=scratch,
-                               clean_tables=("customers", "events", "touches"))
+                               clean_dir=scratch, clean_tables=TABLE_NAMES)
         summary = dataset.summary()
     if getattr(args, "json", False):
         print(json.dumps(summary, ensure_ascii=False, indent=2))

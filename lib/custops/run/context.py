@@ -262,10 +262,12 @@ class RunContext:
         if self.artifacts_dir is not None and not self.read_only:
             clean = self.artifacts_dir / CLEAN
             clean.mkdir(parents=True, exist_ok=True)
-        # With a run folder, the long tables checked in DuckDB (events, touches) are written
-        # by DuckDB straight into it and never come into pandas here (io.CLEAN_ON_DISK_TABLES).
-        min_rows = int(self.params.get("duckdb_min_rows", DUCKDB_MIN_ROWS))
-        min_rows = None if min_rows < 0 else min_rows  # -1: no table is checked in DuckDB
+        # With a run folder, the long tables checked in DuckDB (orders, events, touches) are
+        # written by DuckDB straight into it and never come into pandas here
+        # (io.CLEAN_ON_DISK_TABLES).
+        min_rows = self.params.get("duckdb_min_rows", DUCKDB_MIN_ROWS)
+        if min_rows is not None and int(min_rows) < 0:
+            min_rows = None  # -1: no table is checked in DuckDB
         dataset = io.load_dataset(source, as_of=self.as_of, mapping=self.mapping or None,
                                   tz=self.tz, duckdb_min_rows=min_rows, clean_dir=clean,
                                   **({"preset": preset} if preset else {}))
@@ -307,7 +309,9 @@ class RunContext:
 
     def _set_default_as_of(self, dataset) -> None:
         if self.as_of is None:
-            self.as_of = pd.Timestamp(dataset.orders["order_time"].max()).date()
+            last = (dataset.orders["order_time"].max() if dataset.in_memory("orders")
+                    else dataset.quality["orders"]["date_max"])  # orders left on disk
+            self.as_of = pd.Timestamp(last).date()
 
     def quality(self) -> dict:
         """The data-quality summary of the original load (not of the cleaned copy)."""
