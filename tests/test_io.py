@@ -573,7 +573,7 @@ def test_format_summary_in_english_and_chinese(tmp_path):
     english = format_summary(summary)
     assert "orders.csv" in english and "unparseable amount 1" in english
     chinese = format_summary(summary, lang="zh")
-    assert "订单" in chinese and "amount 无法解析 1" in chinese and "截至: 2025-06-30" in chinese
+    assert "订单" in chinese and "金额无法解析 1" in chinese and "截至: 2025-06-30" in chinese
     with pytest.raises(ParameterError):
         format_summary(summary, lang="fr")
 

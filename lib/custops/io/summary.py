@@ -6,7 +6,6 @@ Its labels live in :mod:`custops.labels` (``validate.*``, ``table.*``).
 from __future__ import annotations
 
 import json
-import re
 import sys
 import tempfile
 import unicodedata
@@ -17,7 +16,7 @@ from typing import Any
 from custops.errors import DataError, ParameterError
 from custops.io.contract import TABLE_NAMES
 from custops.io.dataset import load_dataset
-from custops.labels import t
+from custops.labels import reject_reason_words, t
 
 __all__ = ["cli_validate", "format_summary"]
 
@@ -162,22 +161,10 @@ def _write_suggestion(data: Any, out: Any) -> int:
     return 0
 
 
-_REASON_TEMPLATES_ZH = (
-    (re.compile(r"^missing (\w+)$"), r"\1 为空"),
-    (re.compile(r"^unparseable (\w+)$"), r"\1 无法解析"),
-    (re.compile(r"^(\w+) after as_of$"), r"\1 晚于截止日期"),
-    (re.compile(r"^duplicate (\w+)$"), r"\1 重复"),
-    (re.compile(r"^wrong number of fields$"), "字段数与表头不符"),
-)
-
-
 def _translate_reason(reason: str, lang: str) -> str:
-    if lang == "en":
-        return reason
-    for pattern, replacement in _REASON_TEMPLATES_ZH:
-        if pattern.match(reason):
-            return pattern.sub(replacement, reason)
-    return reason
+    """A reject reason as validate prints it: the reason code in English (what the rejects
+    file says), in words with the column's name in Chinese (the pages' own labels)."""
+    return reason if lang == "en" else reject_reason_words(reason, lang)
 
 
 def _display_width(text: str) -> int:
