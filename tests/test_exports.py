@@ -16,7 +16,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from custops import exports, rules
+from custops import exports, reach, rules
 from custops.exports import mask_contacts, mask_emails, mask_ids, mask_phones
 from custops.run import catalog, context
 from export_shapes import FULL_CONTACT, file_text, sample_with_contacts
@@ -175,6 +175,14 @@ def test_no_contact_key_no_contact_on_that_channel():
     assert excluded["no contact: phone"] == 2
     assert excluded["no contact column: email"] == 0  # no e-mail column: the list matches ids
     assert eligible[:, email].all()
+    # strict: a channel whose contact column is missing plans no one, and says how many
+    strict, counted = rules.eligibility(customers, channels, None, dt.date(2026, 9, 30),
+                                        rules.ReachParams(contact_column_required=True))
+    assert not strict[:, email].any() and counted["no contact column, required: email"] == 3
+    assert "no contact column: email" not in counted
+    assert reach.rule_label("no contact column, required: email", "zh") == \
+        "数据中无该联系方式列：邮件（按设置不安排该渠道）"
+    assert strict[:, sms].tolist() == eligible[:, sms].tolist()
 
 
 def test_send_date_is_the_day_after_as_of_unless_set():

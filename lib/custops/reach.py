@@ -692,6 +692,7 @@ def uplift_section(uplift: UpliftResult, touches: pd.DataFrame | None, lang: str
 # Exclusion rules as :func:`custops.rules.eligibility` names them (prefix) → label key.
 _RULE_LABELS = (("no consent list: ", "reach.rule_no_list"),
                 ("no consent: ", "reach.rule_consent"),
+                ("no contact column, required: ", "reach.rule_contact_column_required"),
                 ("no contact column: ", "reach.rule_no_contact_column"),
                 ("no contact: ", "reach.rule_no_contact"),
                 ("not eligible: ", "reach.rule_not_eligible"),

@@ -59,6 +59,10 @@ class ReachParams:
     send_date: str = ""  # day the contact lists are sent (YYYY-MM-DD); empty: the day after as_of
     conversion_window_days: int = 14
     min_events_for_own_hour: int = 5  # below this, shrink towards the segment's hour pattern
+    # A channel whose contact column the customers table lacks altogether: False plans it
+    # with the customer id for the channel's tool to match (e.g. an app's own user id for
+    # push); True plans no one on it (an SMS platform that needs the number itself).
+    contact_column_required: bool = False
 
     def __post_init__(self):
         if self.budget < 0:
@@ -158,7 +162,8 @@ def eligibility(customers: pd.DataFrame, channels: pd.DataFrame, touches: pd.Dat
     channel's tool needs (:func:`contact_key`: a customer with an empty phone is never planned
     on SMS or call-back, one without an e-mail never on e-mail; when the customers table has no
     such column at all the list carries the customer id for the tool to match, reported as
-    such), the fatigue cap across channels over the last 7 days, and the WeCom mass-message
+    such, or with ``params.contact_column_required`` no one is planned on that channel), the
+    fatigue cap across channels over the last 7 days, and the WeCom mass-message
     caps per day and per month.
     """
     n, k = len(customers), len(channels)
@@ -180,6 +185,10 @@ def eligibility(customers: pd.DataFrame, channels: pd.DataFrame, touches: pd.Dat
             has = (values.notna() & values.astype(str).str.strip().ne("")).to_numpy(dtype=bool)
             excluded[f"no contact: {row['channel']}"] = int((eligible[:, j] & ~has).sum())
             eligible[:, j] &= has
+        elif params.contact_column_required:
+            excluded[f"no contact column, required: {row['channel']}"] = int(
+                eligible[:, j].sum())
+            eligible[:, j] = False
         else:
             excluded[f"no contact column: {row['channel']}"] = 0
     if touches is not None and not touches.empty:

@@ -124,6 +124,9 @@ LABELS: dict[str, dict[str, str]] = {
         "en": "No contact column in the data: {channel} (the list carries customer ids to "
               "match in your tool)",
         "zh": "数据中无该联系方式列：{channel}（名单只含客户ID，请在工具中按客户ID匹配）"},
+    "reach.rule_contact_column_required": {
+        "en": "No contact column in the data: {channel} (not planned: contact_column_required)",
+        "zh": "数据中无该联系方式列：{channel}（按设置不安排该渠道）"},
     "reach.measured_revenue": {"en": "Measured incremental revenue", "zh": "实测增量收入"},
     "reach.roi_defined": {"en": "ROI = incremental revenue × margin ({margin:.0%}) ÷ cost",
                           "zh": "投资回报率 = 增量收入 × 毛利率（{margin:.0%}）÷ 成本"},
