@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import stat
+from pathlib import Path
 
 import pandas as pd
 
@@ -14,6 +15,8 @@ from custops.io import TABLE_SCHEMAS, load_dataset
 from custops.io.personal import mask_extras
 from custops.run import runner
 from export_shapes import FULL_CONTACT, file_text, sample_with_contacts
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
 def test_full_contact_keys_are_only_in_the_channel_lists(tmp_path):
@@ -86,3 +89,76 @@ def test_rejected_rows_keep_no_contact_key_in_full(tmp_path):
     text = rejects.read_text(encoding="utf-8-sig")
     assert "139****5678" in text and "k***@example.com" in text
     assert not FULL_CONTACT.search(text)
+
+
+# Values the two engines must mask alike (review of the first version: Unicode spaces and
+# full-width digits, a trailing carriage return, two numbers one character apart, inf).
+_PARITY = {
+    "phone": ["13812345678", "+86 139-1234-5678", " 13912345678\r", "138****5678", "12345",
+              "１３８１２３４５６７８", "", None],
+    "email": ["zoe@example.com", " a.b@c.cn\t", "x\xa0zhang@example.com", "no-at-sign", "",
+              None],
+    "id": ["wm12345678901234\r", "oABCDEFGHIJKLMN", "short", " \t", "wm****1234", None],
+    "contact": ["13812345678", "zoe@example.com", "other-value-123", None],
+}
+_TEXTS = ["tel 13812345678 13912345678", "13812345678,13912345678", "电话\u3000z@example.com",
+          "mail a.b@c.com, 139 1234 5678 thanks", "订单 1234567890123456", None]
+
+
+def test_both_engines_mask_and_scrub_every_value_alike():
+    import duckdb
+
+    from custops.io.personal import _MASKS, mask_sql, scrub_sql, scrub_text
+
+    con = duckdb.connect()
+    for kind, values in _PARITY.items():
+        frame = pd.DataFrame({"v": pd.Series(values, dtype=object)})
+        con.register("t", frame)
+        in_sql = [row[0] for row in con.sql(f"select {mask_sql('v', kind)} from t").fetchall()]
+        assert in_sql == _MASKS[kind](frame["v"]).tolist(), kind
+    frame = pd.DataFrame({"v": pd.Series(_TEXTS, dtype=object)})
+    con.register("t", frame)
+    in_sql = [row[0] for row in con.sql(f"select {scrub_sql('v')} from t").fetchall()]
+    assert in_sql == [None if pd.isna(v) else v for v in scrub_text(frame["v"])]
+    assert in_sql[0] == "tel 138****5678 139****5678"
+    assert in_sql[1] == "138****5678,139****5678"
+
+
+def test_awkward_extra_columns_load_and_are_judged_alike(tmp_path):
+    """Extra columns that must neither stop the load nor be wiped: floats with inf, a flag
+    with gaps named like a phone column, a phone model; a categorical note is scrubbed."""
+    import numpy as np
+    import pyarrow as pa
+
+    n = 300
+    frame = pd.DataFrame({
+        "customer_id": [f"C{i}" for i in range(n)],
+        "score": np.where(np.arange(n) % 7 == 0, np.inf, np.arange(n) / 3),
+        "mobile_phone": [13800000000.0 + i if i % 2 else np.nan for i in range(n)],
+        "is_mobile": pd.array([True, None, False] * (n // 3), dtype="boolean"),
+        "phone_model": ["iPhone 15", "Mate 60"] * (n // 2),
+        "note": pd.Categorical([f"call 1390000{i:04d}" if i % 5 == 0 else "ok"
+                                for i in range(n)]),
+    })
+    pandas_side = pa.Table.from_pandas(frame, preserve_index=False).to_pandas()
+    masked, found = mask_extras(pandas_side, ["customer_id"])
+    assert found == {"mobile_phone": "phone"}
+    assert masked["is_mobile"].tolist() == pandas_side["is_mobile"].tolist()
+    assert masked["phone_model"].tolist() == pandas_side["phone_model"].tolist()
+    assert masked["score"].tolist() == pandas_side["score"].tolist()
+    assert not any("13900000000" in str(v) for v in masked["note"])
+    assert masked["mobile_phone"].iloc[1] == "138****0001"
+
+
+def test_a_failed_load_leaves_no_clean_folder_that_counts_as_done(tmp_path):
+    """DuckDB writes clean/orders.parquet during the load: until data_quality.json is there
+    (written last), a run does not read that folder back as a finished load."""
+    from custops.run import context
+
+    run = tmp_path / "run"
+    (run / "artifacts" / "clean").mkdir(parents=True)
+    pd.DataFrame({"customer_id": ["C1"]}).to_parquet(run / "artifacts" / "clean" /
+                                                      "orders.parquet")
+    ctx = context.open_run(data_dir=str(SAMPLE), run_dir=str(run))
+    assert len(ctx.dataset().orders) > 1000  # loaded from the data again, not the leftover
+    assert len(pd.read_parquet(run / "artifacts" / "clean" / "orders.parquet")) > 1000

@@ -242,9 +242,11 @@ def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         text = values.astype("object")
-        # vectorised: non-text cells (numbers in an object column, None) are never risky
-        risky = text.str.startswith(FORMULA_STARTS, na=False).astype(bool) \
-            if len(text) else pd.Series(False, index=text.index)
+        try:  # vectorised: non-text cells (numbers in an object column, None) are never risky
+            risky = text.str.startswith(FORMULA_STARTS, na=False).astype(bool) \
+                if len(text) else pd.Series(False, index=text.index)
+        except (AttributeError, TypeError):  # no text at all (dates, numbers as objects)
+            risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
         if risky.any():
             out[col] = text.where(~risky, "'" + text[risky].astype(str))
     return out
@@ -345,7 +347,10 @@ def control_list(control: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
     return out.rename(columns={c: t(f"exports.col_{c}", lang) for c in out.columns})
 
 
-_PHONE_MASKED = re.compile(r"^\d{3}\*{4}\d{4}$")
+# ASCII classes and whitespace only: DuckDB masks extra columns with the same rules
+# (custops.io.personal), and its RE2 knows no Unicode \s or \d.
+_WS = " \t\n\r\f\v"
+_PHONE_MASKED = re.compile(r"^[0-9]{3}[*]{4}[0-9]{4}$")
 
 
 def mask_phones(phones: pd.Series) -> pd.Series:
@@ -355,8 +360,8 @@ def mask_phones(phones: pd.Series) -> pd.Series:
     present = values.notna().to_numpy()
     if not present.any():
         return pd.Series("", index=phones.index, dtype="object")
-    text = values[present].astype(str).str.strip()
-    digits = text.str.replace(r"\D", "", regex=True)
+    text = values[present].astype(str).str.strip(_WS)
+    digits = text.str.replace(r"[^0-9]", "", regex=True)
     last = digits.str[-11:]
     masked = (last.str[:3] + "****" + last.str[-4:]).where(digits.str.len() >= 11, "")
     masked = masked.where(~text.str.match(_PHONE_MASKED.pattern), text)  # masked already
@@ -365,7 +370,8 @@ def mask_phones(phones: pd.Series) -> pd.Series:
     return pd.Series(out, index=phones.index, dtype="object")
 
 
-_EMAIL = re.compile(r"^\s*([^@\s]+)@([^@\s]+\.[^@\s]+)\s*$")
+_EMAIL = re.compile(r"^[ \t\n\r\f\v]*([^@ \t\n\r\f\v]+)@"
+                    r"([^@ \t\n\r\f\v]+[.][^@ \t\n\r\f\v]+)[ \t\n\r\f\v]*$")
 
 
 def _missing(value: Any) -> bool:
@@ -392,9 +398,9 @@ def mask_ids(ids: pd.Series) -> pd.Series:
     four trailing characters kept when the id is longer than ten, else ``****``; empty stays
     empty. Enough to tell that a customer has one, never enough to reach them."""
     def one(value: Any) -> str:
-        if _missing(value) or not str(value).strip():
+        if _missing(value) or not str(value).strip(_WS):
             return ""
-        text = str(value).strip()
+        text = str(value).strip(_WS)
         if "****" in text:
             return text
         return f"{text[:2]}****{text[-4:]}" if len(text) > 10 else "****"

@@ -360,6 +360,9 @@ def _list_sheet(writer: pd.ExcelWriter, frame: pd.DataFrame, name: str) -> None:
         for r, value in enumerate(cells, start=1):
             if value is None or (isinstance(value, float) and value != value):
                 continue  # blank, as pandas leaves it
+            if write is sheet.write_number and not math.isfinite(float(value)):
+                sheet.write_string(r, c, str(value))  # inf: Excel has no such number
+                continue
             write(r, c, value if write is not sheet.write_string else str(value))
     for c, column in enumerate(part.columns):
         longest = max([len(str(column))] + [len(str(v)) for v in part[column].head(200)])

@@ -24,6 +24,8 @@ amounts, ``date_format``, ``decimal: ","``) are checked by pandas as before.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +79,31 @@ _ISO_TIME = (r"(1[7-9][0-9][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-[0-9]{2}-[0-9]{2}
              r"([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?)?")
 _PLAIN_NUMBER = r"-?[0-9]{1,15}(\.[0-9]{1,6})?"
 _PLAIN_INTEGER = r"-?[0-9]{1,15}"
+
+
+#: Share of the machine's memory one table's check may use in DuckDB before spilling to disk.
+#: Two tables are checked at a time (``load_dataset``), and each in-memory DuckDB connection
+#: would otherwise take 80 % of the memory: a 10M-customer load reached 20.8 GiB that way.
+CHECK_MEMORY_SHARE = 0.25
+
+
+def bounded_connection() -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB connection limited to :data:`CHECK_MEMORY_SHARE` of the machine's
+    memory (at least 1 GiB), spilling to a temporary folder beyond it."""
+    total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    limit_mib = max(1024, int(total * CHECK_MEMORY_SHARE / 2**20))
+    con = duckdb.connect()
+    con.execute(f"SET memory_limit = '{limit_mib}MiB'")
+    spill = Path(tempfile.gettempdir()) / "custops-duckdb-spill"
+    con.execute(f"SET temp_directory = {_literal(str(spill))}")
+    return con
+
+
+def _is_text(arrow_type: pa.DataType) -> bool:
+    """A text column, or a dictionary (categorical) of text."""
+    if pa.types.is_dictionary(arrow_type):
+        arrow_type = arrow_type.value_type
+    return pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type)
 
 
 def checks_in_duckdb(table: str, settings: Mapping[str, Any]) -> bool:
@@ -234,7 +261,7 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
         arrow = pq.read_table(path, columns=list(dict.fromkeys(columns)))
         return _to_pandas(arrow.take(pa.array(positions, type=pa.int64())))
 
-    with duckdb.connect() as con:
+    with bounded_connection() as con:
         # large_string results: pandas' str dtype takes them as they are (no copy of the text)
         con.execute("SET arrow_large_buffer_size = true")
         con.sql(f"create view src as select *, file_row_number + 1 as {_ROW} from "
@@ -343,9 +370,10 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
                         and not pa.types.is_temporal(schema.field(header).type):
                     personal[header] = kind
                     value = mask_sql(value, kind, floating=floating)
-                elif pa.types.is_string(schema.field(header).type) or \
-                        pa.types.is_large_string(schema.field(header).type):
+                elif _is_text(schema.field(header).type):
                     value = scrub_sql(value)  # numbers inside free text
+                    if pa.types.is_dictionary(schema.field(header).type):
+                        personal[header] = ""  # comes back as text, as pandas scrubs it
                 selects.append(f"{value} as x_{i}")
         con.sql(f"create temp view parsed as select src.{_ROW}, {', '.join(selects)} from "
                     f"src {' '.join(join for _, _, join in joins)}")
@@ -523,8 +551,9 @@ def check_parquet_table(raw: RawTable, table: str, explicit: Mapping[str, str], 
     quality = _table_quality(raw, table, output, rejects, chosen, extra_headers, rows_kept,
                              prepared, distinct_orders, distinct_customers,
                              date_range=date_range, order_stats=order_stats)
-    if personal and output is None:
-        quality["personal_columns"] = personal
+    masked = {header: kind for header, kind in personal.items() if kind}
+    if masked and output is None:
+        quality["personal_columns"] = masked
     return TableResult(output, rejects, quality, found_warnings, prepared.set_aside, hints,
                        path=None if output is not None else clean_path)
 

@@ -304,8 +304,12 @@ class RunContext:
 
     def _clean_dir(self) -> Path | None:
         """The folder of tables validated earlier in this run, if there is one."""
+        # data_quality.json is written last: DuckDB writes clean/orders.parquet during the
+        # load, so a load that failed after it leaves a file that must not count as done.
         clean = None if self.artifacts_dir is None else self.artifacts_dir / CLEAN
-        return clean if clean is not None and (clean / "orders.parquet").exists() else None
+        done = clean is not None and (clean / "orders.parquet").exists() \
+            and (self.artifacts_dir / DATA_QUALITY).exists()
+        return clean if done else None
 
     def _set_default_as_of(self, dataset) -> None:
         if self.as_of is None:
@@ -354,11 +358,11 @@ class RunContext:
         if name not in ORDER_AGGREGATES:
             raise ParameterError(f"unknown order aggregate {name!r}; known: "
                                  f"{', '.join(ORDER_AGGREGATES)}")
-        key = (name, str(self.as_of))
         with self._data_lock:
+            source = self.table_source("orders")  # loads the data (and fixes as_of) if needed
+            key = (name, str(self.as_of))
             if key not in self._aggregates:
-                self._aggregates[key] = getattr(features_module, name)(
-                    self.table_source("orders"), self.as_of)
+                self._aggregates[key] = getattr(features_module, name)(source, self.as_of)
             return self._aggregates[key]
 
     # -- feature tables --------------------------------------------------------------------
