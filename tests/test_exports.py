@@ -335,3 +335,15 @@ def test_a_run_folders_export_lists_name_files_relative_to_it(tmp_path):
             "files": ["contacts_sms.csv", "plan.html"], "folder": "exports/"}
     for paths in (read("churn_exports"), stored["churn_exports"]):
         assert churn.exports_section(paths, "zh").data == {"files": ["churn_recall.csv"]}
+
+
+def test_neutralize_leaves_columns_without_text_alone():
+    """Dates, numbers held as objects and categoricals of numbers pass through unchanged (the
+    vectorised check must not stop an export), while text is still neutralized."""
+    frame = pd.DataFrame({"when": pd.to_datetime(["2024-01-01", "2024-01-02"]),
+                          "n": pd.Series([1, 2], dtype=object),
+                          "c": pd.Categorical([1, 2]),
+                          "t": ["=1+1", "ok"]})
+    out = exports.neutralize(frame)
+    pd.testing.assert_frame_equal(out.drop(columns="t"), frame.drop(columns="t"))
+    assert out["t"].tolist() == ["'=1+1", "ok"]
