@@ -39,6 +39,7 @@ import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
 from custops.features_sql import FIELD_LIMIT, order_features_sql
+from custops.io.duckdb_checks import FEATURE_MEMORY_SHARE, memory_settings
 
 __all__ = [
     "CUSTOMER_ATTRIBUTES",
@@ -460,7 +461,10 @@ def build_feature_snapshots(
     tables = data if isinstance(data, Mapping) else {
         name: getattr(data, name, None) for name in ("orders", "customers", "events")
     }
-    con = con if con is not None else ibis.duckdb.connect()
+    if con is None:
+        con = ibis.duckdb.connect()
+        for statement in memory_settings(FEATURE_MEMORY_SHARE):  # spill, not 80 % of RAM
+            con.raw_sql(statement)
     orders = _as_table(con, "orders", tables["orders"])
     vocabularies = {c: vocabulary(con, orders, c) for c in ("channel", "category")}
     parts = _snapshot_parts(

@@ -23,6 +23,7 @@ from custops import plots
 from custops.errors import DataError
 from custops.exports import EXCEL_ROWS_PER_SHEET
 from custops.features import activity_hour_matrix, build_features, join_by_customer
+from custops.io.duckdb_checks import FEATURE_MEMORY_SHARE, memory_settings
 from custops.labels import LABELS, t, value_label
 from custops.models import assignment, experiment
 from custops.models.classifier import sample_rows
@@ -147,6 +148,8 @@ def campaign_features_at(tables, touches: pd.DataFrame | None):
     campaign's snapshot then reads those instead of the whole tables again.
     """
     con = ibis.duckdb.connect()
+    for statement in memory_settings(FEATURE_MEMORY_SHARE):  # spill, not 80 % of RAM
+        con.raw_sql(statement)
     ids = [] if touches is None else touches["customer_id"].astype(str).unique().tolist()
     id_table = ibis.memtable(pd.DataFrame({"customer_id": pd.Series(ids, dtype="string")}))
     kept = {}

@@ -29,7 +29,7 @@ from custops.churn import ChurnParams
 from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import full_contact_columns, mask_contacts
 from custops.features import build_feature_snapshots, build_features, to_date
-from custops.io.duckdb_checks import DUCKDB_MIN_ROWS
+from custops.io.duckdb_checks import DUCKDB_MIN_ROWS, FEATURE_MEMORY_SHARE, memory_settings
 from custops.io.personal import mask_extras
 from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
@@ -382,6 +382,8 @@ class RunContext:
         con = ibis.duckdb.connect()
         # DuckDB draws a progress widget in notebooks: a static report shows its text instead.
         con.raw_sql("SET enable_progress_bar = false")
+        for statement in memory_settings(FEATURE_MEMORY_SHARE):  # spill, not 80 % of RAM
+            con.raw_sql(statement)
         return {name: con.read_parquet(source, table_name=name)
                 if isinstance(source, Path) else source
                 for name, source in sources.items()}, con
