@@ -349,8 +349,8 @@ def control_list(control: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
 
 # ASCII classes and whitespace only: DuckDB masks extra columns with the same rules
 # (custops.io.personal), and its RE2 knows no Unicode \s or \d.
-_WS = " \t\n\r\f\v"
-_PHONE_MASKED = re.compile(r"^[0-9]{3}[*]{4}[0-9]{4}$")
+WHITESPACE = " \t\n\r\f\v"
+MASKED_PHONE = re.compile(r"^[0-9]{3}[*]{4}[0-9]{4}$")
 
 
 def mask_phones(phones: pd.Series) -> pd.Series:
@@ -360,17 +360,17 @@ def mask_phones(phones: pd.Series) -> pd.Series:
     present = values.notna().to_numpy()
     if not present.any():
         return pd.Series("", index=phones.index, dtype="object")
-    text = values[present].astype(str).str.strip(_WS)
+    text = values[present].astype(str).str.strip(WHITESPACE)
     digits = text.str.replace(r"[^0-9]", "", regex=True)
     last = digits.str[-11:]
     masked = (last.str[:3] + "****" + last.str[-4:]).where(digits.str.len() >= 11, "")
-    masked = masked.where(~text.str.match(_PHONE_MASKED.pattern), text)  # masked already
+    masked = masked.where(~text.str.match(MASKED_PHONE.pattern), text)  # masked already
     out = np.full(len(values), "", dtype=object)
     out[present] = masked.to_numpy(dtype=object)
     return pd.Series(out, index=phones.index, dtype="object")
 
 
-_EMAIL = re.compile(r"^[ \t\n\r\f\v]*([^@ \t\n\r\f\v]+)@"
+EMAIL_ADDRESS = re.compile(r"^[ \t\n\r\f\v]*([^@ \t\n\r\f\v]+)@"
                     r"([^@ \t\n\r\f\v]+[.][^@ \t\n\r\f\v]+)[ \t\n\r\f\v]*$")
 
 
@@ -384,7 +384,7 @@ def mask_emails(emails: pd.Series) -> pd.Series:
     def one(value: Any) -> str:
         if _missing(value):
             return ""
-        match = _EMAIL.match(str(value))
+        match = EMAIL_ADDRESS.match(str(value))
         if not match:
             return ""
         local, domain = match.groups()
@@ -398,9 +398,9 @@ def mask_ids(ids: pd.Series) -> pd.Series:
     four trailing characters kept when the id is longer than ten, else ``****``; empty stays
     empty. Enough to tell that a customer has one, never enough to reach them."""
     def one(value: Any) -> str:
-        if _missing(value) or not str(value).strip(_WS):
+        if _missing(value) or not str(value).strip(WHITESPACE):
             return ""
-        text = str(value).strip(_WS)
+        text = str(value).strip(WHITESPACE)
         if "****" in text:
             return text
         return f"{text[:2]}****{text[-4:]}" if len(text) > 10 else "****"

@@ -25,7 +25,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from custops.exports import mask_emails, mask_ids, mask_phones
+from custops.exports import (
+    EMAIL_ADDRESS,
+    MASKED_PHONE,
+    WHITESPACE,
+    mask_emails,
+    mask_ids,
+    mask_phones,
+)
 from custops.io.contract import STRING_DTYPE
 
 __all__ = ["NAME_KINDS", "SNIFF_ROWS", "column_kind", "extra_kind", "mask_extras", "mask_sql",
@@ -50,11 +57,9 @@ _WHOLE_WORD = {"tel", "mail"}
 
 # ASCII classes only (never \s or \d): Python's re would match Unicode spaces and full-width
 # digits that DuckDB's RE2 does not, and the two engines must write the same values.
-WHITESPACE = " \t\n\r\f\v"
 _S = "[ \\t\\n\\r\\f\\v]"
 _NOT_S = "[^@ \\t\\n\\r\\f\\v]"
 _PHONE = re.compile(rf"^{_S}*(?:[+]?86[ \t-]?)?1[3-9][0-9][ \t-]?[0-9]{{4}}[ \t-]?[0-9]{{4}}{_S}*$")
-_MASKED_PHONE = re.compile(r"^[0-9]{3}[*]{4}[0-9]{4}$")
 _EMAIL = re.compile(rf"^{_S}*{_NOT_S}+@{_NOT_S}+[.]{_NOT_S}+{_S}*$")
 # Contact keys inside free text (an order note, a rejected row's raw line). No look-around, so
 # DuckDB's RE2 and Python's re replace the same spans: \1 and \4 are the characters around.
@@ -65,7 +70,6 @@ _PHONE_IN_TEXT = (r"(^|[^0-9])(?:[+]?86[ -]?)?(1[3-9][0-9])[ -]?[0-9]{4}[ -]?([0
 _TEXT_STOP = "@ \\t\\n\\r\\f\\v,;:\\\"'<>()"
 _EMAIL_IN_TEXT = (rf"([^{_TEXT_STOP}])[^{_TEXT_STOP}]*@"
                   rf"([^{_TEXT_STOP}]+[.][^{_TEXT_STOP}]+)")
-_EMAIL_PARTS = re.compile(rf"^{_S}*({_NOT_S}+)@({_NOT_S}+[.]{_NOT_S}+){_S}*$")
 _PHONE_IN_TEXT_RE = re.compile(_PHONE_IN_TEXT)
 _EMAIL_IN_TEXT_RE = re.compile(_EMAIL_IN_TEXT)
 
@@ -78,7 +82,7 @@ def _mask_mixed(values: pd.Series) -> pd.Series:
     shown = text.map(lambda v: "" if v is None or (isinstance(v, float) and v != v) else str(v))
     is_email = shown.map(lambda v: bool(_EMAIL.match(v)))
     is_phone = ~is_email & shown.map(lambda v: bool(_PHONE.match(v) or
-                                                     _MASKED_PHONE.match(v.strip(WHITESPACE))))
+                                                     MASKED_PHONE.match(v.strip(WHITESPACE))))
     out = mask_ids(text)
     out[is_email] = mask_emails(text[is_email])
     out[is_phone] = mask_phones(text[is_phone])
@@ -111,17 +115,19 @@ def _shares(values: Iterable[Any]) -> tuple[int, int, int]:
     many e-mail addresses."""
     shown = [str(v) for v in values if v is not None and not (isinstance(v, float) and v != v)
              and str(v).strip(WHITESPACE)][:SNIFF_ROWS]
-    phones = sum(bool(_PHONE.match(v) or _MASKED_PHONE.match(v.strip(WHITESPACE)))
+    phones = sum(bool(_PHONE.match(v) or MASKED_PHONE.match(v.strip(WHITESPACE)))
                  for v in shown)
     emails = sum(bool(_EMAIL.match(v)) for v in shown)
     return len(shown), phones, emails
 
 
-def sniff_kind(values: Iterable[Any]) -> str | None:
+def sniff_kind(values: Iterable[Any], shares: tuple[int, int, int] | None = None
+               ) -> str | None:
     """``phone`` or ``email`` when at least 80 % of the non-empty ``values`` (the first
     :data:`SNIFF_ROWS` are enough) are phone numbers or e-mail addresses, ``contact`` when
-    they are a mix of both (each value is masked by its form), else None."""
-    n, phones, emails = _shares(values)
+    they are a mix of both (each value is masked by its form), else None. ``shares``: the
+    values' :func:`_shares`, when already counted."""
+    n, phones, emails = shares if shares is not None else _shares(values)
     if not n:
         return None
     if phones >= _SHARE * n:
@@ -142,16 +148,16 @@ def extra_kind(header: Any, values: Iterable[Any]) -> str | None:
     addresses (a half-filled column), each by its form; with fewer it is something else
     (``phone_model``: "iPhone 15") and kept. A name that says id (``openid``, ``wechat``) is
     enough: such ids have no form to recognise."""
-    values = list(values)
-    sniffed = sniff_kind(values)
+    shares = _shares(values)
+    sniffed = sniff_kind((), shares)
     if sniffed is not None:
         return sniffed
     named = column_kind(header)
     if named == "id":
         return "id"
-    if named in ("phone", "email"):
-        n, phones, emails = _shares(values)
-        return "contact" if n and phones + emails >= _NAMED_SHARE * n else None
+    n, phones, emails = shares
+    if named in ("phone", "email") and n and phones + emails >= _NAMED_SHARE * n:
+        return "contact"
     return None
 
 
@@ -233,11 +239,11 @@ def mask_sql(expr: str, kind: str, *, floating: bool = False) -> str:
         digits = f"regexp_replace({text}, '[^0-9]', '', 'g')"
         last = f"right({digits}, 11)"
         return (f"case when {expr} is null then '' "
-                f"when regexp_full_match({text}, '[0-9]{{3}}[*]{{4}}[0-9]{{4}}') then {text} "
+                f"when regexp_matches({text}, '{MASKED_PHONE.pattern}') then {text} "
                 f"when length({digits}) >= 11 then left({last}, 3) || '****' || right({last}, 4) "
                 f"else '' end")
     if kind == "email":
-        pattern = "'" + _EMAIL_PARTS.pattern + "'"
+        pattern = "'" + EMAIL_ADDRESS.pattern + "'"
         return (f"case when {expr} is null then '' "
                 f"when regexp_matches({expr}, {pattern}) then "
                 f"left(regexp_extract({expr}, {pattern}, 1), 1) || '***@' || "
@@ -245,7 +251,7 @@ def mask_sql(expr: str, kind: str, *, floating: bool = False) -> str:
     if kind == "contact":
         email = "'" + _EMAIL.pattern + "'"
         phone = "'" + _PHONE.pattern + "'"
-        masked_phone = "'^[0-9]{3}[*]{4}[0-9]{4}$'"
+        masked_phone = "'" + MASKED_PHONE.pattern + "'"
         return (f"case when regexp_matches({expr}, {email}) then {mask_sql(expr, 'email')} "
                 f"when regexp_matches({expr}, {phone}) or regexp_matches({text}, "
                 f"{masked_phone}) then {mask_sql(expr, 'phone')} "
