@@ -284,3 +284,45 @@ def test_fast_duckdb_query_steps_aside_when_it_would_be_wrong(monkeypatch, tiny)
     monkeypatch.setattr(features, "FIELD_LIMIT", 2)
     assert not taken(orders)  # customer a has 4 purchases
     pd.testing.assert_frame_equal(build_features(tiny, AS_OF), expected)
+
+
+def test_counts_are_narrowed_only_when_every_value_fits():
+    got = features.narrow_integers(pd.Series([0, 5, None, 2**31 - 1], dtype="Float64"))
+    assert got.dtype == "Int32" and got.isna().tolist() == [False, False, True, False]
+    assert list(got.dropna()) == [0, 5, 2**31 - 1]
+    assert features.narrow_integers(pd.Series([1, 2**31])).dtype == "Int64"
+    assert features.narrow_integers(pd.Series([-(2**31) - 1, 0])).dtype == "Int64"
+    assert features.narrow_integers(pd.Series([None, None], dtype="Float64")).dtype == "Int32"
+    assert features.narrow_integers(pd.Series([], dtype="int64")).dtype == "Int32"
+
+
+@pytest.mark.parametrize("rows", [0, 1, 4])
+def test_arrow_is_converted_column_by_column_as_pandas_would(rows):
+    """frame_from_arrow gives what Arrow's own to_pandas gives once finish_features has
+    typed it (counts Int64 straight away, dates as datetime64), and empties its holder."""
+    import pyarrow as pa
+
+    table = pa.table({
+        "customer_id": pa.array(["a", "b", "c", "d"][:rows], pa.string()),
+        "order_days": pa.array([1, None, 3, 0][:rows], pa.int64()),
+        "events_total": pa.array([2, 0, None, 7][:rows], pa.int32()),
+        "first_order_date": pa.array([pd.Timestamp("2025-01-02").date(), None,
+                                      pd.Timestamp("2024-12-31").date(),
+                                      pd.Timestamp("2025-03-01").date()][:rows], pa.date32()),
+        "birth_year": pa.array([1990, 1985, 2000, 1970][:rows], pa.int64()),
+        "net_spend": pa.array([1.5, None, 0.0, -2.0][:rows], pa.float64()),
+        "consent_sms": pa.array([True, None, False, True][:rows], pa.bool_()),
+    })
+    holder = [table]
+    got = features.frame_from_arrow(holder)
+    assert holder == []
+    expected = table.to_pandas()
+    assert list(got.columns) == list(expected.columns)
+    assert str(got["order_days"].dtype) == str(got["events_total"].dtype) == "Int64"
+    for col in ("customer_id", "birth_year", "net_spend", "consent_sms"):
+        pd.testing.assert_series_equal(got[col], expected[col], check_names=False)
+    pd.testing.assert_series_equal(got["order_days"], expected["order_days"].astype("Float64")
+                                   .astype("Int64"), check_names=False)
+    pd.testing.assert_series_equal(pd.to_datetime(got["first_order_date"]).astype("datetime64[s]"),
+                                   pd.to_datetime(expected["first_order_date"])
+                                   .astype("datetime64[s]"), check_names=False)

@@ -226,10 +226,38 @@ def test_customer_months_counts_purchases_and_nets_refunds_up_to_as_of():
         ["b", "2025-03-01 00:00", 99.0, False],  # the day after as_of: ignored
     ])
     got = features.customer_months(orders, "2025-02-28")
-    assert list(got["customer_id"]) == ["a", "a", "b"]
+    assert list(got["customer"]) == [0, 0, 1]  # customers numbered in customer_id order
+    assert got["customer"].dtype == "int32"
     assert list(got["month"]) == [MONTH("2025-01-01"), MONTH("2025-02-01"), MONTH("2025-02-01")]
     assert list(got["orders"]) == [2, 0, 1]
     assert list(got["net_spend"]) == pytest.approx([30.0, -5.0, 7.0])
+
+
+def test_numbered_customer_months_give_what_text_ids_give():
+    """customer_months numbers the customers instead of repeating their ids: the new buyers,
+    active buyers, revenue and cohorts are those of the same months keyed by customer_id
+    (one order; one day; refunds only; a refund-only first month)."""
+    cases = {
+        "several": [["b", "2025-01-05 10:00", 10.0, False], ["a", "2025-01-20 11:00", 20.0, False],
+                    ["a", "2025-03-03 09:00", -5.0, True], ["c", "2025-02-28 23:59", 7.0, False],
+                    ["c", "2025-01-02 08:00", -3.0, True], ["b", "2025-04-01 00:00", 4.0, False]],
+        "one_row": [["only", "2025-04-10 12:00", 9.5, False]],
+        "one_day": [["x", "2025-04-10 09:00", 1.0, False], ["y", "2025-04-10 18:00", 2.0, False]],
+        "all_refunds": [["r", "2025-02-10 12:00", -9.5, True], ["s", "2025-04-10 12:00", -1.0, True]],
+    }
+    for name, rows in cases.items():
+        orders = orders_frame(rows)
+        numbered = features.customer_months(orders, "2025-04-30")
+        ids = np.sort(orders["customer_id"].unique())
+        by_id = numbered.rename(columns={"customer": "customer_id"}).assign(
+            customer_id=lambda f, ids=ids: ids[f["customer_id"].to_numpy()])
+        pd.testing.assert_frame_equal(profile.monthly_buyers(numbered),
+                                      profile.monthly_buyers(by_id), obj=name)
+        pd.testing.assert_frame_equal(profile.cohort_retention(numbered, dt.date(2025, 4, 30)),
+                                      profile.cohort_retention(by_id, dt.date(2025, 4, 30)),
+                                      obj=name)
+    assert profile.cohort_retention(features.customer_months(
+        orders_frame(cases["all_refunds"]), "2025-04-30"), dt.date(2025, 4, 30)).empty
 
 
 def test_order_time_counts_by_weekday_and_hour():

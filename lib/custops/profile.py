@@ -111,11 +111,20 @@ def customer_base(features: pd.DataFrame, *, active_days: int = 90) -> dict[str,
     }
 
 
+def _customer_key(months: pd.DataFrame) -> str:
+    """The column telling customers apart in a months table: ``customer`` (the numbers
+    :func:`custops.features.customer_months` gives) or ``customer_id``."""
+    return "customer" if "customer" in months else "customer_id"
+
+
 def monthly_buyers(months: pd.DataFrame) -> pd.DataFrame:
-    """New buyers (first order that month), active buyers and net revenue per month."""
+    """New buyers (first order that month), active buyers and net revenue per month.
+    ``months``: :func:`custops.features.customer_months` (customer or customer_id, month,
+    orders, net_spend)."""
+    key = _customer_key(months)
     buying = months[months["orders"] > 0]
-    first = buying.groupby("customer_id")["month"].min().value_counts().rename("new_buyers")
-    active = buying.groupby("month")["customer_id"].nunique().rename("active_buyers")
+    first = buying.groupby(key)["month"].min().value_counts().rename("new_buyers")
+    active = buying.groupby("month")[key].nunique().rename("active_buyers")
     revenue = months.groupby("month")["net_spend"].sum().rename("net_revenue")
     out = pd.concat([first, active, revenue], axis=1).fillna(0).sort_index()
     out.index.name = "month"
@@ -327,17 +336,18 @@ def cohort_retention(months: pd.DataFrame, as_of: dt.date, *, max_months: int = 
 
     Cells a cohort has not fully lived through yet (month k not finished at ``as_of``) are NaN.
     """
-    buying = months[months["orders"] > 0][["customer_id", "month"]].copy()
+    key = _customer_key(months)
+    buying = months[months["orders"] > 0][[key, "month"]].copy()
     if buying.empty:
         return pd.DataFrame()
     month = pd.to_datetime(buying["month"])
     buying["month_index"] = month.dt.year * 12 + month.dt.month - 1  # vectorized month arithmetic
     buying["month"] = month.dt.to_period("M")
-    first = buying.groupby("customer_id")["month_index"].transform("min")
+    first = buying.groupby(key)["month_index"].transform("min")
     buying["k"] = buying["month_index"] - first
-    buying["cohort"] = buying.groupby("customer_id")["month"].transform("min")
+    buying["cohort"] = buying.groupby(key)["month"].transform("min")
     buying = buying[buying["k"] <= max_months]
-    counts = buying.groupby(["cohort", "k"])["customer_id"].nunique().unstack(fill_value=0)
+    counts = buying.groupby(["cohort", "k"])[key].nunique().unstack(fill_value=0)
     sizes = counts[0]
     matrix = counts.div(sizes, axis=0).reindex(columns=range(max_months + 1))
     last_complete = pd.Period(as_of, "M") - (0 if (pd.Timestamp(as_of) + pd.Timedelta(days=1)

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-import duckdb
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
 from custops import plots
 from custops.errors import NotComputable, ParameterError
+from custops.io.duckdb_checks import FEATURE_MEMORY_SHARE, bounded_connection
 from custops.labels import LABELS, focus, t, value_label
 from custops.models.threads import openmp_threads
 from custops.sections import Section
@@ -301,7 +301,7 @@ def migration_matrix(before: pd.Series, after: pd.Series, *, categories=None) ->
 
     b_codes, b_labels = pd.factorize(before)
     a_codes, a_labels = pd.factorize(after)
-    con = duckdb.connect()
+    con = bounded_connection(FEATURE_MEMORY_SHARE)  # spill, not 80 % of RAM (10M customers)
     try:
         con.register("b", pd.DataFrame({"id": pd.Series(before.index, dtype="string"),
                                         "code": b_codes}))
