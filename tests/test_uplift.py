@@ -359,3 +359,31 @@ def test_the_estimator_and_the_metric_are_public_at_the_top_level():
 
     assert custops.UpliftModel is uplift.MultiArmUpliftModel
     assert custops.qini_auc is uplift.qini_auc
+
+
+@pytest.mark.parametrize("categorical", [True, False])
+def test_boosting_fast_path_gives_the_public_predictions(categorical):
+    """The many-row predictions (:mod:`custops.models.boosting`) take the fast path in the
+    installed scikit-learn and give exactly what ``predict_proba`` / ``predict`` give, with
+    categorical columns, a column-major matrix, missing values and unseen categories."""
+    from sklearn.ensemble import HistGradientBoostingRegressor
+
+    from custops.models import boosting
+
+    rng = np.random.default_rng(3)
+    n, m = 2_000, 6
+    x = rng.normal(size=(n, m))
+    x[:, 0] = rng.integers(0, 5, n)  # a category code
+    x[rng.random(n) < 0.05, 2] = np.nan
+    y = (x[:, 1] + (x[:, 0] == 2) + rng.normal(size=n) > 0.5).astype(int)
+    mask = np.array([categorical] + [False] * (m - 1))
+    options = dict(max_iter=20, categorical_features=mask, early_stopping=False, random_state=0)
+    clf = HistGradientBoostingClassifier(**options).fit(x, y)
+    reg = HistGradientBoostingRegressor(**options).fit(x, x[:, 1] * 2 + y)
+    many = np.asfortranarray(np.tile(x, (boosting.FAST_PATH_ROWS // n + 1, 1)))
+    many[:n, 0] = 7  # a category code the fit never saw
+    assert boosting.fast_path_available(clf) and boosting.fast_path_available(reg)
+    assert np.array_equal(boosting.predict_proba1(clf, many), clf.predict_proba(many)[:, 1])
+    assert np.array_equal(boosting.predict_value(reg, many), reg.predict(many))
+    few = many[:100]  # the public method itself below FAST_PATH_ROWS
+    assert np.array_equal(boosting.predict_proba1(clf, few), clf.predict_proba(few)[:, 1])

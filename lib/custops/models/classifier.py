@@ -17,6 +17,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from custops.errors import DataError
+from custops.models.boosting import predict_proba1
 from custops.models.threads import openmp_threads
 
 __all__ = [
@@ -172,7 +173,7 @@ class SupervisedChurnModel:
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
         x = self.design_.matrix(features)
         with openmp_threads(len(x)):
-            return self.model_.predict_proba(x)[:, 1]
+            return predict_proba1(self.model_, x)
 
 
 def _top_share_positives(y: np.ndarray, score: np.ndarray, share: float) -> float:

@@ -23,6 +23,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 from custops.errors import DataError, ParameterError
 from custops.models import experiment
+from custops.models.boosting import predict_proba1, predict_value
 from custops.models.classifier import ModelDesign, sample_rows
 from custops.models.threads import openmp_threads
 
@@ -384,7 +385,7 @@ class MultiArmUpliftModel(BaseEstimator):
 
     @staticmethod
     def _expected(model, x: np.ndarray, binary: bool) -> np.ndarray:
-        return model.predict_proba(x)[:, 1] if binary else model.predict(x)
+        return predict_proba1(model, x) if binary else predict_value(model, x)
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "effect_models_"):
@@ -397,7 +398,8 @@ class MultiArmUpliftModel(BaseEstimator):
             fits = self.effect_models_[arm]
             total = np.zeros(len(x))
             for tau_treated, tau_control in fits:
-                total += g * tau_control.predict(x) + (1 - g) * tau_treated.predict(x)
+                total += (g * predict_value(tau_control, x)
+                          + (1 - g) * predict_value(tau_treated, x))
             out[arm] = total / len(fits)
         return out
 
@@ -477,7 +479,7 @@ class UpliftModel(MultiArmUpliftModel):
         self._check_fitted()
         x = self.design_.matrix(features)
         with openmp_threads(len(x)):
-            return self.outcome_models_[False].predict_proba(x)[:, 1]
+            return predict_proba1(self.outcome_models_[False], x)
 
     def predict_both(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict` and :meth:`predict_control` from one model matrix."""
@@ -485,7 +487,7 @@ class UpliftModel(MultiArmUpliftModel):
         x = self.design_.matrix(features)
         with openmp_threads(len(x)):
             uplift = self._effects(x)[True]
-            return uplift, self.outcome_models_[False].predict_proba(x)[:, 1]
+            return uplift, predict_proba1(self.outcome_models_[False], x)
 
 
 # -- grading ---------------------------------------------------------------------------------
