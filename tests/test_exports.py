@@ -347,3 +347,26 @@ def test_neutralize_leaves_columns_without_text_alone():
     out = exports.neutralize(frame)
     pd.testing.assert_frame_equal(out.drop(columns="t"), frame.drop(columns="t"))
     assert out["t"].tolist() == ["'=1+1", "ok"]
+
+
+def test_neutralize_matches_the_per_cell_rule_on_every_column_shape():
+    """The compiled (Arrow) check of all-text columns and the fallbacks for mixed or
+    text-free columns prefix exactly the cells the per-cell OWASP rule prefixes."""
+    texts = ["=HYPERLINK(1)", "+1", "-x", "@a", "\tq", "\rr", "ok", None, np.nan, pd.NA, "",
+             "a=b", "中文", "'=x", " =x"]
+    n = len(texts)
+    frame = pd.DataFrame({
+        "object": texts, "string": pd.Series(texts, dtype="string"),
+        "mixed": ([1, "=x", 2.5, None, True] * 3)[:n], "bytes": [b"=x"] * n,
+        "gaps": [None] * n, "dates": [pd.Timestamp("2024-01-01")] * n,
+        "categories": pd.Categorical((["=a", "b"] * n)[:n])})
+    out = exports.neutralize(frame)
+    for col in frame:
+        pairs = zip(frame[col].astype("object"), out[col].astype("object"), strict=True)
+        for before, after in pairs:
+            risky = isinstance(before, str) and before.startswith(exports.FORMULA_STARTS)
+            if risky:
+                assert after == "'" + before, (col, before, after)
+            else:
+                same = after is before or after == before
+                assert same or (pd.isna(after) and pd.isna(before)), (col, before, after)

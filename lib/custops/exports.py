@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from custops.labels import reason_words, t, value_label, value_labels
 from custops.rules import contact_key
@@ -232,6 +234,32 @@ def channel_list(rows: pd.DataFrame, channel: str, *, lang: str = "en",
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
+_FORMULA_START = r"^[=+\-@\t\r]"  # FORMULA_STARTS as an RE2 class (Arrow's regex)
+
+
+def _formula_starts(text: pd.Series) -> pd.Series:
+    """Which cells of an object column are text starting with one of :data:`FORMULA_STARTS`.
+    All-text columns (with gaps) are matched by Arrow's compiled regex, ~10x quicker than
+    pandas' per-cell ``str.startswith`` on a million rows; a column mixing text with numbers
+    or dates goes through ``str.startswith`` (non-text cells are never risky), and one
+    without text at all cell by cell."""
+    if not len(text):
+        return pd.Series(False, index=text.index)
+    try:  # only text and gaps give an Arrow string array (bytes give binary, mixes fail)
+        strings = pa.array(text.to_numpy(), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        strings = None
+    if strings is not None and (pa.types.is_string(strings.type)
+                                or pa.types.is_large_string(strings.type)):
+        matched = pc.match_substring_regex(strings, _FORMULA_START)
+        return pd.Series(matched.fill_null(False).to_numpy(zero_copy_only=False),
+                         index=text.index)
+    try:  # vectorised: non-text cells (numbers in an object column, None) are never risky
+        return text.str.startswith(FORMULA_STARTS, na=False).astype(bool)
+    except (AttributeError, TypeError):  # no text at all (dates, numbers as objects)
+        return text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+
+
 def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with every text cell that a spreadsheet would read as a formula prefixed by an
     apostrophe (``'=HYPERLINK(…)`` shows as text): OWASP's rule for CSV and Excel exports.
@@ -242,11 +270,7 @@ def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
         text = values.astype("object")
-        try:  # vectorised: non-text cells (numbers in an object column, None) are never risky
-            risky = text.str.startswith(FORMULA_STARTS, na=False).astype(bool) \
-                if len(text) else pd.Series(False, index=text.index)
-        except (AttributeError, TypeError):  # no text at all (dates, numbers as objects)
-            risky = text.map(lambda v: isinstance(v, str) and v.startswith(FORMULA_STARTS))
+        risky = _formula_starts(text)
         if risky.any():
             out[col] = text.where(~risky, "'" + text[risky].astype(str))
     return out
