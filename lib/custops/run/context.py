@@ -399,7 +399,10 @@ class RunContext:
     def build_features(self, day: dt.date) -> pd.DataFrame:
         """The per-customer feature table as of ``day``, built from the run's data."""
         data, con = self._feature_tables()
-        return build_features(data, day, con=con)
+        try:
+            return build_features(data, day, con=con)
+        finally:
+            _close_own(con)
 
     def features_at(self, date: dt.date | str) -> pd.DataFrame:
         """The feature table as of another date (migration, backtests, campaign snapshots):
@@ -467,6 +470,15 @@ class RunContext:
             for future in futures.values():
                 if not future.done():
                     future.set_exception(exc)
+        finally:
+            _close_own(source[1])
+
+
+def _close_own(con) -> None:
+    """Close a DuckDB connection :meth:`RunContext._feature_tables` opened (its memory goes
+    back at once instead of when the connection is collected); Spark sessions stay open."""
+    if con is not None and getattr(con, "name", "") == "duckdb":
+        con.disconnect()
 
 
 class StoredDataset:
