@@ -703,6 +703,7 @@ def _duck(orders: pd.DataFrame | str | os.PathLike, as_of: str | dt.date):
     ``_refund``) over a DataFrame or a Parquet file (a run's validated orders)."""
 
     con = bounded_connection(FEATURE_MEMORY_SHARE)  # spill, not 80 % of RAM (10M customers)
+    con.execute("SET enable_progress_bar = false")  # a long query draws none in a report
     columns = _register(con, "orders_raw", orders)
     cutoff = pd.Timestamp(to_date(as_of)) + pd.Timedelta(days=1)
     refund = ("coalesce(cast(is_refund as boolean), false)" if "is_refund" in columns

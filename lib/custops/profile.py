@@ -117,6 +117,15 @@ def _customer_key(months: pd.DataFrame) -> str:
     return "customer" if "customer" in months else "customer_id"
 
 
+def _customers_per_group(rows: pd.DataFrame, by, key: str) -> pd.Series:
+    """Distinct customers per group of ``rows``. The numbered months of
+    :func:`custops.features.customer_months` hold one row per customer and month, so there
+    rows are counted (a distinct count hashes tens of millions of pairs at 10M customers)."""
+    if key == "customer":
+        return rows.groupby(by).size()
+    return rows.groupby(by)[key].nunique()
+
+
 def monthly_buyers(months: pd.DataFrame) -> pd.DataFrame:
     """New buyers (first order that month), active buyers and net revenue per month.
     ``months``: :func:`custops.features.customer_months` (customer or customer_id, month,
@@ -124,7 +133,7 @@ def monthly_buyers(months: pd.DataFrame) -> pd.DataFrame:
     key = _customer_key(months)
     buying = months[months["orders"] > 0]
     first = buying.groupby(key)["month"].min().value_counts().rename("new_buyers")
-    active = buying.groupby("month")[key].nunique().rename("active_buyers")
+    active = _customers_per_group(buying, "month", key).rename("active_buyers")
     revenue = months.groupby("month")["net_spend"].sum().rename("net_revenue")
     out = pd.concat([first, active, revenue], axis=1).fillna(0).sort_index()
     out.index.name = "month"
@@ -347,7 +356,7 @@ def cohort_retention(months: pd.DataFrame, as_of: dt.date, *, max_months: int = 
     buying["k"] = buying["month_index"] - first
     buying["cohort"] = buying.groupby(key)["month"].transform("min")
     buying = buying[buying["k"] <= max_months]
-    counts = buying.groupby(["cohort", "k"])[key].nunique().unstack(fill_value=0)
+    counts = _customers_per_group(buying, ["cohort", "k"], key).unstack(fill_value=0)
     sizes = counts[0]
     matrix = counts.div(sizes, axis=0).reindex(columns=range(max_months + 1))
     last_complete = pd.Period(as_of, "M") - (0 if (pd.Timestamp(as_of) + pd.Timedelta(days=1)

@@ -121,7 +121,8 @@ def rfm_table(features: pd.DataFrame, params: SegmentParams = SegmentParams()) -
     "high" when better than the cut (the buyers' mean or median). Non-buyers get NA.
     """
     buyers = _buyers(features)
-    b = features.loc[buyers]
+    # Only the three columns: a whole-table row filter copies every column (~3 GiB at 10M).
+    b = features.loc[buyers, ["days_since_last_order", "order_count", "net_spend"]]
     recency = b["days_since_last_order"].astype("float64")
     frequency = b["order_count"].astype("float64")
     monetary = b["net_spend"].astype("float64")
@@ -203,7 +204,7 @@ def lifecycle_stages(features: pd.DataFrame, params: SegmentParams = SegmentPara
     mature (≥ 5 order days).
     """
     buyers = _buyers(features)
-    f = features.loc[buyers]
+    f = features.loc[buyers, ["days_since_last_order", "order_days", "mean_gap_days", "T_days"]]
     silent = f["days_since_last_order"].astype("float64")
     order_days = f["order_days"].astype("int64")
     own_gap = f["mean_gap_days"].astype("float64")
