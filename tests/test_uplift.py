@@ -387,3 +387,30 @@ def test_boosting_fast_path_gives_the_public_predictions(categorical):
     assert np.array_equal(boosting.predict_value(reg, many), reg.predict(many))
     few = many[:100]  # the public method itself below FAST_PATH_ROWS
     assert np.array_equal(boosting.predict_proba1(clf, few), clf.predict_proba(few)[:, 1])
+
+
+def test_scoring_in_batches_gives_the_whole_table_predictions(sample_campaigns, monkeypatch):
+    """Every model scores customers in batches of rows (bounded memory at 10M customers):
+    with batches of 997 rows the churn classifier, the uplift model (uplift, baseline, the
+    arms' outcomes) and the multi-arm model give exactly the one-batch numbers."""
+    from custops.models import boosting
+    from custops.models.classifier import SupervisedChurnModel
+
+    rows = sample_campaigns
+    model = UpliftModel(random_state=0).fit(rows, rows["treated"], rows["converted"])
+    churn_model = SupervisedChurnModel(max_iter=20).fit(rows, rows["converted"])
+    arms = MultiArmUpliftModel(control=False, max_iter=20, random_state=0).fit(
+        rows[["recency_days", "order_count", "gender"]], rows["treated"], rows["converted"])
+    arm_rows = rows[["recency_days", "order_count", "gender"]]
+
+    def everything():
+        uplift_, baseline = model.predict_both(rows)
+        return [uplift_, baseline, model.predict(rows), model.predict_control(rows),
+                churn_model.predict_proba(rows), arms.predict(arm_rows).to_numpy(),
+                arms.predict_outcome(arm_rows).to_numpy()]
+
+    whole = everything()
+    monkeypatch.setattr(boosting, "SCORE_BATCH_ROWS", 997)
+    assert len(rows) > 3 * 997
+    for one, batched in zip(whole, everything(), strict=True):
+        assert np.array_equal(one, batched)

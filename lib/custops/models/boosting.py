@@ -17,9 +17,12 @@ if a release renames any of them, the public method is used instead, with the sa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
 try:
@@ -27,9 +30,13 @@ try:
 except ImportError:  # a release that moved it: the public methods are used
     _openmp_effective_n_threads = None
 
-__all__ = ["FAST_PATH_ROWS", "fast_path_available", "predict_proba1", "predict_value"]
+__all__ = ["FAST_PATH_ROWS", "SCORE_BATCH_ROWS", "fast_path_available", "in_batches",
+           "predict_proba1", "predict_value"]
 
 FAST_PATH_ROWS = 50_000  # below this the public method is as quick; keep it simple there
+# Rows scored at a time: the model matrix of 500,000 customers is ~150 MB (and its encoded
+# copy as much again), where 10 million customers at once would take ~6 GB.
+SCORE_BATCH_ROWS = 500_000
 
 
 def fast_path_available(model) -> bool:
@@ -96,3 +103,16 @@ def predict_value(model: HistGradientBoostingRegressor, x: np.ndarray) -> np.nda
     if not _usable(model, x):
         return model.predict(x)
     return model._loss.link.inverse(_raw_predict(model, x).ravel())
+
+
+def in_batches(frame: pd.DataFrame, score: Callable[[pd.DataFrame], dict[Any, np.ndarray]],
+               rows: int | None = None) -> dict[Any, np.ndarray]:
+    """``score(part)`` on consecutive slices of at most ``rows`` rows of ``frame``, its arrays
+    joined in order: each row's prediction depends on that row alone, so the result is the
+    one of ``score(frame)``, with the model matrix of one slice in memory at a time
+    (``rows``: :data:`SCORE_BATCH_ROWS` unless given)."""
+    rows = SCORE_BATCH_ROWS if rows is None else rows
+    if len(frame) <= rows:
+        return score(frame)
+    parts = [score(frame.iloc[start:start + rows]) for start in range(0, len(frame), rows)]
+    return {key: np.concatenate([part[key] for part in parts]) for key in parts[0]}

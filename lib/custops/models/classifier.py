@@ -17,7 +17,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import brier_score_loss, roc_auc_score
 
 from custops.errors import DataError
-from custops.models.boosting import predict_proba1
+from custops.models.boosting import in_batches, predict_proba1
 from custops.models.threads import openmp_threads
 
 __all__ = [
@@ -171,9 +171,13 @@ class SupervisedChurnModel:
         return self
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        x = self.design_.matrix(features)
-        with openmp_threads(len(x)):
-            return predict_proba1(self.model_, x)
+        """Churn probability per row of ``features``, scored in batches of rows."""
+        def score(part: pd.DataFrame) -> dict[str, np.ndarray]:
+            x = self.design_.matrix(part)
+            with openmp_threads(len(x)):
+                return {"p": predict_proba1(self.model_, x)}
+
+        return in_batches(features, score)["p"]
 
 
 def _top_share_positives(y: np.ndarray, score: np.ndarray, share: float) -> float:

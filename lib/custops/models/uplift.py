@@ -23,7 +23,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostin
 
 from custops.errors import DataError, ParameterError
 from custops.models import experiment
-from custops.models.boosting import predict_proba1, predict_value
+from custops.models.boosting import in_batches, predict_proba1, predict_value
 from custops.models.classifier import ModelDesign, sample_rows
 from custops.models.threads import openmp_threads
 
@@ -392,6 +392,10 @@ class MultiArmUpliftModel(BaseEstimator):
             raise ParameterError(f"this {type(self).__name__} is not fitted yet: call fit first")
 
     def _effects(self, x: np.ndarray) -> dict[Hashable, np.ndarray]:
+        with openmp_threads(len(x)):
+            return self._effects_of(x)
+
+    def _effects_of(self, x: np.ndarray) -> dict[Hashable, np.ndarray]:
         out = {}
         for arm in self.arms_:
             g = self.propensity_[arm]
@@ -409,9 +413,7 @@ class MultiArmUpliftModel(BaseEstimator):
         arm causes compared with the control arm."""
         self._check_fitted()
         X = _as_frame(X)
-        x = self.design_.matrix(X)
-        with openmp_threads(len(x)):
-            effects = self._effects(x)
+        effects = in_batches(X, lambda part: self._effects(self.design_.matrix(part)))
         return pd.DataFrame(effects, index=X.index, columns=pd.Index(self.arms_, dtype=object))
 
     def predict_outcome(self, X) -> pd.DataFrame:
@@ -419,10 +421,14 @@ class MultiArmUpliftModel(BaseEstimator):
         stage-1 models; the control column is the baseline without contact."""
         self._check_fitted()
         X = _as_frame(X)
-        x = self.design_.matrix(X)
-        with openmp_threads(len(x)):
-            out = {arm: self._expected(model, x, self.binary_outcome_)
-                   for arm, model in self.outcome_models_.items()}
+
+        def score(part: pd.DataFrame) -> dict[Hashable, np.ndarray]:
+            x = self.design_.matrix(part)
+            with openmp_threads(len(x)):
+                return {arm: self._expected(model, x, self.binary_outcome_)
+                        for arm, model in self.outcome_models_.items()}
+
+        out = in_batches(X, score)
         return pd.DataFrame(out, index=X.index, columns=pd.Index(list(out), dtype=object))
 
 
@@ -477,17 +483,26 @@ class UpliftModel(MultiArmUpliftModel):
     def predict_control(self, features: pd.DataFrame) -> np.ndarray:
         """Conversion probability without contact."""
         self._check_fitted()
-        x = self.design_.matrix(features)
-        with openmp_threads(len(x)):
-            return predict_proba1(self.outcome_models_[False], x)
+
+        def score(part: pd.DataFrame) -> dict[str, np.ndarray]:
+            x = self.design_.matrix(part)
+            with openmp_threads(len(x)):
+                return {"p": predict_proba1(self.outcome_models_[False], x)}
+
+        return in_batches(features, score)["p"]
 
     def predict_both(self, features: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`predict` and :meth:`predict_control` from one model matrix."""
         self._check_fitted()
-        x = self.design_.matrix(features)
-        with openmp_threads(len(x)):
-            uplift = self._effects(x)[True]
-            return uplift, predict_proba1(self.outcome_models_[False], x)
+
+        def score(part: pd.DataFrame) -> dict[str, np.ndarray]:
+            x = self.design_.matrix(part)
+            with openmp_threads(len(x)):
+                return {"uplift": self._effects_of(x)[True],
+                        "baseline": predict_proba1(self.outcome_models_[False], x)}
+
+        both = in_batches(features, score)
+        return both["uplift"], both["baseline"]
 
 
 # -- grading ---------------------------------------------------------------------------------
