@@ -97,9 +97,12 @@ class ChurnParams:
 
 # -- labels and the model matrix ---------------------------------------------------------------
 
-def buyers(features: pd.DataFrame) -> pd.DataFrame:
-    """Customers with at least one order day (the population churn is defined on)."""
-    return features[features["is_buyer"].to_numpy(dtype=bool)].reset_index(drop=True)
+def buyers(features: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
+    """Customers with at least one order day (the population churn is defined on); only
+    ``columns`` of them when given (a row filter copies every column it keeps: a million
+    buyers' whole rows are ~1 GB)."""
+    keep = features["is_buyer"].to_numpy(dtype=bool)
+    return (features if columns is None else features[columns])[keep].reset_index(drop=True)
 
 
 def buyers_of(table: pd.DataFrame, features: pd.DataFrame) -> pd.DataFrame:
@@ -141,13 +144,16 @@ def _check_labels(churned: pd.Series, where: str) -> None:
                             minimum=MIN_PER_CLASS, where_label=where)
 
 
+_OUTCOME_COLUMNS = ["customer_id", "last_order_date", "order_count"]
+
+
 def outcome(features_then: pd.DataFrame, features_later: pd.DataFrame) -> pd.DataFrame:
     """What happened between two snapshots, for the buyers of the first one.
 
     ``churned`` = no order day after the first snapshot; ``orders_after`` = orders since.
     """
-    then = buyers(features_then)[["customer_id", "last_order_date", "order_count"]]
-    later = features_later.set_index("customer_id")[["last_order_date", "order_count"]]
+    then = buyers(features_then, _OUTCOME_COLUMNS)
+    later = features_later[_OUTCOME_COLUMNS].set_index("customer_id")
     joined = then.merge(later, left_on="customer_id", right_index=True, how="left",
                         suffixes=("", "_later"))
     churned = joined["last_order_date_later"].isna() | (
@@ -180,6 +186,10 @@ class BTYDScores:
         return self.bgf is not None and self.bgf.usable
 
 
+BTYD_COLUMNS = ["customer_id", "frequency", "recency_days", "T_days", "monetary_value",
+                "avg_order_value"]  # what the purchase and spend models read of a buyer
+
+
 def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams(),
                 model: str = "bgnbd") -> BTYDScores:
     """Fit a purchase model (``model``: BG/NBD, MBG/NBD or Pareto/NBD, a key of
@@ -192,7 +202,7 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams(),
     gives no P(alive), expected orders or expected value ("not available", NaN); without a
     usable Gamma-Gamma the expected value uses each buyer's own average order value and
     :attr:`BTYDScores.value_method` says so."""
-    b = buyers(features)
+    b = buyers(features, BTYD_COLUMNS)
     x = b["frequency"].astype("float64").to_numpy()
     t_x = b["recency_days"].astype("float64").to_numpy()
     T = b["T_days"].astype("float64").to_numpy()
