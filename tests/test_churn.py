@@ -256,3 +256,37 @@ def test_a_model_that_cannot_be_fitted_says_why_in_the_runs_language():
     zh = health_words({"step": "03_churn", **failed[0]}, "zh")
     assert "复购" in zh and latin_words(zh) == [], zh
     assert "repeat purchase" in health_words({"step": "03_churn", **failed[0]}, "en")
+
+
+def test_a_large_backtest_grades_a_seeded_sample_and_says_so(snapshots, monkeypatch):
+    """Beyond BACKTEST_CUSTOMERS customers the backtest grades one seeded sample of them (the
+    same customers in all three snapshots) and its page says how many of how many, in both
+    languages; up to it, every customer and no such sentence."""
+    ctx, past, now = snapshots
+    whole = churn.backtest(past[180], past[90], now, seed=1)
+    assert whole.sample is None and "sample" not in whole.to_dict()
+    monkeypatch.setattr(churn, "BACKTEST_CUSTOMERS", 3_000)
+    result = churn.backtest(past[180], past[90], now, seed=1)
+    assert result.sample == {"customers": 3_000, "of": len(now)}
+    graded = result.scored["customer_id"]
+    assert len(graded) < whole.metrics["supervised"]["customers"]
+    assert graded.isin(now["customer_id"]).all() and graded.is_unique
+    again = churn.backtest(past[180], past[90], now, seed=1)  # seeded: the same customers
+    assert again.scored["customer_id"].equals(graded)
+    assert churn.Backtest.from_dict(result.to_dict()).sample == result.sample
+    en = churn.backtest_section(result, lang="en").text
+    zh = churn.backtest_section(result, lang="zh").text
+    assert f"3,000 of the {len(now):,} customers" in en
+    assert f"在 {len(now):,} 位客户中随机抽取 3,000 位" in zh
+    assert "random sample" not in churn.backtest_section(whole, lang="en").text
+
+
+def test_scores_learn_from_a_sample_of_a_large_training_snapshot_but_score_everyone(
+        snapshots, monkeypatch):
+    """Beyond BACKTEST_CUSTOMERS customers the training snapshot is sampled (the model fits
+    150,000 rows anyway); every buyer of the latest snapshot is still scored."""
+    ctx, past, now = snapshots
+    monkeypatch.setattr(churn, "BACKTEST_CUSTOMERS", 3_000)
+    scores, _ = churn.score_customers(past[90], now, ctx.get("segments"), "supervised", seed=1)
+    assert len(scores) == int(now["is_buyer"].sum())
+    assert scores["churn_probability"].between(0, 1).all()
