@@ -326,3 +326,19 @@ def test_arrow_is_converted_column_by_column_as_pandas_would(rows):
     pd.testing.assert_series_equal(pd.to_datetime(got["first_order_date"]).astype("datetime64[s]"),
                                    pd.to_datetime(expected["first_order_date"])
                                    .astype("datetime64[s]"), check_names=False)
+
+
+def test_a_run_that_validates_its_data_builds_features_from_its_clean_files(tmp_path):
+    """A notebook that loads the data itself (01) and has the long tables checked in DuckDB
+    builds the feature table from the run's clean Parquet files: the orders and events never
+    come into pandas, and the table is the one built from frames."""
+    plain = context.open_run(data_dir=str(SAMPLE))
+    source = tmp_path / "data"
+    source.mkdir()
+    for name in ("orders", "customers", "events"):
+        getattr(plain.dataset(), name).to_parquet(source / f"{name}.parquet", index=False)
+    ctx = context.open_run(data_dir=str(source), run_dir=str(tmp_path / "run"),
+                           as_of=str(plain.as_of), duckdb_min_rows=0)
+    got = ctx.get("features")
+    assert not ctx._dataset.in_memory("orders") and not ctx._dataset.in_memory("events")
+    pd.testing.assert_frame_equal(got, plain.get("features"))
