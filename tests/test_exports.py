@@ -370,3 +370,38 @@ def test_neutralize_matches_the_per_cell_rule_on_every_column_shape():
             else:
                 same = after is before or after == before
                 assert same or (pd.isna(after) and pd.isna(before)), (col, before, after)
+
+
+def test_long_churn_lists_are_written_a_slice_at_a_time_with_the_same_bytes(tmp_path,
+                                                                            monkeypatch):
+    """The churn lists are made and written LIST_ROWS buyers at a time (bounded memory at
+    10M customers): slices of 3 rows give the bytes of one slice, hostile ids neutralised in
+    every slice, one header, an empty list still has its header, phones masked or absent."""
+    n = 20
+    ids = [HOSTILE[i % len(HOSTILE)] + f"{i}" for i in range(n)]
+    scores = pd.DataFrame({
+        "customer_id": ids, "priority_rank": range(1, n + 1),
+        "risk_band": ["high_risk", "medium_risk", "low_risk", "already_churned"] * 5,
+        "churn_probability": np.linspace(0.1, 0.9, n), "expected_value": np.arange(n) * 1.5,
+        "strategy": "monitor", "reason": ["healthy", None] * 10,
+        "value_tier": ["vip", "small"] * 10})
+    customers = pd.DataFrame({"customer_id": ids, "phone": ["13812345678", None] * 10})
+    written = {}
+    for rows in (exports.LIST_ROWS, 3):
+        monkeypatch.setattr(exports, "LIST_ROWS", rows)
+        for who in ("phones", "none"):
+            folder = tmp_path / f"{rows}_{who}"
+            paths = exports.churn_lists(scores, customers if who == "phones" else None,
+                                        folder, "zh")
+            written[rows, who] = [p.read_bytes() for p in paths]
+    for who in ("phones", "none"):
+        assert written[exports.LIST_ROWS, who] == written[3, who]
+    at_risk, recall = written[3, "phones"]
+    text = at_risk.decode("utf-8-sig")
+    assert at_risk.startswith(b"\xef\xbb\xbf") and text.count("\n") == 1 + 10  # header + rows
+    assert "13812345678" not in text and "138****5678" in text
+    for row in csv.reader(io.StringIO(text, newline="")):
+        assert not any(cell.startswith(exports.FORMULA_STARTS) for cell in row)
+    empty = exports.churn_lists(scores[scores["risk_band"] == "low_risk"], None,
+                                tmp_path / "empty", "en")
+    assert [p.read_text("utf-8-sig").count("\n") for p in empty] == [1, 1]

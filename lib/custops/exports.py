@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import os
 import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -276,18 +277,26 @@ def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def write_csv(frame: pd.DataFrame, path: str | Path, *, private: bool = False) -> Path:
+def write_csv(frame: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path, *,
+              private: bool = False) -> Path:
     """Write ``frame`` as CSV for spreadsheets and tools: UTF-8 with BOM (Excel shows Chinese),
     text neutralized (:func:`neutralize`). Every CSV custops writes goes through here.
+    ``frame`` may be an iterable of frames with the same columns (a long list made and written
+    a slice at a time): one header, the rows in order, the bytes of the whole frame.
     ``private``: the file holds personal data and is created with mode 0600 (owner only)."""
     path = Path(path)
     if not private:
-        neutralize(frame).to_csv(path, index=False, encoding="utf-8-sig")
-        return path
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PERSONAL_FILE_MODE)
-    os.chmod(path, PERSONAL_FILE_MODE)  # an older file keeps its mode through os.open
+        if isinstance(frame, pd.DataFrame):
+            neutralize(frame).to_csv(path, index=False, encoding="utf-8-sig")
+            return path
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
+    else:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PERSONAL_FILE_MODE)
+        os.chmod(path, PERSONAL_FILE_MODE)  # an older file keeps its mode through os.open
+    parts = [frame] if isinstance(frame, pd.DataFrame) else frame
     with os.fdopen(descriptor, "w", encoding="utf-8-sig", newline="") as handle:
-        neutralize(frame).to_csv(handle, index=False)
+        for i, part in enumerate(parts):
+            neutralize(part).to_csv(handle, index=False, header=i == 0)
     return path
 
 
@@ -458,20 +467,28 @@ def mask_contacts(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: _MASKS[c](frame[c]).to_numpy() for c in present})
 
 
-def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, lang: str = "en"
-                  ) -> pd.DataFrame:
+def _phones_of(customers: pd.DataFrame | pd.Series | None) -> pd.Series | None:
+    """The phone per customer id (a Series indexed by id: taken as is); None without phones."""
+    if isinstance(customers, pd.Series) or customers is None:
+        return customers
+    return customers.set_index("customer_id")["phone"] if "phone" in customers else None
+
+
+def priority_list(scores: pd.DataFrame, customers: pd.DataFrame | pd.Series | None,
+                  lang: str = "en") -> pd.DataFrame:
     """The priority list as users read it: at-risk buyers by priority, labels in ``lang``,
     reasons in words of ``lang`` (the scores hold reason codes), phones masked.
 
     Required columns: ``scores`` — customer_id, priority_rank, risk_band, churn_probability,
     expected_value, strategy, reason (value_tier, lifecycle_stage, rfm_class optional);
-    ``customers`` — customer_id and phone (or None: no phones).
+    ``customers`` — customer_id and phone (or None: no phones; or the phones as a Series
+    indexed by customer id).
     """
     at_risk = scores[scores["risk_band"] != "low_risk"]
-    if customers is None or "phone" not in customers:
-        customers = pd.DataFrame({"customer_id": at_risk["customer_id"], "phone": pd.NA})
     reason = reason_words(at_risk["reason"], lang).to_numpy()
-    phone = customers.set_index("customer_id")["phone"].reindex(at_risk["customer_id"])
+    phones = _phones_of(customers)
+    phone = (pd.Series(pd.NA, index=at_risk["customer_id"], dtype="object") if phones is None
+             else phones.reindex(at_risk["customer_id"]))
 
     def labelled(column: str) -> list[str]:
         values = at_risk[column] if column in at_risk else pd.Series(pd.NA, index=at_risk.index)
@@ -492,15 +509,25 @@ def priority_list(scores: pd.DataFrame, customers: pd.DataFrame, lang: str = "en
     })
 
 
+LIST_ROWS = 500_000  # rows of a long list made and written at a time
+
+
 def churn_lists(scores: pd.DataFrame, customers: pd.DataFrame | None, folder: str | Path,
                 lang: str = "en") -> list[Path]:
     """The two churn lists as CSV (UTF-8 with BOM): ``churn_at_risk.csv`` (active buyers at
     high or medium risk, to retain) and ``churn_recall.csv`` (buyers already churned, to
     recall), each in its own priority order, phones masked."""
     folder = private_folder(folder)
-    lists = {"churn_at_risk.csv": scores[scores["risk_band"] != "already_churned"],
-             "churn_recall.csv": scores[scores["risk_band"] == "already_churned"]}
+    band = scores["risk_band"].to_numpy()
+    lists = {"churn_at_risk.csv": band != "already_churned",
+             "churn_recall.csv": band == "already_churned"}
+    phones = _phones_of(customers)  # indexed once, looked up per slice
     written = []
-    for name, rows in lists.items():
-        written.append(write_csv(priority_list(rows, customers, lang), folder / name))
+    for name, keep in lists.items():
+        rows = np.flatnonzero(keep)
+        # A slice of LIST_ROWS buyers at a time: at 10M customers a whole list in words
+        # (labels, reasons, neutralised copies) would hold several GB.
+        parts = (priority_list(scores.iloc[rows[start:start + LIST_ROWS]], phones, lang)
+                 for start in range(0, max(len(rows), 1), LIST_ROWS))
+        written.append(write_csv(parts, folder / name))
     return written
