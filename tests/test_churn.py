@@ -270,13 +270,17 @@ def test_a_large_backtest_grades_a_seeded_sample_and_says_so(snapshots, monkeypa
     assert result.sample == {"customers": 3_000, "of": len(now)}
     graded = result.scored["customer_id"]
     assert len(graded) < whole.metrics["supervised"]["customers"]
-    assert graded.isin(now["customer_id"]).all() and graded.is_unique
+    (picked,), _ = churn._customer_sample((now,), 1)  # the customers of the latest snapshot
+    assert len(picked) == 3_000 and graded.is_unique
+    assert graded.isin(picked["customer_id"]).all()  # graded: test buyers of those only
+    test_buyers = past[90].loc[past[90]["is_buyer"].astype(bool), "customer_id"]
+    assert set(graded) == set(test_buyers[test_buyers.isin(picked["customer_id"])])
     again = churn.backtest(past[180], past[90], now, seed=1)  # seeded: the same customers
     assert again.scored["customer_id"].equals(graded)
     assert churn.Backtest.from_dict(result.to_dict()).sample == result.sample
     en = churn.backtest_section(result, lang="en").text
     zh = churn.backtest_section(result, lang="zh").text
-    assert f"3,000 of the {len(now):,} customers" in en
+    assert f"random sample of 3,000 of the {len(now):,} customers" in en
     assert f"在 {len(now):,} 位客户中随机抽取 3,000 位" in zh
     assert "random sample" not in churn.backtest_section(whole, lang="en").text
 

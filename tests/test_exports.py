@@ -18,6 +18,7 @@ import pytest
 
 from custops import exports, reach, rules
 from custops.exports import mask_contacts, mask_emails, mask_ids, mask_phones
+from custops.labels import t
 from custops.run import catalog, context
 from export_shapes import FULL_CONTACT, file_text, sample_with_contacts
 
@@ -405,3 +406,47 @@ def test_long_churn_lists_are_written_a_slice_at_a_time_with_the_same_bytes(tmp_
     empty = exports.churn_lists(scores[scores["risk_band"] == "low_risk"], None,
                                 tmp_path / "empty", "en")
     assert [p.read_text("utf-8-sig").count("\n") for p in empty] == [1, 1]
+
+
+def test_a_list_that_fails_while_written_leaves_the_previous_file(tmp_path):
+    """write_csv writes under a temporary name and renames at the end: a slice that fails
+    (here a customers table with a duplicated id) leaves the previous list as it was, and no
+    partial file behind; a private list is 0600 from the start."""
+    path = tmp_path / "churn_at_risk.csv"
+    exports.write_csv(pd.DataFrame({"a": [1, 2]}), path)
+    before = path.read_bytes()
+
+    def slices():
+        yield pd.DataFrame({"a": [3]})
+        raise ValueError("cannot reindex on an axis with duplicate labels")
+
+    with pytest.raises(ValueError, match="duplicate"):
+        exports.write_csv(slices(), path)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]
+    private = exports.write_csv(pd.DataFrame({"phone": ["13812345678"]}), tmp_path / "p.csv",
+                                private=True)
+    assert private.stat().st_mode & 0o777 == 0o600
+
+
+def test_phones_read_as_numbers_are_masked_by_their_digits():
+    """A phone column typed as numbers (an int or a float column, with gaps) is masked from
+    its own digits: 13812345678.0 is 138****5678, not the digits of its text form."""
+    floats = pd.Series([13812345678.0, np.nan, 13912345678.0])
+    assert exports.mask_phones(floats).tolist() == ["138****5678", "", "139****5678"]
+    ints = pd.Series([13812345678, 13912345678])
+    assert exports.mask_phones(ints).tolist() == ["138****5678", "139****5678"]
+    scores = pd.DataFrame({"customer_id": ["c0", "c1", "c2"], "priority_rank": [1, 2, 3],
+                           "risk_band": "high_risk", "churn_probability": 0.9,
+                           "expected_value": 1.0, "strategy": "monitor", "reason": "healthy"})
+    customers = pd.DataFrame({"customer_id": ["c1", "c2"], "phone": [13812345678] * 2})
+    listed = exports.priority_list(scores, customers, "en")
+    assert listed[t("dash.phone", "en")].tolist() == ["", "138****5678", "138****5678"]
+
+
+def test_neutralize_takes_text_arrow_cannot_hold():
+    """Lone surrogates (text decoded with errors="surrogateescape") go through the per-cell
+    rule instead of failing in Arrow."""
+    out = exports.neutralize(pd.DataFrame({"a": pd.Series(["=a", "\udcff=x", None],
+                                                          dtype="object")}))
+    assert out["a"].tolist()[:2] == ["'=a", "\udcff=x"]

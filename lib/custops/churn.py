@@ -334,8 +334,9 @@ def _customer_sample(frames: tuple[pd.DataFrame, ...], seed: int
                      ) -> tuple[tuple[pd.DataFrame, ...], dict[str, int] | None]:
     """Snapshots restricted to one seeded random sample of :data:`BACKTEST_CUSTOMERS`
     customers of the last one, when it has more (the grades of a million customers are as
-    sure as of ten: an AUC's standard error is about 0.001 there); else as they are. Also
-    says how many were sampled of how many."""
+    sure as of ten: an AUC's standard error is a few thousandths at most there); else as they
+    are. The last snapshot holds every customer of the earlier ones (a customer, once known,
+    stays in the feature table). Also says how many were sampled of how many."""
     latest = frames[-1]["customer_id"]
     if len(latest) <= BACKTEST_CUSTOMERS:
         return frames, None

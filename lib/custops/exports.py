@@ -248,8 +248,8 @@ def _formula_starts(text: pd.Series) -> pd.Series:
         return pd.Series(False, index=text.index)
     try:  # only text and gaps give an Arrow string array (bytes give binary, mixes fail)
         strings = pa.array(text.to_numpy(), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        strings = None
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError):
+        strings = None  # mixed, bytes or text Arrow cannot hold (lone surrogates)
     if strings is not None and (pa.types.is_string(strings.type)
                                 or pa.types.is_large_string(strings.type)):
         matched = pc.match_substring_regex(strings, _FORMULA_START)
@@ -283,20 +283,29 @@ def write_csv(frame: pd.DataFrame | Iterable[pd.DataFrame], path: str | Path, *,
     text neutralized (:func:`neutralize`). Every CSV custops writes goes through here.
     ``frame`` may be an iterable of frames with the same columns (a long list made and written
     a slice at a time): one header, the rows in order, the bytes of the whole frame.
-    ``private``: the file holds personal data and is created with mode 0600 (owner only)."""
+    ``private``: the file holds personal data and is created with mode 0600 (owner only).
+
+    The file appears whole or not at all: it is written under a temporary name next to
+    ``path`` and renamed onto it once every row is written (a slice that fails leaves the
+    previous file, never a truncated list)."""
     path = Path(path)
-    if not private:
-        if isinstance(frame, pd.DataFrame):
-            neutralize(frame).to_csv(path, index=False, encoding="utf-8-sig")
-            return path
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
-    else:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PERSONAL_FILE_MODE)
-        os.chmod(path, PERSONAL_FILE_MODE)  # an older file keeps its mode through os.open
-    parts = [frame] if isinstance(frame, pd.DataFrame) else frame
-    with os.fdopen(descriptor, "w", encoding="utf-8-sig", newline="") as handle:
-        for i, part in enumerate(parts):
-            neutralize(part).to_csv(handle, index=False, header=i == 0)
+    mode = PERSONAL_FILE_MODE if private else None
+    if mode is None and path.exists():
+        mode = path.stat().st_mode & 0o777  # an existing list keeps its mode, as before
+    partial = path.with_name(f".{path.name}.{os.getpid()}.partial")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC,
+                         0o666 if mode is None else mode)
+    try:
+        if mode is not None:
+            os.chmod(partial, mode)  # not narrowed or widened by the umask
+        parts = [frame] if isinstance(frame, pd.DataFrame) else frame
+        with os.fdopen(descriptor, "w", encoding="utf-8-sig", newline="") as handle:
+            for i, part in enumerate(parts):
+                neutralize(part).to_csv(handle, index=False, header=i == 0)
+        os.replace(partial, path)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -390,6 +399,13 @@ def mask_phones(phones: pd.Series) -> pd.Series:
     """Phones as ``138****5678``: already masked values stay, 11-digit numbers are masked,
     anything else becomes empty — an unmasked number never reaches a page or a file."""
     values = phones.astype("object")
+    if pd.api.types.is_float_dtype(phones.dtype):  # numbers read as floats: 13812345678.0
+        numbers = phones.to_numpy(dtype="float64", na_value=np.nan)
+        whole = np.isfinite(numbers) & (numbers == np.floor(numbers)) & (np.abs(numbers) < 2**62)
+        if whole.any():
+            cells = values.to_numpy(dtype=object, copy=True)
+            cells[whole] = numbers[whole].astype(np.int64).astype(str)
+            values = pd.Series(cells, index=phones.index, dtype="object")
     present = values.notna().to_numpy()
     if not present.any():
         return pd.Series("", index=phones.index, dtype="object")
@@ -469,9 +485,14 @@ def mask_contacts(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _phones_of(customers: pd.DataFrame | pd.Series | None) -> pd.Series | None:
     """The phone per customer id (a Series indexed by id: taken as is); None without phones."""
-    if isinstance(customers, pd.Series) or customers is None:
-        return customers
-    return customers.set_index("customer_id")["phone"] if "phone" in customers else None
+    if customers is None:
+        return None
+    if not isinstance(customers, pd.Series):
+        if "phone" not in customers:
+            return None
+        customers = customers.set_index("customer_id")["phone"]
+    # As objects: a missing customer must not turn the phones of one slice into floats.
+    return customers.astype("object")
 
 
 def priority_list(scores: pd.DataFrame, customers: pd.DataFrame | pd.Series | None,

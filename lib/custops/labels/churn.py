@@ -20,10 +20,10 @@ LABELS: dict[str, dict[str, str]] = {
     "churn.backtest_title": {"en": "Backtest: fitted {horizon} days ago, graded on what happened "
                                    "since", "zh": "回测：{horizon} 天前拟合，用此后的真实结果评估"},
     "churn.backtest_sample": {
-        "en": "Graded on a random sample of {customers:,} of the {of:,} customers (at this "
-              "size an AUC's standard error is about 0.001).",
-        "zh": "在 {of:,} 位客户中随机抽取 {customers:,} 位进行回测（此规模下 AUC 的标准误约为"
-              " 0.001）。"},
+        "en": "Graded on the buyers among a random sample of {customers:,} of the {of:,} "
+              "customers (at this size an AUC's standard error is a few thousandths at most).",
+        "zh": "在 {of:,} 位客户中随机抽取 {customers:,} 位，用其中的购买客户进行回测（此规模下"
+              " AUC 的标准误至多千分之几）。"},
     "churn.model": {"en": "Model", "zh": "模型"},
     "churn.auc": {"en": "AUC", "zh": "AUC"},
     "churn.brier": {"en": "Brier score", "zh": "Brier 分数"},

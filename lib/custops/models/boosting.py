@@ -34,8 +34,9 @@ __all__ = ["FAST_PATH_ROWS", "SCORE_BATCH_ROWS", "fast_path_available", "in_batc
            "predict_proba1", "predict_value"]
 
 FAST_PATH_ROWS = 50_000  # below this the public method is as quick; keep it simple there
-# Rows scored at a time: the model matrix of 500,000 customers is ~150 MB (and its encoded
-# copy as much again), where 10 million customers at once would take ~6 GB.
+# Rows scored at a time: the model matrix of 500,000 customers is ~150 MB, ~0.5 GB with the
+# encoded copies (measured ~3x the matrix at the peak), where 10 million customers at once
+# would take ~9 GB.
 SCORE_BATCH_ROWS = 500_000
 
 
@@ -85,24 +86,37 @@ def _raw_predict(model, x: np.ndarray) -> np.ndarray:
     return raw
 
 
-def _usable(model, x: np.ndarray) -> bool:
-    return (len(x) >= FAST_PATH_ROWS and x.ndim == 2 and x.shape[1] == model.n_features_in_
-            and fast_path_available(model))
+def _usable(model, x) -> bool:
+    return (isinstance(x, np.ndarray) and x.ndim == 2 and len(x) >= FAST_PATH_ROWS
+            and x.shape[1] == model.n_features_in_ and fast_path_available(model))
+
+
+def _fast_raw(model, x) -> np.ndarray | None:
+    """:func:`_raw_predict`, or None when it does not apply or the installed scikit-learn's
+    internals no longer fit it (a changed signature: the public method is used instead)."""
+    if not _usable(model, x):
+        return None
+    try:
+        return _raw_predict(model, x)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def predict_proba1(model: HistGradientBoostingClassifier, x: np.ndarray) -> np.ndarray:
     """``model.predict_proba(x)[:, 1]`` of a fitted binary classifier, computed faster on
     many rows of a float matrix ``x``."""
-    if not _usable(model, x):
+    raw = _fast_raw(model, x)
+    if raw is None:
         return model.predict_proba(x)[:, 1]
-    return model._loss.predict_proba(_raw_predict(model, x))[:, 1]
+    return model._loss.predict_proba(raw)[:, 1]
 
 
 def predict_value(model: HistGradientBoostingRegressor, x: np.ndarray) -> np.ndarray:
     """``model.predict(x)`` of a fitted regressor, computed faster on many rows of ``x``."""
-    if not _usable(model, x):
+    raw = _fast_raw(model, x)
+    if raw is None:
         return model.predict(x)
-    return model._loss.link.inverse(_raw_predict(model, x).ravel())
+    return model._loss.link.inverse(raw.ravel())
 
 
 def in_batches(frame: pd.DataFrame, score: Callable[[pd.DataFrame], dict[Any, np.ndarray]],
