@@ -133,6 +133,8 @@ def test_voila_command_keeps_sources_and_tracebacks_hidden_and_culls():
     assert "preheat" not in joined
     assert "custops.app.voila_app" in command  # the capped application, not plain Voila
     assert "--CustopsVoila.max_kernels=0" in command  # no cap unless one is given
+    # the pages draw with the template's plotly.js, not a second copy in JupyterLab's renderer
+    assert "--VoilaConfiguration.extension_denylist=jupyterlab-plotly" in command
     preheated = app_server.voila_command("nb", port=1, preheat=True, max_kernels=9)
     assert "--preheat_kernel=True" in preheated and "--pool_size=2" in preheated
     assert "--CustopsVoila.max_kernels=9" in preheated
@@ -354,6 +356,11 @@ def test_dashboard_pages_draw_figures_with_the_pages_plotly(monkeypatch):
     body = page[0]["data"]["text/html"]
     assert "<h4>Title</h4>" in body and "<strong>text</strong>" in body
     assert "custops-table" in body and "window.Plotly.newPlot" in body
+    # the report below the panel, drawn again in the other language: figures for the page too
+    redrawn = [panels.drawn_by_page(o) for o in section.outputs("zh")]
+    assert not any("application/vnd.plotly.v1+json" in o["data"] for o in redrawn)
+    assert sum("window.Plotly.newPlot" in o["data"].get("text/html", "") for o in redrawn) == 1
+    assert redrawn[0] == section.outputs("zh")[0]  # the heading, unchanged
 
 
 def test_exclusion_rules_read_in_both_languages():
@@ -599,6 +606,54 @@ def test_kernels_stay_while_a_page_is_open_and_are_culled_after(server, browser)
     assert server.kernel_count() == 0
 
 
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_page_sent_with_its_cells_resets_the_tabs_reload_count(server, browser):
+    """A page sent without its cells (its kernel failed) reloads itself, twice in a row at
+    most per tab; a page that arrived whole starts that count again, so a tab that already
+    used its two reloads still retries a later failure."""
+    url = server.url("03_churn")
+    key = "custops-reloads:/voila/render/03_churn.ipynb"
+    context = browser.new_context()
+    # this tab used both its reloads earlier (set once, before the first page's scripts run)
+    context.add_init_script(f"""if (!sessionStorage.getItem('test-seeded')) {{
+        sessionStorage.setItem('test-seeded', '1');
+        sessionStorage.setItem({json.dumps(key)}, '2'); }}""")
+    requests: list[str] = []
+    failed_page: list[str] = []
+
+    def serve(route):
+        requests.append(route.request.url)
+        if not failed_page:  # the first load: the real page, with its cells and kernel
+            response = route.fetch(timeout=300_000)
+            body = response.text()
+            footer = re.search(r"<script[^>]*>\s*\(function \(\) \{\s*var key = "
+                               r"'custops-reloads:'.*?</script>", body, re.S)
+            assert footer, "the template's reload script is missing"
+            # what the server sends when the page's kernel failed: no cells, no heartbeat
+            failed_page.append(f"<!doctype html><html><body>{footer.group(0)}</body></html>")
+            route.fulfill(response=response, body=body)
+        else:
+            route.fulfill(status=200, content_type="text/html", body=failed_page[0])
+
+    context.route("**/voila/render/03_churn.ipynb*", serve)
+    page = context.new_page()
+    try:
+        page.goto(url, wait_until="domcontentloaded", timeout=300_000)
+        page.wait_for_function("() => window.custopsBeating === true", timeout=120_000)
+        assert page.evaluate(f"sessionStorage.getItem({json.dumps(key)})") is None
+        page.goto(url, wait_until="domcontentloaded")  # now the kernel fails: no cells
+        deadline = time.monotonic() + 60
+        while len(requests) < 3 and time.monotonic() < deadline:
+            page.wait_for_timeout(500)
+        assert len(requests) >= 3, "the failed page did not reload itself"
+        assert page.evaluate(f"sessionStorage.getItem({json.dumps(key)})") in ("1", "2")
+    finally:
+        with contextlib.suppress(Exception):
+            page.close(run_before_unload=True)
+        context.close()
+
+
 def _set_slider(page, selector: str, value: str) -> None:
     """Type a value into an ipywidgets slider's editable readout, as a user can."""
     readout = page.locator(f"{selector} .widget-readout")
@@ -688,6 +743,30 @@ def test_a_page_that_never_connects_loses_its_kernel_and_a_heartbeat_keeps_it(ru
         while served.kernel_count() > 0 and time.monotonic() < deadline:
             time.sleep(1)
         assert served.kernel_count() == 0
+
+
+@pytest.mark.slow
+def test_the_servers_kernels_do_not_warn_about_tcp_in_its_log(run_dir, tmp_path):
+    """Voila's kernels, pooled and started for a page alike, start as the report runner's do
+    (``custops.kernel_logging``): the server's log (its stdout and stderr, which the kernels
+    inherit) has no "running over TCP without encryption" line per kernel."""
+    import urllib.request
+
+    from custops.kernel_logging import TCP_WARNING
+
+    log_path = tmp_path / "voila.log"
+    pools = len(panels.PANELS)
+    with app_server.start_server(run_dir, preheat=True, pool_size=1, max_kernels=pools + 2,
+                                 log_path=log_path, timeout=START_SECONDS) as served:
+        # a pooled kernel's page, and the landing page (never pooled: a kernel of its own);
+        # a page arrives once its kernel has started and run the notebook
+        for url in (served.url("02_segment"), served.url()):
+            with urllib.request.urlopen(url, timeout=300) as response:
+                assert response.status == 200
+        time.sleep(2)  # the kernels' own log lines reach the file
+    log = log_path.read_text("utf-8", "replace")
+    assert log.count("Kernel started:") >= pools + 1
+    assert TCP_WARNING not in log
 
 
 @pytest.mark.browser
@@ -824,6 +903,23 @@ def test_a_page_served_after_the_busy_page_keeps_its_kernel_while_slow_to_connec
         served.stop()
 
 
+def _draw_every_figure(page, timeout_ms: int = 300_000) -> None:
+    """Scroll through the report below the panel as a reader does: its figures draw once
+    they come near the window (``figure_html(lazy=True)``); wait until each is drawn."""
+    # Voila shows the cells (and drops its spinner) once every output has been rendered
+    page.wait_for_function("() => !document.getElementById('loading') && "
+                           "document.querySelectorAll('.custops-lazy-figure').length > 0",
+                           timeout=timeout_ms)
+    count = page.locator(".custops-lazy-figure").count()
+    for index in range(count):
+        figure = page.locator(".custops-lazy-figure").nth(index)
+        if not figure.is_visible():  # the page's own sections, hidden by the panel's language
+            continue
+        figure.scroll_into_view_if_needed()
+        figure.locator(".main-svg").first.wait_for(state="attached", timeout=timeout_ms)
+    page.evaluate("window.scrollTo(0, 0)")
+
+
 def _page_texts(page) -> list[str]:
     """The text nodes a reader sees: not scripts, styles or ``<code>`` (folder names)."""
     return page.evaluate("""() => {
@@ -851,8 +947,7 @@ def test_the_chinese_link_opens_a_page_that_is_chinese_throughout(server, browse
         # the report below the panel is drawn while the kernel runs the notebook
         page.wait_for_selector(".jp-Cell .jp-RenderedMarkdown h1", state="attached",
                                timeout=300_000)
-        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 3",
-                               timeout=300_000)
+        _draw_every_figure(page)
         heading = page.inner_text(".jp-RenderedMarkdown h1")
         assert heading.strip() == t(f"notebook.{name}", "zh")
         found = findings((name, text) for text in _page_texts(page))
@@ -870,8 +965,7 @@ def test_the_language_switch_translates_the_report_below_the_panel(server, brows
     context, page = _open(browser, f"{server.url('02_segment')}?lang=en",
                           browser_tools.PANEL_FIGURE)
     try:
-        page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 3",
-                               timeout=300_000)
+        _draw_every_figure(page)
         english = page.locator(".jp-RenderedMarkdown h3").all_inner_texts()
         assert t("seg.tier_title", "en") in english
         page.locator(".custops-lang button", has_text="中文").click()
@@ -920,8 +1014,7 @@ def _assert_chinese(page, name: str) -> None:
 
     page.wait_for_selector(".jp-Cell .jp-RenderedMarkdown h1", state="attached",
                            timeout=300_000)
-    page.wait_for_function("() => document.querySelectorAll('.js-plotly-plot').length > 3",
-                           timeout=300_000)
+    _draw_every_figure(page)
     assert page.inner_text(".jp-RenderedMarkdown h1").strip() == t(f"notebook.{name}", "zh")
     panel = page.inner_text(".custops-dashboard")
     assert t("dash.reset", "zh") in panel and t("dash.view", "zh") in panel

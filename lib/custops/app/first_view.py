@@ -180,13 +180,18 @@ def first_view_html(views: dict[str, Any], notebook: str, base_url: str = "/", *
   }});
   box.innerHTML = parts.join('');
   document.body.classList.add('custops-first-shown');
+  // The first figure first, each further one in a task of its own: the browser shows the
+  // first before it works on the rest (a page's scripts wait less, too).
   function draw() {{
-    if (!box.isConnected) {{ return; }}
-    box.querySelectorAll('.custops-first-figure').forEach(function (el) {{
+    var figures = Array.prototype.slice.call(box.querySelectorAll('.custops-first-figure'));
+    (function next() {{
+      var el = figures.shift();
+      if (!el || !box.isConnected) {{ return; }}
       var fig = view.figures[Number(el.getAttribute('data-figure'))];
       window.Plotly.newPlot(el, fig.data, fig.layout || {{}},
                             {{displaylogo: false, responsive: true}});
-    }});
+      if (figures.length) {{ setTimeout(next, 0); }}
+    }})();
   }}
   if (window.Plotly) {{ draw(); }} else {{
     window.addEventListener('{PLOTLY_READY_EVENT}', draw, {{once: true}});

@@ -45,7 +45,7 @@ from custops.app.downloads import (
     kernel_log,
     to_csv,
 )
-from custops.app.first_view import when_plotly
+from custops.app.first_view import PLOTLY_MIME, when_plotly
 from custops.app.server import PLOTLY_ON_PAGE_ENV
 from custops.errors import NotComputable, ParameterError
 from custops.exports import mask_phones, priority_list
@@ -55,7 +55,8 @@ from custops.sections import Section, table_html
 from custops.segment import RFM_CLASS_ORDER, STAGES, TIERS
 
 __all__ = ["ALL", "FILTERS", "PANELS", "PLOTLY_ON_PAGE_ENV", "ChurnPanel", "PageRenderer", "Panel",
-           "ProfilePanel", "ReachPanel", "SegmentPanel", "View", "customer_frame", "figure_html",
+           "ProfilePanel", "ReachPanel", "SegmentPanel", "View", "customer_frame", "drawn_by_page",
+           "figure_html",
            "filter_mask", "filter_values", "kpi_html", "month_bounds", "month_options", "panel", "section_outputs", "use_page_plotly"]
 
 log = kernel_log(__name__)  # errors of a panel: the server's log, never the page
@@ -150,21 +151,53 @@ def kpi_html(items: Sequence[tuple[str, str, str]]) -> str:
     return f'<div class="custops-kpis" style="display:flex;flex-wrap:wrap;gap:10px">{cards}</div>'
 
 
-def figure_html(fig) -> str:
+# How far below the window a lazy figure starts drawing (a manager scrolling finds it drawn).
+LAZY_MARGIN_PX = 600
+PLOTLY_DEFAULT_HEIGHT_PX = 450
+
+
+def figure_html(fig, *, lazy: bool = False) -> str:
     """A figure (or its dict) as HTML that draws itself with the page's ``window.Plotly``
-    (one plot, no PNG copy); the figure's JSON cannot close the script early."""
+    (one plot, no PNG copy); the figure's JSON cannot close the script early.
+
+    ``lazy``: drawn once it comes within ``LAZY_MARGIN_PX`` of the window (the report below a
+    dashboard's panel: a page's first figures are drawn first, and a page closed before its
+    reader scrolled never spends the browser's time on the rest)."""
     figure = fig if isinstance(fig, dict) else fig.to_plotly_json()
     payload = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {})},
                          cls=PlotlyJSONEncoder)
     payload = payload.replace("<", "\\u003c")  # valid JSON and JS: no tag can start
     draw = when_plotly("window.Plotly.newPlot(node, fig.data, fig.layout || {}, "
                        f"{json.dumps(FIGURE_CONFIG)});")
-    return ('<div class="custops-figure"></div><script type="text/javascript">(function () {'
+    start = "draw();"
+    if lazy:  # IntersectionObserver is in every browser Voila's scripts run in
+        start = ("var seen = new IntersectionObserver(function (entries) {"
+                 "if (entries.some(function (e) { return e.isIntersecting; })) {"
+                 f"seen.disconnect(); draw(); }} }}, {{rootMargin: '{LAZY_MARGIN_PX}px 0px'}});"
+                 "seen.observe(node);")
+    css = "custops-figure custops-lazy-figure" if lazy else "custops-figure"
+    # a lazy figure keeps its place (plotly's default height) until drawn: figures not drawn
+    # yet must not all sit within the margin at once
+    style = ""
+    if lazy:
+        height = figure.get("layout", {}).get("height") or PLOTLY_DEFAULT_HEIGHT_PX
+        style = f' style="min-height:{int(height)}px"'
+    return (f'<div class="{css}"{style}></div><script type="text/javascript">(function () {{'
             "var script = document.currentScript;"
             "var node = script && script.previousElementSibling;"
             f"var fig = {payload};"
-            f"if (node) {{ {draw} }}"
+            f"function draw() {{ {draw} }}"
+            f"if (node) {{ {start} }}"
             "})();</script>")
+
+
+def drawn_by_page(output: dict[str, Any]) -> dict[str, Any]:
+    """A notebook output whose plotly figure (plotly's MIME type) becomes :func:`figure_html`
+    (a ``custops dashboard`` page has no JupyterLab plotly renderer); others unchanged."""
+    figure = output.get("data", {}).get(PLOTLY_MIME)
+    if figure is None:
+        return output
+    return {**output, "data": {"text/html": figure_html(figure, lazy=True)}}
 
 
 def section_outputs(sections: Sequence, empty_text: str = "", *,
@@ -452,7 +485,10 @@ class Panel:
         if self.lang == self.page_lang:
             self.page_style.value, self.page_report.outputs = "", ()
             return
-        self.page_report.outputs = tuple(self.ctx.page_outputs())
+        outputs = self.ctx.page_outputs()
+        if os.environ.get(PLOTLY_ON_PAGE_ENV) == "1":
+            outputs = [drawn_by_page(output) for output in outputs]
+        self.page_report.outputs = tuple(outputs)
         self.page_style.value = HIDE_PAGE_SECTIONS
 
     def _follow_language(self, lang: str) -> None:
@@ -819,7 +855,7 @@ class PageRenderer(MimetypeRenderer):
     renderer (a second 4.8 MB copy of plotly.js, and per figure a redraw and a PNG copy)."""
 
     def to_mimebundle(self, fig_dict):
-        return {"text/html": figure_html(fig_dict)}
+        return {"text/html": figure_html(fig_dict, lazy=True)}
 
 
 def use_page_plotly() -> bool:

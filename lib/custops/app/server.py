@@ -3,7 +3,8 @@
 :func:`cli_dashboard` (``custops dashboard``) serves the notebooks folder with Voila
 (:mod:`custops.app.voila_app`: a server-wide kernel cap, preheated pools refilled at once, a
 "busy, retrying" page beyond the cap, kernels of unconnected pages shut down within a minute)
-on 127.0.0.1 with sources stripped and tracebacks hidden, pointing the notebooks at a finished
+on 127.0.0.1 with sources stripped and tracebacks hidden, without JupyterLab's plotly
+extension (the pages draw with the template's plotly.js), pointing the notebooks at a finished
 report with ``CUSTOPS_RUN_DIR``. Another ``--ip`` needs ``--allow-remote`` and a token or a
 password.
 """
@@ -29,6 +30,7 @@ from custops.run.context import RUN_DIR_ENV
 from custops.run.runner import available_notebooks, kernel_env, notebooks_dir
 
 __all__ = ["CULL_IDLE_SECONDS", "CULL_INTERVAL_SECONDS", "DEFAULT_POOL_SIZE", "DEFAULT_PORT",
+           "DENIED_EXTENSIONS",
            "KERNEL_BYTES", "KERNEL_MARKER", "LANDING", "ORPHAN_SECONDS", "PASSWORD_ENV",
            "PLOTLY_ON_PAGE_ENV",
            "TOKEN_ENV", "Server", "check_exposure", "cli_dashboard",
@@ -47,6 +49,8 @@ PASSWORD_ENV = "CUSTOPS_DASHBOARD_PASSWORD"
 # Set to "1" for the server's kernels: the page template loads plotly.js, so the panels send
 # figures as HTML drawn with it (custops.app.panels.figure_html).
 PLOTLY_ON_PAGE_ENV = "CUSTOPS_PLOTLY_ON_PAGE"
+# Lab extensions the pages do not load (Voila loads every installed one by default).
+DENIED_EXTENSIONS = ("jupyterlab-plotly",)
 KERNEL_MARKER = "ipykernel_launcher"  # in the command line of a kernel process
 LANDING = "index"  # the landing page's notebook
 TEMPLATE = "custops"  # Voila's lab page plus a heartbeat (app/jupyter/voila/templates/custops)
@@ -144,6 +148,9 @@ def voila_command(notebooks: str | os.PathLike, *, port: int, ip: str = "127.0.0
         f"--MappingKernelManager.cull_interval={int(cull_interval)}",
         f"--CustopsVoila.max_kernels={int(max_kernels or 0)}",
         f"--CustopsVoila.orphan_seconds={float(orphan_seconds)}", f"--template={TEMPLATE}",
+        # The pages draw figures with the template's plotly.js (figure_html): JupyterLab's
+        # plotly renderer would make every page fetch and compile a second 4.8 MB copy.
+        *(f"--VoilaConfiguration.extension_denylist={name}" for name in DENIED_EXTENSIONS),
     ]
     if preheat:
         command += ["--preheat_kernel=True", f"--pool_size={int(pool_size)}",

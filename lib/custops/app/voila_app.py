@@ -50,12 +50,13 @@ from voila.tornado.handler import TornadoVoilaHandler
 
 from custops.app.first_view import STATIC_PATH, cached_first_views, first_view_html
 from custops.app.server import LANDING, ORPHAN_SECONDS, PASSWORD_ENV, TOKEN_ENV
+from custops.kernel_logging import kernel_arguments
 from custops.labels import t
 from custops.run.context import RUN_DIR_ENV
 from custops.run.runner import available_notebooks
 
 __all__ = ["BUSY_RETRY_SECONDS", "CustopsVoila", "busy_page", "capped_kernel_manager_factory",
-           "main", "page_language"]
+           "main", "page_language", "quiet_kernels"]
 
 BUSY_RETRY_SECONDS = 3
 PROMISE_SECONDS = 10  # a free kernel promised to one busy page waits this long for it
@@ -118,11 +119,28 @@ def busy_page(lang: str, retry_seconds: int = BUSY_RETRY_SECONDS, *, room_url: s
             f"<h2>{title}</h2><p>{text}</p></div>{first_view}</body></html>")
 
 
+def quiet_kernels(base_class):
+    """``base_class`` (a multi-kernel manager) whose kernels start with
+    :func:`custops.kernel_logging.kernel_arguments`, as the report runner's: no "running over
+    TCP without encryption" warning per kernel in the server's log.
+
+    Below Voila's pooled manager, whose pool refills call the base class's ``start_kernel``
+    directly: pooled kernels and kernels started for a page alike."""
+
+    class QuietKernelManager(base_class):
+        async def start_kernel(self, *args, **kwargs):
+            kwargs["extra_arguments"] = [*(kwargs.get("extra_arguments") or []),
+                                         *kernel_arguments()]
+            return await ensure_async(super().start_kernel(*args, **kwargs))
+
+    return QuietKernelManager
+
+
 def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
                                   page_config_hook=None):
     """Voila's kernel manager (pooled or not) with the cap, immediate refills and orphan
-    culling on top."""
-    manager = _voila_factory(base_class, preheat_kernel, default_pool_size,
+    culling on top; its kernels are quiet (:func:`quiet_kernels`)."""
+    manager = _voila_factory(quiet_kernels(base_class), preheat_kernel, default_pool_size,
                              page_config_hook=page_config_hook)
 
     class CappedKernelManager(manager):
