@@ -385,12 +385,14 @@ class RunContext:
         only the columns it needs, and nothing is held in pandas)."""
         if self.params.get("engine") == "spark":
             return on_spark.feature_tables(self)
-        # Loaded first: a notebook that validates the data itself (01) leaves the long tables
-        # in the run's clean folder, and must read them from there, not into pandas (at 10M
-        # customers the orders and events took 14 GiB that way).
-        dataset = self.dataset()
         if self._clean_dir() is None:
-            return dataset, None
+            # Loaded first: a notebook that validates the data itself (01) leaves the long
+            # tables in the run's clean folder, and must read them from there, not into pandas
+            # (at 10M customers the orders and events took 14 GiB that way). A later notebook
+            # of the run finds the folder and loads nothing.
+            dataset = self.dataset()
+            if self._clean_dir() is None:
+                return dataset, None
         # Each table as it is at hand: a frame this process holds, else its Parquet file.
         sources = {name: self.table_source(name) for name in FEATURE_TABLES}
         sources = {name: source for name, source in sources.items() if source is not None}
