@@ -310,6 +310,26 @@ def test_cohort_retention_at_a_month_end(cohort_months):
     np.testing.assert_allclose(got[list(range(5))].to_numpy(dtype=float), expected)
 
 
+def test_cohort_retention_counts_a_customer_once_per_month_and_skips_empty_cohorts(
+        cohort_months):
+    """Months keyed by text id may repeat a customer's month (several rows): a customer is
+    counted once per cohort cell. A month in which nobody first bought is no cohort row, and
+    the months after it still line up (k counted in calendar months)."""
+    repeated = pd.concat([cohort_months, cohort_months.iloc[[0, 3]]], ignore_index=True)
+    pd.testing.assert_frame_equal(
+        profile.cohort_retention(repeated, dt.date(2025, 4, 30), max_months=4),
+        profile.cohort_retention(cohort_months, dt.date(2025, 4, 30), max_months=4))
+    gap = months_frame([["a", "2024-11-01", 1, 1.0], ["a", "2025-02-01", 1, 1.0],
+                        ["b", "2025-01-01", 1, 1.0], ["b", "2025-03-01", 2, 1.0]])
+    got = profile.cohort_retention(gap, dt.date(2025, 3, 31), max_months=4)
+    assert list(got.index) == ["2024-11", "2025-01"]  # no December cohort
+    nan = np.nan
+    np.testing.assert_allclose(got[list(range(5))].to_numpy(dtype=float), [
+        [1.0, 0.0, 0.0, 1.0, 0.0],  # a: Nov, then Feb = k 3; Mar complete = k 4
+        [1.0, 0.0, 1.0, nan, nan],  # b: Jan, then Mar = k 2
+    ])
+
+
 def test_cohort_retention_mid_month_leaves_the_current_month_out(cohort_months):
     got = profile.cohort_retention(cohort_months, dt.date(2025, 4, 15), max_months=4)
     # April is not finished: the last complete month is March.

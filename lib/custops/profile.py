@@ -218,8 +218,7 @@ def concentration_section(features: pd.DataFrame, lang: str = "en",
 
 def buyer_concentration(features: pd.DataFrame, value: str = "net_spend") -> dict[str, Any]:
     """:func:`value_concentration` of ``value`` over the buyers."""
-    buyers = features[features["is_buyer"].to_numpy(dtype=bool)]
-    return value_concentration(buyers[value])
+    return value_concentration(features.loc[features["is_buyer"].to_numpy(dtype=bool), value])
 
 
 def _without_curve(conc: dict[str, Any]) -> dict[str, Any]:
@@ -343,30 +342,49 @@ def cohort_retention(months: pd.DataFrame, as_of: dt.date, *, max_months: int = 
                      ) -> pd.DataFrame:
     """Share of each first-order-month cohort buying again in month k (k = 0 … max_months).
 
-    Cells a cohort has not fully lived through yet (month k not finished at ``as_of``) are NaN.
+    Cells a cohort has not fully lived through yet (month k not finished at ``as_of``) are NaN;
+    a month it lived through without a purchase is 0 (before, a k in which no cohort bought
+    was NaN throughout, and left out of the mean curve as if nobody had lived through it).
+
+    Months are counted as integers (months since 1970-01, the ordinals of monthly periods)
+    and the (cohort, k) cells by one ``bincount``: at 1M customers (3M customer-months)
+    that is a fraction of a second where group-bys over periods took 8 s.
     """
     key = _customer_key(months)
-    buying = months[months["orders"] > 0][[key, "month"]].copy()
-    if buying.empty:
+    buying = months["orders"].to_numpy(dtype=float, na_value=0.0) > 0
+    if not buying.any():
         return pd.DataFrame()
-    month = pd.to_datetime(buying["month"])
-    buying["month_index"] = month.dt.year * 12 + month.dt.month - 1  # vectorized month arithmetic
-    buying["month"] = month.dt.to_period("M")
-    first = buying.groupby(key)["month_index"].transform("min")
-    buying["k"] = buying["month_index"] - first
-    buying["cohort"] = buying.groupby(key)["month"].transform("min")
-    buying = buying[buying["k"] <= max_months]
-    counts = _customers_per_group(buying, ["cohort", "k"], key).unstack(fill_value=0)
-    sizes = counts[0]
-    matrix = counts.div(sizes, axis=0).reindex(columns=range(max_months + 1))
+    month = (pd.to_datetime(months["month"]).to_numpy()[buying]
+             .astype("datetime64[M]").astype(np.int64))
+    if key == "customer":  # numbered customers, one row per customer and month
+        customer = months["customer"].to_numpy()[buying].astype(np.int64)
+    else:  # text ids: number them, and count each customer once per month
+        customer = pd.factorize(months[key].to_numpy()[buying])[0].astype(np.int64)
+        pairs = np.unique(customer * (month.max() - month.min() + 1) + (month - month.min()))
+        span = month.max() - month.min() + 1
+        customer, month = pairs // span, pairs % span + month.min()
+    first = np.full(int(customer.max()) + 1, np.iinfo(np.int64).max)
+    np.minimum.at(first, customer, month)
+    cohort = first[customer]
+    k = month - cohort
+    kept = k <= max_months
+    cohort, k = cohort[kept], k[kept]
+    low = int(cohort.min())
+    width = max_months + 1
+    cells = np.bincount((cohort - low) * width + k,
+                        minlength=(int(cohort.max()) - low + 1) * width).reshape(-1, width)
+    present = cells[:, 0] > 0  # every cohort has its first month
+    cells = cells[present]
+    periods = pd.PeriodIndex.from_ordinals(np.flatnonzero(present) + low, freq="M")
+    sizes = pd.Series(cells[:, 0], index=periods)
+    matrix = pd.DataFrame(cells / cells[:, :1], index=periods, columns=range(width))
     last_complete = pd.Period(as_of, "M") - (0 if (pd.Timestamp(as_of) + pd.Timedelta(days=1)
                                                    ).day == 1 else 1)
-    for cohort_period in matrix.index:
-        for k in matrix.columns:
-            if cohort_period + k > last_complete:
-                matrix.loc[cohort_period, k] = np.nan
+    lived = (last_complete.ordinal - (np.flatnonzero(present) + low))[:, None]
+    matrix = matrix.where(np.arange(width)[None, :] <= lived)
     matrix.insert(0, "size", sizes)
     matrix.index = matrix.index.astype(str)
+    matrix.index.name, matrix.columns.name = "cohort", "k"
     return matrix
 
 
@@ -455,11 +473,13 @@ def channel_quality(features: pd.DataFrame, *, active_days: int = 90) -> pd.Data
     ``active_days``), retained users (= users × retention) and net revenue per user."""
     if "acquisition_channel" not in features:
         return pd.DataFrame()
-    frame = features.assign(
-        channel=features["acquisition_channel"].astype("object").fillna("unknown"),
-        buyer=features["is_buyer"].astype(bool),
-        active=numeric(features["days_since_last_order"], np.inf) < active_days,
-    )
+    frame = pd.DataFrame({  # only the columns counted (not a copy of every feature)
+        "customer_id": features["customer_id"],
+        "channel": features["acquisition_channel"].astype("object").fillna("unknown"),
+        "buyer": features["is_buyer"].astype(bool),
+        "active": numeric(features["days_since_last_order"], np.inf) < active_days,
+        "net_spend": features["net_spend"],
+    })
     out = frame.groupby("channel").agg(users=("customer_id", "size"), buyers=("buyer", "sum"),
                                        active=("active", "sum"), revenue=("net_spend", "sum"))
     out["conversion"] = out["buyers"] / out["users"]
