@@ -35,6 +35,7 @@ from custops.sections import Section
 from custops.segment import rfm_table
 
 __all__ = [
+    "sample_customers",
     "exports_section",
     "already_churned",
     "recall_section",
@@ -330,19 +331,31 @@ def _in_background_thread(function, *args):
 BACKTEST_CUSTOMERS = 1_000_000  # customers the backtest grades at most (a seeded sample)
 
 
+def sample_customers(customer_ids: pd.Series, seed: int) -> pd.Index | None:
+    """The seeded random sample of :data:`BACKTEST_CUSTOMERS` ids the churn steps keep of a
+    snapshot whose ids are ``customer_ids`` (in the table's order), or None when it has no
+    more (nothing is sampled). Depends only on the ids and ``seed``: a caller can build the
+    snapshots for these customers alone (:meth:`custops.run.context.RunContext.features_at`)
+    and get the same rows."""
+    if len(customer_ids) <= BACKTEST_CUSTOMERS:
+        return None
+    rng = np.random.default_rng([seed, BACKTEST_CUSTOMERS])
+    return pd.Index(customer_ids.iloc[np.sort(rng.choice(len(customer_ids), BACKTEST_CUSTOMERS,
+                                                         replace=False))])
+
+
 def _customer_sample(frames: tuple[pd.DataFrame, ...], seed: int
                      ) -> tuple[tuple[pd.DataFrame, ...], dict[str, int] | None]:
     """Snapshots restricted to one seeded random sample of :data:`BACKTEST_CUSTOMERS`
     customers of the last one, when it has more (the grades of a million customers are as
     sure as of ten: an AUC's standard error is a few thousandths at most there); else as they
     are. The last snapshot holds every customer of the earlier ones (a customer, once known,
-    stays in the feature table). Also says how many were sampled of how many."""
+    stays in the feature table). Also says how many were sampled of how many. Earlier
+    snapshots already restricted to the sample (:func:`sample_customers`) stay as they are."""
     latest = frames[-1]["customer_id"]
-    if len(latest) <= BACKTEST_CUSTOMERS:
+    picked = sample_customers(latest, seed)
+    if picked is None:
         return frames, None
-    rng = np.random.default_rng([seed, BACKTEST_CUSTOMERS])
-    picked = pd.Index(latest.iloc[np.sort(rng.choice(len(latest), BACKTEST_CUSTOMERS,
-                                                     replace=False))])
     sampled = tuple(frame[frame["customer_id"].isin(picked).to_numpy()].reset_index(drop=True)
                     for frame in frames)
     return sampled, {"customers": BACKTEST_CUSTOMERS, "of": int(len(latest))}

@@ -24,6 +24,7 @@ Definitions (all "as of" the end of ``as_of``; nothing later is read):
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import tempfile
@@ -37,6 +38,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
@@ -56,15 +58,16 @@ __all__ = [
     "build_feature_snapshots",
     "build_features",
     "churn_events",
+    "customer_ids_at",
     "customer_months",
     "feature_expression",
     "finish_features",
     "frame_from_arrow",
-    "frame_from_parquet",
     "join_by_customer",
     "narrow_integers",
     "numeric",
     "order_time_counts",
+    "read_parquet_frame",
     "repeat_order_curve",
     "to_date",
     "vocabulary",
@@ -409,18 +412,45 @@ def _column_to_pandas(name: str, column: pa.ChunkedArray, integers: set[str]) ->
     return series.rename(name)
 
 
-def frame_from_parquet(path: Path) -> pd.DataFrame:
-    """A Parquet file an engine wrote (not pandas) as :func:`frame_from_arrow` converts it,
-    read one column at a time: only the frame and one column are ever in memory."""
+def read_parquet_frame(path: str | os.PathLike, *, engine_written: bool = False,
+                       customers: pd.Index | None = None) -> pd.DataFrame:
+    """A Parquet file as a pandas frame, read one column at a time: only the frame and one
+    Arrow column are ever in memory (at 10M customers a feature table is ~4 GiB in Arrow and
+    again in pandas; the two are never both whole). The one Parquet-to-pandas reader of the
+    run's tables and artifacts.
+
+    ``engine_written``: the file is what an engine (DuckDB) wrote for the feature layer, not
+    pandas: count and day columns become ``Int64`` straight from Arrow and dates
+    ``datetime64`` (as :func:`frame_from_arrow` converts them). Otherwise the file's pandas
+    metadata gives the dtypes, as ``pd.read_parquet`` does (with a default index).
+
+    ``customers``: only the rows of these customer ids (the file needs a ``customer_id``
+    column), in the file's order.
+    """
     source = pq.ParquetFile(path)
-    names = source.schema_arrow.names
-    integers = set(_integer_columns(names))
+    names = [n for n in source.schema_arrow.names if not n.startswith("__index_level_")]
+    keep = None
+    if customers is not None:
+        ids = source.read(columns=["customer_id"]).column(0)
+        wanted = pa.array(pd.Index(customers).astype("string").to_numpy(dtype=object),
+                          type=pa.string())
+        keep = pc.is_in(ids.cast(pa.string()), value_set=wanted)
+        del ids
+    integers = set(_integer_columns(names)) if engine_written else set()
     columns: dict[str, pd.Series] = {}
     for name in names:
-        column = source.read(columns=[name]).column(0)
-        columns[name] = _column_to_pandas(name, column, integers)
-        del column
-    return pd.DataFrame(columns, copy=False)
+        table = source.read(columns=[name], use_pandas_metadata=False)
+        if keep is not None:
+            table = table.filter(keep)
+        if engine_written:
+            series = _column_to_pandas(name, table.column(0), integers)
+        else:  # the schema's pandas metadata restores the column's dtype
+            series = table.to_pandas(split_blocks=True, self_destruct=True)[name]
+        del table
+        columns[name] = series.reset_index(drop=True)
+    frame = pd.DataFrame(columns, copy=False)
+    pa.default_memory_pool().release_unused()  # Arrow's freed buffers back to the system
+    return frame
 
 
 def frame_from_arrow(holder: list) -> pd.DataFrame:
@@ -530,15 +560,23 @@ def build_feature_snapshots(
     dates,
     *,
     con: Any = None,
+    customers: pd.Index | None = None,
+    close: bool = False,
 ) -> Iterator[tuple[dt.date, pd.DataFrame]]:
-    """The per-customer feature tables as of several dates, earliest first, each yielded as
-    soon as it is ready (so a caller can store it and let it go).
+    """The per-customer feature tables as of several dates, earliest first.
 
     On DuckDB the parts the dates share (order days, favourite counts, event counts; see
     :class:`_SnapshotParts`) are computed once, in one pass over the rows up to the latest
     date, and kept as temporary tables; each date then aggregates those, instead of reading
     and hashing the rows again. Every table equals :func:`build_features` for its date alone
-    (tested).
+    (tested). DuckDB writes every date's table to a file first; the connection is closed
+    (when it is this function's own, or ``close``) before pandas reads them, so the engine's
+    memory (up to ~7 GiB at 10M customers) and the frames (~4 GiB each) are never both held.
+    On other engines each table is yielded as soon as it is ready.
+
+    ``customers``: the feature rows of these customer ids only (rows equal the whole
+    table's, since a customer's features depend only on their own rows: tested); the engine
+    reads only their orders, events and profile.
     """
     tables = data if isinstance(data, Mapping) else {
         name: getattr(data, name, None) for name in ("orders", "customers", "events")
@@ -548,29 +586,75 @@ def build_feature_snapshots(
         con = ibis.duckdb.connect()
         for statement in memory_settings(FEATURE_MEMORY_SHARE):  # spill, not 80 % of RAM
             con.raw_sql(statement)
+    closed = False
+
+    def release() -> None:
+        nonlocal closed
+        if (own or close) and not closed and getattr(con, "name", "") == "duckdb":
+            con.disconnect()  # its memory back at once, not when the connection is collected
+            closed = True
+
+    written: list[tuple[dt.date, Path]] = []
     try:
-        yield from _build_snapshots(con, tables, dates)
+        if getattr(con, "name", "") != "duckdb":
+            yield from _build_snapshots(con, tables, dates, customers)
+            return
+        for day, path in _build_snapshots(con, tables, dates, customers, to_files=True):
+            written.append((day, path))
+        release()
+        while written:
+            day, path = written.pop(0)
+            try:
+                frame = read_parquet_frame(path, engine_written=True)
+            finally:
+                path.unlink(missing_ok=True)
+            yield day, finish_features(frame, day)
     finally:
-        if own:  # its memory back at once, not when the connection is collected
-            con.disconnect()
+        for _day, path in written:
+            path.unlink(missing_ok=True)
+        if own:
+            release()
 
 
-def _build_snapshots(con: Any, tables: Mapping[str, Any], dates
-                     ) -> Iterator[tuple[dt.date, pd.DataFrame]]:
-    """:func:`build_feature_snapshots` on the connection ``con``."""
+def _only_customers(con: Any, table: ibis.Table | None, ids: ibis.Table | None
+                    ) -> ibis.Table | None:
+    """``table``'s rows of the customers in ``ids`` (a semi-join), or ``table`` itself."""
+    if table is None or ids is None:
+        return table
+    column = table.customer_id
+    if not column.type().is_string():
+        column = column.cast("string")
+    return table.filter(column.isin(ids.customer_id))
+
+
+def _build_snapshots(con: Any, tables: Mapping[str, Any], dates,
+                     customers: pd.Index | None = None, *, to_files: bool = False
+                     ) -> Iterator[tuple[dt.date, Any]]:
+    """:func:`build_feature_snapshots` on the connection ``con``: each date's pandas table,
+    or (``to_files``, DuckDB) the Parquet file DuckDB wrote it to (raw engine columns, for
+    :func:`read_parquet_frame` with ``engine_written`` and :func:`finish_features`)."""
     orders = _as_table(con, "orders", tables["orders"])
+    # The vocabularies of the whole table: the filtered rows then take the same path.
     vocabularies = {c: vocabulary(con, orders, c) for c in ("channel", "category")}
+    ids = None if customers is None else ibis.memtable(pd.DataFrame(
+        {"customer_id": pd.Series(pd.Index(customers).astype("string"), dtype="string")
+         .to_numpy(dtype=object)}))
+    orders = _only_customers(con, orders, ids)
     parts = _snapshot_parts(
         orders, dates,
-        customers=_as_table(con, "customers", tables.get("customers")),
-        events=_as_table(con, "events", tables.get("events")),
+        customers=_only_customers(con, _as_table(con, "customers", tables.get("customers")),
+                                  ids),
+        events=_only_customers(con, _as_table(con, "events", tables.get("events")), ids),
         vocabularies=vocabularies,
     )
-    if len(parts.dates) > 1 and getattr(con, "name", "") == "duckdb":
+    on_duckdb = getattr(con, "name", "") == "duckdb"
+    kept: list[str] = []
+    if len(parts.dates) > 1 and on_duckdb:
         tag = uuid.uuid4().hex[:8]
 
         def keep(name: str, expr: ibis.Table) -> ibis.Table:
-            return con.create_table(f"_snapshot_{name}_{tag}", expr, temp=True)
+            kept.append(f"_snapshot_{name}_{tag}")
+            return con.create_table(kept[-1], expr, temp=True)
 
         parts = replace(
             parts, days=keep("days", parts.days),
@@ -578,33 +662,82 @@ def _build_snapshots(con: Any, tables: Mapping[str, Any], dates
                         for name, (counts, column, values) in parts.favourites.items()},
             events=None if parts.events is None else keep("events", parts.events),
             histogram=None if parts.histogram is None else keep("histogram", parts.histogram))
-    on_duckdb = getattr(con, "name", "") == "duckdb"
-    for day in parts.dates:
-        fast = (_duckdb_order_features(con, orders, day, vocabularies)
-                if len(parts.dates) == 1 and on_duckdb else None)
-        written = None
-        try:
-            # Sorted by the engine (in parallel) rather than by pandas afterwards.
-            expr = _snapshot_expression(parts, day, fast).order_by("customer_id")
-            if on_duckdb:
-                # DuckDB writes the table to a file within its memory limit and pandas reads
-                # it column by column afterwards: the engine's memory and the frame are not
-                # both at their peak at once (at 10M customers ~7 GiB and ~4 GiB).
-                written = _spill_file("features")
-                con.to_parquet(expr, written)
-            else:  # Arrow → pandas directly, skipping ibis's slower pandas conversion
-                result = [con.to_pyarrow(expr)]
-        finally:
-            if fast is not None:  # the engine's copy goes before pandas makes its own
-                con.raw_sql(f"drop table if exists {fast.get_name()}")
-        try:
-            frame = (frame_from_parquet(written) if written is not None
-                     else frame_from_arrow(result))
-        finally:
-            if written is not None:
-                written.unlink(missing_ok=True)
-        pa.default_memory_pool().release_unused()  # Arrow's freed buffers back to the system
-        yield day, finish_features(frame, day)
+    try:
+        for day in parts.dates:
+            fast = (_duckdb_order_features(con, orders, day, vocabularies)
+                    if len(parts.dates) == 1 and on_duckdb else None)
+            written = None
+            try:
+                # Sorted by the engine (in parallel) rather than by pandas afterwards.
+                expr = _snapshot_expression(parts, day, fast).order_by("customer_id")
+                if on_duckdb:
+                    # DuckDB writes the table to a file within its memory limit and pandas
+                    # reads it column by column afterwards: the engine's memory and the frame
+                    # are not both at their peak at once (at 10M customers ~7 GiB and ~4 GiB).
+                    written = _spill_file("features")
+                    con.to_parquet(expr, written)
+                else:  # Arrow → pandas directly, skipping ibis's slower pandas conversion
+                    result = [con.to_pyarrow(expr)]
+            except BaseException:
+                if written is not None:
+                    written.unlink(missing_ok=True)
+                raise
+            finally:
+                if fast is not None:  # the engine's copy goes before pandas makes its own
+                    con.raw_sql(f"drop table if exists {fast.get_name()}")
+            if to_files and written is not None:
+                yield day, written
+                continue
+            try:
+                frame = (read_parquet_frame(written, engine_written=True)
+                         if written is not None else frame_from_arrow(result))
+            finally:
+                if written is not None:
+                    written.unlink(missing_ok=True)
+            pa.default_memory_pool().release_unused()  # Arrow's freed buffers back
+            yield day, finish_features(frame, day)
+    finally:
+        for name in kept:  # a connection kept open (campaigns) lets them go
+            with contextlib.suppress(Exception):  # already closed: nothing to let go
+                con.raw_sql(f"drop table if exists {name}")
+
+
+def customer_ids_at(data: Any, as_of: str | dt.date, *, con: Any = None) -> pd.Series:
+    """The ids of the customers the feature table as of ``as_of`` has a row for (anyone with
+    an order or event row by then, or registered by then), sorted as that table sorts them
+    (a ``string`` Series): one distinct query instead of the whole table."""
+    tables = data if isinstance(data, Mapping) else {
+        name: getattr(data, name, None) for name in ("orders", "customers", "events")
+    }
+    own = con is None
+    if own:
+        con = ibis.duckdb.connect()
+        for statement in memory_settings(FEATURE_MEMORY_SHARE):
+            con.raw_sql(statement)
+    try:
+        cutoff = _cutoff(to_date(as_of))
+        parts = []
+        orders = _as_table(con, "orders", tables["orders"])
+        parts.append(orders.filter(orders.order_time < cutoff).select("customer_id"))
+        events = _as_table(con, "events", tables.get("events"))
+        if events is not None:
+            parts.append(events.filter(events.event_time < cutoff).select("customer_id"))
+        customers = _as_table(con, "customers", tables.get("customers"))
+        if customers is not None:
+            known = customers
+            if "signup_time" in customers.columns:
+                known = customers.filter(customers.signup_time.isnull()
+                                         | (customers.signup_time < cutoff))
+            parts.append(known.select("customer_id"))
+        parts = [p.mutate(customer_id=p.customer_id.cast("string")) for p in parts]
+        expr = parts[0] if len(parts) == 1 else ibis.union(*parts, distinct=True)
+        expr = expr.distinct().filter(expr.customer_id.notnull())
+        ids = con.to_pyarrow(expr).column("customer_id")
+    finally:
+        if own:
+            con.disconnect()
+    out = pd.Series(ids.to_pandas(), name="customer_id").astype("string")
+    return out.sort_values(kind="stable").reset_index(drop=True)
 
 
 def _duckdb_order_features(con: Any, orders: ibis.Table, as_of: dt.date,
@@ -651,6 +784,8 @@ def build_features(
     as_of: str | dt.date,
     *,
     con: Any = None,
+    customers: pd.Index | None = None,
+    close: bool = False,
 ) -> pd.DataFrame:
     """Compute the per-customer feature table (pandas, one row per customer).
 
@@ -665,8 +800,13 @@ def build_features(
         Where to compute: default an in-process DuckDB; pass ``ibis.pyspark.connect(spark)``
         to compute on a Spark session. On DuckDB the order-derived columns come from the
         hand-written query of :mod:`custops.features_sql` (same table, ~20 % less CPU).
+    customers : sequence of ids, optional
+        Only these customers' rows (the same rows as the whole table's).
+    close : bool
+        Close ``con`` (DuckDB) once the engine is done, before pandas reads the table.
     """
-    (_day, frame), = build_feature_snapshots(data, [as_of], con=con)
+    (_day, frame), = build_feature_snapshots(data, [as_of], con=con, customers=customers,
+                                             close=close)
     return frame
 
 

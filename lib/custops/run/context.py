@@ -10,6 +10,7 @@ JupyterLab) they are computed in memory from ``data_dir`` with the same paramete
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import tempfile
@@ -22,15 +23,20 @@ from typing import Any
 
 import ibis
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 
+from custops import churn, io
 from custops import features as features_module
-from custops import io
 from custops.churn import ChurnParams
 from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import full_contact_columns, mask_contacts
-from custops.features import build_feature_snapshots, build_features, to_date
+from custops.features import (
+    build_feature_snapshots,
+    build_features,
+    customer_ids_at,
+    read_parquet_frame,
+    to_date,
+)
 from custops.io.duckdb_checks import DUCKDB_MIN_ROWS, FEATURE_MEMORY_SHARE, memory_settings
 from custops.io.personal import mask_extras
 from custops.labels import LANGS, check_lang, t
@@ -41,7 +47,7 @@ from custops.sections import not_computed
 from custops.segment import SegmentParams
 
 __all__ = ["RUN_DIR_ENV", "RunContext", "StoredDataset", "open_run", "published_parameters",
-           "read_frame", "resolve_data_dir"]
+           "resolve_data_dir"]
 
 ARTIFACTS = "artifacts"
 CLEAN = "clean"  # the validated tables of the run, as Parquet
@@ -50,15 +56,6 @@ REJECTS = "rejects.csv"
 HEALTH = "health.json"  # the run's warnings (codes and numbers), every notebook's
 RUN_DIR_ENV = "CUSTOPS_RUN_DIR"
 FEATURE_TABLES = ("orders", "customers", "events")
-
-
-def read_frame(path: Path) -> pd.DataFrame:
-    """A Parquet file written from pandas, as ``pd.read_parquet`` gives it, with each Arrow
-    column let go as soon as it is converted: at 10M customers a feature table is ~4 GiB in
-    Arrow and again in pandas, and the two need not be whole at once."""
-    frame = pq.read_table(path).to_pandas(split_blocks=True, self_destruct=True)
-    pa.default_memory_pool().release_unused()  # Arrow's freed buffers back to the system
-    return frame
 
 
 def resolve_data_dir(data_dir: str | os.PathLike, *, must_exist: bool = True) -> Path | str:
@@ -137,7 +134,7 @@ class RunContext:
         folder = self.artifacts_dir
         if folder is not None and self._records().get(name) == key and all(
                 path.exists() for path in artifact.files(folder)):
-            value = (read_frame(artifact.files(folder)[0])  # same frame, half the peak
+            value = (read_parquet_frame(artifact.files(folder)[0])  # half the peak
                      if artifact.format == "parquet" and artifact.load is None
                      else artifact.read(folder))
             self._cache[name] = (key, value)
@@ -407,19 +404,30 @@ class RunContext:
                 if isinstance(source, Path) else source
                 for name, source in sources.items()}, con
 
-    def build_features(self, day: dt.date) -> pd.DataFrame:
-        """The per-customer feature table as of ``day``, built from the run's data."""
+    def build_features(self, day: dt.date, customers: pd.Index | None = None
+                       ) -> pd.DataFrame:
+        """The per-customer feature table as of ``day``, built from the run's data (only
+        the rows of ``customers`` when given). The engine's connection is closed before
+        pandas reads the table."""
         data, con = self._feature_tables()
         try:
-            return build_features(data, day, con=con)
+            return build_features(data, day, con=con, customers=customers, close=True)
         finally:
             _close_own(con)
 
-    def features_at(self, date: dt.date | str) -> pd.DataFrame:
+    def features_at(self, date: dt.date | str, customers: pd.Index | None = None
+                    ) -> pd.DataFrame:
         """The feature table as of another date (migration, backtests, campaign snapshots):
         artifact ``features_<YYYY-MM-DD>`` (:func:`custops.run.catalog.snapshot_name`),
-        built once per run."""
+        built once per run.
+
+        ``customers``: only these customers' rows (e.g. churn's seeded sample,
+        :meth:`sampled_customers`), the same rows as the whole table's, in its order: taken
+        from the whole table when it is at hand (in memory or stored), else built for them
+        alone. Such a table is kept in memory only; the run folder stores whole tables."""
         day = to_date(date)
+        if customers is not None:
+            return self._features_of(day, pd.Index(customers))
         if day == self.as_of:
             return self.get("features")
         name = catalog.snapshot_name(day)
@@ -428,13 +436,73 @@ class RunContext:
             return pending.result()
         if name in self._snapshots:
             return self._snapshots[name]
-        path = None if self.artifacts_dir is None else self.artifacts_dir / f"{name}.parquet"
-        if path is not None and path.exists():
-            self._snapshots[name] = read_frame(path)
+        path = self._stored_snapshot(name)
+        if path is not None:
+            self._snapshots[name] = read_parquet_frame(path)
             return self._snapshots[name]
         frame = self.build_features(day)
         self._save_snapshot(name, frame)
         return frame
+
+    def _stored_snapshot(self, name: str) -> Path | None:
+        path = None if self.artifacts_dir is None else self.artifacts_dir / f"{name}.parquet"
+        return path if path is not None and path.exists() else None
+
+    def _whole_at_hand(self, day: dt.date) -> pd.DataFrame | None:
+        """The whole feature table as of ``day`` when this process holds it or is making it."""
+        if day == self.as_of:
+            return self.get("features")
+        name = catalog.snapshot_name(day)
+        pending = self._pending.pop(name, None)
+        if pending is not None:
+            return pending.result()
+        return self._snapshots.get(name)
+
+    def _features_of(self, day: dt.date, customers: pd.Index) -> pd.DataFrame:
+        """:meth:`features_at` for ``customers`` only."""
+        key = _sample_key(catalog.snapshot_name(day), customers)
+        pending = self._pending.pop(key, None)
+        if pending is not None:
+            return pending.result()
+        if key in self._snapshots:
+            return self._snapshots[key]
+        whole = self._whole_at_hand(day)
+        if whole is not None:
+            frame = _rows_of(whole, customers)
+        else:
+            path = self._stored_snapshot(catalog.snapshot_name(day))
+            frame = (read_parquet_frame(path, customers=customers) if path is not None
+                     else self.build_features(day, customers))
+        self._snapshots[key] = frame
+        return frame
+
+    def customers_at(self, date: dt.date | str) -> pd.Series:
+        """The ids of the feature table as of ``date``, in its order (``string``): from the
+        table when it is at hand or stored, else from one distinct query (not the table)."""
+        day = to_date(date)
+        whole = self._whole_at_hand(day)
+        if whole is not None:
+            return whole["customer_id"].reset_index(drop=True)
+        path = self._stored_snapshot(catalog.snapshot_name(day))
+        if path is not None:
+            ids = pq.read_table(path, columns=["customer_id"]).column(0)
+            return pd.Series(ids.to_pandas(), name="customer_id").astype("string")
+        data, con = self._feature_tables()
+        try:
+            return customer_ids_at(data, day, con=con)
+        finally:
+            _close_own(con)
+
+    def sampled_customers(self, date: dt.date | str) -> pd.Index | None:
+        """The customers churn keeps of the feature table as of ``date``
+        (:func:`custops.churn.sample_customers`: a seeded sample beyond
+        :data:`custops.churn.BACKTEST_CUSTOMERS`), or None when it keeps them all. An
+        earlier table never has more customers than ``as_of``'s: up to that many, nothing
+        is read."""
+        day = to_date(date)
+        if day != self.as_of and len(self.get("features")) <= churn.BACKTEST_CUSTOMERS:
+            return None
+        return churn.sample_customers(self.customers_at(day), self.seed)
 
     def _save_snapshot(self, name: str, frame: pd.DataFrame) -> None:
         self._snapshots[name] = frame
@@ -442,18 +510,22 @@ class RunContext:
             self.artifacts_dir.mkdir(parents=True, exist_ok=True)
             frame.to_parquet(self.artifacts_dir / f"{name}.parquet", index=False)
 
-    def prefetch_features(self, *dates: dt.date | str) -> None:
-        """Start building the feature tables as of ``dates`` in a background thread; a later
-        :meth:`features_at` for the same date waits for it. DuckDB does the work and releases
-        the GIL, so the snapshots are built while the notebook draws its sections. Dates
-        already stored (or ``as_of``) are skipped."""
+    def prefetch_features(self, *dates: dt.date | str,
+                          customers: pd.Index | None = None) -> None:
+        """Start building the feature tables as of ``dates`` (of ``customers`` only, when
+        given: see :meth:`features_at`) in a background thread; a later :meth:`features_at`
+        for the same date and customers waits for it. DuckDB does the work and releases the
+        GIL, so the snapshots are built while the notebook draws its sections. Dates already
+        stored (or ``as_of``) are skipped."""
+        customers = None if customers is None else pd.Index(customers)
         missing = []
         for date in dates:
             day = to_date(date)
             name = catalog.snapshot_name(day)
-            on_disk = self.artifacts_dir is not None and (
-                self.artifacts_dir / f"{name}.parquet").exists()
-            if day == self.as_of or name in self._pending or name in self._snapshots \
+            key = name if customers is None else _sample_key(name, customers)
+            on_disk = self._stored_snapshot(name) is not None
+            if day == self.as_of or key in self._pending or key in self._snapshots \
+                    or name in self._pending or name in self._snapshots \
                     or on_disk or day in missing:
                 continue
             missing.append(day)
@@ -464,18 +536,25 @@ class RunContext:
                                               thread_name_prefix="custops-features")
         # What to read is decided here, not when the thread runs: a later cell touching the
         # tables in memory must not make the thread load the event rows into pandas.
-        # One job builds every missing date in one pass, each stored and handed over as soon
-        # as it is ready.
+        # One job builds every missing date in one pass; the engine writes them all, closes,
+        # then each is read, stored and handed over.
         futures = {day: Future() for day in missing}
         for day, future in futures.items():
-            self._pending[catalog.snapshot_name(day)] = future
-        self._worker.submit(self._build_several, futures, self._feature_tables())
+            name = catalog.snapshot_name(day)
+            self._pending[name if customers is None else _sample_key(name, customers)] = future
+        self._worker.submit(self._build_several, futures, self._feature_tables(), customers)
 
-    def _build_several(self, futures: dict[dt.date, Future], source) -> None:
+    def _build_several(self, futures: dict[dt.date, Future], source,
+                       customers: pd.Index | None = None) -> None:
         try:
             data, con = source
-            for day, frame in build_feature_snapshots(data, list(futures), con=con):
-                self._save_snapshot(catalog.snapshot_name(day), frame)
+            for day, frame in build_feature_snapshots(data, list(futures), con=con,
+                                                      customers=customers, close=True):
+                name = catalog.snapshot_name(day)
+                if customers is None:
+                    self._save_snapshot(name, frame)
+                else:  # a part of the table: in memory only, never under the table's name
+                    self._snapshots[_sample_key(name, customers)] = frame
                 futures[day].set_result(frame)
         except BaseException as exc:  # handed to whoever waits for a date
             for future in futures.values():
@@ -483,6 +562,17 @@ class RunContext:
                     future.set_exception(exc)
         finally:
             _close_own(source[1])
+
+
+def _sample_key(name: str, customers: pd.Index) -> str:
+    """The in-memory name of snapshot ``name`` restricted to ``customers``."""
+    digest = hashlib.sha1("\n".join(customers.astype(str)).encode()).hexdigest()[:16]
+    return f"{name}#customers-{len(customers)}-{digest}"
+
+
+def _rows_of(frame: pd.DataFrame, customers: pd.Index) -> pd.DataFrame:
+    """The rows of ``customers``, in ``frame``'s order."""
+    return frame[frame["customer_id"].isin(customers).to_numpy()].reset_index(drop=True)
 
 
 def _close_own(con) -> None:
@@ -509,7 +599,7 @@ class StoredDataset:
         with self._lock:
             if name not in self._tables:
                 path = self.folder / f"{name}.parquet"
-                self._tables[name] = read_frame(path) if path.exists() else None
+                self._tables[name] = read_parquet_frame(path) if path.exists() else None
             return self._tables[name]
 
     orders = property(lambda self: self._table("orders"))
