@@ -375,6 +375,7 @@ def bench_dashboard_load(run_dir: str | os.PathLike, *, managers: int = 20,
     watcher = _TreeWatcher(server.pid)
     try:
         _wait_pools(server, pool_size)
+        load_at_start = [round(x, 2) for x in os.getloadavg()]
         watcher.start()
 
         async def main() -> list[dict[str, Any]]:
@@ -403,8 +404,18 @@ def bench_dashboard_load(run_dir: str | os.PathLike, *, managers: int = 20,
         shutil.copy(tmp / "voila.log", Path(tempfile.gettempdir()) / "custops-bench-load.log")
         shutil.rmtree(tmp, ignore_errors=True)
     for i, entry in enumerate(per_manager):
+        entry["page"] = i
         entry["dashboard"] = names[i % len(names)]
     served = [e for e in per_manager if e.get("served")]
+    failures = [_failure(e, log_lines) for e in per_manager if not e.get("served")]
+    for entry in per_manager:  # the console of served pages only as counts (the file stays small)
+        events = entry.pop("events", [])
+        errors = [e for e in events if " console.error: " in e or " pageerror: " in e
+                  or " console.warning: " in e]
+        entry["console_errors"] = len(errors)
+        entry["console_error_lines"] = errors[:8]
+        if not entry.get("served"):
+            entry["events"] = events
     times = [e["first_figure_s"] for e in per_manager if "first_figure_s" in e]
     interactive = [e["interactive_s"] for e in served]
 
@@ -423,45 +434,120 @@ def bench_dashboard_load(run_dir: str | os.PathLike, *, managers: int = 20,
         "peak_kernel_gib": round(watcher.peak_kernel_bytes / 2**30, 3),
         "peak_kernels": watcher.peak_kernels, "max_kernels": cap, "pool_kernels": pools,
         "kernels_after_close": after, "seconds_to_pools_after_close": round(settle_s, 1),
+        "kernel_median_s": median([e["kernel_s"] for e in per_manager if "kernel_s" in e]),
+        "panel_median_s": median([e["panel_s"] for e in per_manager if "panel_s" in e]),
+        "panel_slowest_s": max([e["panel_s"] for e in per_manager if "panel_s" in e],
+                               default=None),
+        "load_average_at_start": load_at_start,
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "failures": failures,
         "per_manager": per_manager,
         "server_log_tail": [] if len(served) == managers else [
             line[:200] for line in log_lines if "custops:" in line or "ERROR" in line][-20:],
     }
 
 
-# Reports to the bench when the first figure (first view or panel) and the interactive panel
-# first show, on whichever page of the visit (busy pages included).
+# Reports to the bench, on every page of a visit (busy pages and reloads included), when the
+# page got its kernel (Voila's ``jupyter-config-data`` with a kernel id), the first figure
+# (first view or panel) showed, the widget panel appeared and the panel's own figure showed.
 _MARKS_JS = """(() => {
-  const marks = {first: @FIRST@, interactive: @PANEL@};
+  const marks = {first: @FIRST@, app: '.jp-OutputArea-output', panel: '.custops-dashboard',
+                 interactive: @PANEL@};
   const done = {};
   const check = () => {
+    if (!done.kernel) {
+      const config = document.getElementById('jupyter-config-data');
+      if (config) {
+        let id = '';  // (a page still streaming may hold half the element: look again later)
+        try { id = JSON.parse(config.textContent).kernelId || ''; } catch (e) { id = ''; }
+        if (id) { done.kernel = true; window.__custopsMark('kernel', Date.now(), id); }
+      }
+    }
     for (const [kind, selector] of Object.entries(marks)) {
       if (!done[kind] && document.querySelector(selector)) {
         done[kind] = true;
-        window.__custopsMark(kind, Date.now());
+        window.__custopsMark(kind, Date.now(), '');
       }
     }
-    return Object.keys(done).length === Object.keys(marks).length;
+    return Object.keys(done).length === Object.keys(marks).length + 1;
   };
   if (check()) return;
   const observer = new MutationObserver(() => { if (check()) observer.disconnect(); });
   observer.observe(document, {childList: true, subtree: true});
 })();""".replace("@FIRST@", json.dumps(ANY_FIGURE)).replace("@PANEL@", json.dumps(PANEL_FIGURE))
 
+# What a page that was not served showed when the bench gave up on it.
+_VISIBLE_JS = """() => {
+  const visible = (sel) => { const e = document.querySelector(sel);
+    return Boolean(e && e.offsetParent !== null); };
+  const cells = document.getElementById('rendered_cells');
+  return {
+    url: location.href,
+    busy_page: Boolean(document.querySelector('.custops-busy')),
+    first_view: Boolean(document.querySelector('#custops-first')),
+    first_view_figures: document.querySelectorAll('.custops-first .js-plotly-plot').length,
+    spinner: visible('#loading'),
+    rendered_cells_shown: Boolean(cells && cells.style.display !== 'none'),
+    kernel_id: (() => { const c = document.getElementById('jupyter-config-data');
+      try { return c ? JSON.parse(c.textContent).kernelId || '' : ''; } catch (e) { return ''; }
+    })(),
+    beating: Boolean(window.custopsBeating),
+    widget_views: document.querySelectorAll('.jupyter-widgets').length,
+    widget_outputs: document.querySelectorAll('.jp-OutputArea-output').length,
+    panel: Boolean(document.querySelector('.custops-dashboard')),
+    panel_figure: Boolean(document.querySelector(@PANEL@)),
+    recovery: window.custopsRecovery || null,
+    text: (document.body ? document.body.innerText : '').slice(0, 600),
+  };
+}""".replace("@PANEL@", json.dumps(PANEL_FIGURE))
+
+CONSOLE_KEEP = 400  # console lines kept per page (the last ones)
+
 
 async def _one_manager(browser, url: str, locale: str, hold_s: float,
                        timeout_s: float) -> dict[str, Any]:
     context = await browser.new_context(locale=locale)
+    start = time.time()
     marks: dict[str, float] = {}
-    await context.expose_function(
-        "__custopsMark", lambda kind, at: marks.setdefault(kind, at / 1000))
+    kernels: list[dict[str, Any]] = []  # each kernel id a page of the visit got, and when
+    events: list[str] = []  # console, page errors, failed requests, websockets, navigations
+
+    def note(kind: str, text: str) -> None:
+        events.append(f"{time.time() - start:7.1f}s {kind}: {text[:300]}")
+        del events[:-CONSOLE_KEEP]
+
+    def mark(kind: str, at: float, extra: str) -> None:
+        if kind == "kernel":
+            kernels.append({"kernel_id": extra, "at_s": round(at / 1000 - start, 2)})
+            note("kernel", extra)
+        else:
+            if kind not in marks:
+                note("mark", kind)
+            marks.setdefault(kind, at / 1000)
+
+    await context.expose_function("__custopsMark", mark)
     await context.add_init_script(_MARKS_JS)
     page = await context.new_page()
     statuses: list[int] = []
     page.on("response", lambda r: statuses.append(r.status) if "/voila/render/" in r.url
             else None)
-    start = time.time()
-    entry: dict[str, Any] = {"locale": locale}
+    page.on("console", lambda m: note(f"console.{m.type}", m.text))
+    page.on("pageerror", lambda e: note("pageerror", str(e)))
+    page.on("requestfailed", lambda r: note(
+        "requestfailed", f"{r.method} {r.url.split('?')[0]} {r.failure}"))
+    page.on("framenavigated", lambda f: note("navigated", f.url)
+            if f.parent_frame is None else None)
+
+    def on_websocket(ws) -> None:
+        name = ws.url.split("?")[0]
+        note("websocket", f"open {name}")
+        if name.endswith("/channels"):
+            marks.setdefault("websocket", time.time())
+        ws.on("close", lambda _ws: note("websocket", f"close {name}"))
+        ws.on("socketerror", lambda err: note("websocket", f"error {name} {err}"))
+
+    page.on("websocket", on_websocket)
+    entry: dict[str, Any] = {"locale": locale, "lang": "zh" if locale.startswith("zh") else "en"}
     try:
         await page.goto(url, wait_until="commit", timeout=timeout_s * 1000)
         # served: the interactive panel arrived (widgets connected to a kernel)
@@ -475,19 +561,48 @@ async def _one_manager(browser, url: str, locale: str, hold_s: float,
         text = await page.inner_text("body")
         entry["errors"] = [m for m in ERROR_MARKERS if m in text]
         entry["served"] = not entry["errors"]
+        if entry["errors"]:
+            entry["visible"] = await page.evaluate(_VISIBLE_JS)
         await asyncio.sleep(hold_s)
     except Exception as exc:  # a manager who never got the panel is a result
         entry["served"] = False
         entry["error"] = f"{type(exc).__name__}: {str(exc)[:200]}"
         if "first" in marks:  # the first view was drawn, the panel never came
             entry["first_figure_s"] = round(marks["first"] - start, 2)
+        with contextlib.suppress(Exception):
+            entry["visible"] = await page.evaluate(_VISIBLE_JS)
     finally:
         entry["busy_pages"] = sum(s == 503 for s in statuses)
+        entry["kernels"] = kernels
+        if kernels:
+            entry["kernel_s"] = kernels[-1]["at_s"]
+        for kind in ("app", "websocket", "panel"):  # Voila's scripts ran; kernel channel
+            if kind in marks:
+                entry[f"{kind}_s"] = round(marks[kind] - start, 2)
+        entry["page_loads"] = sum(" navigated: " in e for e in events)
+        entry["events"] = events
         with contextlib.suppress(Exception):
             await page.close(run_before_unload=True)
             await asyncio.sleep(0.3)
         await context.close()
     return entry
+
+
+def _failure(entry: dict[str, Any], log_lines: list[str]) -> dict[str, Any]:
+    """What the result says about a page that was not served: its dashboard and language,
+    when it got its kernel(s), what it showed, its last console lines and the server's log
+    lines about its kernels."""
+    ids = [k["kernel_id"] for k in entry.get("kernels", [])]
+    return {
+        "page": entry.get("page"), "dashboard": entry.get("dashboard"),
+        "lang": entry.get("lang"), "error": entry.get("error") or entry.get("errors"),
+        "busy_pages": entry.get("busy_pages"), "page_loads": entry.get("page_loads"),
+        "kernels": entry.get("kernels"), "first_figure_s": entry.get("first_figure_s"),
+        "panel_s": entry.get("panel_s"), "visible": entry.get("visible"),
+        "last_console": entry.get("events", [])[-40:],
+        "server_log": [line[:240] for line in log_lines
+                       if any(kid and kid in line for kid in ids)][-30:],
+    }
 
 
 class _TreeWatcher:
