@@ -138,7 +138,8 @@ def test_voila_command_keeps_sources_and_tracebacks_hidden_and_culls():
     preheated = app_server.voila_command("nb", port=1, preheat=True, max_kernels=9)
     assert "--preheat_kernel=True" in preheated and "--pool_size=2" in preheated
     assert "--CustopsVoila.max_kernels=9" in preheated
-    assert "--CustopsVoila.orphan_seconds=40.0" in preheated
+    assert "--CustopsVoila.orphan_seconds=50.0" in preheated
+    assert "--CustopsVoila.widget_seconds=120.0" in preheated
     with pytest.raises(ParameterError, match="cull_idle_timeout"):
         app_server.voila_command("nb", port=1, preheat=True, cull_idle_timeout=10)
     with pytest.raises(ParameterError, match="max-kernels"):
@@ -159,6 +160,95 @@ def test_kernel_cap_defaults_from_memory_and_cores(monkeypatch):
     assert app_server.default_max_kernels(pools) == 12  # six per core
     monkeypatch.setattr(psutil, "virtual_memory", lambda: SimpleNamespace(available=0))
     assert app_server.default_max_kernels(pools) == pools + 2  # the pools and two pages
+
+
+def _capped_manager(tmp_path, monkeypatch, *, cap: int, pool_size: int = 2):
+    """The server's kernel manager with a cap, on a folder without notebooks, whose pools
+    fill with placeholders instead of kernels (the bookkeeping alone)."""
+    from jupyter_server.services.kernels.kernelmanager import AsyncMappingKernelManager
+    from traitlets.config import Configurable
+
+    class App(Configurable):
+        pass
+
+    app = App()
+    app.root_dir, app.notebook_path, app.max_kernels = str(tmp_path), None, cap
+    cls = voila_app.capped_kernel_manager_factory(AsyncMappingKernelManager, True, pool_size)
+
+    def fill(self, delay=None, notebook_name=None, **kwargs):
+        size = self.kernel_pools_config[notebook_name]["pool_size"]
+        pool = self._pools.setdefault(notebook_name, [])
+        pool.extend(object() for _ in range(size - len(pool)))
+
+    monkeypatch.setattr(cls.__mro__[1], "fill_if_needed", fill)
+    return cls(parent=app)
+
+
+def test_freed_kernels_go_first_to_the_dashboards_busy_pages_wait_for(tmp_path, monkeypatch):
+    """Pages closing free room under the cap: pools of dashboards with busy pages waiting
+    refill first, and room those pages still need is not taken by other dashboards' pools
+    (in the 20-manager bench every freed kernel went to the 01-03 pools while a 04 page
+    waited on the busy page for 281 s)."""
+    manager = _capped_manager(tmp_path, monkeypatch, cap=12)
+    names = ["01_profile.ipynb", "02_segment.ipynb", "03_churn.ipynb", "04_reach.ipynb"]
+    for name in names:
+        manager._pools[name] = []  # every pooled kernel was taken by a page
+    manager._in_use = {f"k{i}": 0.0 for i in range(12)}
+    assert manager.room() == 0
+    for waiter in ("a", "b", "c"):  # three busy pages of 04 ask for room
+        manager.note_waiting("04_reach.ipynb", waiter)
+    assert not manager.promise_room("04_reach.ipynb")
+    assert manager.unmet() == {"04_reach.ipynb": 3}
+
+    for i in range(4):  # four tabs close
+        manager._in_use.pop(f"k{i}")
+    manager.refill()
+    assert len(manager._pools["04_reach.ipynb"]) == 2  # 04 first (it is listed last)
+    assert manager.unmet() == {"04_reach.ipynb": 1}
+    # one other pool took one kernel, the last free one is kept for the third 04 page
+    assert sum(len(manager._pools[n]) for n in names[:3]) == 1
+    assert manager.room() == 1
+    assert manager.promise_room("04_reach.ipynb")
+    manager.served_waiter("04_reach.ipynb", "c")
+
+    # the waiting pages are served (or gone): the pools refill as before
+    manager._waiting.clear()
+    manager._in_use.pop("k4")
+    manager._in_use.pop("k5")
+    manager._promises.clear()
+    manager.refill()
+    assert manager.room() == 0
+    assert manager.committed() == 12
+
+
+def test_a_kernel_shutting_down_counts_against_the_cap_until_it_has_gone(tmp_path,
+                                                                          monkeypatch):
+    """A dozen tabs closing at once must not let pools and busy pages start a dozen new
+    kernels beside the dying ones (the bench saw 20 kernel processes under a cap of 12)."""
+    import asyncio
+
+    manager = _capped_manager(tmp_path, monkeypatch, cap=4)
+    manager._pools["01_profile.ipynb"] = []
+    manager._in_use = {"k1": 0.0, "k2": 0.0, "k3": 0.0, "k4": 0.0}
+    gate = asyncio.Event()
+    seen = []
+
+    async def slow_shutdown(self, kernel_id, *args, **kwargs):
+        seen.append(self.room())  # while its process still exits
+        await gate.wait()
+
+    monkeypatch.setattr(type(manager).__mro__[1], "shutdown_kernel", slow_shutdown)
+
+    async def main():
+        task = asyncio.ensure_future(manager.shutdown_kernel("k1"))
+        await asyncio.sleep(0)
+        assert manager.room() == 0 and seen == [0]
+        gate.set()
+        await task
+
+    asyncio.run(main())
+    assert manager.room() == 0  # gone: the pool refilled into its room
+    assert len(manager._pools["01_profile.ipynb"]) == 1
 
 
 def test_busy_page_speaks_the_pages_language_and_retries_by_itself():
@@ -1123,3 +1213,168 @@ def test_a_password_guards_the_pages_in_the_browser(run_dir, browser, tmp_path):
     finally:
         context.close()
         served.stop()
+
+
+# -- a page whose widgets never draw recovers by itself ----------------------------------------
+
+RECOVERY_SECONDS = 20  # the recovery test server's `widget_seconds`
+KERNEL_CHANNELS = re.compile(r".*/api/kernels/[^/]+/channels.*")
+VOILA_OUTPUTS = "#rendered_cells .jp-OutputArea-output"
+INJECT_WIDGET_ERROR_JS = """(() => {
+  // What Voila's widget renderer writes where a widget model went missing (the widget race)
+  const observer = new MutationObserver(() => {
+    const cells = document.getElementById('rendered_cells');
+    const output = cells && cells.querySelector('.jp-OutputArea-output');
+    if (output && !document.getElementById('test-widget-error')) {
+      const node = document.createElement('div');
+      node.id = 'test-widget-error';
+      node.className = 'jp-OutputArea-output';
+      node.textContent = 'Error displaying widget: model not found';
+      output.parentElement.appendChild(node);
+      observer.disconnect();
+    }
+  });
+  observer.observe(document, {childList: true, subtree: true});
+})();"""
+
+
+@pytest.fixture(scope="module")
+def recovery_server(run_dir, tmp_path_factory):
+    """A server whose pages give up on their widgets after ``RECOVERY_SECONDS``."""
+    import psutil
+
+    log_path = tmp_path_factory.mktemp("recovery") / "voila.log"
+    started = app_server.start_server(run_dir, cull_idle_timeout=IDLE_CULL_SECONDS,
+                                      cull_interval=1, orphan_seconds=ORPHAN_SECONDS,
+                                      widget_seconds=RECOVERY_SECONDS, log_path=log_path,
+                                      timeout=START_SECONDS)
+    kernels: list[int] = []
+    try:
+        yield started
+        kernels = app_server.kernel_pids(started.pid)
+    finally:
+        started.stop()
+    assert not [pid for pid in kernels if psutil.pid_exists(pid)], "kernels outlived Voila"
+
+
+def _first_load_without_widgets(context, *, inject_error: bool = False) -> dict:
+    """The first page of ``context`` gets a kernel channel that never answers (its widgets'
+    state never arrives: the panel cannot draw; with ``inject_error`` the page also shows
+    the widget renderer's "model not found" text); later pages connect to their kernel."""
+    seen = {"channels": 0, "pages": 0}
+
+    def channel(ws) -> None:
+        seen["channels"] += 1
+        if seen["channels"] > 1:
+            ws.connect_to_server()  # later loads: the real kernel (messages pass through)
+        # first load: a socket that opens and then says nothing, as a lost widget state
+
+    context.route_web_socket(KERNEL_CHANNELS, channel)
+    context.on("request", lambda r: seen.__setitem__("pages", seen["pages"] + 1)
+               if "/voila/render/" in r.url and r.resource_type == "document" else None)
+    if inject_error:
+        context.add_init_script("if (!sessionStorage.getItem('test-injected')) {"
+                                "sessionStorage.setItem('test-injected', '1');"
+                                + INJECT_WIDGET_ERROR_JS + "}")
+    return seen
+
+
+def _wait_kernels(server, count: int, seconds: float = 120) -> None:
+    deadline = time.monotonic() + seconds
+    while server.kernel_count() > count and time.monotonic() < deadline:
+        time.sleep(1)
+    assert server.kernel_count() <= count
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_page_whose_widgets_never_draw_reloads_once_and_is_served(recovery_server, browser):
+    """A page sent whole, with a live kernel, whose widgets' state never reaches it (the
+    kernel channel stays silent) shows its first view, and ``widget_seconds`` after Voila's
+    scripts rendered its outputs reloads itself once: its kernel is given back, the new page
+    draws the panel and the tab's reload count starts again."""
+    context = browser.new_context(locale="zh-CN")
+    seen = _first_load_without_widgets(context)
+    console: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda m: console.append(m.text))
+    url = recovery_server.url("02_segment") + "?lang=zh"
+    key = "custops-widget-reloads:/voila/render/02_segment.ipynb"
+    try:
+        page.goto(url, wait_until="domcontentloaded", timeout=300_000)
+        page.wait_for_selector(FIRST_FIGURE, timeout=120_000)
+        # Voila's scripts have rendered the outputs (the widgets' place): the clock starts
+        page.wait_for_selector(VOILA_OUTPUTS, state="attached", timeout=180_000)
+        started = time.monotonic()
+        # the page recovers by itself: the panel of a second page load
+        page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=300_000)
+        assert seen["pages"] == 2 and seen["channels"] >= 2
+        assert time.monotonic() - started >= RECOVERY_SECONDS - 3  # not before its time
+        assert any(f"no panel after {RECOVERY_SECONDS} s): reloading" in line
+                   for line in console), console[-20:]
+        page.wait_for_function("() => window.custopsRecovery.state === 'drawn'",
+                               timeout=10_000)
+        assert page.evaluate(f"sessionStorage.getItem({json.dumps(key)})") is None
+        _assert_clean(page)
+        _assert_chinese(page, "02_segment")
+        assert recovery_server.kernel_count() <= 1  # the first load's kernel was given back
+    finally:
+        with contextlib.suppress(Exception):
+            page.close(run_before_unload=True)
+        context.close()
+    _wait_kernels(recovery_server, 0)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_page_showing_a_missing_widget_model_reloads_at_once_and_gives_up_after_one(
+        recovery_server, browser):
+    """A page whose widget renderer says "Error displaying widget: model not found" hides
+    that English text and reloads at once (not after ``widget_seconds``); a tab that already
+    reloaded for its widgets does not loop: it keeps its first view and says why in the
+    console."""
+    context = browser.new_context()
+    seen = _first_load_without_widgets(context, inject_error=True)
+    console: list[str] = []
+    page = context.new_page()
+    page.on("console", lambda m: console.append(m.text))
+    try:
+        page.goto(recovery_server.url("03_churn"), wait_until="domcontentloaded",
+                  timeout=300_000)
+        # Voila's scripts have rendered the outputs (the widgets' place): the clock starts
+        page.wait_for_selector(VOILA_OUTPUTS, state="attached", timeout=180_000)
+        started = time.monotonic()
+        page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=300_000)
+        assert seen["pages"] == 2
+        assert any("(widget model missing): reloading" in line for line in console)
+        assert time.monotonic() - started < 120  # at once, then a page load
+        _assert_clean(page)
+    finally:
+        with contextlib.suppress(Exception):
+            page.close(run_before_unload=True)
+        context.close()
+    _wait_kernels(recovery_server, 0)
+
+    # a second failure in a tab that has just reloaded for its widgets: no second reload
+    context = browser.new_context()
+    context.add_init_script("sessionStorage.setItem("
+                            "'custops-widget-reloads:/voila/render/03_churn.ipynb', '1');")
+    seen = _first_load_without_widgets(context, inject_error=True)
+    page = context.new_page()
+    console.clear()
+    page.on("console", lambda m: console.append(m.text))
+    try:
+        page.goto(recovery_server.url("03_churn"), wait_until="domcontentloaded",
+                  timeout=300_000)
+        page.wait_for_function("() => window.custopsRecovery.state === 'gave up'",
+                               timeout=300_000)
+        page.wait_for_timeout(3000)
+        assert seen["pages"] == 1
+        assert any("already reloaded" in line for line in console)
+        assert page.locator(FIRST_FIGURE).count() > 0  # the first view stays
+        assert not page.locator("#test-widget-error").is_visible()
+    finally:
+        with contextlib.suppress(Exception):
+            page.close(run_before_unload=True)
+        context.close()
+    _wait_kernels(recovery_server, 0)

@@ -33,7 +33,7 @@ __all__ = ["CULL_IDLE_SECONDS", "CULL_INTERVAL_SECONDS", "DEFAULT_POOL_SIZE", "D
            "DENIED_EXTENSIONS",
            "KERNEL_BYTES", "KERNEL_MARKER", "LANDING", "ORPHAN_SECONDS", "PASSWORD_ENV",
            "PLOTLY_ON_PAGE_ENV",
-           "TOKEN_ENV", "Server", "check_exposure", "cli_dashboard",
+           "TOKEN_ENV", "WIDGET_SECONDS", "Server", "check_exposure", "cli_dashboard",
            "default_max_kernels", "finished_run", "free_port", "kernel_count", "kernel_pids",
            "port_open", "resolve_run", "start_server", "voila_command"]
 
@@ -43,7 +43,13 @@ CULL_INTERVAL_SECONDS = 60
 DEFAULT_POOL_SIZE = 2  # ready kernels per dashboard: a second visitor does not wait for a refill
 KERNEL_BYTES = 320 * 2**20  # a dashboard kernel after rendering a page on the sample (measured)
 KERNELS_PER_CORE = 6  # rendering is CPU-bound; a rendered page's kernel mostly waits
-ORPHAN_SECONDS = 40  # + the 5 s check: a never-connected page's kernel goes within a minute
+# + the 5 s check: a never-connected page's kernel goes within a minute. 40 s was too short
+# with 20 pages opening at once: the browser ran a page's first script 30-50 s after
+# receiving it, and two pages lost their kernels while loading (bench, 2026-12-02).
+ORPHAN_SECONDS = 50
+# A page whose panel has not drawn this long after Voila's scripts rendered its outputs (its
+# widgets' state went missing) reloads itself once for a new kernel (the page template).
+WIDGET_SECONDS = 120
 TOKEN_ENV = "CUSTOPS_DASHBOARD_TOKEN"  # secrets reach the server by its environment, not argv
 PASSWORD_ENV = "CUSTOPS_DASHBOARD_PASSWORD"
 # Set to "1" for the server's kernels: the page template loads plotly.js, so the panels send
@@ -129,7 +135,8 @@ def voila_command(notebooks: str | os.PathLike, *, port: int, ip: str = "127.0.0
                   cull_idle_timeout: int = CULL_IDLE_SECONDS,
                   cull_interval: int = CULL_INTERVAL_SECONDS, preheat: bool = False,
                   pool_size: int = DEFAULT_POOL_SIZE, max_kernels: int | None = None,
-                  orphan_seconds: float = ORPHAN_SECONDS) -> list[str]:
+                  orphan_seconds: float = ORPHAN_SECONDS,
+                  widget_seconds: float = WIDGET_SECONDS) -> list[str]:
     """The command line of :mod:`custops.app.voila_app`: sources stripped and tracebacks
     hidden (Voila's defaults, not overridden), at most ``max_kernels`` kernels (None: no cap),
     ``pool_size`` ready kernels per dashboard when ``preheat``, idle kernels culled, no
@@ -147,7 +154,8 @@ def voila_command(notebooks: str | os.PathLike, *, port: int, ip: str = "127.0.0
         f"--MappingKernelManager.cull_idle_timeout={int(cull_idle_timeout)}",
         f"--MappingKernelManager.cull_interval={int(cull_interval)}",
         f"--CustopsVoila.max_kernels={int(max_kernels or 0)}",
-        f"--CustopsVoila.orphan_seconds={float(orphan_seconds)}", f"--template={TEMPLATE}",
+        f"--CustopsVoila.orphan_seconds={float(orphan_seconds)}",
+        f"--CustopsVoila.widget_seconds={float(widget_seconds)}", f"--template={TEMPLATE}",
         # The pages draw figures with the template's plotly.js (figure_html): JupyterLab's
         # plotly renderer would make every page fetch and compile a second 4.8 MB copy.
         *(f"--VoilaConfiguration.extension_denylist={name}" for name in DENIED_EXTENSIONS),
@@ -254,7 +262,8 @@ def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
                  ip: str = "127.0.0.1", cull_idle_timeout: int = CULL_IDLE_SECONDS,
                  cull_interval: int = CULL_INTERVAL_SECONDS, preheat: bool = False,
                  pool_size: int = DEFAULT_POOL_SIZE, max_kernels: int | None = None,
-                 orphan_seconds: float = ORPHAN_SECONDS, allow_remote: bool = False,
+                 orphan_seconds: float = ORPHAN_SECONDS,
+                 widget_seconds: float = WIDGET_SECONDS, allow_remote: bool = False,
                  token: str | None = None, password: str | None = None,
                  log_path: str | os.PathLike | None = None, quiet: bool = True,
                  timeout: float = 60.0) -> Server:
@@ -293,7 +302,7 @@ def start_server(run_dir: str | os.PathLike | None, *, port: int | None = None,
     command = voila_command(notebooks_dir(), port=port, ip=ip,
                             cull_idle_timeout=cull_idle_timeout, cull_interval=cull_interval,
                             preheat=preheat, pool_size=pool_size, max_kernels=max_kernels,
-                            orphan_seconds=orphan_seconds)
+                            orphan_seconds=orphan_seconds, widget_seconds=widget_seconds)
     output = open(log_path, "ab") if log_path else (subprocess.DEVNULL if quiet else None)
     try:
         process = subprocess.Popen(command, env=env, cwd=str(notebooks_dir()), stdout=output,

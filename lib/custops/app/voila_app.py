@@ -49,7 +49,13 @@ from traitlets import Float, Integer, default
 from voila.tornado.handler import TornadoVoilaHandler
 
 from custops.app.first_view import STATIC_PATH, cached_first_views, first_view_html
-from custops.app.server import LANDING, ORPHAN_SECONDS, PASSWORD_ENV, TOKEN_ENV
+from custops.app.server import (
+    LANDING,
+    ORPHAN_SECONDS,
+    PASSWORD_ENV,
+    TOKEN_ENV,
+    WIDGET_SECONDS,
+)
 from custops.kernel_logging import kernel_arguments
 from custops.labels import t
 from custops.run.context import RUN_DIR_ENV
@@ -61,6 +67,8 @@ __all__ = ["BUSY_RETRY_SECONDS", "CustopsVoila", "busy_page", "capped_kernel_man
 BUSY_RETRY_SECONDS = 3
 PROMISE_SECONDS = 10  # a free kernel promised to one busy page waits this long for it
 CHECK_SECONDS = 5
+# A busy page that asked for room this recently is still waiting (it asks every 2-4 s).
+WAITING_SECONDS = 12
 QUIET_SECONDS = 10  # a kernel with activity this recent may still be rendering its page
 # A page that has been heard from (a heartbeat or a websocket) is a browser's: it keeps its
 # kernel through this many orphan windows of silence (a browser short of CPU holds its timers
@@ -103,8 +111,11 @@ def busy_page(lang: str, retry_seconds: int = BUSY_RETRY_SECONDS, *, room_url: s
     if room_url:
         # Reloading would parse plotly.js again for the first view: ask first.
         # ± a third at random: pages that got busy together do not ask together
-        script = ("<script>(function check() { setTimeout(function () {"
-                  f"fetch({json.dumps(room_url)}, {{credentials: 'same-origin', "
+        # ``w``: this page's id, so the server counts the pages waiting for each dashboard
+        script = ("<script>var custopsWaiter = Math.random().toString(36).slice(2);"
+                  "(function check() { setTimeout(function () {"
+                  f"fetch({json.dumps(room_url)} + '?w=' + custopsWaiter, "
+                  "{credentials: 'same-origin', "
                   "cache: 'no-store'}).then(function (r) { return r.json(); })"
                   ".then(function (d) { if (d.room) { location.reload(); } else { check(); } })"
                   ".catch(function () { location.reload(); });"
@@ -152,8 +163,11 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             self._handed: dict[str, float] = {}  # kernel id → when it was handed to a page
             self._heard: set[str] = set()  # kernels whose page sent a heartbeat or connected
             self._reserved = 0  # pages admitted whose kernel is not counted elsewhere yet
+            self._stopping: set[str] = set()  # kernels shutting down: their process still runs
             self._closing = False
             self._promises: list[float] = []  # when a free kernel was promised to a busy page
+            # notebook → {busy page's id: when it last asked for room}
+            self._waiting: dict[str, dict[str, float]] = {}
             super().__init__(**kwargs)
 
         # -- counting ----------------------------------------------------------------------
@@ -162,8 +176,12 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
 
         def committed(self) -> int:
             """Kernels counted against the cap: pooled (ready or starting), in use by a
-            page, or about to start for an admitted page."""
-            return self._pooled() + len(self._in_use) + self._reserved
+            page, about to start for an admitted page, or shutting down (until its process
+            has gone: when a dozen tabs closed at once, the refills and the busy pages' new
+            kernels started beside the dying ones and the server ran 20 kernel processes
+            under a cap of 12)."""
+            return (self._pooled() + len(self._in_use) + self._reserved
+                    + len(self._stopping))
 
         def room(self) -> int | None:
             return None if self.max_kernels is None else self.max_kernels - self.committed()
@@ -194,6 +212,28 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
                 return False
             self._promises.append(now)
             return True
+
+        def note_waiting(self, notebook: str, waiter: str) -> None:
+            """A busy page of ``notebook`` (``waiter``: its own random id) asked for room."""
+            if waiter:
+                self._waiting.setdefault(notebook, {})[waiter[:40]] = time.monotonic()
+
+        def served_waiter(self, notebook: str, waiter: str) -> None:
+            """``waiter`` was promised a kernel and reloads: it no longer waits."""
+            self._waiting.get(notebook, {}).pop(waiter[:40], None)
+
+        def unmet(self) -> dict[str, int]:
+            """Busy pages per notebook still waiting beyond what its pool holds."""
+            now = time.monotonic()
+            out = {}
+            for notebook, waiters in list(self._waiting.items()):
+                for waiter, at in list(waiters.items()):
+                    if now - at > WAITING_SECONDS:
+                        del waiters[waiter]
+                pooled = len(getattr(self, "_pools", {}).get(notebook, []))
+                if len(waiters) > pooled:
+                    out[notebook] = len(waiters) - pooled
+            return out
 
         def keep_promise(self) -> None:
             """A page arrived and was admitted: one promise is kept."""
@@ -274,6 +314,11 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             size = int(config.get("pool_size", default.get("pool_size", 1)))
             pool = self._pools.setdefault(notebook_name, [])
             room = self.room()
+            if room is not None:
+                # Room wanted by busy pages of other dashboards is theirs, not this pool's:
+                # when a dozen tabs closed at once the pools of the other dashboards took every
+                # freed kernel and a 04 page waited on the busy page for 281 s.
+                room -= sum(n for name, n in self.unmet().items() if name != notebook_name)
             target = size if room is None else min(size, len(pool) + max(room, 0))
             if target <= len(pool):
                 return
@@ -291,17 +336,20 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             pools = getattr(self, "_pools", None)
             if pools is None or self._closing:
                 return
-            for name in sorted(pools, key=lambda n: len(pools[n])):
+            unmet = self.unmet()  # pools with busy pages waiting for them first
+            for name in sorted(pools, key=lambda n: (-unmet.get(n, 0), len(pools[n]))):
                 self.fill_if_needed(notebook_name=name)
 
         # -- giving kernels back -----------------------------------------------------------
         async def shutdown_kernel(self, kernel_id, *args, **kwargs):
+            self._stopping.add(kernel_id)
             self._in_use.pop(kernel_id, None)
             self._handed.pop(kernel_id, None)
             self._heard.discard(kernel_id)
             try:
                 return await ensure_async(super().shutdown_kernel(kernel_id, *args, **kwargs))
             finally:
+                self._stopping.discard(kernel_id)
                 self.refill()
 
         async def shutdown_all(self, *args, **kwargs):
@@ -389,9 +437,17 @@ class RoomHandler(JupyterHandler):
 
     @tornado.web.authenticated
     def get(self, notebook):
+        manager = self.kernel_manager
+        waiter = self.get_argument("w", "")
+        manager.note_waiting(notebook, waiter)
+        room = bool(manager.promise_room(notebook))
+        if room:
+            manager.served_waiter(notebook, waiter)
+        else:
+            manager.refill()  # a pool this page can take, if the cap has room for one
         self.set_header("Cache-Control", "no-store")
         self.set_header("Content-Type", "application/json")
-        self.finish(json.dumps({"room": bool(self.kernel_manager.promise_room(notebook))}))
+        self.finish(json.dumps({"room": room}))
 
 
 class PlotlyJsHandler(tornado.web.StaticFileHandler):
@@ -416,6 +472,9 @@ class CustopsVoila(voila_app.Voila):
                           help="Most kernels at once (pooled, starting, in use); 0: no cap")
     orphan_seconds = Float(ORPHAN_SECONDS, config=True,
                            help="Shut down a page's kernel after this long with no connection")
+    widget_seconds = Float(WIDGET_SECONDS, config=True,
+                           help="A page whose panel has not drawn this long after its outputs "
+                                "reloads itself once (the page template)")
 
     _first_views: dict = {}
 
@@ -444,7 +503,8 @@ class CustopsVoila(voila_app.Voila):
         # the first view, on every dashboard's page.
         self.config.VoilaConfiguration.resources = {
             "custops_first": {name: self.first_view(name) for name in available_notebooks()
-                              if name != LANDING}}
+                              if name != LANDING},
+            "custops_widget_seconds": int(math.ceil(self.widget_seconds))}
         if token:
             self.token = token
         if password:
