@@ -7,7 +7,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import json
 import re
+import shutil
 import stat
 from pathlib import Path
 
@@ -450,3 +452,37 @@ def test_neutralize_takes_text_arrow_cannot_hold():
     out = exports.neutralize(pd.DataFrame({"a": pd.Series(["=a", "\udcff=x", None],
                                                           dtype="object")}))
     assert out["a"].tolist()[:2] == ["'=a", "\udcff=x"]
+
+
+def test_full_phones_are_read_again_from_a_parquet_source_key_columns_only(tmp_path,
+                                                                           monkeypatch):
+    """A later notebook of the run reads the full contact keys again from a Parquet customers
+    file: only the id and key columns come off the disk (not every column of a table that
+    holds ~3 GiB of text at 10M customers), with the same keys as the whole table gives."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for name in ("orders.csv", "events.csv", "touches.csv"):
+        shutil.copy(SAMPLE / name, data / name)
+    customers = pd.read_csv(SAMPLE / "customers.csv", dtype=str, keep_default_na=False)
+    customers["phone"] = [f"139{i:08d}" for i in range(len(customers))]
+    customers.to_parquet(data / "customers.parquet", index=False)
+    run = tmp_path / "run"
+    context.open_run(data_dir=str(data), run_dir=str(run)).dataset()
+    assert json.loads((run / "artifacts" / catalog.CONTACT_RECORD).read_text("utf-8")) == {
+        "full": ["phone"]}
+    reads = []
+    whole_read = pd.read_parquet
+
+    def recorded(path, *args, **kwargs):
+        reads.append((Path(path).name, kwargs.get("columns")))
+        return whole_read(path, *args, **kwargs)
+
+    monkeypatch.setattr(catalog.pd, "read_parquet", recorded)
+    keys = catalog.contact_keys(context.open_run(data_dir=str(data), run_dir=str(run)))
+    source_reads = [columns for name, columns in reads if name == "customers.parquet"
+                    and columns is not None and "phone" in columns and "gender" not in columns]
+    assert ("customers.parquet", None) not in reads
+    assert source_reads, reads
+    phones = customers.set_index("customer_id")["phone"]
+    got = keys.set_index("customer_id")["phone"]
+    assert got.reindex(phones.index).tolist() == phones.tolist()

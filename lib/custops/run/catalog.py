@@ -348,19 +348,28 @@ def _source_contacts(ctx: RunContext, columns: list[str]) -> pd.DataFrame | None
                                     tz=ctx.tz, **preset).customers
     else:
         reader = open_source(ctx.data_dir, mappings)
+        reader.duckdb_min_rows = 0  # a Parquet file is left on disk: read its columns below
         try:
             raw = reader.read("customers")
         finally:
             reader.close()
         if raw is None:
             return None
+        headers = None
         if set(settings) <= _PLAIN_READ:  # check the key columns only: much quicker
             chosen, _ = match_columns([str(h) for h in raw.frame.columns], "customers",
                                       settings.get("columns", {}), raw.file_label)
             headers = [chosen[c] for c in ("customer_id", *columns) if c in chosen]
-            raw = dataclasses.replace(raw, frame=raw.frame[headers])
             settings = {**settings, "columns": {c: chosen[c] for c in ("customer_id", *columns)
                                                 if c in chosen}}
+        if raw.parquet_path is not None:  # only the key columns come off the disk (at 10M
+            # customers the whole table is ~3 GiB of text in pandas)
+            frame = pd.read_parquet(raw.parquet_path, columns=headers)
+            frame.columns = [str(c) for c in frame.columns]
+            raw = dataclasses.replace(raw, frame=frame, rows=np.arange(1, len(frame) + 1),
+                                      parquet_path=None, lazy_rows=0)
+        elif headers is not None:
+            raw = dataclasses.replace(raw, frame=raw.frame[headers])
         customers = normalize_table(raw, "customers", settings.get("columns", {}), ctx.tz,
                                     None, settings).frame
     if customers is None:
