@@ -1220,6 +1220,12 @@ def test_a_password_guards_the_pages_in_the_browser(run_dir, browser, tmp_path):
 RECOVERY_SECONDS = 20  # the recovery test server's `widget_seconds`
 KERNEL_CHANNELS = re.compile(r".*/api/kernels/[^/]+/channels.*")
 VOILA_OUTPUTS = "#rendered_cells .jp-OutputArea-output"
+WIDGET_WAIT_MASKED_JS = """() => {
+  const waiting = [...document.querySelectorAll('#rendered_cells .jp-OutputArea-output')]
+    .filter(o => o.textContent.trim() === 'Loading widget...');
+  return waiting.length > 0 && waiting.every(
+    o => getComputedStyle(o).color === 'rgba(0, 0, 0, 0)');
+}"""
 INJECT_WIDGET_ERROR_JS = """(() => {
   // What Voila's widget renderer writes where a widget model went missing (the widget race)
   const observer = new MutationObserver(() => {
@@ -1306,6 +1312,8 @@ def test_a_page_whose_widgets_never_draw_reloads_once_and_is_served(recovery_ser
         # Voila's scripts have rendered the outputs (the widgets' place): the clock starts
         page.wait_for_selector(VOILA_OUTPUTS, state="attached", timeout=180_000)
         started = time.monotonic()
+        # meanwhile Voila's English "Loading widget..." does not show on this Chinese page
+        page.wait_for_function(WIDGET_WAIT_MASKED_JS, timeout=30_000)
         # the page recovers by itself: the panel of a second page load
         page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=300_000)
         assert seen["pages"] == 2 and seen["channels"] >= 2
