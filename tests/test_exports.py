@@ -360,6 +360,11 @@ def test_neutralize_matches_the_per_cell_rule_on_every_column_shape():
     n = len(texts)
     frame = pd.DataFrame({
         "object": texts, "string": pd.Series(texts, dtype="string"),
+        "str": pd.Series(texts, dtype="str"),
+        "string_python": pd.Series(texts, dtype=pd.StringDtype("python")),
+        # labels: each category checked once; two alike once prefixed go cell by cell
+        "labels": pd.Categorical((["=a", "b", None] * n)[:n]),
+        "alike": pd.Categorical((["=a", "'=a", "c"] * n)[:n]),
         "mixed": ([1, "=x", 2.5, None, True] * 3)[:n], "bytes": [b"=x"] * n,
         "gaps": [None] * n, "dates": [pd.Timestamp("2024-01-01")] * n,
         "categories": pd.Categorical((["=a", "b"] * n)[:n])})

@@ -246,8 +246,10 @@ def _formula_starts(text: pd.Series) -> pd.Series:
     without text at all cell by cell."""
     if not len(text):
         return pd.Series(False, index=text.index)
-    try:  # only text and gaps give an Arrow string array (bytes give binary, mixes fail)
-        strings = pa.array(text.to_numpy(), from_pandas=True)
+    try:  # only text and gaps give an Arrow string array (bytes give binary, mixes fail);
+        # a text column pandas keeps in Arrow is matched where it is, without a copy
+        strings = (pa.array(text.array) if isinstance(text.dtype, pd.StringDtype)
+                   else pa.array(text.to_numpy(dtype=object), from_pandas=True))
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError):
         strings = None  # mixed, bytes or text Arrow cannot hold (lone surrogates)
     if strings is not None and (pa.types.is_string(strings.type)
@@ -255,6 +257,7 @@ def _formula_starts(text: pd.Series) -> pd.Series:
         matched = pc.match_substring_regex(strings, _FORMULA_START)
         return pd.Series(matched.fill_null(False).to_numpy(zero_copy_only=False),
                          index=text.index)
+    text = text.astype("object")
     try:  # vectorised: non-text cells (numbers in an object column, None) are never risky
         return text.str.startswith(FORMULA_STARTS, na=False).astype(bool)
     except (AttributeError, TypeError):  # no text at all (dates, numbers as objects)
@@ -268,11 +271,18 @@ def neutralize(frame: pd.DataFrame) -> pd.DataFrame:
     out = frame.copy()
     for col in out.columns:
         values = out[col]
-        if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        if isinstance(values.dtype, pd.CategoricalDtype):  # labels: check each one once
+            names = pd.Series(values.cat.categories.to_numpy(dtype=object), dtype=object)
+            safe = neutralize(pd.DataFrame({0: names}))[0]
+            if safe.is_unique:
+                out[col] = values.cat.rename_categories(safe.to_numpy(dtype=object))
+                continue
+            values = values.astype("object")  # two labels alike once prefixed: cell by cell
+        elif pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
             continue
-        text = values.astype("object")
-        risky = _formula_starts(text)
+        risky = _formula_starts(values)
         if risky.any():
+            text = values.astype("object")
             out[col] = text.where(~risky, "'" + text[risky].astype(str))
     return out
 
@@ -483,6 +493,26 @@ def mask_contacts(frame: pd.DataFrame) -> pd.DataFrame:
     return frame.assign(**{c: _MASKS[c](frame[c]).to_numpy() for c in present})
 
 
+PHONE_COLUMN = "_phone"  # a priority-list input column: the phone joined already
+
+
+def _aligned(phones: pd.Series, ids: pd.Series) -> np.ndarray:
+    """``phones`` (indexed by customer id) of ``ids``, in their order, missing ones None: one
+    hash join in Arrow (a pandas reindex by text ids costs ~3 µs a row)."""
+    try:
+        keys = pa.array(phones.index.to_numpy(dtype=object), type=pa.string())
+        wanted = pa.array(pd.Series(ids).to_numpy(dtype=object), type=pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError):
+        return phones.reindex(pd.Index(ids)).to_numpy(dtype=object)  # ids that are not text
+    if not phones.index.is_unique:
+        return phones.reindex(pd.Index(ids)).to_numpy(dtype=object)  # raises as before
+    position = pc.index_in(wanted, value_set=keys).to_numpy(zero_copy_only=False)
+    found = ~np.isnan(position)
+    out = np.full(len(wanted), None, dtype=object)
+    out[found] = phones.to_numpy(dtype=object)[position[found].astype(np.int64)]
+    return out
+
+
 def _phones_of(customers: pd.DataFrame | pd.Series | None) -> pd.Series | None:
     """The phone per customer id (a Series indexed by id: taken as is); None without phones."""
     if customers is None:
@@ -507,13 +537,24 @@ def priority_list(scores: pd.DataFrame, customers: pd.DataFrame | pd.Series | No
     """
     at_risk = scores[scores["risk_band"] != "low_risk"]
     reason = reason_words(at_risk["reason"], lang).to_numpy()
-    phones = _phones_of(customers)
-    phone = (pd.Series(pd.NA, index=at_risk["customer_id"], dtype="object") if phones is None
-             else phones.reindex(at_risk["customer_id"]))
+    if PHONE_COLUMN in at_risk:  # joined already (churn_lists: once for every row)
+        phone = at_risk[PHONE_COLUMN].astype("object")
+    else:
+        phones = _phones_of(customers)
+        phone = (pd.Series(pd.NA, index=at_risk.index, dtype="object") if phones is None
+                 else pd.Series(_aligned(phones, at_risk["customer_id"]), dtype="object"))
 
-    def labelled(column: str) -> list[str]:
+    def labelled(column: str) -> pd.Categorical | list[str]:
+        """The column's labels in ``lang``, each distinct value labelled once: a categorical
+        (a million rows of a handful of tiers, stages and strategies), or a list when two
+        values share a label."""
         values = at_risk[column] if column in at_risk else pd.Series(pd.NA, index=at_risk.index)
-        return value_labels(values, lang)
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        names = [*value_labels(pd.Series(uniques, dtype=object), lang), t("unknown", lang)]
+        codes = np.where(codes < 0, len(uniques), codes)
+        if len(set(names)) == len(names):
+            return pd.Categorical.from_codes(codes, categories=pd.Index(names, dtype=object))
+        return np.asarray(names, dtype=object)[codes].tolist()
 
     return pd.DataFrame({
         t("dash.rank", lang): at_risk["priority_rank"].to_numpy(),
@@ -542,13 +583,24 @@ def churn_lists(scores: pd.DataFrame, customers: pd.DataFrame | None, folder: st
     band = scores["risk_band"].to_numpy()
     lists = {"churn_at_risk.csv": band != "already_churned",
              "churn_recall.csv": band == "already_churned"}
-    phones = _phones_of(customers)  # indexed once, looked up per slice
+    phones = _phones_of(customers)
+    # Every buyer's phone in one join, not one per slice.
+    phone = None if phones is None else _aligned(phones, scores["customer_id"])
     written = []
     for name, keep in lists.items():
         rows = np.flatnonzero(keep)
         # A slice of LIST_ROWS buyers at a time: at 10M customers a whole list in words
         # (labels, reasons, neutralised copies) would hold several GB.
-        parts = (priority_list(scores.iloc[rows[start:start + LIST_ROWS]], phones, lang)
+        parts = (priority_list(_with_phone(scores, rows[start:start + LIST_ROWS], phone),
+                               None, lang)
                  for start in range(0, max(len(rows), 1), LIST_ROWS))
         written.append(write_csv(parts, folder / name))
     return written
+
+
+def _with_phone(scores: pd.DataFrame, rows: np.ndarray, phone: np.ndarray | None
+                ) -> pd.DataFrame:
+    part = scores.iloc[rows]
+    if phone is None:
+        return part
+    return part.assign(**{PHONE_COLUMN: phone[rows]})
