@@ -8,6 +8,7 @@ with figures, tables and an interpretation generated from the numbers in ``lang`
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -42,6 +43,7 @@ __all__ = [
     "order_time_section",
     "profile_numbers",
     "profile_summary",
+    "SUMMARY_SECTIONS",
     "repeat_numbers",
     "repurchase_section",
     "value_concentration",
@@ -521,10 +523,16 @@ def _channel_numbers(quality: pd.DataFrame) -> dict[str, Any]:
     return {"channels": quality.to_dict("records")} if not quality.empty else {}
 
 
-def profile_summary(as_of: dt.date, **sections: Section) -> dict[str, Any]:
+#: The sections of 01 whose numbers make the ``profile_summary`` artifact, in its order.
+SUMMARY_SECTIONS = ("quality", "base", "concentration", "attributes", "timing", "cohorts",
+                    "repurchase", "channels")
+
+
+def profile_summary(as_of: dt.date, numbers: Mapping[str, dict[str, Any]]) -> dict[str, Any]:
     """The JSON artifact later steps and dashboards read (numbers only, no figures), from the
-    sections a page drew (the same numbers as :func:`profile_numbers`)."""
-    return {"as_of": str(as_of), **{name: s.data for name, s in sections.items()}}
+    numbers (``Section.data``) of the sections a page drew, by :data:`SUMMARY_SECTIONS` name:
+    the same numbers as :func:`profile_numbers`, which computes them without a page."""
+    return {"as_of": str(as_of), **{name: numbers[name] for name in SUMMARY_SECTIONS}}
 
 
 def profile_numbers(quality: dict[str, Any], features: pd.DataFrame, months: pd.DataFrame,

@@ -206,8 +206,12 @@ def _features(ctx: RunContext) -> dict[str, Any]:
 
 
 def _profile_summary(ctx: RunContext) -> dict[str, Any]:
-    """01's numbers for later steps and the dashboards, computed without drawing 01's
-    sections again (:func:`custops.profile.profile_numbers`: the pages' own numbers)."""
+    """01's numbers for later steps and the dashboards: the numbers of the sections 01's page
+    drew (``ctx.show(..., keep=name)``), else computed without drawing them
+    (:func:`custops.profile.profile_numbers`: the same numbers)."""
+    drawn = ctx.drawn_numbers(profile.SUMMARY_SECTIONS)
+    if drawn is not None:  # at 10M customers computing them again took 77 s
+        return {"profile_summary": profile.profile_summary(ctx.as_of, drawn)}
     return {"profile_summary": profile.profile_numbers(
         ctx.quality(), ctx.get("features"), ctx.order_aggregate("customer_months"),
         ctx.order_aggregate("order_time_counts"), ctx.order_aggregate("repeat_order_curve"),

@@ -99,6 +99,7 @@ class RunContext:
     _shown: list[tuple[Any, str]] = field(default_factory=list, repr=False)
     _language_listeners: list[Any] = field(default_factory=list, repr=False)
     _aggregates: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
+    _numbers: dict[str, Any] = field(default_factory=dict, repr=False)  # show(keep=...)
 
     # -- parameters ------------------------------------------------------------------------
     @property
@@ -185,22 +186,26 @@ class RunContext:
             else []
         return stored + [e for e in self._health if e not in stored]
 
-    def show(self, make, step: str = "") -> None:
+    def show(self, make, step: str = "", *, keep: str = "") -> None:
         """Display the section ``make()`` builds (``make`` reads ``ctx.lang`` when called; it
         may also display by itself and return None); a step that cannot run on this data is
         said in its place and recorded as a warning of the run. Returns nothing, so a cell
         ending with it shows the section and no ``Section(...)`` text after it.
 
+        ``keep``: the section's numbers (``Section.data``) are kept under this name for
+        :meth:`drawn_numbers` (01's ``profile_summary`` takes the page's numbers instead of
+        computing them again). Only a section that was computed is kept.
+
         On an interactive page the section is also remembered: :meth:`page_outputs` draws
         every section again in the page's current language (the panel's language switch
         shows them in place of the page's own; no widget is made per section, so the page
         draws as fast and as reliably as before)."""
-        self._draw(make, step)
+        self._draw(make, step, keep=keep)
         if self.interactive:
             self._shown.append((make, step))
 
-    def _draw(self, make, step: str, *, record: bool = True, outputs: bool = False
-              ) -> list[dict[str, Any]]:
+    def _draw(self, make, step: str, *, record: bool = True, outputs: bool = False,
+              keep: str = "") -> list[dict[str, Any]]:
         """Build the section; display it, or (``outputs``) return it as notebook outputs."""
         try:
             section = make()
@@ -208,12 +213,22 @@ class RunContext:
             if record:
                 self.warn(step, "not_computed", **exc.record())  # said in each page's language
             section = not_computed(exc, self.lang)
+        else:
+            if keep and section is not None:
+                self._numbers[keep] = section.data
         if section is None:
             return []
         if outputs:
             return section.outputs(self.lang)
         section.display(self.lang)
         return []
+
+    def drawn_numbers(self, names) -> dict[str, Any] | None:
+        """The numbers of the sections shown with ``keep=`` one of ``names`` (name → numbers),
+        or None unless every one of them was drawn on this page with the run's date."""
+        if not all(name in self._numbers for name in names):
+            return None
+        return {name: self._numbers[name] for name in names}
 
     def relabel(self, lang: str) -> None:
         """Put the page into ``lang``: later sections and :meth:`page_outputs` speak it, and
