@@ -671,3 +671,31 @@ def test_the_profile_summary_takes_the_numbers_the_page_drew(tmp_path, monkeypat
     assert json.dumps(catalog.artifact_node("profile_summary").run(partial)["profile_summary"],
                       sort_keys=True, default=str) == json.dumps(computed, sort_keys=True,
                                                                  default=str)
+
+
+def test_attribute_shares_are_pandas_value_counts_with_its_order_of_ties():
+    """The attribute profiles count values by integer codes: the shares and their order
+    (largest first, equal shares in the order the values first appear) are those of
+    ``value_counts(normalize=True)`` over the values with a gap counted as "unknown" — on
+    hundreds of values with ties, a literal "unknown" beside gaps, numbers and labels."""
+    rng = np.random.default_rng(7)
+    n = 4000
+    frame = pd.DataFrame({
+        "is_buyer": rng.random(n) < 0.8, "net_spend": rng.integers(0, 5, n).astype(float),
+        "city": pd.Series(rng.choice([f"c{i}" for i in range(300)] + [None, "unknown"], n),
+                          dtype="str"),
+        "gender": pd.Series(rng.choice(["f", "m", None], n), dtype="object"),
+        "city_tier": rng.integers(1, 6, n),
+        "age": pd.Series(rng.choice([20, 30, 45, None], n), dtype="Int32")})
+    high = profile.high_value_flag(frame)
+    buyers = frame["is_buyer"]
+    for attribute in ("city", "gender", "city_tier", "age_band"):
+        column = (profile.age_band(frame["age"]) if attribute == "age_band"
+                  else frame[attribute]).astype("object")
+        column = column.where(column.notna(), "unknown")
+        got = profile._attribute_profile(frame, attribute, high, top_n=1000)
+        expected = column[buyers & high].value_counts(normalize=True)
+        shares = got.set_index("value")["share_high"]
+        assert shares[shares > 0].to_dict() == expected.to_dict(), attribute
+        if attribute not in ("age_band", "city_tier"):  # these two are sorted by value
+            assert list(shares[shares > 0].index) == list(expected.index), attribute
