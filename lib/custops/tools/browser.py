@@ -588,6 +588,29 @@ async def _one_manager(browser, url: str, locale: str, hold_s: float,
     return entry
 
 
+def _verdict(entry: dict[str, Any]) -> str:
+    """Where a page not served was when the bench gave up on it, in a few words."""
+    visible = entry.get("visible") or {}
+    recovery = visible.get("recovery") or {}
+    if entry.get("errors"):
+        return "error text on the page: " + ", ".join(entry["errors"])
+    if visible.get("busy_page"):
+        return "still on the busy page (no kernel free for it)"
+    if not entry.get("kernels"):
+        return "no kernel: the page never arrived"
+    kernel_s = entry.get("kernel_s")
+    if recovery.get("state") in ("reloading", "gave up"):
+        return f"widgets missing ({recovery.get('reason')}), {recovery.get('state')}"
+    if "app_s" not in entry:
+        return (f"kernel at {kernel_s} s; Voila's scripts had not run yet "
+                "(page still being rendered or loaded)")
+    if "websocket_s" not in entry:
+        return f"kernel at {kernel_s} s, outputs at {entry['app_s']} s; never connected"
+    return (f"kernel at {kernel_s} s, outputs at {entry['app_s']} s, connected at "
+            f"{entry['websocket_s']} s; panel not drawn yet "
+            f"(recovery: {recovery.get('state', 'none')})")
+
+
 def _failure(entry: dict[str, Any], log_lines: list[str]) -> dict[str, Any]:
     """What the result says about a page that was not served: its dashboard and language,
     when it got its kernel(s), what it showed, its last console lines and the server's log
@@ -595,6 +618,7 @@ def _failure(entry: dict[str, Any], log_lines: list[str]) -> dict[str, Any]:
     ids = [k["kernel_id"] for k in entry.get("kernels", [])]
     return {
         "page": entry.get("page"), "dashboard": entry.get("dashboard"),
+        "verdict": _verdict(entry),
         "lang": entry.get("lang"), "error": entry.get("error") or entry.get("errors"),
         "busy_pages": entry.get("busy_pages"), "page_loads": entry.get("page_loads"),
         "kernels": entry.get("kernels"), "first_figure_s": entry.get("first_figure_s"),
