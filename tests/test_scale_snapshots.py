@@ -106,3 +106,14 @@ def test_run_snapshots_for_a_sample(tmp_path, monkeypatch):
     monkeypatch.setattr(churn, "BACKTEST_CUSTOMERS", len(feats))
     assert later.sampled_customers(test_day) is None
     assert later.sampled_customers(later.as_of) is None
+
+
+def test_a_stored_backtest_needs_no_snapshots(tmp_path):
+    """03 prefetches the backtest's snapshots only while its result is not stored: a later
+    page of the run (a dashboard) reads the result and builds nothing."""
+    run = tmp_path / "run"
+    ctx = context.open_run(data_dir=str(SAMPLE), run_dir=str(run))
+    assert not ctx.is_stored("churn_backtest")
+    ctx.get("churn_backtest")
+    later = context.open_run(data_dir=str(SAMPLE), run_dir=str(run))
+    assert later.is_stored("churn_backtest") and not later.is_stored("churn_scores")

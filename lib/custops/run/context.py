@@ -133,8 +133,7 @@ class RunContext:
             return cached[1]
         artifact = catalog.ARTIFACTS[name]
         folder = self.artifacts_dir
-        if folder is not None and self._records().get(name) == key and all(
-                path.exists() for path in artifact.files(folder)):
+        if self.is_stored(name):
             value = (read_parquet_frame(artifact.files(folder)[0])  # half the peak
                      if artifact.format == "parquet" and artifact.load is None
                      else artifact.read(folder))
@@ -148,6 +147,14 @@ class RunContext:
                 catalog.ARTIFACTS[output].write(value, folder)
                 self._record(output, output_key)
         return made[name]
+
+    def is_stored(self, name: str) -> bool:
+        """Whether artifact ``name`` is in the run folder, made with this run's parameters
+        (:meth:`get` then reads it instead of making it)."""
+        folder = self.artifacts_dir
+        key = catalog.fingerprint(name, self.params, self.as_of)
+        return folder is not None and self._records().get(name) == key and all(
+            path.exists() for path in catalog.ARTIFACTS[name].files(folder))
 
     def _records(self) -> dict[str, str]:
         path = None if self.artifacts_dir is None else self.artifacts_dir / catalog.RECORD
