@@ -148,3 +148,33 @@ def test_order_aggregates_are_computed_once_for_the_page_and_its_summary(monkeyp
     pd.testing.assert_frame_equal(months, features.customer_months(orders, ctx.as_of))
     with pytest.raises(ParameterError, match="unknown order aggregate"):
         ctx.order_aggregate("customer_weeks")
+
+
+def test_churn_steps_beyond_the_sample_size_build_snapshots_for_the_sample_only(
+        tmp_path, monkeypatch):
+    """Beyond churn.BACKTEST_CUSTOMERS (here 1,500 of the sample's customers) the backtest and
+    the scores' training snapshot are built for the seeded sample alone: the backtest and the
+    scores are those of the whole snapshots sampled afterwards, and no whole snapshot is
+    built or stored on the way."""
+    from custops import churn
+
+    monkeypatch.setattr(churn, "BACKTEST_CUSTOMERS", 1500)
+    run = tmp_path / "run"
+    ctx = context.open_run(data_dir=str(SAMPLE), run_dir=str(run))
+    feats = ctx.get("features")
+    got = ctx.get("churn_backtest")
+    scores = ctx.get("churn_scores")
+    assert sorted(p.name for p in (run / "artifacts").glob("features_*.parquet")) == []
+    assert got.sample == {"customers": 1500, "of": len(feats)}
+    whole = context.open_run(data_dir=str(SAMPLE))
+    test_day, train_day = catalog._churn_dates(whole)
+    expected = churn.backtest(whole.features_at(train_day), whole.features_at(test_day),
+                              whole.get("features"), whole.churn_params, seed=whole.seed,
+                              dates=got.dates)
+    assert json.dumps(got.to_dict(), sort_keys=True, default=str) == json.dumps(
+        expected.to_dict(), sort_keys=True, default=str)
+    expected_scores, _ = churn.score_customers(
+        whole.features_at(test_day), whole.get("features"), whole.get("segments"),
+        expected.winner, whole.churn_params, seed=whole.seed, btyd_model=expected.btyd_model)
+    pd.testing.assert_frame_equal(scores.reset_index(drop=True),
+                                  expected_scores.reset_index(drop=True))

@@ -233,7 +233,9 @@ def _churn_dates(ctx: RunContext):
 
 def _backtest(ctx: RunContext) -> dict[str, Any]:
     test_date, train_date = _churn_dates(ctx)
-    result = churn.backtest(ctx.features_at(train_date), ctx.features_at(test_date),
+    sample = ctx.sampled_customers(ctx.as_of)  # None up to churn.BACKTEST_CUSTOMERS
+    result = churn.backtest(ctx.features_at(train_date, customers=sample),
+                            ctx.features_at(test_date, customers=sample),
                             ctx.get("features"), ctx.churn_params, seed=ctx.seed,
                             dates={"train": str(train_date), "test": str(test_date),
                                    "as_of": str(ctx.as_of)})
@@ -242,7 +244,8 @@ def _backtest(ctx: RunContext) -> dict[str, Any]:
 
 def _churn_scores(ctx: RunContext) -> dict[str, Any]:
     test_date, _ = _churn_dates(ctx)
-    scores, fit = churn.score_customers(ctx.features_at(test_date), ctx.get("features"),
+    training = ctx.features_at(test_date, customers=ctx.sampled_customers(test_date))
+    scores, fit = churn.score_customers(training, ctx.get("features"),
                                         ctx.get("segments"), ctx.get("churn_backtest").winner,
                                         ctx.churn_params, seed=ctx.seed,
                                         predict=on_spark.executor_predict(ctx)
