@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from custops import segment
+from custops import aggregates, segment
 from custops.errors import ParameterError
 from custops.run import catalog, context
 
@@ -128,24 +128,22 @@ def test_duckdb_min_rows_is_a_run_parameter_checked_before_the_run():
 def test_order_aggregates_are_computed_once_for_the_page_and_its_summary(monkeypatch):
     """01's page and its profile_summary use the same customer months, order times and
     repeat curve: computed once per run process, equal to the functions called directly."""
-    from custops import features
-
     calls: list[str] = []
     for name in context.ORDER_AGGREGATES:
-        real = getattr(features, name)
+        real = getattr(aggregates, name)
 
         def counted(*args, _real=real, _name=name, **kwargs):
             calls.append(_name)
             return _real(*args, **kwargs)
 
-        monkeypatch.setattr(features, name, counted)
+        monkeypatch.setattr(aggregates, name, counted)
     ctx = context.open_run(data_dir=str(SAMPLE))
     months = ctx.order_aggregate("customer_months")
     ctx.get("profile_summary")
     assert ctx.order_aggregate("customer_months") is months
     assert sorted(calls) == sorted(context.ORDER_AGGREGATES)
     orders = ctx.dataset().orders
-    pd.testing.assert_frame_equal(months, features.customer_months(orders, ctx.as_of))
+    pd.testing.assert_frame_equal(months, aggregates.customer_months(orders, ctx.as_of))
     with pytest.raises(ParameterError, match="unknown order aggregate"):
         ctx.order_aggregate("customer_weeks")
 

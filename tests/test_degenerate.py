@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import churn, features, profile, reach, segment
+from custops import aggregates, churn, profile, reach, segment
 from custops.errors import CustopsError
 from custops.run import context
 
@@ -62,7 +62,7 @@ def _run_every_step(ctx) -> list[str]:
     a plain CustopsError (a crash with any other exception fails the test)."""
     stopped = []
     feats = ctx.get("features")
-    months = features.customer_months(ctx.dataset().orders, ctx.as_of)
+    months = aggregates.customer_months(ctx.dataset().orders, ctx.as_of)
     steps = [
         lambda: profile.customer_base_section(feats, months),
         lambda: profile.concentration_section(feats),

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import features, rules
+from custops import aggregates, features, frames, rules
 from custops.features import build_features
 from custops.run import context
 
@@ -101,7 +101,7 @@ def activity_hours(orders, events, as_of, *, days: int = 365) -> pd.DataFrame:
     """(customer_id, hour, n): the orders and events of the last ``days`` per customer and hour
     of day, from the rows activity_hour_matrix reads, as a frame to check its cells against."""
     con = duckdb.connect()
-    sql = features._activity_rows(con, orders, events, as_of, days)
+    sql = aggregates._activity_rows(con, orders, events, as_of, days)
     if sql is None:
         return pd.DataFrame({"customer_id": pd.Series(dtype="string"),
                              "hour": pd.Series(dtype="int64"), "n": pd.Series(dtype="int64")})
@@ -114,8 +114,8 @@ def test_order_aggregates_read_a_parquet_file_as_a_dataframe(tmp_path):
     orders = ctx.dataset().orders
     path = tmp_path / "orders.parquet"
     orders.to_parquet(path, index=False)
-    pd.testing.assert_frame_equal(features.churn_events(path, ctx.as_of),
-                                  features.churn_events(orders, ctx.as_of))
+    pd.testing.assert_frame_equal(aggregates.churn_events(path, ctx.as_of),
+                                  aggregates.churn_events(orders, ctx.as_of))
     events = ctx.dataset().events
     events_path = tmp_path / "events.parquet"
     events.to_parquet(events_path, index=False)
@@ -137,7 +137,7 @@ def test_activity_hour_matrix_equals_the_counts_placed_per_customer(tmp_path):
     data.events.to_parquet(events_path, index=False)
     ids = ctx.get("features")["customer_id"].sample(frac=1.0, random_state=3)
     ids = pd.concat([ids, pd.Series(["NOBODY"], dtype=ids.dtype)], ignore_index=True)
-    matrix = features.activity_hour_matrix(orders_path, events_path, ctx.as_of, ids)
+    matrix = aggregates.activity_hour_matrix(orders_path, events_path, ctx.as_of, ids)
     frame = activity_hours(data.orders, data.events, ctx.as_of)
     expected = rules._hour_matrix(frame, ids)
     assert matrix.shape == (len(ids), 24) and matrix.dtype == np.float32
@@ -287,13 +287,13 @@ def test_fast_duckdb_query_steps_aside_when_it_would_be_wrong(monkeypatch, tiny)
 
 
 def test_counts_are_narrowed_only_when_every_value_fits():
-    got = features.narrow_integers(pd.Series([0, 5, None, 2**31 - 1], dtype="Float64"))
+    got = frames.narrow_integers(pd.Series([0, 5, None, 2**31 - 1], dtype="Float64"))
     assert got.dtype == "Int32" and got.isna().tolist() == [False, False, True, False]
     assert list(got.dropna()) == [0, 5, 2**31 - 1]
-    assert features.narrow_integers(pd.Series([1, 2**31])).dtype == "Int64"
-    assert features.narrow_integers(pd.Series([-(2**31) - 1, 0])).dtype == "Int64"
-    assert features.narrow_integers(pd.Series([None, None], dtype="Float64")).dtype == "Int32"
-    assert features.narrow_integers(pd.Series([], dtype="int64")).dtype == "Int32"
+    assert frames.narrow_integers(pd.Series([1, 2**31])).dtype == "Int64"
+    assert frames.narrow_integers(pd.Series([-(2**31) - 1, 0])).dtype == "Int64"
+    assert frames.narrow_integers(pd.Series([None, None], dtype="Float64")).dtype == "Int32"
+    assert frames.narrow_integers(pd.Series([], dtype="int64")).dtype == "Int32"
 
 
 @pytest.mark.parametrize("rows", [0, 1, 4])
@@ -314,7 +314,7 @@ def test_arrow_is_converted_column_by_column_as_pandas_would(rows):
         "consent_sms": pa.array([True, None, False, True][:rows], pa.bool_()),
     })
     holder = [table]
-    got = features.frame_from_arrow(holder)
+    got = frames.frame_from_arrow(holder)
     assert holder == []
     expected = table.to_pandas()
     assert list(got.columns) == list(expected.columns)

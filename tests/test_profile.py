@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import features, profile
+from custops import aggregates, profile
 from custops.features import build_features
 
 MONTH = pd.Timestamp
@@ -24,7 +24,7 @@ def orders_frame(rows):
 
 
 def months_frame(rows):
-    """(customer_id, month, orders, net_spend) rows, as features.customer_months returns them."""
+    """(customer_id, month, orders, net_spend) rows, as aggregates.customer_months returns them."""
     frame = pd.DataFrame(rows, columns=["customer_id", "month", "orders", "net_spend"])
     frame["month"] = pd.to_datetime(frame["month"])
     return frame
@@ -215,7 +215,7 @@ def test_monthly_buyers():
     assert list(got["net_revenue"]) == pytest.approx([10.0, 15.0, 7.0, -5.0])  # 30−20; 10+5
 
 
-# -- order-level aggregates (features.customer_months, order_time_counts) ----------------------
+# -- order-level aggregates (aggregates.customer_months, order_time_counts) ----------------------
 
 def test_customer_months_counts_purchases_and_nets_refunds_up_to_as_of():
     orders = orders_frame([
@@ -225,7 +225,7 @@ def test_customer_months_counts_purchases_and_nets_refunds_up_to_as_of():
         ["b", "2025-02-28 23:59", 7.0, False],   # last minute of as_of: included
         ["b", "2025-03-01 00:00", 99.0, False],  # the day after as_of: ignored
     ])
-    got = features.customer_months(orders, "2025-02-28")
+    got = aggregates.customer_months(orders, "2025-02-28")
     assert list(got["customer"]) == [0, 0, 1]  # customers numbered in customer_id order
     assert got["customer"].dtype == "int32"
     assert list(got["month"]) == [MONTH("2025-01-01"), MONTH("2025-02-01"), MONTH("2025-02-01")]
@@ -247,7 +247,7 @@ def test_numbered_customer_months_give_what_text_ids_give():
     }
     for name, rows in cases.items():
         orders = orders_frame(rows)
-        numbered = features.customer_months(orders, "2025-04-30")
+        numbered = aggregates.customer_months(orders, "2025-04-30")
         ids = np.sort(orders["customer_id"].unique())
         by_id = numbered.rename(columns={"customer": "customer_id"}).assign(
             customer_id=lambda f, ids=ids: ids[f["customer_id"].to_numpy()])
@@ -256,7 +256,7 @@ def test_numbered_customer_months_give_what_text_ids_give():
         pd.testing.assert_frame_equal(profile.cohort_retention(numbered, dt.date(2025, 4, 30)),
                                       profile.cohort_retention(by_id, dt.date(2025, 4, 30)),
                                       obj=name)
-    assert profile.cohort_retention(features.customer_months(
+    assert profile.cohort_retention(aggregates.customer_months(
         orders_frame(cases["all_refunds"]), "2025-04-30"), dt.date(2025, 4, 30)).empty
 
 
@@ -268,7 +268,7 @@ def test_order_time_counts_by_weekday_and_hour():
         ["c", "2025-01-12 23:30", 10.0, False],  # Sunday → weekday 6
         ["c", "2025-01-13 09:00", 10.0, False],  # after as_of
     ])
-    got = features.order_time_counts(orders, "2025-01-12")
+    got = aggregates.order_time_counts(orders, "2025-01-12")
     assert got[["weekday", "hour", "orders"]].values.tolist() == [[0, 10, 2], [6, 23, 1]]
 
 
@@ -372,7 +372,7 @@ def repeat_orders():
 
 
 def test_repeat_order_curve(repeat_orders):
-    got = features.repeat_order_curve(repeat_orders, "2025-06-30")
+    got = aggregates.repeat_order_curve(repeat_orders, "2025-06-30")
     # k=1: a (01-01 → 01-10, yes), b (01-01 → 04-01, 90 days, yes), c (no), d (04-01 → 04-02)
     # k=2: a (01-10 → 05-01 is 111 days, no), b (04-01, nothing after, no)
     assert got["order_days"].tolist() == [1, 2]
@@ -382,7 +382,7 @@ def test_repeat_order_curve(repeat_orders):
 
 
 def test_repeat_order_curve_caps_order_days(repeat_orders):
-    got = features.repeat_order_curve(repeat_orders, "2025-06-30", max_order_days=1)
+    got = aggregates.repeat_order_curve(repeat_orders, "2025-06-30", max_order_days=1)
     # every eligible order day in one "1+" bucket: 4 + 2 eligible, 3 + 0 repeated
     assert got[["order_days", "eligible", "repeated"]].values.tolist() == [[1, 6, 3]]
 
@@ -566,17 +566,17 @@ def test_a_figure_does_not_repeat_the_heading_above_it(channels):
 def _page_sections(ctx, lang):
     """The eight numbered sections of 01 as its page draws them in ``lang``."""
     feats, orders = ctx.get("features"), ctx.table_source("orders")
-    months = features.customer_months(orders, ctx.as_of)
+    months = aggregates.customer_months(orders, ctx.as_of)
     return {
         "quality": profile.data_quality_section(ctx.quality(), lang),
         "base": profile.customer_base_section(feats, months, lang),
         "concentration": profile.concentration_section(feats, lang),
         "attributes": profile.attributes_section(feats, lang),
-        "timing": profile.order_time_section(features.order_time_counts(orders, ctx.as_of),
+        "timing": profile.order_time_section(aggregates.order_time_counts(orders, ctx.as_of),
                                              lang),
         "cohorts": profile.cohort_section(months, ctx.as_of, lang),
         "repurchase": profile.repurchase_section(
-            features.repeat_order_curve(orders, ctx.as_of), lang),
+            aggregates.repeat_order_curve(orders, ctx.as_of), lang),
         "channels": profile.channel_section(feats, lang),
     }
 
@@ -595,9 +595,9 @@ def test_the_profile_summary_is_computed_without_drawing_a_page(shape, tmp_path,
     folder = sample if shape == "sample" else _write(tmp_path / shape, *CASES[shape]())
     ctx = context.open_run(data_dir=str(folder), lang="zh")
     feats, orders = ctx.get("features"), ctx.table_source("orders")
-    inputs = (ctx.quality(), feats, features.customer_months(orders, ctx.as_of),
-              features.order_time_counts(orders, ctx.as_of),
-              features.repeat_order_curve(orders, ctx.as_of), ctx.as_of)
+    inputs = (ctx.quality(), feats, aggregates.customer_months(orders, ctx.as_of),
+              aggregates.order_time_counts(orders, ctx.as_of),
+              aggregates.repeat_order_curve(orders, ctx.as_of), ctx.as_of)
 
     def as_json(value):
         return json.dumps(value, sort_keys=True, default=str)

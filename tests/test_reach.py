@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from custops import churn, exports, features, plan_page, reach, rules, segment
+from custops import aggregates, churn, exports, features, plan_page, reach, rules, segment
 from custops.errors import ParameterError
 from custops.models import uplift
 from custops.run import context
@@ -32,7 +32,7 @@ def sample_plan():
                                       "supervised", seed=1)
     up = reach.estimate_uplift(feats, segs, data.touches, ctx.features_at, seed=1)
     params = rules.ReachParams(budget=800.0)
-    hours = features.activity_hour_matrix(data.orders, data.events, ctx.as_of,
+    hours = aggregates.activity_hour_matrix(data.orders, data.events, ctx.as_of,
                                           feats["customer_id"])
     cand = reach.candidates_frame(feats, segs, scores, up, hours, params)
     channels = rules.load_channels()

@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 
 from custops import churn, features
-from custops.features import build_features, read_parquet_frame
+from custops.features import build_features
+from custops.frames import read_parquet_frame
 from custops.run import context
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"

@@ -809,7 +809,7 @@ def exports_section(paths: list[str | Path], lang: str = "en"):
 
 def trend_section(events: pd.DataFrame, as_of, lang: str = "en", *, churn_days: int = 180):
     """Newly churned and reactivated buyers per month with the churn rate (last 24 months);
-    ``events``: :func:`custops.features.churn_events`."""
+    ``events``: :func:`custops.aggregates.churn_events`."""
     frame = events[pd.to_datetime(events["month"]) <= pd.Timestamp(as_of)].tail(24)
     months = pd.to_datetime(frame["month"]).dt.strftime("%Y-%m")
     fig = plots.bars_and_rate_figure(

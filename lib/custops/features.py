@@ -1,4 +1,4 @@
-"""Per-customer features as of a date: the one place where order-level data is aggregated.
+"""Per-customer features as of a date: order-level data aggregated to one row per customer.
 
 The feature table is a single ibis expression (:func:`feature_expression`), so the same
 definition runs on DuckDB (the default, in-process) and on a Spark session unchanged. Every
@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
@@ -38,14 +36,18 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
 from custops.features_sql import FIELD_LIMIT, order_features_sql
+from custops.frames import (
+    frame_from_arrow,
+    integer_columns,
+    narrow_integers,
+    read_parquet_frame,
+    spill_file,
+)
 from custops.io.duckdb_checks import (
     FEATURE_MEMORY_SHARE,
-    bounded_connection,
     memory_settings,
 )
 
@@ -54,21 +56,13 @@ __all__ = [
     "DATE_COLUMNS",
     "MAX_VOCABULARY",
     "WINDOWS",
-    "activity_hour_matrix",
     "build_feature_snapshots",
     "build_features",
-    "churn_events",
     "customer_ids_at",
-    "customer_months",
     "feature_expression",
     "finish_features",
-    "frame_from_arrow",
     "join_by_customer",
-    "narrow_integers",
     "numeric",
-    "order_time_counts",
-    "read_parquet_frame",
-    "repeat_order_curve",
     "to_date",
     "vocabulary",
 ]
@@ -381,109 +375,6 @@ def vocabulary(con: Any, table: ibis.Table, column: str) -> list | None:
     return values if len(values) <= MAX_VOCABULARY else None
 
 
-def _integer_columns(names) -> list[str]:
-    """The count and day columns :func:`finish_features` types as nullable integers."""
-    fixed = ["order_days", "order_count", "frequency", "recency_days", "T_days",
-             "days_since_last_order", "refund_count", "favourite_hour"]
-    fixed += [f"orders_{n}d" for n in WINDOWS]
-    return [c for c in names if c in fixed or c.startswith("events_")]
-
-
-_TO_INT64 = {getattr(pa, name)(): pd.Int64Dtype() for name in (
-    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32")}
-
-
-def _spill_file(prefix: str) -> Path:
-    """A new file name in the folder DuckDB spills to (:func:`memory_settings`)."""
-    folder = Path(tempfile.gettempdir()) / "custops-duckdb-spill"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"{prefix}-{os.getpid()}-{uuid.uuid4().hex}.parquet"
-
-
-def _column_to_pandas(name: str, column: pa.ChunkedArray, integers: set[str]) -> pd.Series:
-    """One Arrow column as pandas: counts straight to ``Int64``, dates as ``datetime64``,
-    everything else as ``pyarrow.Table.to_pandas`` converts it."""
-    if name in integers and column.type in _TO_INT64:
-        series = column.to_pandas(types_mapper=_TO_INT64.get)
-    elif pa.types.is_date(column.type):
-        series = column.to_pandas(date_as_object=False)
-    else:
-        series = column.to_pandas()
-    return series.rename(name)
-
-
-def read_parquet_frame(path: str | os.PathLike, *, engine_written: bool = False,
-                       customers: pd.Index | None = None) -> pd.DataFrame:
-    """A Parquet file as a pandas frame, read one column at a time: only the frame and one
-    Arrow column are ever in memory (at 10M customers a feature table is ~4 GiB in Arrow and
-    again in pandas; the two are never both whole). The one Parquet-to-pandas reader of the
-    run's tables and artifacts.
-
-    ``engine_written``: the file is what an engine (DuckDB) wrote for the feature layer, not
-    pandas: count and day columns become ``Int64`` straight from Arrow and dates
-    ``datetime64`` (as :func:`frame_from_arrow` converts them). Otherwise the file's pandas
-    metadata gives the dtypes, as ``pd.read_parquet`` does (with a default index).
-
-    ``customers``: only the rows of these customer ids (the file needs a ``customer_id``
-    column), in the file's order.
-    """
-    source = pq.ParquetFile(path)
-    names = [n for n in source.schema_arrow.names if not n.startswith("__index_level_")]
-    keep = None
-    if customers is not None:
-        ids = source.read(columns=["customer_id"]).column(0)
-        wanted = pa.array(pd.Index(customers).astype("string").to_numpy(dtype=object),
-                          type=pa.string())
-        keep = pc.is_in(ids.cast(pa.string()), value_set=wanted)
-        del ids
-    integers = set(_integer_columns(names)) if engine_written else set()
-    columns: dict[str, pd.Series] = {}
-    for name in names:
-        table = source.read(columns=[name], use_pandas_metadata=False)
-        if keep is not None:
-            table = table.filter(keep)
-        if engine_written:
-            series = _column_to_pandas(name, table.column(0), integers)
-        else:  # the schema's pandas metadata restores the column's dtype
-            series = table.to_pandas(split_blocks=True, self_destruct=True)[name]
-        del table
-        columns[name] = series.reset_index(drop=True)
-    frame = pd.DataFrame(columns, copy=False)
-    pa.default_memory_pool().release_unused()  # Arrow's freed buffers back to the system
-    return frame
-
-
-def frame_from_arrow(holder: list) -> pd.DataFrame:
-    """The Arrow table in ``holder`` (a one-item list, emptied here) as a pandas frame, one
-    column at a time, each Arrow column let go once converted: the table and the frame are
-    never both whole in memory (at 10M customers each is ~4 GiB). Count and day columns become
-    ``Int64`` straight from Arrow and dates ``datetime64`` (not Python date objects); every
-    other column converts as ``pyarrow.Table.to_pandas`` does."""
-    table = holder.pop()
-    integers = set(_integer_columns(table.column_names))
-    columns: dict[str, pd.Series] = {}
-    while table.num_columns:
-        name, column = table.column_names[0], table.column(0)
-        table = table.remove_column(0)
-        columns[name] = _column_to_pandas(name, column, integers)
-        del column
-    return pd.DataFrame(columns, copy=False)
-
-
-_INT32 = np.iinfo(np.int32)
-
-
-def narrow_integers(values: pd.Series) -> pd.Series:
-    """Whole numbers (counts, days, hours, ages) as nullable ``Int32`` when every value fits,
-    else ``Int64``: the same numbers in 5 bytes a row instead of 9 (a 10M-customer feature
-    table holds ~25 such columns)."""
-    values = values.astype("Int64")
-    low, high = values.min(), values.max()
-    if low is pd.NA or (_INT32.min <= low and high <= _INT32.max):
-        return values.astype("Int32")
-    return values
-
-
 def finish_features(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Engine-independent post-processing: dtypes, derived ratios, fixed column order.
     Counts, days and hours are nullable integers (``Int32`` where they fit, see
@@ -495,7 +386,7 @@ def finish_features(frame: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     for col in DATE_COLUMNS:
         if col in frame:
             frame[col] = pd.to_datetime(frame[col]).astype("datetime64[s]")
-    for col in _integer_columns(frame.columns):
+    for col in integer_columns(frame.columns):
         fill = 0 if col not in ("recency_days", "T_days", "days_since_last_order",
                                 "favourite_hour", "frequency") else None
         values = frame[col]
@@ -674,7 +565,7 @@ def _build_snapshots(con: Any, tables: Mapping[str, Any], dates,
                     # DuckDB writes the table to a file within its memory limit and pandas
                     # reads it column by column afterwards: the engine's memory and the frame
                     # are not both at their peak at once (at 10M customers ~7 GiB and ~4 GiB).
-                    written = _spill_file("features")
+                    written = spill_file("features")
                     con.to_parquet(expr, written)
                 else:  # Arrow → pandas directly, skipping ibis's slower pandas conversion
                     result = [con.to_pyarrow(expr)]
@@ -822,180 +713,3 @@ def join_by_customer(left: pd.DataFrame, right: pd.DataFrame, columns: list[str]
             out[col] = right[col].set_axis(out.index)
         return out
     return left.merge(right[["customer_id", *columns]], on="customer_id", how="left")
-
-
-# -- order-level aggregates for the profile (DuckDB; the same no-look-ahead cut-off) -----------
-
-def _register(con, name: str, table: pd.DataFrame | str | os.PathLike) -> list[str]:
-    """Make ``table`` (a DataFrame or a Parquet file) queryable as ``name`` on a DuckDB
-    connection; returns its column names."""
-    if isinstance(table, pd.DataFrame):
-        con.register(name, table)
-        return list(table.columns)
-
-    path = str(table).replace("'", "''")
-    con.execute(f"create temp view {name} as select * from read_parquet('{path}')")
-    return pq.read_schema(str(table)).names
-
-
-def _duck(orders: pd.DataFrame | str | os.PathLike, as_of: str | dt.date):
-    """A DuckDB connection with view ``orders`` (orders before the day after ``as_of``, with
-    ``_refund``) over a DataFrame or a Parquet file (a run's validated orders)."""
-
-    con = bounded_connection(FEATURE_MEMORY_SHARE)  # spill, not 80 % of RAM (10M customers)
-    con.execute("SET enable_progress_bar = false")  # a long query draws none in a report
-    columns = _register(con, "orders_raw", orders)
-    cutoff = pd.Timestamp(to_date(as_of)) + pd.Timedelta(days=1)
-    refund = ("coalesce(cast(is_refund as boolean), false)" if "is_refund" in columns
-              else "false")
-    con.execute(
-        f"create temp view orders as select *, {refund} as _refund from orders_raw "
-        f"where order_time < timestamp '{cutoff:%Y-%m-%d %H:%M:%S}'"
-    )
-    return con
-
-
-def customer_months(orders: pd.DataFrame, as_of: str | dt.date) -> pd.DataFrame:
-    """Purchases and net spend per customer and calendar month (``month`` = first day).
-
-    ``customer`` numbers the customers (0, 1, … in ``customer_id`` order, int32) instead of
-    repeating their text ids: the months' consumers (:func:`custops.profile.monthly_buyers`,
-    :func:`~custops.profile.cohort_retention`) only tell customers apart, and at 10M
-    customers the table has tens of millions of rows, of which the ids would be most.
-    Rows are sorted by customer and month.
-
-    ``orders`` holds one row per order (and per refund), as :func:`custops.io.dataset.load_dataset`
-    guarantees, so purchases are counted by rows: a distinct count of text order ids would
-    cost more than the rest of the query.
-    """
-    con = _duck(orders, as_of)
-    return con.execute(
-        "select (dense_rank() over (order by customer_id) - 1)::INTEGER as customer, month, "
-        "orders, net_spend from (select customer_id, "
-        "date_trunc('month', order_time)::date as month, "
-        "count(*) filter (where not _refund) as orders, "
-        "sum(amount) as net_spend from orders group by all) order by customer, month"
-    ).df()
-
-
-def order_time_counts(orders: pd.DataFrame, as_of: str | dt.date) -> pd.DataFrame:
-    """Purchases by weekday (0 = Monday) and hour of day."""
-    con = _duck(orders, as_of)
-    return con.execute(
-        "select isodow(order_time) - 1 as weekday, hour(order_time) as hour, count(*) as orders "
-        "from orders where not _refund group by all order by weekday, hour"
-    ).df()
-
-
-def repeat_order_curve(orders: pd.DataFrame, as_of: str | dt.date, *, window_days: int = 90,
-                       max_order_days: int = 10) -> pd.DataFrame:
-    """Chance of another order day within ``window_days`` after the k-th order day.
-
-    Only customers whose k-th order day is at least ``window_days`` before ``as_of`` count
-    (everyone counted had the full window to come back: no right-censoring bias).
-    Returns columns ``order_days`` (k), ``eligible``, ``repeated``, ``p_repeat``.
-    """
-    con = _duck(orders, as_of)
-    last_eligible = pd.Timestamp(to_date(as_of)) - pd.Timedelta(days=window_days)
-    frame = con.execute(
-        """
-        with days as (select distinct customer_id, order_time::date as d from orders
-                      where not _refund),
-        seq as (select customer_id, d,
-                       row_number() over (partition by customer_id order by d) as k,
-                       lead(d) over (partition by customer_id order by d) as next_d
-                from days)
-        select least(k, ?) as order_days, count(*) as eligible,
-               count(*) filter (where next_d is not null and next_d - d <= ?) as repeated
-        from seq where d <= ? group by all order by order_days
-        """,
-        [max_order_days, window_days, last_eligible.date()],
-    ).df()
-    frame["p_repeat"] = frame["repeated"] / frame["eligible"].where(frame["eligible"] > 0)
-    return frame
-
-
-def churn_events(orders: pd.DataFrame | str | os.PathLike, as_of: str | dt.date, *,
-                 churn_days: int = 180) -> pd.DataFrame:
-    """Monthly churn flow: newly churned, reactivated, churned stock and churn rate.
-
-    A customer *churns* on the day ``churn_days`` after an order day not followed by another
-    order within ``churn_days``; a later order *reactivates* them. Stock at month end =
-    churn events − reactivations so far; rate = stock / buyers whose first order was before.
-    ``orders``: a DataFrame or a Parquet file (a run's validated orders).
-    """
-    con = _duck(orders, as_of)
-    as_of_date = to_date(as_of)
-    frame = con.execute(
-        """
-        with days as (select distinct customer_id, order_time::date as d from orders
-                      where not _refund),
-        seq as (select customer_id, d, lead(d) over (partition by customer_id order by d) as nd,
-                       row_number() over (partition by customer_id order by d) as k from days),
-        churn as (select date_trunc('month', d + ?::integer)::date as month, count(*) as churned
-                  from seq where (nd is null or nd - d > ?) and d + ?::integer <= ?
-                  group by all),
-        react as (select date_trunc('month', nd)::date as month, count(*) as reactivated
-                  from seq where nd is not null and nd - d > ? group by all),
-        firsts as (select date_trunc('month', d)::date as month, count(*) as new_buyers
-                   from seq where k = 1 group by all)
-        select coalesce(coalesce(c.month, r.month), f.month) as month,
-               coalesce(churned, 0) as newly_churned, coalesce(reactivated, 0) as reactivated,
-               coalesce(new_buyers, 0) as new_buyers
-        from churn c full join react r on c.month = r.month full join firsts f
-             on coalesce(c.month, r.month) = f.month
-        order by month
-        """,
-        [churn_days, churn_days, churn_days, as_of_date, churn_days],
-    ).df()
-    frame["buyers"] = frame["new_buyers"].cumsum()
-    frame["churned_stock"] = (frame["newly_churned"] - frame["reactivated"]).cumsum()
-    frame["churn_rate"] = frame["churned_stock"] / frame["buyers"].where(frame["buyers"] > 0)
-    return frame
-
-
-def _activity_rows(con, orders, events, as_of, days: int) -> str | None:
-    """SQL for one row (customer_id, hour) per order or event in the ``days`` up to
-    ``as_of``, with the tables registered on ``con``; None when there are none."""
-    cutoff = pd.Timestamp(to_date(as_of)) + pd.Timedelta(days=1)
-    start = pd.Timestamp(to_date(as_of)) - pd.Timedelta(days=days)
-    window = (f">= timestamp '{start:%Y-%m-%d %H:%M:%S}' and {{col}} < "
-              f"timestamp '{cutoff:%Y-%m-%d %H:%M:%S}'")
-    parts = []
-    for name, table, col in (("orders_raw", orders, "order_time"),
-                             ("events_raw", events, "event_time")):
-        if table is None or (isinstance(table, pd.DataFrame) and table.empty):
-            continue
-        _register(con, name, table)
-        parts.append(f"select customer_id, hour({col}) as hour from {name} "
-                     f"where {col} {window.format(col=col)}")
-    return " union all ".join(parts) if parts else None
-
-
-def activity_hour_matrix(orders: pd.DataFrame | str | os.PathLike,
-                         events: pd.DataFrame | str | os.PathLike | None, as_of: str | dt.date,
-                         customer_ids: pd.Series, *, days: int = 365) -> np.ndarray:
-    """How often each customer ordered or was active per hour of day in the last ``days``: one
-    float32 row of 24 hourly counts per customer in ``customer_ids`` (in that order), the
-    input for per-customer send times. ``orders`` and ``events`` are DataFrames or Parquet
-    files (a run's validated tables: DuckDB then reads two columns instead of pandas holding
-    every event row). One DuckDB query from the tables to the cells, without a
-    (customer, hour) frame in between."""
-
-    n = len(customer_ids)
-    counts = np.zeros(n * 24, dtype=np.float32)
-    con = bounded_connection(FEATURE_MEMORY_SHARE)
-    try:
-        sql = _activity_rows(con, orders, events, as_of, days)
-        if sql is None or n == 0:
-            return counts.reshape(n, 24)
-        con.register("ids", pd.DataFrame({"customer_id": pd.Series(customer_ids, dtype="string")
-                                          .to_numpy(), "row": np.arange(n, dtype=np.int64)}))
-        found = con.execute(
-            f"select ids.row * 24 + h.hour as cell, count(*) as n from ({sql}) h "
-            "join ids on cast(h.customer_id as varchar) = ids.customer_id group by all"
-        ).fetchnumpy()
-    finally:
-        con.close()
-    counts[np.asarray(found["cell"], dtype=np.int64)] = np.asarray(found["n"], dtype=np.float32)
-    return counts.reshape(n, 24)

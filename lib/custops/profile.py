@@ -115,13 +115,13 @@ def customer_base(features: pd.DataFrame, *, active_days: int = 90) -> dict[str,
 
 def _customer_key(months: pd.DataFrame) -> str:
     """The column telling customers apart in a months table: ``customer`` (the numbers
-    :func:`custops.features.customer_months` gives) or ``customer_id``."""
+    :func:`custops.aggregates.customer_months` gives) or ``customer_id``."""
     return "customer" if "customer" in months else "customer_id"
 
 
 def _customers_per_group(rows: pd.DataFrame, by, key: str) -> pd.Series:
     """Distinct customers per group of ``rows``. The numbered months of
-    :func:`custops.features.customer_months` hold one row per customer and month, so there
+    :func:`custops.aggregates.customer_months` hold one row per customer and month, so there
     rows are counted (a distinct count hashes tens of millions of pairs at 10M customers)."""
     if key == "customer":
         return rows.groupby(by).size()
@@ -130,7 +130,7 @@ def _customers_per_group(rows: pd.DataFrame, by, key: str) -> pd.Series:
 
 def monthly_buyers(months: pd.DataFrame) -> pd.DataFrame:
     """New buyers (first order that month), active buyers and net revenue per month.
-    ``months``: :func:`custops.features.customer_months` (customer or customer_id, month,
+    ``months``: :func:`custops.aggregates.customer_months` (customer or customer_id, month,
     orders, net_spend)."""
     key = _customer_key(months)
     buying = months[months["orders"] > 0]
@@ -360,7 +360,7 @@ def order_time_section(counts: pd.DataFrame, lang: str = "en") -> Section:
 
 def order_time_peak(counts: pd.DataFrame) -> dict[str, Any]:
     """The weekday and hour with most purchases and the purchases per hour (empty when there
-    are none): ``counts`` from :func:`custops.features.order_time_counts`."""
+    are none): ``counts`` from :func:`custops.aggregates.order_time_counts`."""
     if counts.empty:
         return {}
     peak = counts.loc[counts["orders"].idxmax()]
@@ -491,7 +491,7 @@ def repurchase_section(curve: pd.DataFrame, lang: str = "en", *, window_days: in
 def repeat_numbers(curve: pd.DataFrame) -> dict[str, Any]:
     """P(next order | k order days so far) for each k with at least :data:`MIN_ELIGIBLE`
     buyers, and the lift after the first repurchase (empty below two such k): ``curve`` from
-    :func:`custops.features.repeat_order_curve`."""
+    :func:`custops.aggregates.repeat_order_curve`."""
     p = curve[curve["eligible"] >= MIN_ELIGIBLE].set_index("order_days")["p_repeat"]
     if len(p) < 2:
         return {}
@@ -572,8 +572,8 @@ def profile_numbers(quality: dict[str, Any], features: pd.DataFrame, months: pd.
     """The ``profile_summary`` artifact computed directly: the numbers of every section of
     01 with the sections' defaults, without building their figures, tables and words (which
     do not change a number, in any language). ``quality``: the loader's summary; ``months``,
-    ``order_times``, ``repeat_curve``: :func:`custops.features.customer_months`,
-    :func:`~custops.features.order_time_counts`, :func:`~custops.features.repeat_order_curve`."""
+    ``order_times``, ``repeat_curve``: :func:`custops.aggregates.customer_months`,
+    :func:`~custops.aggregates.order_time_counts`, :func:`~custops.aggregates.repeat_order_curve`."""
     return {
         "as_of": str(as_of),
         "quality": {"tables": quality.get("tables", {})},

@@ -20,9 +20,10 @@ import numpy as np
 import pandas as pd
 
 from custops import plots
+from custops.aggregates import activity_hour_matrix
 from custops.errors import DataError
 from custops.exports import EXCEL_ROWS_PER_SHEET
-from custops.features import activity_hour_matrix, build_features, join_by_customer
+from custops.features import build_features, join_by_customer
 from custops.io.duckdb_checks import FEATURE_MEMORY_SHARE, memory_settings
 from custops.labels import LABELS, t, value_label
 from custops.models import assignment, experiment
@@ -521,7 +522,7 @@ def prepare(features: pd.DataFrame, segments: pd.DataFrame,
     """Uplift, candidates and eligibility: what the optimizer plans from.
 
     ``tables`` holds ``orders``, ``customers`` and ``events`` as DuckDB should read them (frames
-    or Parquet paths; see :func:`custops.features.activity_hour_matrix`); ``touches`` the
+    or Parquet paths; see :func:`custops.aggregates.activity_hour_matrix`); ``touches`` the
     contact history (past campaigns teach the uplift model; recent touches count against the
     fatigue caps)."""
     sampled = sample_campaign_rows(touches, MAX_CAMPAIGN_ROWS, seed=seed)

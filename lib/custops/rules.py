@@ -254,7 +254,7 @@ def send_hours(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series, 
 
 def _hour_matrix(hour_counts: pd.DataFrame | np.ndarray, customer_ids: pd.Series) -> np.ndarray:
     """Counts per (customer in ``customer_ids`` order) × hour of day, float32. A matrix made
-    by :func:`custops.features.activity_hour_matrix` passes as it is; a (customer_id, hour, n)
+    by :func:`custops.aggregates.activity_hour_matrix` passes as it is; a (customer_id, hour, n)
     frame is matched to the ids in DuckDB, whose hash join is quicker than pandas' indexer."""
 
     n = len(customer_ids)

@@ -37,8 +37,7 @@ from IPython.display import Markdown, display
 from plotly.io.base_renderers import MimetypeRenderer
 from plotly.utils import PlotlyJSONEncoder
 
-from custops import churn, profile, reach, segment
-from custops import features as feature_steps
+from custops import aggregates, churn, profile, reach, segment
 from custops.app.downloads import (
     DownloadButton,
     contact_list,
@@ -551,7 +550,7 @@ class ProfilePanel(Panel):
             return self.features[mask]
 
         def months_table(mask, months):
-            return feature_steps.customer_months(self._orders(mask, months), self._as_of(months))
+            return aggregates.customer_months(self._orders(mask, months), self._as_of(months))
 
         views = {
             "base": View(lambda lang: t("base.title", lang), lambda m, r, lang: [
@@ -559,12 +558,12 @@ class ProfilePanel(Panel):
             "concentration": View(lambda lang: t("conc.title", lang), lambda m, r, lang: [
                 profile.concentration_section(customers(m), lang)]),
             "time": View(lambda lang: t("heat.title", lang), lambda m, r, lang: [
-                profile.order_time_section(feature_steps.order_time_counts(
+                profile.order_time_section(aggregates.order_time_counts(
                     self._orders(m, r), self._as_of(r)), lang)]),
             "cohorts": View(lambda lang: t("cohort.title", lang), lambda m, r, lang: [
                 profile.cohort_section(months_table(m, r), self._as_of(r), lang)]),
             "repurchase": View(lambda lang: t("repurchase.title", lang), lambda m, r, lang: [
-                profile.repurchase_section(feature_steps.repeat_order_curve(
+                profile.repurchase_section(aggregates.repeat_order_curve(
                     self._orders(m, r), self._as_of(r)), lang)]),
             "channels": View(lambda lang: t("chan.title", lang), lambda m, r, lang: [
                 profile.channel_section(customers(m), lang)]),
@@ -668,7 +667,7 @@ class ChurnPanel(Panel):
         def trend(mask, months, lang):
             orders = self.ctx.dataset().orders
             ids = self.customers["customer_id"].to_numpy()[mask]
-            events = feature_steps.churn_events(orders[orders["customer_id"].isin(ids)],
+            events = aggregates.churn_events(orders[orders["customer_id"].isin(ids)],
                                                 self.ctx.as_of)
             return [churn.trend_section(events, self.ctx.as_of, lang)]
 

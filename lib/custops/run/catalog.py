@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from custops import churn, io, plan_page, profile, reach, segment
 from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import CONTACT_COLUMNS, churn_lists, export_lists
-from custops.features import read_parquet_frame
+from custops.frames import read_parquet_frame
 from custops.io import DEFAULT_TZ
 from custops.io.checks import normalize_table
 from custops.io.duckdb_checks import DUCKDB_MIN_ROWS

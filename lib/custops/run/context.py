@@ -25,8 +25,7 @@ import ibis
 import pandas as pd
 import pyarrow.parquet as pq
 
-from custops import churn, io
-from custops import features as features_module
+from custops import aggregates, churn, io
 from custops.churn import ChurnParams
 from custops.errors import DataError, NotComputable, ParameterError
 from custops.exports import full_contact_columns, mask_contacts
@@ -34,9 +33,9 @@ from custops.features import (
     build_feature_snapshots,
     build_features,
     customer_ids_at,
-    read_parquet_frame,
     to_date,
 )
+from custops.frames import read_parquet_frame
 from custops.io.duckdb_checks import DUCKDB_MIN_ROWS, FEATURE_MEMORY_SHARE, memory_settings
 from custops.io.personal import mask_extras
 from custops.labels import LANGS, check_lang, t
@@ -384,7 +383,7 @@ class RunContext:
 
     def order_aggregate(self, name: str) -> pd.DataFrame:
         """One of the order-level aggregates of the profile (:data:`ORDER_AGGREGATES`, the
-        functions of :mod:`custops.features` of that name) as of the run's date, computed
+        functions of :mod:`custops.aggregates` of that name) as of the run's date, computed
         once per process by DuckDB from :meth:`table_source` (the run's Parquet file when
         the orders are not in memory): 01's page and its ``profile_summary`` share them."""
         if name not in ORDER_AGGREGATES:
@@ -394,7 +393,7 @@ class RunContext:
             source = self.table_source("orders")  # loads the data (and fixes as_of) if needed
             key = (name, str(self.as_of))
             if key not in self._aggregates:
-                self._aggregates[key] = getattr(features_module, name)(source, self.as_of)
+                self._aggregates[key] = getattr(aggregates, name)(source, self.as_of)
             return self._aggregates[key]
 
     # -- feature tables --------------------------------------------------------------------
