@@ -276,8 +276,7 @@ def _churn_exports(ctx: RunContext) -> dict[str, Any]:
     # The phones of the feature table (masked at load, as in the clean customers table): the
     # customers table itself is not read again (at 10M customers, ~3 GiB of text).
     feats = ctx.get("features")
-    phones = (pd.Series(feats["phone"].to_numpy(), index=feats["customer_id"].to_numpy())
-              if "phone" in feats else None)
+    phones = feats[["customer_id", "phone"]] if "phone" in feats else None
     return {"churn_exports": _stored_paths(ctx, churn_lists(
         ctx.get("churn_scores"), phones, ctx.exports_dir(), ctx.lang))}
 

@@ -133,9 +133,7 @@ class RunContext:
         artifact = catalog.ARTIFACTS[name]
         folder = self.artifacts_dir
         if self.is_stored(name):
-            value = (read_parquet_frame(artifact.files(folder)[0])  # half the peak
-                     if artifact.format == "parquet" and artifact.load is None
-                     else artifact.read(folder))
+            value = artifact.read(folder)
             self._cache[name] = (key, value)
             return value
         made = catalog.artifact_node(name).run(self)
