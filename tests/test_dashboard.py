@@ -453,6 +453,22 @@ def test_dashboard_pages_draw_figures_with_the_pages_plotly(monkeypatch):
     assert redrawn[0] == section.outputs("zh")[0]  # the heading, unchanged
 
 
+def test_a_dashboard_kernel_imports_no_server_and_no_steps_it_does_not_show():
+    """Importing the panels (every dashboard kernel does, before its page can be served) must
+    not import the server's modules (nbformat and jsonschema: ~2.5 s of each kernel's start,
+    most of a kernel's CPU under load) nor the churn step's scikit-learn ensembles."""
+    import subprocess
+    import sys
+
+    code = ("import sys, custops.app.panels as p; "
+            "print(sorted(m for m in ('nbformat', 'jsonschema', 'custops.app.server', "
+            "'custops.run.runner', 'custops.churn', 'sklearn.ensemble') if m in sys.modules)); "
+            "print(p.PANELS['03_churn'].__name__)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.split("\n")[:2] == ["[]", "ChurnPanel"]
+
+
 def test_exclusion_rules_read_in_both_languages():
     from custops.reach import rule_label
 

@@ -29,12 +29,16 @@ from plotly.utils import PlotlyJSONEncoder
 
 from custops.labels import LANGS
 
-__all__ = ["FIRST_FIGURE", "PLOTLY_MIME", "PLOTLY_READY_EVENT", "cached_first_views",
+__all__ = ["FIRST_FIGURE", "PLOTLY_MIME", "PLOTLY_ON_PAGE_ENV", "PLOTLY_READY_EVENT", "cached_first_views",
            "first_view", "first_view_html", "first_views", "main", "plotly_script",
            "when_plotly"]
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 FIRST_FIGURE = ".custops-first .js-plotly-plot .main-svg"  # the precomputed figure, drawn
+# Set to "1" for the server's kernels: the page template loads plotly.js, so the panels send
+# figures as HTML drawn with it (custops.app.panels.figure_html). Here, not in the server's
+# module: a kernel importing the panels must not import the server (nbformat, ~2.5 s).
+PLOTLY_ON_PAGE_ENV = "CUSTOPS_PLOTLY_ON_PAGE"
 STATIC_PATH = "custops/static/"  # the server's path of plotly.min.js (under its base URL)
 CACHE_VERSION = "1"  # bump when the stored views change shape
 
@@ -66,7 +70,6 @@ def first_views(run_dir: str | os.PathLike, notebooks: list[str] | None = None
     ``{"run_lang": ..., "views": {notebook: {lang: view}}}``. A dashboard whose panel cannot
     be built has no entry (its page then waits for the kernel, which says why)."""
     from custops.app.panels import PANELS  # noqa: PLC0415
-    from custops.app.server import PLOTLY_ON_PAGE_ENV  # noqa: PLC0415
     from custops.run.context import RUN_DIR_ENV, open_run  # noqa: PLC0415
 
     os.environ[RUN_DIR_ENV] = str(Path(run_dir).resolve())  # read, never written

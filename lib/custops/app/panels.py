@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import importlib
 import json
 import os
 import time
@@ -37,15 +38,14 @@ from IPython.display import Markdown, display
 from plotly.io.base_renderers import MimetypeRenderer
 from plotly.utils import PlotlyJSONEncoder
 
-from custops import aggregates, churn, profile, reach, segment
+from custops import profile
 from custops.app.downloads import (
     DownloadButton,
     contact_list,
     kernel_log,
     to_csv,
 )
-from custops.app.first_view import PLOTLY_MIME, when_plotly
-from custops.app.server import PLOTLY_ON_PAGE_ENV
+from custops.app.first_view import PLOTLY_MIME, PLOTLY_ON_PAGE_ENV, when_plotly
 from custops.errors import NotComputable, ParameterError
 from custops.exports import mask_phones, priority_list
 from custops.labels import check_lang, t, value_label
@@ -59,6 +59,21 @@ __all__ = ["ALL", "FILTERS", "PANELS", "PLOTLY_ON_PAGE_ENV", "ChurnPanel", "Page
            "filter_mask", "filter_values", "kpi_html", "month_bounds", "month_options", "panel", "section_outputs", "use_page_plotly"]
 
 log = kernel_log(__name__)  # errors of a panel: the server's log, never the page
+
+
+class _Lazy:
+    """A step module imported on first use: a dashboard kernel imports what its own panel
+    needs (``custops.churn`` brings scikit-learn's ensembles, ~1 s of a kernel's start)."""
+
+    def __init__(self, name: str):
+        self._name = name
+
+    def __getattr__(self, attr: str):
+        return getattr(importlib.import_module(self._name), attr)
+
+
+aggregates, churn, reach, segment = (_Lazy(f"custops.{name}") for name in
+                                     ("aggregates", "churn", "reach", "segment"))
 
 FILTERS = ("rfm_class", "value_tier", "lifecycle_stage", "province", "acquisition_channel")
 FILTER_LABELS = {"rfm_class": "dash.rfm_class", "value_tier": "dash.value_tier",

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import psutil
 
+from custops.app.first_view import PLOTLY_ON_PAGE_ENV
 from custops.errors import ParameterError, RunError
 from custops.run.context import RUN_DIR_ENV
 from custops.run.runner import available_notebooks, kernel_env, notebooks_dir
@@ -52,9 +53,6 @@ ORPHAN_SECONDS = 50
 WIDGET_SECONDS = 120
 TOKEN_ENV = "CUSTOPS_DASHBOARD_TOKEN"  # secrets reach the server by its environment, not argv
 PASSWORD_ENV = "CUSTOPS_DASHBOARD_PASSWORD"
-# Set to "1" for the server's kernels: the page template loads plotly.js, so the panels send
-# figures as HTML drawn with it (custops.app.panels.figure_html).
-PLOTLY_ON_PAGE_ENV = "CUSTOPS_PLOTLY_ON_PAGE"
 # Lab extensions the pages do not load (Voila loads every installed one by default).
 DENIED_EXTENSIONS = ("jupyterlab-plotly",)
 KERNEL_MARKER = "ipykernel_launcher"  # in the command line of a kernel process
