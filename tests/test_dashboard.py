@@ -484,6 +484,8 @@ def test_dashboard_pages_draw_figures_with_the_pages_plotly(monkeypatch):
     body = page[0]["data"]["text/html"]
     assert "<h4>Title</h4>" in body and "<strong>text</strong>" in body
     assert "custops-table" in body and "window.Plotly.newPlot" in body
+    # the figure first: a view's first figure is on screen when the page opens
+    assert body.index("window.Plotly.newPlot") < body.index("custops-table")
     # the report below the panel, drawn again in the other language: figures for the page too
     redrawn = [panels.drawn_by_page(o) for o in section.outputs("zh")]
     assert not any("application/vnd.plotly.v1+json" in o["data"] for o in redrawn)

@@ -40,7 +40,7 @@ FIRST_FIGURE = ".custops-first .js-plotly-plot .main-svg"  # the precomputed fig
 # module: a kernel importing the panels must not import the server (nbformat, ~2.5 s).
 PLOTLY_ON_PAGE_ENV = "CUSTOPS_PLOTLY_ON_PAGE"
 STATIC_PATH = "custops/static/"  # the server's path of plotly.min.js (under its base URL)
-CACHE_VERSION = "1"  # bump when the stored views change shape
+CACHE_VERSION = "2"  # bump when the stored views change shape
 
 
 def first_view(ctx, notebook: str) -> dict[str, Any]:

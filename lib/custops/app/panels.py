@@ -216,8 +216,8 @@ def drawn_by_page(output: dict[str, Any]) -> dict[str, Any]:
 
 def section_outputs(sections: Sequence, empty_text: str = "", *,
                     html_figures: bool | None = None) -> list[dict[str, Any]]:
-    """Sections as notebook ``display_data`` outputs: heading, tables (first rows only),
-    figures and text. Figures are plotly's MIME type (JupyterLab and Voila draw it), or with
+    """Sections as notebook ``display_data`` outputs: heading, figures, tables (first
+    rows only) and text. Figures are plotly's MIME type (JupyterLab and Voila draw it), or with
     ``html_figures`` (default: ``CUSTOPS_PLOTLY_ON_PAGE`` is set) :func:`figure_html`."""
     def output(data: dict[str, Any]) -> dict[str, Any]:
         return {"output_type": "display_data", "data": data, "metadata": {}}
@@ -237,9 +237,11 @@ def section_outputs(sections: Sequence, empty_text: str = "", *,
                                             f"{html.escape(empty_text)}</p>"}))
     for section in sections:
         outputs.append(output({"text/html": f"<h4>{html.escape(section.title)}</h4>"}))
+        # figures before tables: a view's first figure is on screen when the page opens (04's
+        # plan table pushed its figure below the window)
+        outputs += [figure(fig) for fig in section.figures]
         outputs += [output({"text/html": table_html(table, max_rows=TABLE_ROWS)})
                     for table in section.tables]
-        outputs += [figure(fig) for fig in section.figures]
         if section.text and html_figures:  # one HTML output for the whole view
             outputs.append(output({"text/html": _markdown_html(section.text)}))
         elif section.text:

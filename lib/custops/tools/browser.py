@@ -85,20 +85,42 @@ def panel_state_js() -> str:
     }"""
 
 
+# What makes a plotly figure "drawn" for the clocks: its SVG holds a trace of its data (bars,
+# lines, slices, a heatmap's image, a Sankey diagram), not just plotly's empty frame — which
+# Plotly.newPlot puts on the page before it draws the data.
+DRAWN_TRACE = (".main-svg .trace, .main-svg .hm, .main-svg .sankey, .main-svg .slice, "
+               ".main-svg .imagelayer image, .main-svg .indicatorlayer .trace")
+
+
 def figure_clock_js(selector: str, name: str = "__custopsFigureAt") -> str:
-    """An init script: ``window[name]`` = ``Date.now()`` when ``selector`` first shows in the
-    document (timed in the page, so several pages can load at once)."""
+    """An init script: ``window[name]`` = ``Date.now()`` at the first frame painted after a
+    plotly figure matching ``selector`` (a ``.main-svg`` under the plot's container) showed
+    its data drawn inside the window: on screen, not hidden, above the fold (the first figure
+    a manager sees; timed in the page, so several pages can load at once). The same clock
+    times the static baseline page."""
     return "(() => {\n      const selector = " + json.dumps(selector) + """;
+      const drawn = """ + json.dumps(DRAWN_TRACE) + """;
       const name = """ + json.dumps(name) + """;
-      const mark = () => {
-        if (!window[name] && document.querySelector(selector)) {
-          window[name] = Date.now();
+      const seen = () => {
+        for (const svg of document.querySelectorAll(selector)) {
+          const plot = svg.closest('.js-plotly-plot');
+          if (!plot || !plot.querySelector(drawn)) continue;
+          const box = plot.getBoundingClientRect();
+          if (box.width > 0 && box.height > 0 && box.top < window.innerHeight
+              && box.bottom > 0 && plot.offsetParent !== null) return true;
         }
-        return Boolean(window[name]);
+        return false;
       };
-      if (mark()) return;
-      const observer = new MutationObserver(() => { if (mark()) observer.disconnect(); });
-      observer.observe(document, {childList: true, subtree: true});
+      // Looked for at every frame: a figure counts once a frame has painted it.
+      const frame = () => {
+        if (window[name]) return;
+        if (seen()) {
+          requestAnimationFrame(() => { if (!window[name]) window[name] = Date.now(); });
+          return;
+        }
+        requestAnimationFrame(frame);
+      };
+      requestAnimationFrame(frame);
     })();"""
 
 
