@@ -15,6 +15,7 @@ import re
 import time
 from pathlib import Path
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import numpy as np
 import pandas as pd
@@ -244,6 +245,21 @@ def test_a_pool_refills_after_its_page_has_drawn_unless_busy_pages_wait(tmp_path
         manager.fill_if_needed(delay=None, notebook_name="02_segment.ipynb")  # another call
         assert len(manager._pools["02_segment.ipynb"]) == 2  # at once
         await asyncio.sleep(0.4)
+        assert len(manager._pools[name]) == 2 and not manager._deferred
+
+        # a page handed a kernel whose scripts have not connected yet: the refill waits on
+        manager._pools[name] = [object()]
+        manager._handed["k1"] = time.monotonic()
+        manager._kernel_connections["k1"] = 0
+        taking = voila_app._TAKING.set(name)
+        try:
+            manager.fill_if_needed(delay=None, notebook_name=name)
+        finally:
+            voila_app._TAKING.reset(taking)
+        await asyncio.sleep(3.0)
+        assert len(manager._pools[name]) == 1 and manager.loading() == 1
+        manager._kernel_connections["k1"] = 1  # its page connected
+        await asyncio.sleep(3.0)
         assert len(manager._pools[name]) == 2 and not manager._deferred
 
         manager._pools[name] = [object()]
@@ -629,6 +645,9 @@ def _open(browser, url: str, selector: str, *, attempts: int = 2):
         page = context.new_page()
         console: list[str] = []
         page.on("console", lambda m, log=console: log.append(f"{m.type}: {m.text[:300]}"))
+        page.offsite = []  # requests beyond the server (the pages are served offline)
+        page.on("request", lambda r, log=page.offsite: log.append(r.url) if urlsplit(
+            r.url).hostname not in (None, "127.0.0.1", "localhost") else None)
         try:
             page.goto(url, wait_until="domcontentloaded", timeout=90_000)
             deadline = time.monotonic() + 90
@@ -683,6 +702,7 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
         live = json.loads(page.evaluate(browser_tools.panel_state_js()))["kpis"]
         assert first is not None and first["lang"] == "en" and first["kpis"] == live
         assert not page.locator(".custops-first").count()  # gone once the panel drew
+        assert page.offsite == []  # no fontawesome from a CDN (a failed request offline)
         column, index = browser_tools.FILTER_STEPS[name][0]
         before, after = _change_filter(page, column, index)  # numbers and figure both change
         assert json.loads(after)["kpis"] != json.loads(before)["kpis"]

@@ -82,8 +82,12 @@ HEARD_WINDOWS = 3
 # the notebook) while that page's browser parses plotly.js and draws its first figure on the
 # same cores: measured on 2 cores, 03's first figure 5.0 s with the refill at once, 3.0 s with
 # it 15 s later (static one-figure page 2.3-2.7 s). The refill waits this long, unless busy
-# pages wait for that dashboard (then at once, as before).
+# pages wait for that dashboard (then at once, as before); and while pages handed a kernel
+# have not connected to it yet (their browser still loads them: with 20 pages at once on 2
+# cores, a second wave of pages took 50-80 s from getting its kernels to running Voila's
+# scripts, beside refills starting 8 kernels), for at most REFILL_WAIT_MAX_SECONDS.
 REFILL_SECONDS = 10.0
+REFILL_WAIT_MAX_SECONDS = 90.0
 
 _voila_factory = voila_app.voila_kernel_manager_factory
 # The page request being served (a dict that receives its kernel id): set by the handler, read
@@ -173,7 +177,7 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             self.max_kernels = int(getattr(app, "max_kernels", 0) or 0) or None
             self.orphan_seconds = float(getattr(app, "orphan_seconds", ORPHAN_SECONDS))
             self.refill_seconds = float(getattr(app, "refill_seconds", REFILL_SECONDS))
-            self._deferred: set[str] = set()  # pools whose refill waits (refill_seconds)
+            self._deferred: dict[str, float] = {}  # pools whose refill waits: since when
             self._in_use: dict[str, float] = {}  # kernel id → last time a page was connected
             self._handed: dict[str, float] = {}  # kernel id → when it was handed to a page
             self._heard: set[str] = set()  # kernels whose page sent a heartbeat or connected
@@ -326,13 +330,14 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             """Refill the pool of ``notebook_name`` at once, as far as the cap allows; the
             refill Voila asks for when a page takes a ready kernel waits ``refill_seconds``
             (the page's browser draws its first figure meanwhile) unless busy pages wait for
-            this dashboard."""
+            this dashboard, and while pages handed a kernel have not connected to it yet
+            (:meth:`loading`, at most ``REFILL_WAIT_MAX_SECONDS``)."""
             if self._closing:
                 return
             if (delay is None and _TAKING.get() == notebook_name and self.refill_seconds > 0
                     and not self.unmet().get(notebook_name)):
                 if notebook_name not in self._deferred:
-                    self._deferred.add(notebook_name)
+                    self._deferred[notebook_name] = time.monotonic()
                     asyncio.get_event_loop().call_later(self.refill_seconds,
                                                         self._deferred_fill, notebook_name)
                 return
@@ -358,8 +363,22 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             finally:
                 self.kernel_pools_config = saved
 
+        def loading(self) -> int:
+            """Pages handed a kernel (within ``REFILL_WAIT_MAX_SECONDS``) whose scripts have
+            not connected to it yet."""
+            now = time.monotonic()
+            return sum(1 for kernel_id, at in self._handed.items()
+                       if now - at < REFILL_WAIT_MAX_SECONDS
+                       and self._kernel_connections.get(kernel_id, 0) == 0)
+
         def _deferred_fill(self, notebook_name: str) -> None:
-            self._deferred.discard(notebook_name)
+            since = self._deferred.get(notebook_name, 0.0)
+            if (self.loading() and not self.unmet().get(notebook_name) and not self._closing
+                    and time.monotonic() - since < REFILL_WAIT_MAX_SECONDS):
+                asyncio.get_event_loop().call_later(CHECK_SECONDS / 2, self._deferred_fill,
+                                                    notebook_name)
+                return
+            self._deferred.pop(notebook_name, None)
             self.fill_if_needed(delay=0, notebook_name=notebook_name)
 
         def refill(self) -> None:
