@@ -256,3 +256,59 @@ def test_index_says_what_to_do_tomorrow(report_dir, tmp_path):
     assert rows["Active buyers"] == "unchanged"
     zh = report._digest(report_dir, previous, manifest, "zh")
     assert dict((label, change) for label, _, change in zh["key_numbers"])["活跃购买客户"] == "无变化"
+
+
+def _artifacts_and_lists(folder: Path) -> dict[str, object]:
+    """Every artifact (frames, JSON) and contact list of a report folder; plan.xlsx is left
+    out (it holds the time it was written)."""
+    import pandas as pd  # noqa: PLC0415
+
+    found: dict[str, object] = {}
+    for path in sorted((folder / "artifacts").rglob("*")) + sorted((folder / "exports").glob("*")):
+        name = str(path.relative_to(folder))
+        if path.suffix == ".parquet":
+            found[name] = pd.read_parquet(path)
+        elif path.suffix == ".json":
+            found[name] = json.loads(path.read_text("utf-8"))
+        elif path.suffix == ".csv":
+            found[name] = path.read_bytes()
+    return found
+
+
+def test_notebooks_run_two_at_once_give_the_report_of_one_at_a_time(report_dir, tmp_path):
+    """The session's report ran 02 beside 03, and 04 beside 03 (auto: two on a machine with
+    two cores); one at a time gives the same artifacts and lists, and no lock files stay."""
+    import pandas as pd  # noqa: PLC0415
+
+    manifest = json.loads((report_dir / "manifest.json").read_text("utf-8"))
+    assert manifest["jobs"] == 2
+    alone = tmp_path / "alone"
+    one = report.run_report(SAMPLE, alone, lang="en", seed=7, jobs=1, log=lambda line: None)
+    assert one["jobs"] == 1
+    both, single = _artifacts_and_lists(report_dir), _artifacts_and_lists(alone)
+    assert sorted(both) == sorted(single)
+    for name, value in both.items():
+        if isinstance(value, pd.DataFrame):
+            pd.testing.assert_frame_equal(value, single[name], obj=name)
+        elif name.endswith("health.json"):  # the same warnings, in the order they came
+            assert sorted(map(json.dumps, value)) == sorted(map(json.dumps, single[name]))
+        else:
+            assert value == single[name], name
+    assert not list(report_dir.rglob("*.lock")) and not list(report_dir.rglob("*.part"))
+
+
+def test_a_notebook_failing_beside_another_stops_the_run_and_its_kernels(tmp_path):
+    """04 fails (its channels file is missing) while 03 still runs: one failure, the
+    previous report untouched, the partial run kept, no kernel left running."""
+    import psutil  # noqa: PLC0415
+
+    out = tmp_path / "report"
+    with pytest.raises(RunError, match=r"04_reach failed: .*channels file"):
+        report.run_report(SAMPLE, out, jobs=2, log=lambda line: None,
+                          extra_parameters={"channels_file": str(tmp_path / "none.yaml")})
+    assert not out.exists()
+    assert (tmp_path / "report.failed" / "04_reach.ipynb").exists()
+    assert not list(tmp_path.glob(".report.build-*"))
+    kernels = [p for p in psutil.Process().children(recursive=True)
+               if "ipykernel" in " ".join(p.cmdline())]
+    assert not kernels

@@ -10,7 +10,7 @@ MILP or a Lagrangian method with its optimality gap).
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -516,11 +516,15 @@ class ReachInputs:
 
 
 def prepare(features: pd.DataFrame, segments: pd.DataFrame,
-            churn_scores: pd.DataFrame | None, channels: pd.DataFrame,
-            params: ReachParams = ReachParams(), *, tables: Mapping[str, Any],
-            touches: pd.DataFrame | None, as_of: dt.date, seed: int = 0) -> ReachInputs:
+            churn_scores: pd.DataFrame | Callable[[], pd.DataFrame | None] | None,
+            channels: pd.DataFrame, params: ReachParams = ReachParams(), *,
+            tables: Mapping[str, Any], touches: pd.DataFrame | None, as_of: dt.date,
+            seed: int = 0) -> ReachInputs:
     """Uplift, candidates and eligibility: what the optimizer plans from.
 
+    ``churn_scores`` may be a function giving them: it is called only once the uplift, send
+    hours and eligibility are done (none of them needs the scores), so a run making the
+    scores in another notebook meanwhile is not waited for until they are needed.
     ``tables`` holds ``orders``, ``customers`` and ``events`` as DuckDB should read them (frames
     or Parquet paths; see :func:`custops.aggregates.activity_hour_matrix`); ``touches`` the
     contact history (past campaigns teach the uplift model; recent touches count against the
@@ -530,8 +534,10 @@ def prepare(features: pd.DataFrame, segments: pd.DataFrame,
                              campaign_features_at(tables, sampled), seed=seed)
     hours = activity_hour_matrix(tables["orders"], tables["events"], as_of,
                                  features["customer_id"])
-    candidates = candidates_frame(features, segments, churn_scores, uplift, hours, params)
     eligible, excluded = eligibility(features, channels, touches, as_of, params)
+    if callable(churn_scores):
+        churn_scores = churn_scores()
+    candidates = candidates_frame(features, segments, churn_scores, uplift, hours, params)
     return ReachInputs(uplift, candidates, eligible, excluded, channels.reset_index(drop=True),
                        params)
 

@@ -286,10 +286,13 @@ def _reach_inputs(ctx: RunContext) -> dict[str, Any]:
     # Each table as DuckDB should read it: in memory if this process holds it, else the run's
     # validated Parquet file (event rows never come into pandas).
     tables = {name: ctx.table_source(name) for name in ("orders", "customers", "events")}
-    try:
-        scores = ctx.get("churn_scores")
-    except NotComputable:  # plan on uplift and value alone; the 03 page says why
-        scores = None
+
+    def scores() -> pd.DataFrame | None:  # asked for last: 03 may be making them meanwhile
+        try:
+            return ctx.get("churn_scores")
+        except NotComputable:  # plan on uplift and value alone; the 03 page says why
+            return None
+
     inputs = reach.prepare(ctx.get("features"), ctx.get("segments"), scores,
                            load_channels(ctx.params["channels_file"] or None), ctx.reach_params,
                            tables=tables, touches=data.touches, as_of=ctx.as_of, seed=ctx.seed)

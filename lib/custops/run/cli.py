@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--lang", choices=["en", "zh"], default="en")
     p.add_argument("--seed", type=int, default=42)
     p.add_argument("--notebooks", nargs="*", default=None, help="subset, e.g. 01_profile")
+    p.add_argument("--jobs", type=int, default=0, metavar="N",
+                   help="notebooks run at once after the first (default 0: two when the "
+                        "machine has the cores and memory for it, else one)")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[],
                    metavar=("NAME", "VALUE"), help="extra notebook parameter (repeatable)")
     p.add_argument("--engine", action=_RunParameter, choices=["duckdb", "spark"],

@@ -9,6 +9,7 @@ JupyterLab) they are computed in memory from ``data_dir`` with the same paramete
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import json
@@ -42,6 +43,7 @@ from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
 from custops.run import catalog
 from custops.run import spark as on_spark
+from custops.run.locks import file_lock, write_whole
 from custops.sections import not_computed
 from custops.segment import SegmentParams
 
@@ -130,19 +132,25 @@ class RunContext:
         cached = self._cache.get(name)
         if cached is not None and cached[0] == key:
             return cached[1]
-        artifact = catalog.ARTIFACTS[name]
+        node = catalog.artifact_node(name)
+        # Another notebook of the run (the runner may execute two at once) may be making
+        # the same step: the first to take its lock makes it, the others wait and read it.
+        with file_lock(None if self.read_only else self.artifacts_dir, node.outputs[0]):
+            return self._read_or_make(name, key, node)
+
+    def _read_or_make(self, name: str, key: str, node: catalog.Node) -> Any:
         folder = self.artifacts_dir
         if self.is_stored(name):
-            value = artifact.read(folder)
+            value = catalog.ARTIFACTS[name].read(folder)
             self._cache[name] = (key, value)
             return value
-        made = catalog.artifact_node(name).run(self)
+        made = node.run(self)
         for output, value in made.items():
             output_key = catalog.fingerprint(output, self.params, self.as_of)
             self._cache[output] = (output_key, value)
             if folder is not None and not self.read_only:
                 catalog.ARTIFACTS[output].write(value, folder)
-                self._record(output, output_key)
+                self._record(output, output_key)  # after the files: "stored" means whole
         return made[name]
 
     def is_stored(self, name: str) -> bool:
@@ -160,11 +168,12 @@ class RunContext:
         return json.loads(path.read_text(encoding="utf-8"))
 
     def _record(self, name: str, key: str) -> None:
-        with self._data_lock:
+        with self._data_lock, file_lock(self.artifacts_dir, "catalog"):
             records = self._records()
             records[name] = key
-            (self.artifacts_dir / catalog.RECORD).write_text(
-                json.dumps(records, indent=2, sort_keys=True), encoding="utf-8")
+            text = json.dumps(records, indent=2, sort_keys=True)
+            write_whole(self.artifacts_dir / catalog.RECORD,
+                        lambda path: path.write_text(text, encoding="utf-8"))
 
     # -- health: every warning of the run, for the report's health box and the manifest ----
     def warn(self, step: str, code: str, **fields: Any) -> None:
@@ -176,12 +185,13 @@ class RunContext:
                 return
             self._health.append(entry)
             if self.artifacts_dir is not None and not self.read_only:
-                path = self.artifacts_dir / HEALTH
-                stored = json.loads(path.read_text("utf-8")) if path.exists() else []
-                if entry not in stored:
-                    self.artifacts_dir.mkdir(parents=True, exist_ok=True)
-                    path.write_text(json.dumps(stored + [entry], ensure_ascii=False, indent=2,
-                                               default=str), encoding="utf-8")
+                with file_lock(self.artifacts_dir, "health"):
+                    path = self.artifacts_dir / HEALTH
+                    stored = json.loads(path.read_text("utf-8")) if path.exists() else []
+                    if entry not in stored:
+                        text = json.dumps(stored + [entry], ensure_ascii=False, indent=2,
+                                          default=str)
+                        write_whole(path, lambda part: part.write_text(text, encoding="utf-8"))
 
     def health(self) -> list[dict[str, Any]]:
         """Every warning recorded so far in this run (all notebooks, with a run folder)."""
@@ -455,13 +465,24 @@ class RunContext:
             return pending.result()
         if name in self._snapshots:
             return self._snapshots[name]
-        path = self._stored_snapshot(name)
-        if path is not None:
-            self._snapshots[name] = read_parquet_frame(path)
-            return self._snapshots[name]
-        frame = self.build_features(day)
-        self._save_snapshot(name, frame)
+        with self._snapshot_locks([day]):  # another notebook may be building it
+            path = self._stored_snapshot(name)
+            if path is not None:
+                self._snapshots[name] = read_parquet_frame(path)
+                return self._snapshots[name]
+            frame = self.build_features(day)
+            self._save_snapshot(name, frame)
         return frame
+
+    @contextlib.contextmanager
+    def _snapshot_locks(self, days):
+        """Hold the run folder's locks of the snapshots of ``days`` (in date order, so two
+        processes asking for overlapping dates never wait on each other)."""
+        folder = None if self.read_only else self.artifacts_dir
+        with contextlib.ExitStack() as stack:
+            for day in sorted(set(days)):
+                stack.enter_context(file_lock(folder, catalog.snapshot_name(day)))
+            yield
 
     def _stored_snapshot(self, name: str) -> Path | None:
         path = None if self.artifacts_dir is None else self.artifacts_dir / f"{name}.parquet"
@@ -526,8 +547,8 @@ class RunContext:
     def _save_snapshot(self, name: str, frame: pd.DataFrame) -> None:
         self._snapshots[name] = frame
         if self.artifacts_dir is not None and not self.read_only:
-            self.artifacts_dir.mkdir(parents=True, exist_ok=True)
-            frame.to_parquet(self.artifacts_dir / f"{name}.parquet", index=False)
+            write_whole(self.artifacts_dir / f"{name}.parquet",
+                        lambda path: frame.to_parquet(path, index=False))
 
     def prefetch_features(self, *dates: dt.date | str,
                           customers: pd.Index | None = None) -> None:
@@ -567,14 +588,27 @@ class RunContext:
                        customers: pd.Index | None = None) -> None:
         try:
             data, con = source
-            for day, frame in build_feature_snapshots(data, list(futures), con=con,
-                                                      customers=customers, close=True):
-                name = catalog.snapshot_name(day)
+            # Whole tables go to the run folder: another notebook of the run may be building
+            # some of the same dates, so their locks are held and what it stored is read.
+            with self._snapshot_locks(futures if customers is None else []):
+                days = list(futures)
                 if customers is None:
-                    self._save_snapshot(name, frame)
-                else:  # a part of the table: in memory only, never under the table's name
-                    self._snapshots[_sample_key(name, customers)] = frame
-                futures[day].set_result(frame)
+                    for day in list(days):
+                        path = self._stored_snapshot(catalog.snapshot_name(day))
+                        if path is not None:
+                            frame = read_parquet_frame(path)
+                            self._snapshots[catalog.snapshot_name(day)] = frame
+                            futures[day].set_result(frame)
+                            days.remove(day)
+                built = (build_feature_snapshots(data, days, con=con, customers=customers,
+                                                 close=True) if days else ())
+                for day, frame in built:
+                    name = catalog.snapshot_name(day)
+                    if customers is None:
+                        self._save_snapshot(name, frame)
+                    else:  # a part of the table: in memory only, never under the table's name
+                        self._snapshots[_sample_key(name, customers)] = frame
+                    futures[day].set_result(frame)
         except BaseException as exc:  # handed to whoever waits for a date
             for future in futures.values():
                 if not future.done():

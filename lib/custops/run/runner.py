@@ -18,8 +18,9 @@ import platform
 import re
 import shutil
 import tempfile
+import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ import nbformat
 import pandas as pd
 import papermill
 import psutil
+import pyarrow.parquet as pq
 from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
 
@@ -38,7 +40,8 @@ from custops.kernel_logging import kernel_arguments
 from custops.labels import LABELS, health_words, t, zone_name
 from custops.plots import write_plotlyjs
 from custops.run import catalog, digest
-from custops.run.context import resolve_data_dir
+from custops.run.context import ARTIFACTS, resolve_data_dir
+from custops.run.locks import CAN_LOCK, LOCKS
 
 __all__ = ["KERNEL", "NOTEBOOKS", "available_notebooks", "cli_report", "health_box",
            "data_fingerprint", "export_html", "kernel_env", "notebook_title",
@@ -241,9 +244,13 @@ def run_report(
     tz: str = DEFAULT_TZ,
     notebooks: list[str] | None = None,
     extra_parameters: dict[str, Any] | None = None,
+    jobs: int | None = None,
     log=print,
 ) -> dict[str, Any]:
     """Run the notebooks in order into ``out_dir``; return the manifest.
+
+    ``jobs``: notebooks run at once after the first (None: :func:`auto_jobs`; 1: one at a
+    time). Every notebook's page and artifacts are the same either way.
 
     Raises :class:`RunError` when a notebook fails: the partial run is kept in
     ``<out_dir>.failed/`` for debugging and ``out_dir`` is left as it was.
@@ -284,46 +291,22 @@ def run_report(
 
 
     total_start = time.perf_counter()
-    # The next notebook's kernel starts while the current notebook runs (~5 s each on 2 cores).
-    warm = ThreadPoolExecutor(max_workers=1)
-    next_kernel = warm.submit(_start_kernel, notebooks_dir()) if names else None
-    for index, name in enumerate(names, 1):
-        start = time.perf_counter()
-        executed = build / f"{name}.ipynb"
-        kernel = _take_kernel(next_kernel)
-        next_kernel = (warm.submit(_start_kernel, notebooks_dir()) if index < len(names)
-                       else None)
-        try:
-            papermill.execute_notebook(
-                str(notebooks_dir() / f"{name}.ipynb"), str(executed), parameters=parameters,
-                kernel_name=KERNEL, progress_bar=False, cwd=str(notebooks_dir()),
-                extra_arguments=kernel_arguments(),  # quiet kernels (no TCP warning)
-                **({"km": kernel} if kernel is not None else {}),
-            )
-        except Exception as exc:  # papermill raises PapermillExecutionError and others
-            _stop_kernel(kernel)
-            _stop_kernel(_take_kernel(next_kernel))
-            warm.shutdown()
-            seconds = time.perf_counter() - start
-            failed = out_path.with_name(f"{out_path.name}.failed")
-            if failed.exists():
-                shutil.rmtree(failed)
-            (build / OWNER_FILE).unlink(missing_ok=True)
-            build.rename(failed)
-            reason = _one_line(exc)
-            log(f"[{index}/{len(names)}] {name} FAILED after {seconds:.1f} s")
-            raise RunError(
-                f"{name} failed: {reason} — executed notebook kept in "
-                f"{failed / executed.name}; the previous report in {out_path} is untouched"
-            ) from exc
-        _stop_kernel(kernel)
-        seconds = time.perf_counter() - start
-        html_bytes = export_html(executed, build / f"{name}.html")
-        # The last notebook to run fixes as_of for the manifest (it may be derived from data).
-        manifest["notebooks"].append({"name": name, "status": "ok", "seconds": round(seconds, 2),
-                                      "html_bytes": html_bytes})
-        log(f"[{index}/{len(names)}] {name} ok ({seconds:.1f} s, HTML {html_bytes / 1e6:.2f} MB)")
-    warm.shutdown()
+    execute = _Executor(names, parameters, build, log)
+    try:
+        results = execute.all(jobs)
+    except _NotebookFailed as failure:
+        failed = out_path.with_name(f"{out_path.name}.failed")
+        if failed.exists():
+            shutil.rmtree(failed)
+        (build / OWNER_FILE).unlink(missing_ok=True)
+        build.rename(failed)
+        raise RunError(
+            f"{failure.name} failed: {_one_line(failure.error)} — executed notebook kept in "
+            f"{failed / f'{failure.name}.ipynb'}; the previous report in {out_path} is "
+            "untouched") from failure.error
+    # In the notebooks' order, whichever finished first.
+    manifest["notebooks"] = [results[name] for name in names]
+    manifest["jobs"] = execute.jobs
     try:
         _finish(build, out_path, manifest, lang=str(parameters["lang"]), started=total_start)
     except OSError as exc:  # disk full, permissions: one line, and no half-built folder left
@@ -357,6 +340,7 @@ def _new_build_folder(out_path: Path, log) -> Path:
 def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
             started: float) -> None:
     """plotly.js, the health box on every page, the manifest and the index; then the swap."""
+    shutil.rmtree(build / ARTIFACTS / LOCKS, ignore_errors=True)  # the notebooks are done
     write_plotlyjs(build)
     relative_paths(build)
     for executed in build.glob("*.ipynb"):  # run again in place, it uses its own folder
@@ -428,6 +412,136 @@ def relative_paths(build: Path) -> list[Path]:
             path.write_text(json.dumps(fixed, ensure_ascii=False, indent=2), encoding="utf-8")
             changed.append(path)
     return changed
+
+
+PARALLEL_MAX_CUSTOMERS = 2_000_000  # above this many customers, one notebook at a time
+PARALLEL_BASE_GIB = 4.0  # memory a second notebook needs free: this plus ...
+PARALLEL_GIB_PER_MILLION = 3.0  # ... this per million customers (1M run: 3.7 GiB peak alone)
+
+
+def auto_jobs(build: Path) -> int:
+    """How many notebooks may run at once once the first has stored the run's data and
+    feature table in ``build``: 2 on a machine with two cores or more, locks (not Windows)
+    and memory for two kernels (:data:`PARALLEL_BASE_GIB` plus
+    :data:`PARALLEL_GIB_PER_MILLION` per million customers free, at most
+    :data:`PARALLEL_MAX_CUSTOMERS` customers); 1 otherwise."""
+    features = build / ARTIFACTS / "features.parquet"
+    if not CAN_LOCK or (os.cpu_count() or 1) < 2 or not features.exists():
+        return 1
+    customers = pq.ParquetFile(features).metadata.num_rows
+    needed = (PARALLEL_BASE_GIB + PARALLEL_GIB_PER_MILLION * customers / 1e6) * 2**30
+    if customers > PARALLEL_MAX_CUSTOMERS or psutil.virtual_memory().available < needed:
+        return 1
+    return 2
+
+
+class _NotebookFailed(Exception):
+    def __init__(self, name: str, error: BaseException):
+        super().__init__(name)
+        self.name, self.error = name, error
+
+
+class _Executor:
+    """Executes a run's notebooks into ``build``: the first alone (it loads and checks the
+    data and stores them, and the feature table, in the run folder for the others), then
+    the rest in their order, up to ``jobs`` at once (:func:`auto_jobs` when not given). Two
+    notebooks at once share the run folder through its locks (:mod:`custops.run.locks`): a
+    step one of them is making, the other waits for and reads. Kernels are started ahead, one
+    per notebook that may run next. Each notebook's HTML page is written as soon as it ends.
+    When a notebook fails, the others running are stopped and the failure is raised."""
+
+    def __init__(self, names: list[str], parameters: dict[str, Any], build: Path, log):
+        self.names, self.parameters, self.build, self.log = names, parameters, build, log
+        self.jobs = 1
+        self._warm = ThreadPoolExecutor(max_workers=2, thread_name_prefix="custops-kernel")
+        self._kernels: list[Future] = []  # kernels starting or started, for the next ones
+        self._running: dict[str, Any] = {}  # notebook -> its kernel
+        self._lock = threading.Lock()
+
+    def all(self, jobs: int | None) -> dict[str, dict[str, Any]]:
+        results: dict[str, dict[str, Any]] = {}
+        first, *rest = self.names
+        try:
+            # The first notebook's kernel and the two that may start when it ends: started
+            # now, while the first loads the data (a kernel takes ~5 s to start).
+            self._refill(len(self.names), ahead=3)
+            results[first] = self._finish(first, self._run(first, self._kernel(len(rest))))
+            self.jobs = max(1, min(jobs or auto_jobs(self.build), max(len(rest), 1)))
+            self._refill(len(rest))
+            with ThreadPoolExecutor(max_workers=self.jobs,
+                                    thread_name_prefix="custops-notebook") as pool:
+                waiting, running = list(rest), {}
+                while waiting or running:
+                    while waiting and len(running) < self.jobs:
+                        name = waiting.pop(0)
+                        kernel = self._kernel(len(waiting))
+                        running[pool.submit(self._run, name, kernel)] = name
+                    done, _ = wait(running, return_when=FIRST_COMPLETED)
+                    for future in done:
+                        name = running.pop(future)
+                        try:
+                            seconds = future.result()
+                        except _NotebookFailed:
+                            self._stop_all()  # the others end with their kernel
+                            wait(running)
+                            raise
+                        results[name] = self._finish(name, seconds)
+        finally:
+            for future in self._kernels:
+                _stop_kernel(_take_kernel(future))
+            self._warm.shutdown()
+        return results
+
+    def _refill(self, remaining: int, ahead: int | None = None) -> None:
+        """Start kernels ahead: one per notebook that may start next (``ahead``, else up
+        to ``jobs``), never more than ``remaining``."""
+        with self._lock:
+            while len(self._kernels) < min(ahead or self.jobs, remaining):
+                self._kernels.append(self._warm.submit(_start_kernel, notebooks_dir()))
+
+    def _kernel(self, remaining_after: int):
+        """A kernel started ahead (None: papermill starts one), and the next one started."""
+        with self._lock:
+            future = self._kernels.pop(0) if self._kernels else None
+        self._refill(remaining_after)
+        return _take_kernel(future)
+
+    def _run(self, name: str, kernel) -> float:
+        start = time.perf_counter()
+        index = self.names.index(name) + 1
+        with self._lock:
+            self._running[name] = kernel
+        try:
+            papermill.execute_notebook(
+                str(notebooks_dir() / f"{name}.ipynb"), str(self.build / f"{name}.ipynb"),
+                parameters=self.parameters, kernel_name=KERNEL, progress_bar=False,
+                cwd=str(notebooks_dir()),
+                extra_arguments=kernel_arguments(),  # quiet kernels (no TCP warning)
+                **({"km": kernel} if kernel is not None else {}),
+            )
+        except Exception as exc:  # papermill raises PapermillExecutionError and others
+            self.log(f"[{index}/{len(self.names)}] {name} FAILED after "
+                     f"{time.perf_counter() - start:.1f} s")
+            raise _NotebookFailed(name, exc) from exc
+        finally:
+            with self._lock:
+                self._running.pop(name, None)
+            _stop_kernel(kernel)
+        return time.perf_counter() - start
+
+    def _stop_all(self) -> None:
+        with self._lock:
+            kernels = list(self._running.values())
+        for kernel in kernels:
+            _stop_kernel(kernel)
+
+    def _finish(self, name: str, seconds: float) -> dict[str, Any]:
+        html_bytes = export_html(self.build / f"{name}.ipynb", self.build / f"{name}.html")
+        index = self.names.index(name) + 1
+        self.log(f"[{index}/{len(self.names)}] {name} ok ({seconds:.1f} s, "
+                 f"HTML {html_bytes / 1e6:.2f} MB)")
+        return {"name": name, "status": "ok", "seconds": round(seconds, 2),
+                "html_bytes": html_bytes}
 
 
 def kernel_env() -> dict[str, str]:
@@ -508,7 +622,8 @@ def cli_report(args) -> int:
         args.data, args.out, as_of=args.as_of, lang=args.lang, seed=args.seed,
         mapping=args.mapping, preset=getattr(args, "preset", None), tz=args.tz,
         notebooks=args.notebooks or None,
-        extra_parameters=extra, log=lambda line: print(line, flush=True),
+        extra_parameters=extra, jobs=getattr(args, "jobs", 0) or None,
+        log=lambda line: print(line, flush=True),
     )
     print(f"report ready: {Path(args.out).resolve() / 'index.html'} "
           f"({manifest['seconds']:.1f} s)", flush=True)
