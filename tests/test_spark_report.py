@@ -109,6 +109,7 @@ def test_spark_report_matches_the_duckdb_report(runs):
     on_duckdb, on_spark, _events, manifest_duckdb, manifest_spark = runs
     assert manifest_spark["parameters"]["engine"] == "spark"
     assert manifest_duckdb["parameters"].get("engine", "duckdb") == "duckdb"
+    assert manifest_spark["jobs"] == 1  # one Spark session at a time, not one per notebook
     assert [n["status"] for n in manifest_spark["notebooks"]] == ["ok"] * 4
     names = _files(on_duckdb)
     assert names == _files(on_spark)

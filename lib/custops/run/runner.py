@@ -419,14 +419,16 @@ PARALLEL_BASE_GIB = 4.0  # memory a second notebook needs free: this plus ...
 PARALLEL_GIB_PER_MILLION = 3.0  # ... this per million customers (1M run: 3.7 GiB peak alone)
 
 
-def auto_jobs(build: Path) -> int:
+def auto_jobs(build: Path, engine: str = "duckdb") -> int:
     """How many notebooks may run at once once the first has stored the run's data and
     feature table in ``build``: 2 on a machine with two cores or more, locks (not Windows)
     and memory for two kernels (:data:`PARALLEL_BASE_GIB` plus
     :data:`PARALLEL_GIB_PER_MILLION` per million customers free, at most
-    :data:`PARALLEL_MAX_CUSTOMERS` customers); 1 otherwise."""
+    :data:`PARALLEL_MAX_CUSTOMERS` customers); 1 otherwise, and on the Spark engine (each
+    kernel would start its own Spark session)."""
     features = build / ARTIFACTS / "features.parquet"
-    if not CAN_LOCK or (os.cpu_count() or 1) < 2 or not features.exists():
+    if engine != "duckdb" or not CAN_LOCK or (os.cpu_count() or 1) < 2 \
+            or not features.exists():
         return 1
     customers = pq.ParquetFile(features).metadata.num_rows
     needed = (PARALLEL_BASE_GIB + PARALLEL_GIB_PER_MILLION * customers / 1e6) * 2**30
@@ -466,7 +468,8 @@ class _Executor:
             # now, while the first loads the data (a kernel takes ~5 s to start).
             self._refill(len(self.names), ahead=3)
             results[first] = self._finish(first, self._run(first, self._kernel(len(rest))))
-            self.jobs = max(1, min(jobs or auto_jobs(self.build), max(len(rest), 1)))
+            self.jobs = max(1, min(jobs or auto_jobs(
+                self.build, str(self.parameters.get("engine") or "duckdb")), max(len(rest), 1)))
             self._refill(len(rest))
             with ThreadPoolExecutor(max_workers=self.jobs,
                                     thread_name_prefix="custops-notebook") as pool:
