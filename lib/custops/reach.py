@@ -23,7 +23,7 @@ from custops import plots
 from custops.aggregates import activity_hour_matrix
 from custops.errors import DataError
 from custops.exports import EXCEL_ROWS_PER_SHEET
-from custops.features import build_features, join_by_customer
+from custops.features import build_feature_snapshots, build_features, join_by_customer
 from custops.io.duckdb_checks import FEATURE_MEMORY_SHARE, memory_settings
 from custops.labels import LABELS, t, value_label
 from custops.models import assignment, experiment
@@ -106,13 +106,21 @@ def campaign_training_frame(touches: pd.DataFrame, features_at) -> pd.DataFrame:
     missing = needed - set(touches.columns)
     if missing:
         raise DataError(f"touches: missing {', '.join(sorted(missing))} for the uplift model")
-    frames = []
+    campaigns = []
     for campaign, rows in touches.groupby("campaign_id", sort=True):
         groups = set(rows["group"].astype(str).str.lower())
         if not {"treatment", "control"} <= groups:
             continue  # not a randomized campaign: cannot learn an effect from it
         day_before = pd.Timestamp(rows["sent_time"].min()).date() - dt.timedelta(days=1)
-        feats = features_at(day_before)
+        campaigns.append((campaign, rows, day_before))
+    days = sorted({day for _c, _r, day in campaigns})
+    # Several dates at once when features_at can (campaign_features_at): the parts the
+    # snapshots share are computed once; each equals its date's table alone.
+    snapshots = (features_at.snapshots(days) if len(days) > 1
+                 and hasattr(features_at, "snapshots") else {})
+    frames = []
+    for campaign, rows, day_before in campaigns:
+        feats = snapshots[day_before] if day_before in snapshots else features_at(day_before)
         part = rows[["customer_id", "group", "converted"]].merge(feats, on="customer_id",
                                                                  how="left")
         part["campaign_id"] = campaign
@@ -147,6 +155,8 @@ def campaign_features_at(tables, touches: pd.DataFrame | None):
     DataFrame or a Parquet file (a run's validated tables, :meth:`RunContext.table_source`).
     DuckDB keeps the touched customers' rows once (a semi-join on their ids); every
     campaign's snapshot then reads those instead of the whole tables again.
+    ``features_at.snapshots(dates)`` gives several dates' tables at once (by date), as
+    :func:`campaign_training_frame` asks for them.
     """
     con = ibis.duckdb.connect()
     for statement in memory_settings(FEATURE_MEMORY_SHARE):  # spill, not 80 % of RAM
@@ -162,7 +172,18 @@ def campaign_features_at(tables, touches: pd.DataFrame | None):
                  else con.read_parquet(source, table_name=f"{name}_all"))
         kept[name] = con.create_table(
             name, table.filter(table.customer_id.isin(id_table.customer_id)), temp=True)
-    return lambda day: build_features(kept, day, con=con)
+
+    def features_at(day):
+        return build_features(kept, day, con=con)
+
+    def snapshots(days) -> dict:
+        """The feature tables of several dates (:func:`build_feature_snapshots`), by date."""
+        days = sorted(set(days))
+        built = list(build_feature_snapshots(kept, days, con=con))
+        return {day: frame for day, (_d, frame) in zip(days, built, strict=True)}
+
+    features_at.snapshots = snapshots
+    return features_at
 
 
 # -- the plan ----------------------------------------------------------------------------------

@@ -47,7 +47,7 @@ def fast_path_available(model) -> bool:
                 "_bin_mapper", "n_trees_per_iteration_"))
 
 
-BLOCK_ROWS = 32_768  # rows one thread walks through every tree before the next block
+BLOCK_ROWS = 8_192  # rows one thread walks through every tree before the next block
 
 
 def _raw_predict(model, x: np.ndarray) -> np.ndarray:
@@ -66,13 +66,21 @@ def _raw_predict(model, x: np.ndarray) -> np.ndarray:
     raw += model._baseline_prediction
     bitsets, feature_map = model._bin_mapper.make_known_categories_bitsets()
 
+    # Trees with numeric splits only are walked with NumPy (one comparison per split on a
+    # column of the block, np.where up to the root): the same leaf values as the compiled
+    # walk, about twice as fast on the shallow trees of the uplift models.
+    compiled = [[_numeric_tree(tree.nodes) for tree in trees] for trees in model._predictors]
+
     def walk(start: int) -> None:
         block = x[start:start + BLOCK_ROWS]
         out = raw[start:start + BLOCK_ROWS]  # a view: each block writes its own rows
-        for trees in model._predictors:
-            for j, tree in enumerate(trees):
-                out[:, j] += tree.predict(block, known_cat_bitsets=bitsets,
-                                          f_idx_map=feature_map, n_threads=1)
+        for trees, numeric in zip(model._predictors, compiled, strict=True):
+            for j, (tree, splits) in enumerate(zip(trees, numeric, strict=True)):
+                if splits is not None:
+                    out[:, j] += _leaf_values(splits, block)
+                else:
+                    out[:, j] += tree.predict(block, known_cat_bitsets=bitsets,
+                                              f_idx_map=feature_map, n_threads=1)
 
     starts = range(0, x.shape[0], BLOCK_ROWS)
     threads = max(1, min(_openmp_effective_n_threads(None), len(starts)))
@@ -84,6 +92,35 @@ def _raw_predict(model, x: np.ndarray) -> np.ndarray:
                                 thread_name_prefix="custops-trees") as pool:
             list(pool.map(walk, starts))
     return raw
+
+
+def _numeric_tree(nodes: np.ndarray):
+    """A fitted tree's nodes as nested tuples (feature, threshold, missing go left, left,
+    right) down to leaf values (floats), or None when a split is categorical."""
+    if nodes["is_categorical"].any():
+        return None
+
+    def node(i: int):
+        row = nodes[i]
+        if row["is_leaf"]:
+            return float(row["value"])
+        return (int(row["feature_idx"]), float(row["num_threshold"]),
+                bool(row["missing_go_to_left"]), node(int(row["left"])),
+                node(int(row["right"])))
+
+    return node(0)
+
+
+def _leaf_values(tree, block: np.ndarray):
+    """Each row's leaf value: scikit-learn's rule, ``x <= threshold`` goes left and a missing
+    value goes where the split sent missing values in training (``not x > threshold`` is
+    true for NaN, ``x <= threshold`` false)."""
+    if isinstance(tree, float):
+        return tree
+    feature, threshold, missing_left, left, right = tree
+    column = block[:, feature]
+    go_left = ~(column > threshold) if missing_left else column <= threshold
+    return np.where(go_left, _leaf_values(left, block), _leaf_values(right, block))
 
 
 def _usable(model, x) -> bool:

@@ -13,6 +13,7 @@ uses it. :func:`qini_auc` grades uplift scores on observed outcomes (the normali
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,7 +26,7 @@ from custops.errors import DataError, ParameterError
 from custops.models import experiment
 from custops.models.boosting import in_batches, predict_proba1, predict_value
 from custops.models.classifier import ModelDesign, sample_rows
-from custops.models.threads import openmp_threads
+from custops.models.threads import SMALL_FIT_ROWS, openmp_threads
 
 __all__ = [
     "BAG_ROWS",
@@ -151,6 +152,29 @@ class FrameDesign:
                     raise DataError(f"X column {col!r} was numeric when the model was fitted "
                                     f"and is not now: {err}") from None
         return out
+
+
+FIT_THREADS = 2  # boosted fits run side by side (each on one OpenMP thread below 200k rows)
+
+
+def _fit_one(job, rows: int):
+    estimator, x, target = job
+    with openmp_threads(rows):  # OpenMP's thread count is set per calling thread
+        return estimator.fit(x, target)
+
+
+def _fit_all(jobs: list, rows: int) -> list:
+    """``estimator.fit(x, target)`` for every (estimator, x, target), on up to
+    :data:`FIT_THREADS` threads: scikit-learn's histogram and split loops release the GIL,
+    so two small fits take about the time of one on a machine with a free core. Each fit
+    sees the same rows, options, seed and OpenMP threads (:func:`openmp_threads` of
+    ``rows``, the model's training rows) as alone, so it grows the same trees. Fits that use
+    every core already (``rows`` above :data:`SMALL_FIT_ROWS`) run one after the other."""
+    if len(jobs) <= 1 or FIT_THREADS <= 1 or rows >= SMALL_FIT_ROWS:
+        return [_fit_one(job, rows) for job in jobs]
+    with ThreadPoolExecutor(max_workers=min(FIT_THREADS, len(jobs)),
+                            thread_name_prefix="custops-fits") as pool:
+        return list(pool.map(lambda job: _fit_one(job, rows), jobs))
 
 
 # -- the estimator -----------------------------------------------------------------------------
@@ -332,17 +356,20 @@ class MultiArmUpliftModel(BaseEstimator):
         self.design_ = self._make_design(X)
         x = self.design_.matrix(X)
         mask = self.design_.mask
+        # The seeds and bags are drawn in the order of one fit after the other; the fits
+        # themselves are independent and run side by side (:func:`_fit_all`): the same trees.
+        outcome_jobs = {}
+        for arm, rows in members.items():
+            seed = int(rng.integers(2**31))
+            estimator = (HistGradientBoostingClassifier if binary
+                         else HistGradientBoostingRegressor)(**self._options(mask, seed))
+            outcome_jobs[arm] = (estimator, rows, values[rows].astype(int) if binary
+                                 else values[rows])
+        fitted = _fit_all([(est, x[rows], target) for est, rows, target
+                           in outcome_jobs.values()], len(x))
+        outcome_models = dict(zip(outcome_jobs, fitted, strict=True))
         with openmp_threads(len(x)):
-            outcome_models = {}
-            for arm, rows in members.items():
-                seed = int(rng.integers(2**31))
-                if binary:
-                    model = HistGradientBoostingClassifier(**self._options(mask, seed))
-                    outcome_models[arm] = model.fit(x[rows], values[rows].astype(int))
-                else:
-                    model = HistGradientBoostingRegressor(**self._options(mask, seed))
-                    outcome_models[arm] = model.fit(x[rows], values[rows])
-            effect_models, propensity, n_bags = {}, {}, {}
+            effect_jobs, propensity, n_bags = [], {}, {}
             treated_arms = [arm for arm in classes if arm is not control]
             for arm in treated_arms:
                 treated, untreated = members[arm], members[control]
@@ -352,18 +379,19 @@ class MultiArmUpliftModel(BaseEstimator):
                 effect_control = (self._expected(outcome_models[arm], x[untreated], binary)
                                   - values[untreated])
                 bags = self._bags_for(len(treated) + len(untreated))
-                fits = []
                 for _ in range(bags):
                     pick_t = self._bag(rng, len(treated), bags)
                     pick_c = self._bag(rng, len(untreated), bags)
                     seed = int(rng.integers(2**31))
                     options = self._effect_options(mask, seed)
-                    tau_treated = HistGradientBoostingRegressor(**options).fit(
-                        x[treated[pick_t]], effect_treated[pick_t])
-                    tau_control = HistGradientBoostingRegressor(**options).fit(
-                        x[untreated[pick_c]], effect_control[pick_c])
-                    fits.append((tau_treated, tau_control))
-                effect_models[arm], propensity[arm], n_bags[arm] = fits, g, bags
+                    effect_jobs.append((HistGradientBoostingRegressor(**options),
+                                        x[treated[pick_t]], effect_treated[pick_t]))
+                    effect_jobs.append((HistGradientBoostingRegressor(**options),
+                                        x[untreated[pick_c]], effect_control[pick_c]))
+                propensity[arm], n_bags[arm] = g, bags
+        fitted = iter(_fit_all(effect_jobs, len(x)))
+        effect_models = {arm: [(next(fitted), next(fitted)) for _ in range(n_bags[arm])]
+                         for arm in treated_arms}
         self.classes_ = np.array(classes, dtype=object)
         self.control_ = control
         self.arms_ = treated_arms
