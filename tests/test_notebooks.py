@@ -302,6 +302,17 @@ def test_a_notebook_failing_beside_another_stops_the_run_and_its_kernels(tmp_pat
     previous report untouched, the partial run kept, no kernel left running."""
     import psutil  # noqa: PLC0415
 
+    def kernels() -> set[int]:
+        found = set()
+        for process in psutil.Process().children(recursive=True):
+            try:
+                if "ipykernel" in " ".join(process.cmdline()):
+                    found.add(process.pid)
+            except psutil.Error:
+                pass
+        return found
+
+    before = kernels()  # of earlier tests in this process (dashboard servers), not this run's
     out = tmp_path / "report"
     with pytest.raises(RunError, match=r"04_reach failed: .*channels file"):
         report.run_report(SAMPLE, out, jobs=2, log=lambda line: None,
@@ -309,6 +320,26 @@ def test_a_notebook_failing_beside_another_stops_the_run_and_its_kernels(tmp_pat
     assert not out.exists()
     assert (tmp_path / "report.failed" / "04_reach.ipynb").exists()
     assert not list(tmp_path.glob(".report.build-*"))
-    kernels = [p for p in psutil.Process().children(recursive=True)
-               if "ipykernel" in " ".join(p.cmdline())]
-    assert not kernels
+    assert not kernels() - before
+
+
+def test_a_stopped_kernel_manager_starts_no_kernel_and_leaves_no_process(monkeypatch):
+    """A notebook stopped the moment it began must not get a new kernel from papermill (it
+    starts one in a manager that has none), and a kernel process that outlives its shutdown
+    (the shutdown failed halfway) is killed."""
+    import asyncio  # noqa: PLC0415
+
+    import psutil  # noqa: PLC0415
+
+    manager = report._start_kernel(report.notebooks_dir())
+    assert manager is not None and len(manager.pids) == 1
+    (pid, _), = manager.pids
+
+    async def failed_shutdown(*args, **kwargs):
+        raise RuntimeError("shutdown failed halfway")
+
+    monkeypatch.setattr(manager, "shutdown_kernel", failed_shutdown)
+    report._stop_kernel(manager)
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    with pytest.raises(RuntimeError, match="stopping"):
+        asyncio.run(manager.start_kernel(cwd=str(report.notebooks_dir())))

@@ -6,9 +6,7 @@ connects, and refills its preheated pool only after a delay. This application ad
 - a **cap** on the server's kernels (``--CustopsVoila.max_kernels``): pooled, starting and
   in-use kernels all count; beyond it a page gets a small "busy, retrying" page (HTTP 503,
   ``Retry-After``, in English or Chinese) that reloads itself until a kernel is free;
-- **pools refilled** within the cap (a kernel shut down frees room for a pool first): at once
-  when busy pages wait, else ``refill_seconds`` after a page took a ready kernel (its
-  browser draws the first figure meanwhile);
+- **pools refilled at once**, within the cap (a kernel shut down frees room for a pool first);
 - **orphan culling**: a kernel handed to a page that, for ``--CustopsVoila.orphan_seconds``
   after the page was sent, has had neither a websocket connection nor the page's heartbeat
   (``GET /api/kernels/<id>`` every 10 s from the ``custops`` page template) and is not
@@ -30,7 +28,6 @@ Run as ``python -m custops.app.voila_app NOTEBOOKS [Voila options]``
 
 from __future__ import annotations
 
-import asyncio
 import contextvars
 import html
 import json
@@ -64,7 +61,7 @@ from custops.labels import t
 from custops.run.context import RUN_DIR_ENV
 from custops.run.runner import available_notebooks
 
-__all__ = ["BUSY_RETRY_SECONDS", "REFILL_SECONDS", "CustopsVoila", "busy_page", "capped_kernel_manager_factory",
+__all__ = ["BUSY_RETRY_SECONDS", "CustopsVoila", "busy_page", "capped_kernel_manager_factory",
            "main", "page_language", "quiet_kernels"]
 
 BUSY_RETRY_SECONDS = 3
@@ -78,25 +75,11 @@ QUIET_SECONDS = 10  # a kernel with activity this recent may still be rendering 
 # and its scripts back for tens of seconds; a closed tab gives its kernel back at once with
 # Voila's beforeunload beacon). A page never heard from still goes after one window.
 HEARD_WINDOWS = 3
-# A pool refilled when a page takes its ready kernel starts a kernel (~8 CPU-s of imports and
-# the notebook) while that page's browser parses plotly.js and draws its first figure on the
-# same cores: measured on 2 cores, 03's first figure 5.0 s with the refill at once, 3.0 s with
-# it 15 s later (static one-figure page 2.3-2.7 s). The refill waits this long, unless busy
-# pages wait for that dashboard (then at once, as before); and while pages handed a kernel
-# have not connected to it yet (their browser still loads them: with 20 pages at once on 2
-# cores, a second wave of pages took 50-80 s from getting its kernels to running Voila's
-# scripts, beside refills starting 8 kernels), for at most REFILL_WAIT_MAX_SECONDS.
-REFILL_SECONDS = 10.0
-REFILL_WAIT_MAX_SECONDS = 90.0
 
 _voila_factory = voila_app.voila_kernel_manager_factory
 # The page request being served (a dict that receives its kernel id): set by the handler, read
 # by the kernel manager in the same asyncio task.
 _PAGE: contextvars.ContextVar[dict | None] = contextvars.ContextVar("custops_page", default=None)
-# The notebook whose pooled kernel the page request being served is taking (Voila refills that
-# pool from within the same call).
-_TAKING: contextvars.ContextVar[str | None] = contextvars.ContextVar("custops_taking",
-                                                                    default=None)
 
 
 def page_language(query_lang: str | None, accept_language: str | None) -> str:
@@ -176,8 +159,6 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             app = kwargs.get("parent")
             self.max_kernels = int(getattr(app, "max_kernels", 0) or 0) or None
             self.orphan_seconds = float(getattr(app, "orphan_seconds", ORPHAN_SECONDS))
-            self.refill_seconds = float(getattr(app, "refill_seconds", REFILL_SECONDS))
-            self._deferred: dict[str, float] = {}  # pools whose refill waits: since when
             self._in_use: dict[str, float] = {}  # kernel id → last time a page was connected
             self._handed: dict[str, float] = {}  # kernel id → when it was handed to a page
             self._heard: set[str] = set()  # kernels whose page sent a heartbeat or connected
@@ -265,11 +246,9 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
         # -- handing kernels to pages ------------------------------------------------------
         async def get_rendered_notebook(self, notebook_name, *args, **kwargs):
             self._reserved += 1  # the pooled kernel leaves the pool before it is in use
-            taking = _TAKING.set(notebook_name)
             try:
                 result = await super().get_rendered_notebook(notebook_name, *args, **kwargs)
             finally:
-                _TAKING.reset(taking)
                 self._reserved -= 1
             self._hand_out(result[2])
             return result
@@ -327,19 +306,8 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
 
         def fill_if_needed(self, delay=None, notebook_name=None, extra_kernel_env_variables=None,
                            **kwargs):
-            """Refill the pool of ``notebook_name`` at once, as far as the cap allows; the
-            refill Voila asks for when a page takes a ready kernel waits ``refill_seconds``
-            (the page's browser draws its first figure meanwhile) unless busy pages wait for
-            this dashboard, and while pages handed a kernel have not connected to it yet
-            (:meth:`loading`, at most ``REFILL_WAIT_MAX_SECONDS``)."""
+            """Refill the pool of ``notebook_name`` at once, as far as the cap allows."""
             if self._closing:
-                return
-            if (delay is None and _TAKING.get() == notebook_name and self.refill_seconds > 0
-                    and not self.unmet().get(notebook_name)):
-                if notebook_name not in self._deferred:
-                    self._deferred[notebook_name] = time.monotonic()
-                    asyncio.get_event_loop().call_later(self.refill_seconds,
-                                                        self._deferred_fill, notebook_name)
                 return
             default = self.kernel_pools_config.get("default", {})
             config = self.kernel_pools_config.get(notebook_name, default)
@@ -362,24 +330,6 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
                                        **kwargs)
             finally:
                 self.kernel_pools_config = saved
-
-        def loading(self) -> int:
-            """Pages handed a kernel (within ``REFILL_WAIT_MAX_SECONDS``) whose scripts have
-            not connected to it yet."""
-            now = time.monotonic()
-            return sum(1 for kernel_id, at in self._handed.items()
-                       if now - at < REFILL_WAIT_MAX_SECONDS
-                       and self._kernel_connections.get(kernel_id, 0) == 0)
-
-        def _deferred_fill(self, notebook_name: str) -> None:
-            since = self._deferred.get(notebook_name, 0.0)
-            if (self.loading() and not self.unmet().get(notebook_name) and not self._closing
-                    and time.monotonic() - since < REFILL_WAIT_MAX_SECONDS):
-                asyncio.get_event_loop().call_later(CHECK_SECONDS / 2, self._deferred_fill,
-                                                    notebook_name)
-                return
-            self._deferred.pop(notebook_name, None)
-            self.fill_if_needed(delay=0, notebook_name=notebook_name)
 
         def refill(self) -> None:
             """Refill the emptiest pools first, within the cap."""
@@ -522,9 +472,6 @@ class CustopsVoila(voila_app.Voila):
                           help="Most kernels at once (pooled, starting, in use); 0: no cap")
     orphan_seconds = Float(ORPHAN_SECONDS, config=True,
                            help="Shut down a page's kernel after this long with no connection")
-    refill_seconds = Float(REFILL_SECONDS, config=True,
-                           help="A pool refill asked for when a page takes a ready kernel "
-                                "waits this long (at once when busy pages wait for it)")
     widget_seconds = Float(WIDGET_SECONDS, config=True,
                            help="A page whose panel has not drawn this long after its outputs "
                                 "reloads itself once (the page template)")

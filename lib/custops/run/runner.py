@@ -458,7 +458,8 @@ class _Executor:
         self._warm = ThreadPoolExecutor(max_workers=2, thread_name_prefix="custops-kernel")
         self._kernels: list[Future] = []  # kernels starting or started, for the next ones
         self._running: dict[str, Any] = {}  # notebook -> its kernel
-        self._lock = threading.Lock()
+        self._managers: list[_RunKernelManager] = []  # every kernel manager of the run
+        self._lock = threading.RLock()  # _refill asks _manager under it
 
     def all(self, jobs: int | None) -> dict[str, dict[str, Any]]:
         results: dict[str, dict[str, Any]] = {}
@@ -493,6 +494,8 @@ class _Executor:
             for future in self._kernels:
                 _stop_kernel(_take_kernel(future))
             self._warm.shutdown()
+            for manager in self._managers:  # each has stopped already; its processes checked
+                _stop_kernel(manager)
         return results
 
     def _refill(self, remaining: int, ahead: int | None = None) -> None:
@@ -500,14 +503,23 @@ class _Executor:
         to ``jobs``), never more than ``remaining``."""
         with self._lock:
             while len(self._kernels) < min(ahead or self.jobs, remaining):
-                self._kernels.append(self._warm.submit(_start_kernel, notebooks_dir()))
+                self._kernels.append(self._warm.submit(_start_kernel, notebooks_dir(),
+                                                       self._manager()))
+
+    def _manager(self) -> _RunKernelManager:
+        manager = _new_manager()
+        with self._lock:
+            self._managers.append(manager)
+        return manager
 
     def _kernel(self, remaining_after: int):
-        """A kernel started ahead (None: papermill starts one), and the next one started."""
+        """A kernel started ahead, and the next one started. When none was started ahead or
+        it failed to start, a manager without a kernel: papermill starts its kernel in it, and
+        the run can stop it like the others."""
         with self._lock:
             future = self._kernels.pop(0) if self._kernels else None
         self._refill(remaining_after)
-        return _take_kernel(future)
+        return _take_kernel(future) or self._manager()
 
     def _run(self, name: str, kernel) -> float:
         start = time.perf_counter()
@@ -520,7 +532,7 @@ class _Executor:
                 parameters=self.parameters, kernel_name=KERNEL, progress_bar=False,
                 cwd=str(notebooks_dir()),
                 extra_arguments=kernel_arguments(),  # quiet kernels (no TCP warning)
-                **({"km": kernel} if kernel is not None else {}),
+                km=kernel,
             )
         except Exception as exc:  # papermill raises PapermillExecutionError and others
             self.log(f"[{index}/{len(self.names)}] {name} FAILED after "
@@ -556,10 +568,43 @@ def kernel_env() -> dict[str, str]:
     return env
 
 
-def _start_kernel(cwd: Path):
-    """A started kernel for the next notebook (None if it could not start: papermill then
-    starts its own)."""
+class _RunKernelManager(AsyncKernelManager):
+    """A kernel manager of the report runner. Once stopped (:func:`_stop_kernel`) it starts
+    no kernel again: papermill starts a kernel in a manager it is handed when the manager has
+    none, so a notebook whose kernel was stopped the moment it began would otherwise run on a
+    kernel nobody stops."""
 
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.stopped = False
+        self.pids: set[tuple[int, float]] = set()  # kernels it started: (pid, create time)
+        self.stop_lock = threading.Lock()  # the run's threads stop a kernel one at a time
+
+    async def start_kernel(self, **kwargs):
+        if self.stopped:
+            raise RuntimeError("the report run is stopping: no kernel is started")
+        await super().start_kernel(**kwargs)
+        pid = getattr(self.provisioner, "pid", None)
+        with self.stop_lock:  # a stop that came while the kernel started still reaches it
+            if pid:
+                try:
+                    self.pids.add((int(pid), psutil.Process(int(pid)).create_time()))
+                except psutil.Error:
+                    pass
+            stopped = self.stopped
+        if stopped:
+            for pid_, created in sorted(self.pids):
+                _kill_process(pid_, created)
+            raise RuntimeError("the report run is stopping: the kernel just started is stopped")
+
+
+def _new_manager() -> _RunKernelManager:
+    return _RunKernelManager(kernel_name=KERNEL)
+
+
+def _start_kernel(cwd: Path, manager: _RunKernelManager | None = None):
+    """A started kernel for the next notebook (None if it could not start: the notebook then
+    starts one in a new manager)."""
 
     async def start(manager) -> None:
         await manager.start_kernel(cwd=str(cwd), env=kernel_env(),
@@ -574,9 +619,8 @@ def _start_kernel(cwd: Path):
         finally:
             client.stop_channels()
 
-    manager = None
+    manager = manager if manager is not None else _new_manager()
     try:
-        manager = AsyncKernelManager(kernel_name=KERNEL)
         asyncio.run(start(manager))
         return manager
     except Exception:  # noqa: BLE001 - a warm kernel is an optimization only
@@ -595,13 +639,32 @@ def _take_kernel(future):
 
 
 def _stop_kernel(manager) -> None:
-    """Shut down a kernel the runner started (papermill only stops kernels it started)."""
+    """Shut down a kernel the runner started (papermill only stops kernels it started) and
+    make sure its process has gone; the manager starts no kernel afterwards. Safe to call from
+    two threads at once (a failing notebook stops the others while they stop themselves)."""
     if manager is None:
         return
+    lock = getattr(manager, "stop_lock", None) or threading.Lock()
+    with lock:
+        manager.stopped = True
+        try:
+            asyncio.run(manager.shutdown_kernel(now=True))
+        except Exception:  # noqa: BLE001 - already gone, or stopped halfway: checked below
+            pass
+        for pid, created in sorted(getattr(manager, "pids", ())):
+            _kill_process(pid, created)
 
+
+def _kill_process(pid: int, created: float) -> None:
+    """Kill a kernel process of ours that outlived its shutdown, and reap it."""
     try:
-        asyncio.run(manager.shutdown_kernel(now=True))
-    except Exception:  # noqa: BLE001 - already gone
+        process = psutil.Process(pid)
+        if process.ppid() != os.getpid() or process.create_time() != created:
+            return  # gone and reaped, or another process now has that pid
+        if process.status() != psutil.STATUS_ZOMBIE:
+            process.kill()
+        process.wait(timeout=10)
+    except (psutil.Error, ChildProcessError):
         pass
 
 
