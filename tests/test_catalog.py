@@ -95,6 +95,36 @@ def test_an_artifact_is_made_once_stored_and_read_back_with_the_same_parameters(
     assert set(remade["cluster"].dropna().unique()) == {0, 1, 2}
 
 
+def test_each_step_made_in_a_run_folder_says_how_long_it_took(tmp_path, monkeypatch):
+    """Segments ask for the feature table: both are timed, the segments' own seconds leave
+    out the features they waited for; a step read back from the folder is not timed."""
+    import time  # noqa: PLC0415
+
+    real = segment.segment_customers
+
+    def slow(*args, **kwargs):
+        time.sleep(0.5)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(segment, "segment_customers", slow)
+    run = tmp_path / "run"
+    context.open_run(data_dir=str(SAMPLE), run_dir=str(run), n_clusters=3).get("segments")
+    lines = (run / context.STEPS).read_text("utf-8").splitlines()
+    steps = {tuple(entry["outputs"]): entry for entry in map(json.loads, lines)}
+    assert list(steps) == [("features",), ("segments", "segment_params")]
+    features, segments = steps[("features",)], steps[("segments", "segment_params")]
+    assert features["notebook"] == "01_profile" and segments["notebook"] == "02_segment"
+    assert features["own_seconds"] == features["seconds"] > 0
+    assert segments["seconds"] >= features["seconds"] + 0.5
+    assert segments["own_seconds"] == pytest.approx(segments["seconds"] - features["seconds"],
+                                                    abs=0.002)
+    assert segments["own_seconds"] >= 0.5 and segments["cpu_seconds"] > 0
+    assert segments["started_at"] <= features["started_at"]
+
+    context.open_run(data_dir=str(SAMPLE), run_dir=str(run), n_clusters=3).get("segments")
+    assert (run / context.STEPS).read_text("utf-8").splitlines() == lines  # read, not made
+
+
 def test_without_a_run_folder_nothing_is_written(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     ctx = context.open_run(data_dir=str(SAMPLE))

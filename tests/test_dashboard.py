@@ -11,6 +11,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import re
 import time
 from pathlib import Path
@@ -770,6 +771,66 @@ def test_a_page_sent_with_its_cells_resets_the_tabs_reload_count(server, browser
         with contextlib.suppress(Exception):
             page.close(run_before_unload=True)
         context.close()
+
+
+def _thread_nices(pid: int) -> set[int]:
+    import psutil  # noqa: PLC0415
+
+    nices = set()
+    for thread in psutil.Process(pid).threads():
+        with contextlib.suppress(OSError):
+            nices.add(os.getpriority(os.PRIO_PROCESS, thread.id))
+    return nices
+
+
+def _kernel_process(server_pid: int, kernel_id: str) -> int:
+    import psutil  # noqa: PLC0415
+
+    for pid in app_server.kernel_pids(server_pid):
+        if any(kernel_id in part for part in psutil.Process(pid).cmdline()):
+            return pid
+    raise AssertionError(f"no process for kernel {kernel_id}")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_pooled_kernels_yield_the_cpu_until_a_page_takes_one(run_dir, browser, tmp_path):
+    """A refill runs its notebook at a lower priority (every thread at POOL_NICE) so it does
+    not slow the pages being drawn; the kernel a page takes runs at normal priority again
+    (lowering the niceness needs root or CAP_SYS_NICE: without it the kernel stays low)."""
+    pools = len(panels.PANELS)
+    with app_server.start_server(run_dir, preheat=True, pool_size=1, max_kernels=pools + 2,
+                                 log_path=tmp_path / "voila.log",
+                                 timeout=START_SECONDS) as served:
+        deadline = time.monotonic() + 240  # the pools start with the server
+        while time.monotonic() < deadline:
+            pooled = app_server.kernel_pids(served.pid)
+            low = [pid for pid in pooled if _thread_nices(pid) == {voila_app.POOL_NICE}]
+            if len(low) == pools:
+                break
+            time.sleep(1)
+        assert len(low) == len(pooled) == pools, "the pools do not run at the pool's priority"
+        context, page = _open(browser, served.url("02_segment"), browser_tools.PANEL_FIGURE)
+        try:
+            kernel_id = page.evaluate("() => JSON.parse(document.getElementById("
+                                      "'jupyter-config-data').textContent).kernelId")
+            taken = _kernel_process(served.pid, kernel_id)
+            assert taken in pooled  # the page took a ready kernel
+            can_lower = os.geteuid() == 0
+            assert _thread_nices(taken) == ({0} if can_lower else {voila_app.POOL_NICE})
+            # its refill starts at the pool's priority too
+            deadline = time.monotonic() + 60
+            fresh: list[int] = []
+            while time.monotonic() < deadline:
+                fresh = [pid for pid in app_server.kernel_pids(served.pid) if pid not in pooled]
+                if fresh and all(_thread_nices(pid) == {voila_app.POOL_NICE} for pid in fresh):
+                    break
+                time.sleep(1)
+            assert fresh and all(_thread_nices(pid) == {voila_app.POOL_NICE} for pid in fresh)
+        finally:
+            with contextlib.suppress(Exception):
+                page.close(run_before_unload=True)
+            context.close()
 
 
 def _set_slider(page, selector: str, value: str) -> None:

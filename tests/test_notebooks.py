@@ -36,6 +36,14 @@ def test_every_notebook_ran_and_is_listed(report_dir):
     assert [n["name"] for n in manifest["notebooks"]] == names
     assert all(n["status"] == "ok" and n["seconds"] > 0 for n in manifest["notebooks"])
     assert manifest["parameters"]["as_of"] == "2026-09-30"
+    # every stored artifact was made by a timed step, folded into the manifest
+    made = {name for step in manifest["steps"] for name in step["outputs"]}
+    records = json.loads((report_dir / "artifacts" / "catalog.json").read_text("utf-8"))
+    assert set(records) <= made
+    assert all(0 <= step["own_seconds"] <= step["seconds"] and step["start_s"] >= 0
+               for step in manifest["steps"])
+    assert [s["start_s"] for s in manifest["steps"]] == sorted(s["start_s"] for s in manifest["steps"])
+    assert not (report_dir / "steps.jsonl").exists()
     assert manifest["data"]["sha256"] and manifest["packages"]["pandas"]
     index = (report_dir / "index.html").read_text("utf-8")
     for name in names:

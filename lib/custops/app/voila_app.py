@@ -6,7 +6,10 @@ connects, and refills its preheated pool only after a delay. This application ad
 - a **cap** on the server's kernels (``--CustopsVoila.max_kernels``): pooled, starting and
   in-use kernels all count; beyond it a page gets a small "busy, retrying" page (HTTP 503,
   ``Retry-After``, in English or Chinese) that reloads itself until a kernel is free;
-- **pools refilled at once**, within the cap (a kernel shut down frees room for a pool first);
+- **pools refilled at once**, within the cap (a kernel shut down frees room for a pool first),
+  at a **lower CPU priority**: every kernel starts at niceness :data:`POOL_NICE` and gets the
+  normal priority back when a page takes it (:func:`set_kernel_nice`), so a refill running
+  its notebook yields the cores to the pages being drawn and to the server;
 - **orphan culling**: a kernel handed to a page that, for ``--CustopsVoila.orphan_seconds``
   after the page was sent, has had neither a websocket connection nor the page's heartbeat
   (``GET /api/kernels/<id>`` every 10 s from the ``custops`` page template) and is not
@@ -39,6 +42,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import plotly
+import psutil
 import tornado.ioloop
 import tornado.web
 import voila.app as voila_app
@@ -65,6 +69,7 @@ __all__ = ["BUSY_RETRY_SECONDS", "CustopsVoila", "busy_page", "capped_kernel_man
            "main", "page_language", "quiet_kernels"]
 
 BUSY_RETRY_SECONDS = 3
+POOL_NICE = 10  # niceness of a kernel no page has taken yet (pooled, preheating)
 PROMISE_SECONDS = 10  # a free kernel promised to one busy page waits this long for it
 CHECK_SECONDS = 5
 # A busy page that asked for room this recently is still waiting (it asks every 2-4 s).
@@ -130,6 +135,34 @@ def busy_page(lang: str, retry_seconds: int = BUSY_RETRY_SECONDS, *, room_url: s
             f"<h2>{title}</h2><p>{text}</p></div>{first_view}</body></html>")
 
 
+def set_kernel_nice(pid: int | None, nice: int) -> bool:
+    """Set the niceness of every thread of kernel process ``pid`` (on Linux a thread keeps
+    the niceness it was created with: the kernel's OpenMP and DuckDB threads are reniced one
+    by one). False when it could not be done: no such process, or lowering the niceness is
+    not allowed (not root, no ``CAP_SYS_NICE``) — the kernel then keeps its priority."""
+    if not pid or not hasattr(os, "setpriority"):
+        return False
+    try:
+        threads = [thread.id for thread in psutil.Process(pid).threads()]
+    except psutil.Error:
+        return False
+    done = False
+    for tid in threads:
+        try:
+            os.setpriority(os.PRIO_PROCESS, tid, nice)
+            done = True
+        except OSError:  # the thread ended, or not permitted
+            continue
+    return done
+
+
+def _kernel_pid(manager, kernel_id: str) -> int | None:
+    try:
+        return getattr(manager.get_kernel(kernel_id).provisioner, "pid", None)
+    except (KeyError, AttributeError):
+        return None
+
+
 def quiet_kernels(base_class):
     """``base_class`` (a multi-kernel manager) whose kernels start with
     :func:`custops.kernel_logging.kernel_arguments`, as the report runner's: no "running over
@@ -142,7 +175,10 @@ def quiet_kernels(base_class):
         async def start_kernel(self, *args, **kwargs):
             kwargs["extra_arguments"] = [*(kwargs.get("extra_arguments") or []),
                                          *kernel_arguments()]
-            return await ensure_async(super().start_kernel(*args, **kwargs))
+            kernel_id = await ensure_async(super().start_kernel(*args, **kwargs))
+            # low priority until a page takes it (CappedKernelManager._hand_out)
+            set_kernel_nice(_kernel_pid(self, kernel_id), POOL_NICE)
+            return kernel_id
 
     return QuietKernelManager
 
@@ -267,6 +303,7 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             page = _PAGE.get()
             now = time.monotonic()
             self._handed[kernel_id] = now
+            set_kernel_nice(_kernel_pid(self, kernel_id), 0)  # a page's kernel: normal priority
             if page is None:
                 self._in_use[kernel_id] = now
             else:

@@ -16,6 +16,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ CLEAN = "clean"  # the validated tables of the run, as Parquet
 DATA_QUALITY = "data_quality.json"
 REJECTS = "rejects.csv"
 HEALTH = "health.json"  # the run's warnings (codes and numbers), every notebook's
+STEPS = "steps.jsonl"  # in the run folder: how long each step took (the runner's manifest)
 RUN_DIR_ENV = "CUSTOPS_RUN_DIR"
 FEATURE_TABLES = ("orders", "customers", "events")
 
@@ -101,6 +103,7 @@ class RunContext:
     _language_listeners: list[Any] = field(default_factory=list, repr=False)
     _aggregates: dict[tuple[str, str], pd.DataFrame] = field(default_factory=dict, repr=False)
     _numbers: dict[str, Any] = field(default_factory=dict, repr=False)  # show(keep=...)
+    _timing: threading.local = field(default_factory=threading.local, repr=False)
 
     # -- parameters ------------------------------------------------------------------------
     @property
@@ -144,7 +147,7 @@ class RunContext:
             value = catalog.ARTIFACTS[name].read(folder)
             self._cache[name] = (key, value)
             return value
-        made = node.run(self)
+        made = self._timed(node)
         for output, value in made.items():
             output_key = catalog.fingerprint(output, self.params, self.as_of)
             self._cache[output] = (output_key, value)
@@ -152,6 +155,30 @@ class RunContext:
                 catalog.ARTIFACTS[output].write(value, folder)
                 self._record(output, output_key)  # after the files: "stored" means whole
         return made[name]
+
+    def _timed(self, node: catalog.Node) -> dict[str, Any]:
+        """Run ``node`` and, in a run folder, append how long it took to :data:`STEPS`:
+        wall seconds with the steps it asked for, ``own_seconds`` without them (what this
+        step itself cost), and the CPU seconds of this process meanwhile (every thread)."""
+        stack = self._timing.__dict__.setdefault("stack", [])
+        started, wall, cpu = time.time(), time.perf_counter(), time.process_time()
+        stack.append(0.0)
+        try:
+            made = node.run(self)
+        finally:
+            inner = stack.pop()
+        seconds = time.perf_counter() - wall
+        if stack:
+            stack[-1] += seconds
+        if self.run_dir is not None and not self.read_only:
+            entry = {"outputs": list(node.outputs), "notebook": node.step,
+                     "started_at": round(started, 3), "seconds": round(seconds, 3),
+                     "own_seconds": round(seconds - inner, 3),
+                     "cpu_seconds": round(time.process_time() - cpu, 3), "pid": os.getpid()}
+            with file_lock(self.artifacts_dir, "steps"), \
+                    open(self.run_dir / STEPS, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(entry) + "\n")
+        return made
 
     def is_stored(self, name: str) -> bool:
         """Whether artifact ``name`` is in the run folder, made with this run's parameters

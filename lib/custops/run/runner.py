@@ -40,7 +40,7 @@ from custops.kernel_logging import kernel_arguments
 from custops.labels import LABELS, health_words, t, zone_name
 from custops.plots import write_plotlyjs
 from custops.run import catalog, digest
-from custops.run.context import ARTIFACTS, resolve_data_dir
+from custops.run.context import ARTIFACTS, STEPS, resolve_data_dir
 from custops.run.locks import CAN_LOCK, LOCKS
 
 __all__ = ["KERNEL", "NOTEBOOKS", "available_notebooks", "cli_report", "health_box",
@@ -361,6 +361,7 @@ def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
     if quality.exists():
         manifest["parameters"]["as_of"] = json.loads(quality.read_text("utf-8")).get(
             "as_of", manifest["parameters"]["as_of"])
+    manifest["steps"] = _step_times(build, time.time() - (time.perf_counter() - started))
     manifest["status"] = "ok"
     manifest["seconds"] = round(time.perf_counter() - started, 2)
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
@@ -378,6 +379,20 @@ def _finish(build: Path, out_path: Path, manifest: dict[str, Any], *, lang: str,
     (build / "index.html").write_text(_index_html(manifest, lang), encoding="utf-8")
     (build / OWNER_FILE).unlink(missing_ok=True)
     _swap_in(build, out_path)
+
+
+def _step_times(build: Path, run_started: float) -> list[dict[str, Any]]:
+    """The steps the notebooks made (:data:`custops.run.context.STEPS`), in the order they
+    started, each with ``start_s`` from the run's start; the file is folded into the
+    manifest and removed."""
+    path = build / STEPS
+    if not path.exists():
+        return []
+    steps = [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+    path.unlink()
+    for step in steps:
+        step["start_s"] = round(step.pop("started_at") - run_started, 2)
+    return sorted(steps, key=lambda step: step["start_s"])
 
 
 def _relative(value: Any, build: str) -> Any:

@@ -430,8 +430,15 @@ def bench_report(n_customers: int, log=print, *, min_available_gib: float | None
         row["error"] = stderr.strip().splitlines()[-1] if stderr.strip() else ""
     manifest = out / "manifest.json"
     if process.returncode == 0 and manifest.exists():
-        row["notebooks"] = {n["name"]: n["seconds"]
-                            for n in json.loads(manifest.read_text())["notebooks"]}
+        recorded = json.loads(manifest.read_text())
+        row["notebooks"] = {n["name"]: n["seconds"] for n in recorded["notebooks"]}
+        row["jobs"] = recorded.get("jobs")
+        # where the time went: the costliest steps by their own seconds (manifest "steps")
+        row["slowest_steps"] = [
+            {"outputs": "+".join(step["outputs"]), "notebook": step["notebook"],
+             "start_s": step["start_s"], "own_seconds": step["own_seconds"],
+             "cpu_seconds": step["cpu_seconds"]}
+            for step in sorted(recorded.get("steps", []), key=lambda step: -step["own_seconds"])[:10]]
     log(f"report {n_customers:,} customers: {row}")
     return row
 
