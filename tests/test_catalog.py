@@ -63,16 +63,23 @@ def test_a_parameter_changes_exactly_the_artifacts_that_depend_on_it(change, cha
     assert {name for name in before if before[name] != after[name]} == changed
 
 
-def test_an_artifact_is_made_once_stored_and_read_back_with_the_same_parameters(
-        tmp_path, monkeypatch):
-    calls = []
+def _wrap_segmentation(monkeypatch, before=lambda: None) -> list[int]:
+    """Count the calls of ``segment.segment_customers``; ``before`` runs ahead of each."""
+    calls: list[int] = []
     real = segment.segment_customers
 
-    def counted(*args, **kwargs):
+    def wrapped(*args, **kwargs):
         calls.append(1)
+        before()
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(segment, "segment_customers", counted)
+    monkeypatch.setattr(segment, "segment_customers", wrapped)
+    return calls
+
+
+def test_an_artifact_is_made_once_stored_and_read_back_with_the_same_parameters(
+        tmp_path, monkeypatch):
+    calls = _wrap_segmentation(monkeypatch)
     run = tmp_path / "run"
     first = context.open_run(data_dir=str(SAMPLE), run_dir=str(run), n_clusters=3)
     segments = first.get("segments")
@@ -100,13 +107,7 @@ def test_each_step_made_in_a_run_folder_says_how_long_it_took(tmp_path, monkeypa
     out the features they waited for; a step read back from the folder is not timed."""
     import time  # noqa: PLC0415
 
-    real = segment.segment_customers
-
-    def slow(*args, **kwargs):
-        time.sleep(0.5)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(segment, "segment_customers", slow)
+    _wrap_segmentation(monkeypatch, before=lambda: time.sleep(0.5))
     run = tmp_path / "run"
     context.open_run(data_dir=str(SAMPLE), run_dir=str(run), n_clusters=3).get("segments")
     lines = (run / context.STEPS).read_text("utf-8").splitlines()
