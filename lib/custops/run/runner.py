@@ -608,9 +608,13 @@ class _RunKernelManager(AsyncKernelManager):
                     pass
             stopped = self.stopped
         if stopped:
-            for pid_, created in sorted(self.pids):
-                _kill_process(pid_, created)
+            self.kill_leftovers()
             raise RuntimeError("the report run is stopping: the kernel just started is stopped")
+
+    def kill_leftovers(self) -> None:
+        """Kill and reap every kernel process this manager started that is still running."""
+        for pid, created in sorted(self.pids):
+            _kill_process(pid, created)
 
 
 def _new_manager() -> _RunKernelManager:
@@ -659,15 +663,13 @@ def _stop_kernel(manager) -> None:
     two threads at once (a failing notebook stops the others while they stop themselves)."""
     if manager is None:
         return
-    lock = getattr(manager, "stop_lock", None) or threading.Lock()
-    with lock:
+    with manager.stop_lock:
         manager.stopped = True
         try:
             asyncio.run(manager.shutdown_kernel(now=True))
         except Exception:  # noqa: BLE001 - already gone, or stopped halfway: checked below
             pass
-        for pid, created in sorted(getattr(manager, "pids", ())):
-            _kill_process(pid, created)
+        manager.kill_leftovers()
 
 
 def _kill_process(pid: int, created: float) -> None:
