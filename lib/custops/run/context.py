@@ -44,6 +44,7 @@ from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
 from custops.run import catalog
 from custops.run import spark as on_spark
+from custops.run.process import no_huge_pages
 from custops.run.locks import file_lock, write_whole
 from custops.sections import not_computed
 from custops.segment import SegmentParams
@@ -761,6 +762,7 @@ def open_run(namespace: dict[str, Any] | None = None, **parameters: Any) -> RunC
     folders and ``interactive`` stay the page's own. The page speaks the run's language
     unless its address asks for another (``?lang=zh``: the landing page's links).
     """
+    no_huge_pages()  # a kernel JupyterLab started: DuckDB's memory without huge pages
     namespace = namespace if namespace is not None else {}
     known = set(catalog.DEFAULTS) | {"run_dir"}
     unknown = set(parameters) - known
