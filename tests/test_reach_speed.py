@@ -38,6 +38,24 @@ def test_numeric_trees_are_walked_with_numpy_and_give_the_public_predictions(mon
     assert np.array_equal(model._loss.link.inverse(fast.ravel()), model.predict(many))
 
 
+def test_tree_walk_blocks_cover_every_row_and_keep_both_threads_busy():
+    """Blocks of many rows (few NumPy calls per tree), a ragged last block, and inputs smaller
+    than two blocks split in halves: the same numbers as scikit-learn's public predict."""
+    assert boosting._block_rows(1_000_000, 2) == boosting.BLOCK_ROWS
+    assert boosting._block_rows(60_000, 2) == 30_000  # two threads, two blocks
+    assert boosting._block_rows(10_000, 2) == boosting.MIN_BLOCK_ROWS
+    assert boosting._block_rows(60_000, 1) == 60_000
+    rng = np.random.default_rng(11)
+    x = rng.normal(size=(3_001, 4))
+    x[rng.random(3_001) < 0.1, 2] = np.nan
+    y = x[:, 0] - np.nan_to_num(x[:, 2], nan=1.0) + rng.normal(size=3_001)
+    model = HistGradientBoostingRegressor(max_iter=20, max_depth=3, min_samples_leaf=20,
+                                          early_stopping=False, random_state=0).fit(x, y)
+    many = np.asfortranarray(np.tile(x, (70, 1)))  # 210,070 rows: 3 full blocks and a part
+    assert len(many) % boosting.BLOCK_ROWS
+    assert np.array_equal(boosting.predict_value(model, many), model.predict(many))
+
+
 def test_uplift_fits_run_side_by_side_and_grow_the_same_trees(monkeypatch):
     """The X-learner's boosted fits run on two threads; its predictions equal those of the
     fits one after the other."""
