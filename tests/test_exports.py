@@ -35,6 +35,22 @@ def test_phones_are_masked_or_dropped():
     assert masked.tolist() == ["138****5678", "138****5678", "139****5678", "", "", ""]
 
 
+def test_phones_masked_already_are_kept_as_they_are_without_masking_them_again(monkeypatch):
+    """A run's stored tables hold masked phones: they come back as they are (gaps empty),
+    the same cells as masking them cell by cell, without the per-cell pass."""
+    stored = pd.Series(["138****5678", None, "139****0000", pd.NA] * 3, dtype="string")
+    slow = mask_phones(stored.astype("object").where(stored.notna(), None).map(
+        lambda v: v if v is None else v + " "))  # a space: not the stored form, masked anew
+    assert slow.tolist() == ["138****5678", "", "139****0000", ""] * 3
+    monkeypatch.setattr(pd.Series, "str", property(lambda self: pytest.fail("masked again")))
+    fast = mask_phones(stored)
+    assert fast.tolist() == slow.tolist() and fast.dtype == object
+    # one cell in full among masked ones: every cell goes through the masking
+    monkeypatch.undo()
+    mixed = mask_phones(pd.Series(["138****5678", "13812345678", " 139****0000"]))
+    assert mixed.tolist() == ["138****5678", "138****5678", "139****0000"]
+
+
 def test_emails_and_contact_ids_are_masked():
     assert mask_emails(pd.Series(["zhang.san@example.com", "z***@example.com", "not-mail",
                                   None])).tolist() == ["z***@example.com", "z***@example.com",

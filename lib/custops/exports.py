@@ -405,6 +405,20 @@ WHITESPACE = " \t\n\r\f\v"
 MASKED_PHONE = re.compile(r"^[0-9]{3}[*]{4}[0-9]{4}$")
 
 
+def _all_masked(values: pd.Series) -> bool:
+    """Whether every cell is text already in the masked form ``138****5678`` (no spaces
+    around it), which :func:`mask_phones` keeps as it is: matched by Arrow's compiled regex,
+    ~10x quicker than masking a million phones of a run's stored table again."""
+    try:
+        strings = pa.array(values.to_numpy(dtype=object), from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError):
+        return False  # numbers, bytes or mixed cells: masked cell by cell
+    if not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)) \
+            or strings.null_count:
+        return False
+    return bool(pc.all(pc.match_substring_regex(strings, MASKED_PHONE.pattern)).as_py())
+
+
 def mask_phones(phones: pd.Series) -> pd.Series:
     """Phones as ``138****5678``: already masked values stay, 11-digit numbers are masked,
     anything else becomes empty — an unmasked number never reaches a page or a file."""
@@ -419,12 +433,15 @@ def mask_phones(phones: pd.Series) -> pd.Series:
     present = values.notna().to_numpy()
     if not present.any():
         return pd.Series("", index=phones.index, dtype="object")
+    out = np.full(len(values), "", dtype=object)
+    if _all_masked(values[present]):  # a run's stored tables: nothing to do but the gaps
+        out[present] = values[present].to_numpy(dtype=object)
+        return pd.Series(out, index=phones.index, dtype="object")
     text = values[present].astype(str).str.strip(WHITESPACE)
     digits = text.str.replace(r"[^0-9]", "", regex=True)
     last = digits.str[-11:]
     masked = (last.str[:3] + "****" + last.str[-4:]).where(digits.str.len() >= 11, "")
     masked = masked.where(~text.str.match(MASKED_PHONE.pattern), text)  # masked already
-    out = np.full(len(values), "", dtype=object)
     out[present] = masked.to_numpy(dtype=object)
     return pd.Series(out, index=phones.index, dtype="object")
 
