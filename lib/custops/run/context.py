@@ -44,8 +44,8 @@ from custops.labels import LANGS, check_lang, t
 from custops.rules import ReachParams
 from custops.run import catalog
 from custops.run import spark as on_spark
-from custops.run.process import no_huge_pages
 from custops.run.locks import file_lock, write_whole
+from custops.run.process import no_huge_pages
 from custops.sections import not_computed
 from custops.segment import SegmentParams
 

@@ -14,7 +14,6 @@ runner or the dashboard server) inherit the setting.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import sys
 
 __all__ = ["huge_pages_enabled", "no_huge_pages"]
@@ -23,27 +22,25 @@ PR_SET_THP_DISABLE = 41  # <linux/prctl.h>
 PR_GET_THP_DISABLE = 42
 
 
-def _libc():
-    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+def _prctl(option: int, value: int) -> int | None:
+    """``prctl(option, value, 0, 0, 0)``, or None off Linux or where libc has no prctl."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        # the process's own symbols: libc is loaded (no ldconfig lookup for it)
+        return int(ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0))
+    except (OSError, AttributeError):
+        return None
 
 
 def no_huge_pages() -> bool:
     """Turn transparent huge pages off for this process and the processes it starts
     (``prctl(PR_SET_THP_DISABLE)``, Linux 3.15+). True when the setting took; False
     elsewhere (another OS, or a kernel without it): nothing changes then but speed."""
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        return _libc().prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+    return _prctl(PR_SET_THP_DISABLE, 1) == 0
 
 
 def huge_pages_enabled() -> bool | None:
     """Whether transparent huge pages may be used by this process (None off Linux)."""
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        return _libc().prctl(PR_GET_THP_DISABLE, 0, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return None
+    found = _prctl(PR_GET_THP_DISABLE, 0)
+    return None if found is None or found < 0 else found == 0
