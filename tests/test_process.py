@@ -15,9 +15,17 @@ pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample"
 
 
+# The test process itself may run without huge pages (a test before opened a run in it, and
+# the setting is inherited): each child starts by allowing them again.
+RESET = """
+from custops.run import process
+process._prctl(process.PR_SET_THP_DISABLE, 0)
+"""
+
+
 def _run(code: str) -> str:
-    done = subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True,
-                          text=True, timeout=300, check=False)
+    done = subprocess.run([sys.executable, "-c", RESET + textwrap.dedent(code)],
+                          capture_output=True, text=True, timeout=300, check=False)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
