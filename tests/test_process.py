@@ -59,10 +59,10 @@ def test_a_notebook_opening_its_run_turns_huge_pages_off():
 
 
 def test_the_command_line_turns_huge_pages_off_before_it_starts_anything(monkeypatch):
-    from custops.run import cli, process
+    from custops.run import cli
 
     seen = []
-    monkeypatch.setattr(process, "no_huge_pages", lambda: seen.append("off") or True)
+    monkeypatch.setattr(cli, "no_huge_pages", lambda: seen.append("off") or True)
     monkeypatch.setattr(cli.importlib, "import_module",
                         lambda name: type("M", (), {"cli_validate": staticmethod(
                             lambda args: seen.append("ran") or 0)}))

@@ -238,6 +238,20 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 _FORMULA_START = r"^[=+\-@\t\r]"  # FORMULA_STARTS as an RE2 class (Arrow's regex)
 
 
+def _arrow_strings(values: pd.Series) -> pa.Array | None:
+    """``values`` as an Arrow string array when they are text and gaps only (a text column
+    pandas keeps in Arrow is taken where it is, without a copy); None for numbers, bytes,
+    mixed cells or text Arrow cannot hold (lone surrogates)."""
+    try:
+        strings = (pa.array(values.array) if isinstance(values.dtype, pd.StringDtype)
+                   else pa.array(values.to_numpy(dtype=object), from_pandas=True))
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError):
+        return None
+    if pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type):
+        return strings
+    return None
+
+
 def _formula_starts(text: pd.Series) -> pd.Series:
     """Which cells of an object column are text starting with one of :data:`FORMULA_STARTS`.
     All-text columns (with gaps) are matched by Arrow's compiled regex, ~10x quicker than
@@ -246,14 +260,8 @@ def _formula_starts(text: pd.Series) -> pd.Series:
     without text at all cell by cell."""
     if not len(text):
         return pd.Series(False, index=text.index)
-    try:  # only text and gaps give an Arrow string array (bytes give binary, mixes fail);
-        # a text column pandas keeps in Arrow is matched where it is, without a copy
-        strings = (pa.array(text.array) if isinstance(text.dtype, pd.StringDtype)
-                   else pa.array(text.to_numpy(dtype=object), from_pandas=True))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError):
-        strings = None  # mixed, bytes or text Arrow cannot hold (lone surrogates)
-    if strings is not None and (pa.types.is_string(strings.type)
-                                or pa.types.is_large_string(strings.type)):
+    strings = _arrow_strings(text)
+    if strings is not None:
         matched = pc.match_substring_regex(strings, _FORMULA_START)
         return pd.Series(matched.fill_null(False).to_numpy(zero_copy_only=False),
                          index=text.index)
@@ -409,13 +417,9 @@ def _all_masked(values: pd.Series) -> bool:
     """Whether every cell is text already in the masked form ``138****5678`` (no spaces
     around it), which :func:`mask_phones` keeps as it is: matched by Arrow's compiled regex,
     ~10x quicker than masking a million phones of a run's stored table again."""
-    try:
-        strings = pa.array(values.to_numpy(dtype=object), from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, UnicodeError):
-        return False  # numbers, bytes or mixed cells: masked cell by cell
-    if not (pa.types.is_string(strings.type) or pa.types.is_large_string(strings.type)) \
-            or strings.null_count:
-        return False
+    strings = _arrow_strings(values)
+    if strings is None or strings.null_count:
+        return False  # numbers, bytes, mixed cells or gaps: masked cell by cell
     return bool(pc.all(pc.match_substring_regex(strings, MASKED_PHONE.pattern)).as_py())
 
 
@@ -434,10 +438,11 @@ def mask_phones(phones: pd.Series) -> pd.Series:
     if not present.any():
         return pd.Series("", index=phones.index, dtype="object")
     out = np.full(len(values), "", dtype=object)
-    if _all_masked(values[present]):  # a run's stored tables: nothing to do but the gaps
-        out[present] = values[present].to_numpy(dtype=object)
+    given = values[present]
+    if _all_masked(given):  # a run's stored tables: nothing to do but the gaps
+        out[present] = given.to_numpy(dtype=object)
         return pd.Series(out, index=phones.index, dtype="object")
-    text = values[present].astype(str).str.strip(WHITESPACE)
+    text = given.astype(str).str.strip(WHITESPACE)
     digits = text.str.replace(r"[^0-9]", "", regex=True)
     last = digits.str[-11:]
     masked = (last.str[:3] + "****" + last.str[-4:]).where(digits.str.len() >= 11, "")

@@ -14,6 +14,7 @@ import sys
 
 from custops.errors import CustopsError
 from custops.io import DEFAULT_TZ
+from custops.run.process import no_huge_pages
 
 __all__ = ["build_parser", "main"]
 
@@ -127,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # Kernels, the dashboard server and DuckDB in this process: no transparent huge pages
     # (custops.run.process; the processes it starts inherit the setting).
-    from custops.run.process import no_huge_pages  # noqa: PLC0415 - a few lines, no imports
     no_huge_pages()
     try:
         module = importlib.import_module(args.module)
