@@ -253,6 +253,54 @@ def test_a_kernel_shutting_down_counts_against_the_cap_until_it_has_gone(tmp_pat
     assert len(manager._pools["01_profile.ipynb"]) == 1
 
 
+def test_a_refill_waits_for_the_page_just_served_unless_a_page_waits_for_it(tmp_path,
+                                                                           monkeypatch):
+    """A pool's new kernel starts once the page just handed a kernel has had the server to
+    itself for REFILL_PAUSE_SECONDS (rendering the refill's page held the loop 0.5-1 s and
+    delayed that page's plotly.js); at once with no page lately, when a page waits for the
+    pool, or when busy pages wait for the dashboard; never once the server closes."""
+    import asyncio
+
+    monkeypatch.setattr(voila_app, "REFILL_PAUSE_SECONDS", 0.6)
+    monkeypatch.setattr(voila_app, "_kernel_pid", lambda manager, kernel_id: None)  # no process
+    manager = _capped_manager(tmp_path, monkeypatch, cap=8)
+    started: list[float] = []
+
+    async def initialize(self, notebook_path, kernel_id=None, **kwargs):
+        started.append(time.monotonic())
+        return {"kernel_id": kernel_id}
+
+    monkeypatch.setattr(type(manager).__mro__[1], "_initialize", initialize)
+    name = "01_profile.ipynb"
+
+    async def refill_after(setup) -> float:
+        setup()
+        t0 = time.monotonic()
+        await manager._initialize(name)
+        return started[-1] - t0
+
+    async def main():
+        assert await refill_after(lambda: None) < 0.3  # no page lately: at once
+        waited = await refill_after(lambda: manager._hand_out("k1"))
+        assert 0.5 <= waited < 2.0  # after the page's pause
+        manager._awaiting[name] = 1  # a page waits for this pool
+        assert await refill_after(lambda: manager._hand_out("k2")) < 0.3
+        manager._awaiting[name] = 0
+        manager.note_waiting(name, "busy-page")  # a busy page of this dashboard
+        assert await refill_after(lambda: manager._hand_out("k3")) < 0.3
+        manager._waiting.clear()
+        # a restart (its own kernel id) never waits
+        manager._hand_out("k4")
+        t0 = time.monotonic()
+        await manager._initialize(name, "k4")
+        assert started[-1] - t0 < 0.3
+        manager._closing = True
+        with pytest.raises(RuntimeError):
+            await manager._initialize(name)
+
+    asyncio.run(main())
+
+
 def test_busy_page_speaks_the_pages_language_and_retries_by_itself():
     assert voila_app.page_language(None, "zh-CN,zh;q=0.9,en;q=0.8") == "zh"
     assert voila_app.page_language(None, "en-GB,en;q=0.9,zh;q=0.8") == "en"
@@ -717,6 +765,44 @@ def test_landing_page_links_every_dashboard(server, browser):
         _assert_clean(page)
     finally:
         context.close()
+
+
+@pytest.mark.slow
+def test_plotly_js_is_served_whole_compressed_and_cached(server):
+    """The first views' plotly.js: the plotly package's file, gzip-compressed for a browser
+    that accepts it, as is for one that does not, kept a year (versioned URL) and answered
+    304 when the browser has it."""
+    import gzip
+    import urllib.error
+    import urllib.request
+
+    import plotly
+
+    url = f"{server.base_url}/custops/static/plotly.min.js?v={plotly.__version__}"
+    expected = (Path(plotly.__file__).resolve().parent / "package_data"
+                / "plotly.min.js").read_bytes()
+    tags = set()
+    for coding in ("gzip, deflate, br", ""):
+        request = urllib.request.Request(url, headers={"Accept-Encoding": coding})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            body = response.read()
+            headers = response.headers
+        assert headers["Content-Type"].startswith("text/javascript")
+        assert "max-age=31536000" in headers["Cache-Control"]
+        assert "Accept-Encoding" in headers["Vary"]
+        if coding:
+            assert headers["Content-Encoding"] == "gzip" and len(body) < len(expected) / 2
+            body = gzip.decompress(body)
+        else:
+            assert headers.get("Content-Encoding") is None
+        assert body == expected
+        tags.add(headers["Etag"])
+        again = urllib.request.Request(url, headers={"Accept-Encoding": coding,
+                                                     "If-None-Match": headers["Etag"]})
+        with pytest.raises(urllib.error.HTTPError) as not_modified:
+            urllib.request.urlopen(again, timeout=30)
+        assert not_modified.value.code == 304
+    assert len(tags) == 2  # one tag per coding
 
 
 @pytest.mark.browser
