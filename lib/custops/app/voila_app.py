@@ -6,9 +6,9 @@ connects, and refills its preheated pool only after a delay. This application ad
 - a **cap** on the server's kernels (``--CustopsVoila.max_kernels``): pooled, starting and
   in-use kernels all count; beyond it a page gets a small "busy, retrying" page (HTTP 503,
   ``Retry-After``, in English or Chinese) that reloads itself until a kernel is free;
-- **pools refilled at once**, within the cap (a kernel shut down frees room for a pool first),
-  once the pages just served have had the server to themselves for a few seconds (a page
-  waiting for the pool starts it at once: :data:`REFILL_PAUSE_SECONDS`), at a **lower CPU
+- **pools refilled** without Voila's delay, within the cap (a kernel shut down frees room
+  for a pool first), as soon as the pages just served have had the server to themselves for
+  :data:`REFILL_PAUSE_SECONDS` (at once when a page waits for that pool), at a **lower CPU
   priority**: every kernel starts at niceness :data:`POOL_NICE` and gets the
   normal priority back when a page takes it (:func:`set_kernel_nice`), so a refill running
   its notebook yields the cores to the pages being drawn and to the server;
