@@ -322,13 +322,27 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
             deadline = time.monotonic() + REFILL_WAIT_SECONDS
             while True:
                 if self._closing:
+                    # out of its pool: Voila's shutdown_kernel reads every finished entry's
+                    # result, and a failed one would stop it shutting a kernel down
+                    pool = self._pools.get(notebook, [])
+                    task = asyncio.current_task()
+                    if task in pool:
+                        pool.remove(task)
                     raise RuntimeError("the server is shutting down: no refill")
                 now = time.monotonic()
                 quiet_at = self._last_page + REFILL_PAUSE_SECONDS
-                if (now >= quiet_at or now >= deadline or self._awaiting.get(notebook)
-                        or self.unmet().get(notebook)):
+                # a page still being sent (its orphan clock not started) is still served
+                sending = any(at == math.inf for at in self._in_use.values())
+                if (now >= deadline or (now >= quiet_at and not sending)
+                        or self._awaiting.get(notebook) or self._busy_pages(notebook)):
                     return
-                await asyncio.sleep(min(quiet_at - now, 0.25))
+                await asyncio.sleep(min(max(quiet_at - now, 0.05), 0.25))
+
+        def _busy_pages(self, notebook: str) -> int:
+            """Busy pages of ``notebook`` that asked for room lately (a refill pausing in the
+            pool would hide them from :meth:`unmet`, which counts pool entries as kernels)."""
+            self.unmet()  # forgets the busy pages that stopped asking
+            return len(self._waiting.get(notebook, {}))
 
         def _hand_out(self, kernel_id: str) -> None:
             """A kernel now belongs to a page. Its orphan clock starts once the page has been
@@ -523,6 +537,24 @@ class RoomHandler(JupyterHandler):
         self.finish(json.dumps({"room": room}))
 
 
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether an ``Accept-Encoding`` header accepts gzip (``gzip`` or ``*``, not at
+    ``q=0``; names are case-insensitive)."""
+    quality = {}
+    for part in accept_encoding.split(","):
+        name, _, params = part.strip().partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value)
+                except ValueError:
+                    q = 0.0
+        quality[name.strip().lower()] = q
+    return quality.get("gzip", quality.get("*", 0.0)) > 0
+
+
 class PlotlyJsHandler(tornado.web.RequestHandler):
     """plotly.min.js for the first views (the plotly package's own copy; no network), from
     memory and gzip-compressed for browsers that accept it (every browser does): one write
@@ -541,8 +573,8 @@ class PlotlyJsHandler(tornado.web.RequestHandler):
 
     def get(self, _name: str) -> None:
         self.load()
-        accepted = self.request.headers.get("Accept-Encoding", "")
-        coding = "gzip" if "gzip" in accepted else "identity"
+        coding = "gzip" if accepts_gzip(self.request.headers.get("Accept-Encoding", "")) \
+            else "identity"
         self.set_header("Content-Type", "text/javascript; charset=utf-8")
         self.set_header("Cache-Control", "public, max-age=31536000, immutable")
         self.set_header("Vary", "Accept-Encoding")
