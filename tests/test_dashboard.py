@@ -261,58 +261,76 @@ def test_a_refill_waits_for_the_page_just_served_unless_a_page_waits_for_it(tmp_
     delayed that page's plotly.js); at once with no page lately; as soon as a page comes for
     the pool or a busy page waits for the dashboard during the pause; after
     REFILL_WAIT_SECONDS however busy the server; never once the server closes. The pausing
-    refill sits in its pool, as in Voila's ``fill_if_needed``."""
+    refill sits in its pool, as in Voila's ``fill_if_needed``. The pause runs on a virtual
+    clock that its sleeps advance, so a loaded machine cannot move the bounds."""
     import asyncio
+    import types
 
-    monkeypatch.setattr(voila_app, "REFILL_PAUSE_SECONDS", 1.0)
+    clock = [1000.0]
+    due: list[tuple[float, object]] = []  # (virtual time, what happens then)
+    real_sleep = asyncio.sleep
+
+    async def sleep(seconds: float) -> None:
+        clock[0] += seconds
+        for event in [e for e in due if e[0] <= clock[0]]:
+            due.remove(event)
+            event[1]()
+        await real_sleep(0)
+
+    monkeypatch.setattr(voila_app, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
+    monkeypatch.setattr(voila_app, "asyncio", types.SimpleNamespace(
+        sleep=sleep, current_task=asyncio.current_task))
+    monkeypatch.setattr(voila_app, "REFILL_PAUSE_SECONDS", 3.0)
+    monkeypatch.setattr(voila_app, "REFILL_WAIT_SECONDS", 15.0)
     monkeypatch.setattr(voila_app, "_kernel_pid", lambda manager, kernel_id: None)  # no process
     manager = _capped_manager(tmp_path, monkeypatch, cap=8)
     started: list[float] = []
 
     async def initialize(self, notebook_path, kernel_id=None, **kwargs):
-        started.append(time.monotonic())
+        started.append(clock[0])
         return {"kernel_id": kernel_id}
 
     monkeypatch.setattr(type(manager).__mro__[1], "_initialize", initialize)
     name = "01_profile.ipynb"
 
-    async def refill(during=None, after: float = 0.3) -> float:
-        """Seconds from asking for the refill until its kernel started; ``during`` runs
-        ``after`` seconds into the pause."""
-        t0 = time.monotonic()
+    async def refill(during=None, after: float = 1.0) -> float:
+        """Virtual seconds from asking for the refill until its kernel started; ``during``
+        happens ``after`` seconds into the pause."""
+        t0 = clock[0]
+        if during is not None:
+            due.append((t0 + after, during))
         task = asyncio.ensure_future(manager._initialize(name))
         manager._pools[name] = [task]  # the pausing refill is in its pool
-        if during is not None:
-            await asyncio.sleep(after)
-            during()
         await task
         manager._pools[name] = []
+        due.clear()
         return started[-1] - t0
 
     async def main():
-        assert await refill() < 0.2  # no page lately: at once
+        assert await refill() == 0  # no page lately: at once
         manager._hand_out("k1")
-        assert 0.9 <= await refill() < 1.6  # after the served page's pause
+        assert 3.0 <= await refill() <= 3.25  # after the served page's pause
         manager._hand_out("k2")
         # a page comes for the pool mid-pause (it takes the pausing entry and waits for it)
-        waited = await refill(lambda: manager._awaiting.__setitem__(name, 1))
-        assert waited < 0.7
+        assert 1.0 <= await refill(lambda: manager._awaiting.__setitem__(name, 1)) <= 1.25
         manager._awaiting[name] = 0
         manager._hand_out("k3")
         # a busy page of this dashboard asks for room mid-pause (the pool's entry is there)
-        assert await refill(lambda: manager.note_waiting(name, "busy-page")) < 0.7
+        assert 1.0 <= await refill(lambda: manager.note_waiting(name, "busy-page")) <= 1.25
         manager._waiting.clear()
-        # a page still being sent (its clock not started) keeps the server busy
+        # another page handed a kernel mid-pause restarts the pause from that page
         manager._hand_out("k4")
-        manager._in_use["k4"] = math.inf
-        monkeypatch.setattr(voila_app, "REFILL_WAIT_SECONDS", 2.0)
-        assert 1.9 <= await refill() < 2.6  # ... until the longest wait
-        manager._in_use["k4"] = time.monotonic()
+        assert 5.0 <= await refill(lambda: manager._hand_out("k5"), after=2.0) <= 5.25
+        # a page still being sent (its clock not started) keeps the server busy ...
+        manager._hand_out("k6")
+        manager._in_use["k6"] = math.inf
+        assert 15.0 <= await refill() <= 15.25  # ... until the longest wait
+        manager._in_use["k6"] = clock[0]
         # a restart (its own kernel id) never waits
-        manager._hand_out("k5")
-        t0 = time.monotonic()
-        await manager._initialize(name, "k5")
-        assert started[-1] - t0 < 0.2
+        manager._hand_out("k7")
+        t0 = clock[0]
+        await manager._initialize(name, "k7")
+        assert started[-1] == t0
         # a closing server starts no refill, and takes the refill out of its pool
         manager._closing = True
         task = asyncio.ensure_future(manager._initialize(name))

@@ -273,16 +273,21 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
 
         def unmet(self) -> dict[str, int]:
             """Busy pages per notebook still waiting beyond what its pool holds."""
-            now = time.monotonic()
+            self._forget_quiet_waiters()
             out = {}
-            for notebook, waiters in list(self._waiting.items()):
-                for waiter, at in list(waiters.items()):
-                    if now - at > WAITING_SECONDS:
-                        del waiters[waiter]
+            for notebook, waiters in self._waiting.items():
                 pooled = len(getattr(self, "_pools", {}).get(notebook, []))
                 if len(waiters) > pooled:
                     out[notebook] = len(waiters) - pooled
             return out
+
+        def _forget_quiet_waiters(self) -> None:
+            """Forget the busy pages that stopped asking for room (closed, or served)."""
+            now = time.monotonic()
+            for waiters in self._waiting.values():
+                for waiter, at in list(waiters.items()):
+                    if now - at > WAITING_SECONDS:
+                        del waiters[waiter]
 
         def keep_promise(self) -> None:
             """A page arrived and was admitted: one promise is kept."""
@@ -341,7 +346,7 @@ def capped_kernel_manager_factory(base_class, preheat_kernel, default_pool_size,
         def _busy_pages(self, notebook: str) -> int:
             """Busy pages of ``notebook`` that asked for room lately (a refill pausing in the
             pool would hide them from :meth:`unmet`, which counts pool entries as kernels)."""
-            self.unmet()  # forgets the busy pages that stopped asking
+            self._forget_quiet_waiters()
             return len(self._waiting.get(notebook, {}))
 
         def _hand_out(self, kernel_id: str) -> None:
