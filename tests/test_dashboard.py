@@ -853,6 +853,10 @@ def test_plotly_js_is_served_whole_compressed_and_cached(server):
         with pytest.raises(urllib.error.HTTPError) as not_modified:
             urllib.request.urlopen(again, timeout=30)
         assert not_modified.value.code == 304
+        head = urllib.request.Request(url, method="HEAD", headers={"Accept-Encoding": coding})
+        with urllib.request.urlopen(head, timeout=30) as response:  # headers, no body
+            assert response.read() == b"" and response.headers["Etag"] == headers["Etag"]
+            assert int(response.headers["Content-Length"]) == int(headers["Content-Length"])
     assert len(tags) == 2  # one tag per coding
 
 

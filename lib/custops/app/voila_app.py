@@ -592,6 +592,8 @@ class PlotlyJsHandler(tornado.web.RequestHandler):
             self.set_header("Content-Encoding", "gzip")
         self.finish(self._bodies[coding])
 
+    head = get  # the same headers and length; tornado sends no body for HEAD
+
 
 class HeartbeatKernelHandler(voila_app.KernelHandler):
     """``GET /api/kernels/<id>``: the page template's heartbeat counts as the page being
