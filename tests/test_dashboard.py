@@ -509,12 +509,18 @@ def test_first_view_and_panel_figures_cannot_close_their_script():
     import plotly.graph_objects as go
 
     from custops.app.first_view import first_view_html, plotly_script
+    from custops.sections import Section
 
     hostile = "</script><script>alert(1)</script>"
     fig = go.Figure(go.Bar(x=[hostile], y=[1]), layout={"title": hostile})
     html_ = panels.figure_html(fig)
     assert html_.count("<script") == 1 and html_.count("</script>") == 1
     assert "\\u003c/script>" in html_ and "window.Plotly.newPlot" in html_
+    # a view's first figure is drawn at once, the next after the browser painted the first
+    section = Section("t", figures=[fig, fig])
+    merged = panels.section_outputs([section], html_figures=True)[0]["data"]["text/html"]
+    assert merged.count("if (node) { draw(); }") == 1
+    assert merged.count("if (node) { requestAnimationFrame(") == 1
     views = {"run_lang": "zh", "views": {"03_churn": {lang: {
         "intro": "", "kpis": "", "outputs": [{"html": "<h4>t</h4>"}, {"figure": 0}],
         "figures": [fig.to_plotly_json()]} for lang in ("en", "zh")}}}
@@ -769,6 +775,11 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
         column, index = browser_tools.FILTER_STEPS[name][0]
         before, after = _change_filter(page, column, index)  # numbers and figure both change
         assert json.loads(after)["kpis"] != json.loads(before)["kpis"]
+        # every figure of the view is drawn: the first at once, the others after that paint
+        page.wait_for_function("""() => {
+            const all = document.querySelectorAll('.custops-output .custops-figure');
+            return all.length > 0 && [...all].every(f => f.querySelector('.main-svg .trace'));
+        }""", timeout=30_000)
 
         page.locator(".custops-lang button", has_text="中文").click()
         expected = t(zh_title, "zh", cut=t("seg.cut_median", "zh"))  # the run's, not 02's

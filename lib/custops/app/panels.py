@@ -170,13 +170,17 @@ LAZY_MARGIN_PX = 600
 PLOTLY_DEFAULT_HEIGHT_PX = 450
 
 
-def figure_html(fig, *, lazy: bool = False) -> str:
+def figure_html(fig, *, lazy: bool = False, after_paint: bool = False) -> str:
     """A figure (or its dict) as HTML that draws itself with the page's ``window.Plotly``
     (one plot, no PNG copy); the figure's JSON cannot close the script early.
 
     ``lazy``: drawn once it comes within ``LAZY_MARGIN_PX`` of the window (the report below a
     dashboard's panel: a page's first figures are drawn first, and a page closed before its
-    reader scrolled never spends the browser's time on the rest)."""
+    reader scrolled never spends the browser's time on the rest).
+
+    ``after_paint``: drawn in a task of its own once the browser has painted what came with
+    it (a panel's second and later figures: the first figure and the key numbers of a filter
+    change show without waiting for every figure of the view to be drawn)."""
     figure = fig if isinstance(fig, dict) else fig.to_plotly_json()
     payload = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {})},
                          cls=PlotlyJSONEncoder)
@@ -184,6 +188,8 @@ def figure_html(fig, *, lazy: bool = False) -> str:
     draw = when_plotly("window.Plotly.newPlot(node, fig.data, fig.layout || {}, "
                        f"{json.dumps(FIGURE_CONFIG)});")
     start = "draw();"
+    if after_paint:  # the next frame is painted first, then this figure is drawn
+        start = "requestAnimationFrame(function () { setTimeout(draw, 0); });"
     if lazy:  # IntersectionObserver is in every browser Voila's scripts run in
         start = ("var seen = new IntersectionObserver(function (entries) {"
                  "if (entries.some(function (e) { return e.isIntersecting; })) {"
@@ -226,9 +232,13 @@ def section_outputs(sections: Sequence, empty_text: str = "", *,
         html_figures = os.environ.get(PLOTLY_ON_PAGE_ENV) == "1"
     plotly_mime = pio.renderers["plotly_mimetype"]
 
+    drawn_first: list[bool] = []
+
     def figure(fig) -> dict[str, Any]:
-        if html_figures:
-            return output({"text/html": figure_html(fig)})
+        if html_figures:  # the first figure at once, the others after the browser painted it
+            html_ = figure_html(fig, after_paint=bool(drawn_first))
+            drawn_first.append(True)
+            return output({"text/html": html_})
         return output(plotly_mime.to_mimebundle(fig.to_dict()))
 
     outputs = []
