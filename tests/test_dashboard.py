@@ -776,10 +776,10 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
         before, after = _change_filter(page, column, index)  # numbers and figure both change
         assert json.loads(after)["kpis"] != json.loads(before)["kpis"]
         # every figure of the view is drawn: the first at once, the others after that paint
-        page.wait_for_function("""() => {
+        page.wait_for_function("""drawn => {
             const all = document.querySelectorAll('.custops-output .custops-figure');
-            return all.length > 0 && [...all].every(f => f.querySelector('.main-svg .trace'));
-        }""", timeout=30_000)
+            return all.length > 0 && [...all].every(f => f.querySelector(drawn));
+        }""", arg=browser_tools.DRAWN_TRACE, timeout=30_000)
 
         page.locator(".custops-lang button", has_text="中文").click()
         expected = t(zh_title, "zh", cut=t("seg.cut_median", "zh"))  # the run's, not 02's
