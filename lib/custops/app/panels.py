@@ -232,13 +232,13 @@ def section_outputs(sections: Sequence, empty_text: str = "", *,
         html_figures = os.environ.get(PLOTLY_ON_PAGE_ENV) == "1"
     plotly_mime = pio.renderers["plotly_mimetype"]
 
-    drawn_first: list[bool] = []
+    figures = 0
 
     def figure(fig) -> dict[str, Any]:
+        nonlocal figures
+        figures += 1
         if html_figures:  # the first figure at once, the others after the browser painted it
-            html_ = figure_html(fig, after_paint=bool(drawn_first))
-            drawn_first.append(True)
-            return output({"text/html": html_})
+            return output({"text/html": figure_html(fig, after_paint=figures > 1)})
         return output(plotly_mime.to_mimebundle(fig.to_dict()))
 
     outputs = []

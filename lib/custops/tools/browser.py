@@ -44,8 +44,8 @@ from custops.app.server import (
 from custops.errors import ParameterError, RunError
 from custops.plots import write_plotlyjs
 
-__all__ = ["ANY_FIGURE", "CHANGE_CLOCK_JS", "CHROMIUM", "CHROMIUM_ARGS", "ERROR_MARKERS", "FILTER_STEPS",
-           "PANEL_FIGURE", "bench_dashboard", "bench_dashboard_load", "figure_clock_js",
+__all__ = ["ANY_FIGURE", "CHANGE_CLOCK_JS", "CHROMIUM", "CHROMIUM_ARGS", "ERROR_MARKERS",
+           "FILTER_STEPS", "PANEL_FIGURE", "bench_dashboard", "bench_dashboard_load", "figure_clock_js",
            "filter_selector", "panel_state_js", "static_baseline_page", "wait_for_change"]
 
 CHROMIUM = "/usr/bin/chromium"
@@ -146,8 +146,8 @@ def wait_for_change(page, before: str, timeout_ms: int = 10_000) -> str:
         """([js, before]) => {
           const now = JSON.parse(eval(js)());
           const old = JSON.parse(before);
-          const changed = now.data !== null && JSON.stringify(now.kpis) !== JSON.stringify(old.kpis)
-                          && now.data !== old.data;
+          const changed = now.data !== null && now.data !== old.data
+                          && JSON.stringify(now.kpis) !== JSON.stringify(old.kpis);
           if (changed) { window.__custopsChangedAt = performance.now(); }
           return changed;
         }""", arg=[panel_state_js(), before], timeout=timeout_ms, polling="raf")
@@ -203,7 +203,8 @@ def bench_dashboard(run_dir: str | os.PathLike, *, notebooks: Iterable[str] | No
         own arrival), ``filter_change_s`` (each filter change until numbers and figure
         changed, timed from Python: the automation's round trips included),
         ``filter_change_in_page_s`` (the same changes timed in the page, from the select's
-        change event to the frame showing them: what a manager waits), ``first_figure_ratio``, ``second_visitor_ratio``, ``interactive_ratio`` and
+        change event to the frame showing them: what a manager waits),
+        ``first_figure_ratio``, ``second_visitor_ratio``, ``interactive_ratio`` and
         ``second_visitor_interactive_ratio`` (over the baseline); plus the configuration.
     """
     from playwright.sync_api import sync_playwright  # a development dependency
