@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -82,3 +83,18 @@ def test_parameters_cells_are_literals_papermill_can_read():
         shared = {k: params[k]["default"] for k in names}
         common = common or shared
         assert shared == common, path.name
+
+
+def test_importing_custops_spares_jsonschema_its_iri_parsers():
+    """rfc3987_syntax builds ~35 Earley parsers as it loads (~2 s of CPU in every kernel and
+    server): after ``import custops`` jsonschema loads without it, and nbformat still
+    validates notebooks."""
+    code = ("import sys, custops, nbformat, jsonschema._format\n"
+            "assert sys.modules.get('rfc3987_syntax') is None, sys.modules['rfc3987_syntax']\n"
+            "nbformat.validate(nbformat.v4.new_notebook())\n"
+            "bad = nbformat.v4.new_notebook(); bad['cells'] = [{'cell_type': 'nope'}]\n"
+            "try:\n    nbformat.validate(bad)\nexcept nbformat.ValidationError:\n"
+            "    print('ok')\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "ok"

@@ -11,7 +11,18 @@ per arm) — and ``custops.qini_auc`` (normalised Qini: random 0, best possible 
 load on first use, so ``import custops`` stays light.
 """
 
+import sys as _sys
+
 from custops.errors import CustopsError, DataError, NotComputable, ParameterError, RunError
+
+# jsonschema (under nbformat, papermill, plotly.io and Jupyter's server) imports rfc3987_syntax
+# when it is installed (jsonschema[format-nongpl]), and that module builds ~35 Earley parsers
+# as it loads: ~1.9 s of CPU in every kernel, report runner and dashboard server here
+# (python-jsonschema/jsonschema#1428). It only checks the "iri" and "iri-reference" formats,
+# which no schema of nbformat or Jupyter uses; without it jsonschema leaves those two formats
+# unchecked, as wherever the package is not installed. Set before anything imports jsonschema
+# in our processes: a notebook's first import, the command line, the dashboard server.
+_sys.modules.setdefault("rfc3987_syntax", None)
 
 __version__ = "0.1.0"
 
