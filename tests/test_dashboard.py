@@ -778,7 +778,7 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
         before, after = _change_filter(page, column, index)  # numbers and figure both change
         outside = time.perf_counter() - started
         assert json.loads(after)["kpis"] != json.loads(before)["kpis"]
-        in_page = page.evaluate("window.__custopsChangedAt - window.__custopsChangeAt") / 1000
+        in_page = page.evaluate(browser_tools.CHANGE_WAIT_JS) / 1000
         assert 0 < in_page < outside  # from the pick to the frame showing it, inside the wait
         # every figure of the view is drawn: the first at once, the others after that paint
         page.wait_for_function("""drawn => {
