@@ -1098,12 +1098,17 @@ def test_a_page_that_never_connects_loses_its_kernel_and_a_heartbeat_keeps_it(ru
 
 
 @pytest.mark.slow
-def test_the_servers_kernels_do_not_warn_about_tcp_in_its_log(run_dir, tmp_path):
+def test_the_servers_kernels_are_quiet_and_listen_below_the_ephemeral_range(run_dir, tmp_path):
     """Voila's kernels, pooled and started for a page alike, start as the report runner's do
     (``custops.kernel_logging``): the server's log (its stdout and stderr, which the kernels
-    inherit) has no "running over TCP without encryption" line per kernel."""
+    inherit) has no "running over TCP without encryption" line per kernel. And they listen on
+    ports below the ephemeral range (``custops.kernel_ports``), which the pages' own
+    connections cannot take before the kernel binds them."""
     import urllib.request
 
+    import psutil
+
+    from custops import kernel_ports
     from custops.kernel_logging import TCP_WARNING
 
     log_path = tmp_path / "voila.log"
@@ -1115,9 +1120,22 @@ def test_the_servers_kernels_do_not_warn_about_tcp_in_its_log(run_dir, tmp_path)
         for url in (served.url("02_segment"), served.url()):
             with urllib.request.urlopen(url, timeout=300) as response:
                 assert response.status == 200
+        # each kernel's five ports, from its connection file (``-f``; a refill may still be
+        # starting, its ports not bound yet: the runner's test checks the binding)
+        kernels = app_server.kernel_pids(served.pid)
+        ports = set()
+        for kernel in kernels:
+            command = psutil.Process(kernel).cmdline()
+            info = json.loads(Path(command[command.index("-f") + 1]).read_text("utf-8"))
+            ports |= {info[f"{channel}_port"]
+                      for channel in ("shell", "iopub", "stdin", "hb", "control")}
         time.sleep(2)  # the kernels' own log lines reach the file
     log = log_path.read_text("utf-8", "replace")
     assert log.count("Kernel started:") >= pools + 1
+    assert len(kernels) >= pools + 1 and len(ports) == 5 * len(kernels)
+    span = kernel_ports.OffRangePortCache().span
+    if span is not None:  # room below this machine's ephemeral range
+        assert all(span[0] <= port <= span[1] for port in ports), sorted(ports)
     assert TCP_WARNING not in log
 
 

@@ -56,6 +56,7 @@ from jupyter_server.utils import url_path_join
 from traitlets import Float, Integer, default
 from voila.tornado.handler import TornadoVoilaHandler
 
+from custops import kernel_ports
 from custops.app.first_view import STATIC_PATH, cached_first_views, first_view_html
 from custops.app.server import (
     LANDING,
@@ -636,6 +637,7 @@ class CustopsVoila(voila_app.Voila):
     def initialize(self, argv=None):
         token = os.environ.pop(TOKEN_ENV, "")  # kernels inherit the environment: drop it
         password = os.environ.pop(PASSWORD_ENV, "")
+        kernel_ports.install()  # kernel ports that the pages' connections cannot take
         super().initialize(argv)
         run = os.environ.get(RUN_DIR_ENV, "")
         if run:

@@ -33,6 +33,7 @@ import pyarrow.parquet as pq
 from jupyter_client.manager import AsyncKernelManager
 from nbconvert import HTMLExporter
 
+from custops import kernel_ports
 from custops.errors import ParameterError, RunError
 from custops.exports import PRIVATE_FOLDER_MODE, holds_personal_data
 from custops.io import DEFAULT_TZ
@@ -618,6 +619,7 @@ class _RunKernelManager(AsyncKernelManager):
 
 
 def _new_manager() -> _RunKernelManager:
+    kernel_ports.install()  # ports no outgoing connection can take (idempotent)
     return _RunKernelManager(kernel_name=KERNEL)
 
 
