@@ -521,6 +521,11 @@ def test_first_view_and_panel_figures_cannot_close_their_script():
     merged = panels.section_outputs([section], html_figures=True)[0]["data"]["text/html"]
     assert merged.count("if (node) { draw(); }") == 1
     assert merged.count("if (node) { requestAnimationFrame(") == 1
+    # lazy and after the paint: when near the window, then after the next paint
+    both = panels.figure_html(fig, lazy=True, after_paint=True)
+    assert "seen.disconnect(); requestAnimationFrame(function () { setTimeout(draw, 0); });" \
+        in both
+    assert "seen.disconnect(); draw();" in panels.figure_html(fig, lazy=True)
     views = {"run_lang": "zh", "views": {"03_churn": {lang: {
         "intro": "", "kpis": "", "outputs": [{"html": "<h4>t</h4>"}, {"figure": 0}],
         "figures": [fig.to_plotly_json()]} for lang in ("en", "zh")}}}

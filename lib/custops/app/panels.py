@@ -180,7 +180,8 @@ def figure_html(fig, *, lazy: bool = False, after_paint: bool = False) -> str:
 
     ``after_paint``: drawn in a task of its own once the browser has painted what came with
     it (a panel's second and later figures: the first figure and the key numbers of a filter
-    change show without waiting for every figure of the view to be drawn)."""
+    change show without waiting for every figure of the view to be drawn). With ``lazy``: once
+    near the window, after the next paint."""
     figure = fig if isinstance(fig, dict) else fig.to_plotly_json()
     payload = json.dumps({"data": figure.get("data", []), "layout": figure.get("layout", {})},
                          cls=PlotlyJSONEncoder)
@@ -190,10 +191,10 @@ def figure_html(fig, *, lazy: bool = False, after_paint: bool = False) -> str:
     start = "draw();"
     if after_paint:  # the next frame is painted first, then this figure is drawn
         start = "requestAnimationFrame(function () { setTimeout(draw, 0); });"
-    if lazy:  # IntersectionObserver is in every browser Voila's scripts run in
+    if lazy:  # IntersectionObserver is in every browser Voila's scripts run in; then ``start``
         start = ("var seen = new IntersectionObserver(function (entries) {"
                  "if (entries.some(function (e) { return e.isIntersecting; })) {"
-                 f"seen.disconnect(); draw(); }} }}, {{rootMargin: '{LAZY_MARGIN_PX}px 0px'}});"
+                 f"seen.disconnect(); {start} }} }}, {{rootMargin: '{LAZY_MARGIN_PX}px 0px'}});"
                  "seen.observe(node);")
     css = "custops-figure custops-lazy-figure" if lazy else "custops-figure"
     # a lazy figure keeps its place (plotly's default height) until drawn: figures not drawn
