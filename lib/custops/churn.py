@@ -20,7 +20,7 @@ import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -29,10 +29,16 @@ from custops import plots
 from custops.errors import NotComputable, ParameterError
 from custops.features import join_by_customer
 from custops.labels import LABELS, health_words, reason_words, t, value_label
-from custops.models import btyd, btyd_fit, gamma_gamma
-from custops.models.classifier import SupervisedChurnModel, classification_metrics
 from custops.sections import Section
 from custops.segment import rfm_table
+
+if TYPE_CHECKING:
+    from custops.models import btyd, gamma_gamma
+    from custops.models.classifier import SupervisedChurnModel
+
+# The models (scikit-learn, scipy.stats and scipy.optimize: ~2-3 s of CPU to import) load where
+# a model is fitted. A dashboard kernel shows the published churn artifacts and never fits:
+# without them each pool refill starts that much sooner under load.
 
 __all__ = [
     "sample_customers",
@@ -97,6 +103,14 @@ class ChurnParams:
 
 
 # -- labels and the model matrix ---------------------------------------------------------------
+
+def __getattr__(name: str):
+    if name in ("SupervisedChurnModel", "classification_metrics"):  # re-exported, on first use
+        from custops.models import classifier  # noqa: PLC0415 - see the top
+
+        return getattr(classifier, name)
+    raise AttributeError(f"module 'custops.churn' has no attribute {name!r}")
+
 
 def buyers(features: pd.DataFrame, columns: list[str] | None = None) -> pd.DataFrame:
     """Customers with at least one order day (the population churn is defined on); only
@@ -203,6 +217,8 @@ def btyd_scores(features: pd.DataFrame, params: ChurnParams = ChurnParams(),
     gives no P(alive), expected orders or expected value ("not available", NaN); without a
     usable Gamma-Gamma the expected value uses each buyer's own average order value and
     :attr:`BTYDScores.value_method` says so."""
+    from custops.models import btyd, btyd_fit, gamma_gamma  # noqa: PLC0415 - see the top
+
     b = buyers(features, BTYD_COLUMNS)
     x = b["frequency"].astype("float64").to_numpy()
     t_x = b["recency_days"].astype("float64").to_numpy()
@@ -367,6 +383,11 @@ def backtest(features_train: pd.DataFrame, features_test: pd.DataFrame,
     """Fit at ``test − horizon`` (labels up to ``test``), score at ``test``, compare with what
     happened between ``test`` and ``now`` (= ``as_of``). Beyond :data:`BACKTEST_CUSTOMERS`
     customers, on a seeded sample of them (:attr:`Backtest.sample` says so)."""
+    from custops.models.classifier import (  # noqa: PLC0415 - see the top
+        SupervisedChurnModel,
+        classification_metrics,
+    )
+
     (features_train, features_test, features_now), sample = _customer_sample(
         (features_train, features_test, features_now), seed)
     _check_history(features_train, features_test, dates)
@@ -414,6 +435,8 @@ def _compare_btyd_models(buyers_then: pd.DataFrame, orders_after: np.ndarray,
     """BG/NBD, Modified BG/NBD and Pareto/NBD fitted at the test snapshot and graded on the
     orders each buyer placed in the next horizon (:func:`custops.models.btyd.compare_btyd`),
     best first; [] when they cannot be fitted."""
+    from custops.models import btyd, btyd_fit  # noqa: PLC0415 - see the top
+
     calibration = {"frequency": buyers_then["frequency"].astype("float64").to_numpy(),
                    "recency": buyers_then["recency_days"].astype("float64").to_numpy(),
                    "T": buyers_then["T_days"].astype("float64").to_numpy()}
@@ -559,6 +582,8 @@ def score_customers(features_train: pd.DataFrame, features_now: pd.DataFrame,
     ``predict(model, buyers)`` scores the buyers elsewhere (e.g. on Spark executors);
     ``btyd_model`` is the purchase model the backtest chose on its holdout
     (:attr:`Backtest.btyd_model`)."""
+    from custops.models.classifier import SupervisedChurnModel  # noqa: PLC0415 - see the top
+
     _check_history(features_train, features_now, None)
     # The model learns from 150,000 buyers and the rule's cells from at most a million
     # customers: beyond that, a seeded sample of the training snapshot (never of the scored).

@@ -27,15 +27,6 @@ from custops.features import build_feature_snapshots, build_features, join_by_cu
 from custops.io.duckdb_checks import FEATURE_MEMORY_SHARE, memory_settings
 from custops.labels import LABELS, t, value_label
 from custops.models import assignment, experiment
-from custops.models.classifier import sample_rows
-from custops.models.uplift import (
-    MAX_CAMPAIGN_ROWS,
-    MIN_ARM_ROWS,
-    CampaignArmsUpliftModel,
-    UpliftModel,
-    evaluate_uplift,
-    sample_campaign_rows,
-)
 from custops.numbers import money
 from custops.rules import (
     DEFAULT_CHANNELS,
@@ -47,6 +38,10 @@ from custops.rules import (
     send_hours,
 )
 from custops.sections import Section
+
+# The uplift models (scikit-learn) load where uplift is learned: the dashboards import this
+# module through the run catalogue and only replan from published artifacts, and every
+# dashboard kernel would otherwise pay ~1.5 s of CPU at its start for nothing.
 
 __all__ = [
     "ARM_PREFIX",
@@ -422,6 +417,8 @@ def estimate_uplift(features: pd.DataFrame, segments: pd.DataFrame, touches: pd.
     otherwise the stated assumptions per lifecycle stage. When the campaigns say which arm
     (channel, offer) each treated customer received, ``arms`` holds the uplift of every arm
     (:func:`_arm_uplift`)."""
+    from custops.models.uplift import UpliftModel, evaluate_uplift  # noqa: PLC0415 - see top
+
     training = campaign_training_frame(touches, features_at) if touches is not None else None
     if training is not None and len(training) >= 200:
         evaluation = {**evaluate_uplift(training, seed=seed), "rows": len(training)}
@@ -459,6 +456,8 @@ def _arm_uplift(training: pd.DataFrame, features: pd.DataFrame, pooled: np.ndarr
     plus the arm's deviation from the arms' mean, shrunk by how reliably the data show it
     (:func:`_arm_reliability`): arms that really differ keep their difference, arms that
     differ by noise fall back to the pooled uplift."""
+    from custops.models.uplift import MIN_ARM_ROWS  # noqa: PLC0415 - see the top
+
     if "arm" not in training:
         return None
     counts = training.loc[training["treated"], "arm"].value_counts()
@@ -503,6 +502,8 @@ def _reliability_sample(features: pd.DataFrame, seed: int) -> pd.DataFrame:
 def _arm_deviations(rows: pd.DataFrame, features: pd.DataFrame, arms: list[str], seed: int
                     ) -> pd.DataFrame:
     """Each arm's learned uplift minus the mean over the arms, per customer of ``features``."""
+    from custops.models.uplift import CampaignArmsUpliftModel  # noqa: PLC0415 - see the top
+
     model = CampaignArmsUpliftModel(control=CONTROL_ARM, random_state=seed).fit(
         rows, rows["arm"].astype(str), rows["converted"].astype(int))
     predicted = model.predict(features)[arms]
@@ -550,6 +551,11 @@ def prepare(features: pd.DataFrame, segments: pd.DataFrame,
     or Parquet paths; see :func:`custops.aggregates.activity_hour_matrix`); ``touches`` the
     contact history (past campaigns teach the uplift model; recent touches count against the
     fatigue caps)."""
+    from custops.models.uplift import (  # noqa: PLC0415 - see the top
+        MAX_CAMPAIGN_ROWS,
+        sample_campaign_rows,
+    )
+
     sampled = sample_campaign_rows(touches, MAX_CAMPAIGN_ROWS, seed=seed)
     uplift = estimate_uplift(features, segments, sampled,
                              campaign_features_at(tables, sampled), seed=seed)
@@ -683,6 +689,8 @@ def _selection_curve(candidates: pd.DataFrame, channels: pd.DataFrame, eligible:
                                         budgets / max(1 - set_share, 1e-9), capacity=capacity)
         curve["budget"] = budgets
         return curve
+
+    from custops.models.classifier import sample_rows  # noqa: PLC0415 - see the top
 
     rows = sample_rows(n, max_customers, seed)
     share = max_customers / n

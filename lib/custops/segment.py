@@ -11,7 +11,6 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from sklearn.cluster import KMeans
 
 from custops import plots
 from custops.errors import NotComputable, ParameterError
@@ -386,6 +385,10 @@ def behaviour_clusters(features: pd.DataFrame, *, n_clusters: int = 5, seed: int
     # Fit on at most fit_rows customers (the centres settle long before every customer is
     # seen), then assign everyone.
     fit_on = z.sample(n=min(len(z), fit_rows), random_state=seed) if len(z) > fit_rows else z
+    # scikit-learn loads here, not with the module: a dashboard kernel imports this module
+    # for its labels and tables and never clusters (~1-2 s of CPU at each kernel's start)
+    from sklearn.cluster import KMeans  # noqa: PLC0415
+
     with openmp_threads(len(fit_on)):
         model = KMeans(n_clusters=k, n_init=10, random_state=seed).fit(fit_on.to_numpy())
         raw = pd.Series(model.predict(z.to_numpy()), index=z.index)

@@ -55,7 +55,6 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 from numpy.typing import ArrayLike
-from scipy import optimize, sparse
 
 from custops.errors import DataError, ParameterError
 
@@ -379,6 +378,8 @@ def _solve_milp(problem: _Problem, tol: float, time_limit: float) -> AssignmentR
 
     Returns None when HiGHS stops (time limit) without any feasible plan.
     """
+    from scipy import optimize, sparse  # noqa: PLC0415 - ~0.6 s of CPU to import: on first use
+
     row_of_pair, channel_of_pair = np.nonzero(np.isfinite(problem.gain))
     pair_gain = problem.gain[row_of_pair, channel_of_pair]
     pair_cost = problem.cost_at(row_of_pair, channel_of_pair)

@@ -18,9 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
 
 from custops.models.assignment import OptimizeDataError, OptimizeParameterError
+
+# scipy.stats and scipy.optimize (~1.5 s of CPU to import) load in the functions that use
+# them: a dashboard kernel imports this module through the run catalogue and never sizes a
+# holdout.
 
 __all__ = ["HoldoutSize", "campaign_readout", "holdout_mask", "holdout_size_for_effect",
            "minimum_detectable_effect", "power_two_proportions"]
@@ -117,6 +120,8 @@ def power_two_proportions(
     float
         Probability of a significant result; NaN when an arm is empty.
     """
+    from scipy import stats  # noqa: PLC0415 - on first use (see the top)
+
     p_control = _check_rate(baseline_rate, "baseline_rate")
     p_treatment = _check_rate(p_control + effect, "baseline_rate + effect")
     alpha = _check_rate(alpha, "alpha")
@@ -154,6 +159,8 @@ def minimum_detectable_effect(
         Absolute effect (e.g. 0.02 = two percentage points); ``inf`` when not even a lift to a
         100% rate is detectable, NaN when an arm is empty.
     """
+    from scipy import optimize, stats  # noqa: PLC0415 - on first use (see the top)
+
     p_control = _check_rate(baseline_rate, "baseline_rate")
     alpha = _check_rate(alpha, "alpha")
     power = _check_rate(power, "power")
@@ -225,6 +232,8 @@ def holdout_size_for_effect(
     alpha, power : float
         Two-sided significance level and required power.
     """
+    from scipy import optimize  # noqa: PLC0415 - on first use (see the top)
+
     n_total = int(n_total)
     if n_total < 2:
         raise OptimizeParameterError(f"`n_total` must be at least 2; got {n_total}.")
@@ -318,6 +327,8 @@ def campaign_readout(
         (``(incremental_revenue - cost) / cost``). Figures that need an arm that is empty (or,
         for Welch, has fewer than 2 customers) are NaN.
     """
+    from scipy import stats  # noqa: PLC0415 - on first use (see the top)
+
     by_columns = [] if by is None else ([by] if isinstance(by, str) else list(by))
     needed = [group_col, converted_col, *by_columns]
     needed += [column for column in (revenue_col, cost_col) if column is not None]

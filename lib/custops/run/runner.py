@@ -60,9 +60,13 @@ PACKAGE_NOTEBOOKS = (Path(__file__).resolve().parents[1] / "notebooks").resolve(
 # 300k-row churn fit take 51 s instead of 16 s, with identical predictions.
 KERNEL_ENV = {"OMP_WAIT_POLICY": "PASSIVE"}
 # What every notebook imports first: loaded while the previous notebook runs.
+# The model modules too: the step modules load them only when they fit (a dashboard kernel
+# never does), and a report's kernel will.
 WARM_IMPORTS = ("import numpy, pandas, pyarrow.parquet, duckdb, ibis, plotly.graph_objects, "
-                "sklearn.ensemble\nfrom custops import churn, features, plots, profile, reach, "
-                "segment\nfrom custops.app import panels\nfrom custops.run import context")
+                "sklearn.ensemble, sklearn.cluster, scipy.optimize, scipy.sparse, scipy.stats\n"
+                "from custops import churn, features, plots, profile, reach, segment\n"
+                "from custops.models import btyd, classifier, gamma_gamma, uplift\n"
+                "from custops.app import panels\nfrom custops.run import context")
 # Online resources nbconvert's lab template links (require.js, MathJax): offline they only
 # produce failed requests, so they are removed.
 _ONLINE_SCRIPT = re.compile(r'<script[^>]*\ssrc="https?://[^"]*"[^>]*>\s*</script>\s*', re.I)
