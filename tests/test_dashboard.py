@@ -574,23 +574,23 @@ def test_a_dashboard_kernel_imports_no_server_and_no_steps_it_does_not_show():
     import subprocess
     import sys
 
-    code = ("import sys, custops.app.panels as p; "
-            "print(sorted(m for m in ('nbformat', 'jsonschema', 'custops.app.server', "
-            "'custops.run.runner', 'custops.churn', 'sklearn.ensemble') if m in sys.modules)); "
-            "print(p.PANELS['03_churn'].__name__)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    assert done.stdout.split("\n")[:2] == ["[]", "ChurnPanel"]
+    panels_only = ("import custops.app.panels as p",
+                   ('nbformat', 'jsonschema', 'custops.app.server', 'custops.run.runner',
+                    'custops.churn', 'sklearn.ensemble'), "p.PANELS['03_churn']", "ChurnPanel")
     # what the notebooks import first (the run catalogue and the step modules) loads no model
     # library: scikit-learn and scipy's stats and optimize come with a fit, which a dashboard
     # kernel never makes (~1.5-2 s of CPU at each kernel's start, 40 % of a pool refill)
-    code = ("import sys; from custops import churn, profile, reach, segment, plan_page, plots; "
-            "from custops.run import open_run, catalog; "
-            "print(sorted(m for m in ('sklearn', 'scipy.stats', 'scipy.optimize') "
-            "if m in sys.modules)); print(churn.SupervisedChurnModel.__name__)")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          check=True)
-    assert done.stdout.split("\n")[:2] == ["[]", "SupervisedChurnModel"]
+    notebooks = ("from custops import churn, profile, reach, segment, plan_page, plots; "
+                 "from custops.run import open_run, catalog",
+                 ('sklearn', 'scipy.stats', 'scipy.optimize'), "churn.SupervisedChurnModel",
+                 "SupervisedChurnModel")
+    for imports, absent, name, expected in (panels_only, notebooks):
+        code = (f"import sys; {imports}; "
+                f"print(sorted(m for m in {absent!r} if m in sys.modules)); "
+                f"print({name}.__name__)")
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                              check=True)
+        assert done.stdout.split("\n")[:2] == ["[]", expected], imports
 
 
 def test_exclusion_rules_read_in_both_languages():
