@@ -3,6 +3,7 @@ never take a port a kernel is about to bind."""
 
 from __future__ import annotations
 
+import itertools
 import socket
 
 import psutil
@@ -36,16 +37,22 @@ def test_ports_lie_below_the_range_skip_held_ones_and_are_not_handed_out_twice(m
         held.bind(("127.0.0.1", 0))
         held.listen()
         taken = held.getsockname()[1]
-        free = next(port for port in range(*cache.span) if kernel_ports._bindable(
-            "127.0.0.1", port) and port not in cache.currently_used_ports)
-        proposals = iter([taken, free, free, free + 1])
-        monkeypatch.setattr(kernel_ports.random, "randint", lambda low, high: next(proposals))
+        free, other = itertools.islice(
+            (port for port in range(*cache.span) if kernel_ports._bindable("127.0.0.1", port)
+             and port not in cache.currently_used_ports), 2)
+        proposals = [taken, free, free, other]
+
+        def propose(low, high):
+            assert proposals, "asked for more ports than the test proposes"
+            return proposals.pop(0)
+
+        monkeypatch.setattr(kernel_ports._RANDOM, "randint", propose)
         assert cache.find_available_port("127.0.0.1") == free
         # the next kernel does not get the port the first one has not bound yet
-        assert cache.find_available_port("127.0.0.1") == free + 1
+        assert cache.find_available_port("127.0.0.1") == other
     cache.return_port(free)
-    cache.return_port(free + 1)
-    assert {free, free + 1}.isdisjoint(cache.currently_used_ports)
+    cache.return_port(other)
+    assert {free, other}.isdisjoint(cache.currently_used_ports)
 
 
 def test_without_room_below_the_range_jupyter_clients_way_is_kept(monkeypatch):
@@ -57,11 +64,18 @@ def test_without_room_below_the_range_jupyter_clients_way_is_kept(monkeypatch):
 
 
 def test_install_keeps_the_ports_the_previous_cache_handed_out():
+    # a stale cache of ours (traitlets keeps a singleton on each class of the chain) and, as
+    # jupyter_client's own, a plain cache that has handed out a port
     LocalPortCache.clear_instance()
+    kernel_ports.OffRangePortCache.clear_instance()
+    stale = kernel_ports.OffRangePortCache.instance()
+    LocalPortCache.clear_instance()  # clears LocalPortCache's only: ours stays stale
     plain = LocalPortCache.instance()
+    assert type(plain) is LocalPortCache
     plain.currently_used_ports.add(54321)
     cache = kernel_ports.install()
-    assert isinstance(cache, kernel_ports.OffRangePortCache) and 54321 in cache.currently_used_ports
+    assert isinstance(cache, kernel_ports.OffRangePortCache) and cache is not stale
+    assert 54321 in cache.currently_used_ports
     assert kernel_ports.install() is cache and LocalPortCache.instance() is cache
     cache.return_port(54321)
 
