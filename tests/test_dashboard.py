@@ -685,7 +685,9 @@ FIRST_VIEW_JS = """(() => {
       const words = box.cloneNode(true);  // folder names (<code>) are names, not words
       words.querySelectorAll('code').forEach(e => e.remove());
       window.__custopsFirstView = {
-        text: words.textContent, lang: box.getAttribute('lang'),
+        text: words.textContent, lang: box.getAttribute('lang'), at: performance.now(),
+        spinner: (s => s ? getComputedStyle(s).animationName : null)(
+          document.querySelector('#loading .spinner')),
         kpis: [...box.querySelectorAll('.custops-kpi-value')].map(e => e.textContent),
         title: (t => (t && (t.text || (typeof t === 'string' ? t : ''))) || '')(
           (box.querySelector('.js-plotly-plot').layout || {}).title)};
@@ -785,6 +787,11 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
         first = page.evaluate("() => window.__custopsFirstView")
         live = json.loads(page.evaluate(browser_tools.panel_state_js()))["kpis"]
         assert first is not None and first["lang"] == "en" and first["kpis"] == live
+        # Voila's scripts were fetched once, after the first view drew its first figure
+        voila = page.evaluate("""() => performance.getEntriesByType('resource')
+            .filter(e => /\\/voila\\.js(\\?|$)/.test(e.name)).map(e => e.startTime)""")
+        assert len(voila) == 1 and voila[0] >= first["at"], (voila, first["at"])
+        assert first["spinner"] == "none"  # Voila's spinner (still there) not a CSS animation
         assert not page.locator(".custops-first").count()  # gone once the panel drew
         assert page.offsite == []  # no fontawesome from a CDN (a failed request offline)
         column, index = browser_tools.FILTER_STEPS[name][0]
@@ -828,6 +835,25 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
             assert not re.search(r"(?<!\d)1\d{10}(?!\d)", path.read_text("utf-8-sig"))
             assert {row[t("churn.customer", "zh")] for row in rows} == set(at_risk["customer_id"])
     finally:
+        context.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_page_whose_plotly_js_fails_still_gets_its_panel(server, browser):
+    """Voila's scripts wait for the first view's first figure, which waits for plotly.js: a
+    page whose plotly.js failed to load still starts them and shows the interactive panel."""
+    context = browser.new_context()
+    context.route(re.compile(r".*/plotly\.min\.js.*"), lambda route: route.abort())
+    page = context.new_page()
+    try:
+        page.goto(server.url("02_segment"), wait_until="domcontentloaded", timeout=90_000)
+        page.wait_for_selector(".custops-dashboard", timeout=90_000)
+        assert page.evaluate("() => window.custopsPlotlyFailed") is True
+        assert not page.locator(browser_tools.PANEL_FIGURE).count()  # no plotly, no figure
+    finally:
+        with contextlib.suppress(Exception):
+            page.close(run_before_unload=True)
         context.close()
 
 
@@ -1577,6 +1603,17 @@ def recovery_server(run_dir, tmp_path_factory):
     assert not [pid for pid in kernels if psutil.pid_exists(pid)], "kernels outlived Voila"
 
 
+# A waiting page's motion: running CSS animations (each makes the browser draw 60 frames a
+# second for as long as it runs), where the first view's wait bar stands, how Voila's spinner
+# turns (None once Voila's scripts have removed it).
+WAITING_MOTION_JS = """() => ({
+  running: document.getAnimations().filter(a => a.playState === 'running')
+    .map(a => a.animationName || a.transitionProperty || 'animation'),
+  bar: (b => b ? b.style.marginLeft : null)(document.querySelector('.custops-first-wait i')),
+  spinner: (s => s ? getComputedStyle(s).animationName : null)(
+    document.querySelector('#loading .spinner'))})"""
+
+
 def _first_load_without_widgets(context, *, inject_error: bool = False) -> dict:
     """The first page of ``context`` gets a kernel channel that never answers (its widgets'
     state never arrives: the panel cannot draw; with ``inject_error`` the page also shows
@@ -1628,6 +1665,14 @@ def test_a_page_whose_widgets_never_draw_reloads_once_and_is_served(recovery_ser
         started = time.monotonic()
         # meanwhile Voila's English "Loading widget..." does not show on this Chinese page
         page.wait_for_function(WIDGET_WAIT_MASKED_JS, timeout=30_000)
+        # the page waits without a CSS animation (a frame 60 times a second): the first
+        # view's bar moves a step a second from a timer, Voila's spinner does not spin
+        motion = page.evaluate(WAITING_MOTION_JS)
+        assert motion["running"] == [] and motion["spinner"] in (None, "none"), motion
+        assert motion["bar"] is not None, motion
+        page.wait_for_function(f"""() => document.querySelector('.custops-first-wait i')
+                                 .style.marginLeft !== {json.dumps(motion['bar'])}""",
+                               timeout=5_000)
         # the page recovers by itself: the panel of a second page load
         page.wait_for_selector(browser_tools.PANEL_FIGURE, timeout=300_000)
         assert seen["pages"] == 2 and seen["channels"] >= 2

@@ -122,6 +122,7 @@ def cached_first_views(run_dir: str | os.PathLike, *, timeout: float = 300.0
 
 
 PLOTLY_READY_EVENT = "custops-plotly"  # fired on window once plotly.js has run
+PLOTLY_FAILED_EVENT = "custops-plotly-failed"  # fired on window when plotly.js did not load
 
 
 def plotly_script(base_url: str = "/", plotly_version: str = "") -> str:
@@ -133,7 +134,8 @@ def plotly_script(base_url: str = "/", plotly_version: str = "") -> str:
     src = (f"{base_url.rstrip('/')}/{STATIC_PATH}plotly.min.js"
            + (f"?v={plotly_version}" if plotly_version else ""))
     return (f'<script async src="{html.escape(src)}" onload="window.dispatchEvent('
-            f"new Event('{PLOTLY_READY_EVENT}'))\"></script>")
+            f"new Event('{PLOTLY_READY_EVENT}'))\" onerror=\"window.custopsPlotlyFailed = true; "
+            f"window.dispatchEvent(new Event('{PLOTLY_FAILED_EVENT}'))\"></script>")
 
 
 def when_plotly(code: str) -> str:
