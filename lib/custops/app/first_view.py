@@ -203,6 +203,7 @@ def first_view_html(views: dict[str, Any], notebook: str, base_url: str = "/", *
       var fig = view.figures[Number(el.getAttribute('data-figure'))];
       window.Plotly.newPlot(el, fig.data, fig.layout || {{}},
                             {{displaylogo: false, responsive: true}});
+      if (!window.custopsFirstDrawnAt) {{ window.custopsFirstDrawnAt = performance.now(); }}
       if (figures.length) {{ setTimeout(next, 0); }}
     }})();
   }}

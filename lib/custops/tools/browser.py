@@ -335,9 +335,10 @@ def _bench_one(browser, server: Server, name: str) -> dict[str, Any]:
         # visitor's load timed the bench's own work, not the page.
         for _visitor in range(2):
             context = browser.new_context()
+            tabs.append((context, None))  # closed below whatever happens next
             context.add_init_script(figure_clock_js(ANY_FIGURE))
             context.add_init_script(figure_clock_js(PANEL_FIGURE, "__custopsInteractiveAt"))
-            tabs.append((context, context.new_page()))
+            tabs[-1] = (context, context.new_page())
         for _context, page in tabs:
             page.goto("about:blank")
         t0 = time.time()
@@ -391,9 +392,11 @@ def _bench_one(browser, server: Server, name: str) -> dict[str, Any]:
     finally:
         for context, page in tabs:
             with contextlib.suppress(Exception):
-                page.close(run_before_unload=True)
-                page.wait_for_timeout(300)
-            context.close()
+                if page is not None:
+                    page.close(run_before_unload=True)
+                    page.wait_for_timeout(300)
+            with contextlib.suppress(Exception):
+                context.close()
 
 
 # -- many managers at once ---------------------------------------------------------------------
