@@ -685,7 +685,7 @@ FIRST_VIEW_JS = """(() => {
       const words = box.cloneNode(true);  // folder names (<code>) are names, not words
       words.querySelectorAll('code').forEach(e => e.remove());
       window.__custopsFirstView = {
-        text: words.textContent, lang: box.getAttribute('lang'), at: performance.now(),
+        text: words.textContent, lang: box.getAttribute('lang'),
         spinner: (s => s ? getComputedStyle(s).animationName : null)(
           document.querySelector('#loading .spinner')),
         kpis: [...box.querySelectorAll('.custops-kpi-value')].map(e => e.textContent),

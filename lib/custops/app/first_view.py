@@ -121,8 +121,11 @@ def cached_first_views(run_dir: str | os.PathLike, *, timeout: float = 300.0
     return json.loads(cache.read_text("utf-8"))
 
 
-PLOTLY_READY_EVENT = "custops-plotly"  # fired on window once plotly.js has run
-PLOTLY_FAILED_EVENT = "custops-plotly-failed"  # fired on window when plotly.js did not load
+# Fired on window once plotly.js has run / when it did not load (with
+# ``window.custopsPlotlyFailed`` set). The page template (custops/index.html.j2) adds Voila's
+# script on either: a name changed here must change there.
+PLOTLY_READY_EVENT = "custops-plotly"
+PLOTLY_FAILED_EVENT = "custops-plotly-failed"
 
 
 def plotly_script(base_url: str = "/", plotly_version: str = "") -> str:
