@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import duckdb
@@ -180,11 +181,52 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypat
         raise RuntimeError("tables unreadable")
         yield  # a generator, as build_feature_snapshots is
 
+    def no_table(data, day, **kwargs):
+        raise RuntimeError("tables unreadable")
+
     monkeypatch.setattr(context, "build_feature_snapshots", no_tables)
+    monkeypatch.setattr(context, "build_features", no_table)  # whole tables, date by date
     broken.prefetch_features(broken.days_before(40), broken.days_before(50))  # one job
     for days in (40, 50):
         with pytest.raises(RuntimeError, match="unreadable"):
             broken.features_at(broken.days_before(days))
+    sample = pd.Index(broken.get("features")["customer_id"][:50])
+    broken.prefetch_features(broken.days_before(60), broken.days_before(70),
+                             customers=sample)  # a sample's tables: one pass
+    for days in (60, 70):
+        with pytest.raises(RuntimeError, match="unreadable"):
+            broken.features_at(broken.days_before(days), customers=sample)
+
+
+def test_whole_snapshots_of_several_dates_come_latest_first_one_at_a_time(tmp_path,
+                                                                           monkeypatch):
+    """Whole tables of several dates are built one date at a time, the latest first (the
+    one 02's migration and 03's backtest both need), and each is handed over as soon as it
+    is stored: the latest is at hand while the earlier is still being built."""
+    run = tmp_path / "run"
+    ctx = context.open_run(data_dir=str(SAMPLE), run_dir=str(run))
+    ctx.get("features")
+    early, late = ctx.days_before(180), ctx.days_before(90)
+    built: list = []
+    release = threading.Event()
+    real = context.build_features
+
+    def recording(data, day, **kwargs):
+        built.append(day)
+        if day == early:
+            assert release.wait(60), "the earlier date waited for the test"
+        return real(data, day, **kwargs)
+
+    monkeypatch.setattr(context, "build_features", recording)
+    ctx.prefetch_features(early, late)
+    latest = ctx.features_at(late)  # handed over while the earlier date is being built
+    assert built[0] == late
+    assert (run / "artifacts" / f"features_{late:%Y-%m-%d}.parquet").exists()
+    assert not (run / "artifacts" / f"features_{early:%Y-%m-%d}.parquet").exists()
+    release.set()
+    pd.testing.assert_frame_equal(ctx.features_at(early), build_features(ctx.dataset(), early))
+    assert built == [late, early]
+    pd.testing.assert_frame_equal(latest, build_features(ctx.dataset(), late))
 
 
 def test_snapshots_built_together_equal_each_built_alone():

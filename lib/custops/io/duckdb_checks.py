@@ -73,6 +73,7 @@ _ROW = "__custops_row"
 # Null words DuckDB can see without trimming: an ASCII value equal to one of these (any case)
 # is missing, so it is left to the pandas parser (which says so).
 _ASCII_NULLS = tuple(token for token in NULL_TOKENS if token and token.isascii())
+_NULL_LENGTH = max(len(token) for token in _ASCII_NULLS)
 _PLAIN_ID = r"[A-Za-z0-9_.:#@/-]+"
 _WHOLE_FLOAT = r"[0-9]+\.0+"
 _ISO_TIME = (r"(1[7-9][0-9][0-9]|2[01][0-9][0-9]|22[0-5][0-9])-[0-9]{2}-[0-9]{2}"
@@ -180,8 +181,12 @@ def _plan(spec: ColumnSpec, header: str, kind: pa.DataType) -> _Column:
         if integer:
             return _Column(spec, header, f"cast({v} as varchar)", f"{v} is null", "false")
         if text:
-            plain = (f"(regexp_full_match({v}, '{_PLAIN_ID}') and not regexp_full_match({v}, "
-                     f"'{_WHOLE_FLOAT}') and lower({v}) not in ({nulls}))")
+            # The second regex and lower() only where they can match (a '.', a short
+            # value): each is a pass over every row's text (~0.5 s of 17.8M event rows).
+            plain = (f"(regexp_full_match({v}, '{_PLAIN_ID}') and not (case when "
+                     f"contains({v}, '.') then regexp_full_match({v}, '{_WHOLE_FLOAT}') "
+                     f"else false end) and not (case when length({v}) <= {_NULL_LENGTH} "
+                     f"then lower({v}) in ({nulls}) else false end))")
             return _Column(spec, header, v, f"{v} is null", "false",
                            residue=f"{v} is not null and not {plain}")
         return every_row

@@ -437,8 +437,14 @@ class RunContext:
         """What the feature layer reads, and on which connection: the tables in memory when
         this notebook has read them, else the run's validated Parquet files (DuckDB reads
         only the columns it needs, and nothing is held in pandas)."""
+        return self._open_feature_sources(self._feature_sources())
+
+    def _feature_sources(self) -> tuple[str, Any]:
+        """What :meth:`_feature_tables` reads, decided now and opened later (each opening
+        its own connection): ``("spark", None)``, ``("dataset", dataset)`` or
+        ``("tables", {name: frame or Parquet path})``."""
         if self.params.get("engine") == "spark":
-            return on_spark.feature_tables(self)
+            return "spark", None
         if self._clean_dir() is None:
             # Loaded first: a notebook that validates the data itself (01) leaves the long
             # tables in the run's clean folder, and must read them from there, not into pandas
@@ -446,10 +452,20 @@ class RunContext:
             # of the run finds the folder and loads nothing.
             dataset = self.dataset()
             if self._clean_dir() is None:
-                return dataset, None
+                return "dataset", dataset
         # Each table as it is at hand: a frame this process holds, else its Parquet file.
         sources = {name: self.table_source(name) for name in FEATURE_TABLES}
-        sources = {name: source for name, source in sources.items() if source is not None}
+        return "tables", {name: source for name, source in sources.items()
+                          if source is not None}
+
+    def _open_feature_sources(self, chosen: tuple[str, Any]):
+        """The tables of :meth:`_feature_sources` and their connection (None: the feature
+        layer opens its own, or reads frames)."""
+        kind, sources = chosen
+        if kind == "spark":
+            return on_spark.feature_tables(self)
+        if kind == "dataset":
+            return sources, None
         if not any(isinstance(source, Path) for source in sources.values()):
             return sources, None
         con = ibis.duckdb.connect()
@@ -610,7 +626,42 @@ class RunContext:
         for day, future in futures.items():
             name = catalog.snapshot_name(day)
             self._pending[name if customers is None else _sample_key(name, customers)] = future
-        self._worker.submit(self._build_several, futures, self._feature_tables(), customers)
+        chosen = self._feature_sources()
+        if customers is None and len(missing) > 1 and chosen[0] != "spark":
+            self._worker.submit(self._build_one_by_one, futures, chosen)
+            return
+        self._worker.submit(self._build_several, futures, self._open_feature_sources(chosen),
+                            customers)
+
+    def _build_one_by_one(self, futures: dict[dt.date, Future], chosen: tuple[str, Any]
+                          ) -> None:
+        """Whole feature tables of several dates on DuckDB: one date at a time, the latest
+        first, each under its own lock and handed over as soon as it is stored. Each date
+        takes the single-date query (:mod:`custops.features_sql`), which costs about what
+        the one pass over all dates does (measured at 1M customers: 14.7 s against 14.2 s
+        for two dates), and the latest date, which 02's migration and 03's backtest both
+        need, is ready in half the time; another notebook of the run building the same
+        dates waits for one date, not for the pass."""
+        try:
+            for day in sorted(futures, reverse=True):
+                name = catalog.snapshot_name(day)
+                with self._snapshot_locks([day]):
+                    path = self._stored_snapshot(name)
+                    if path is not None:
+                        frame = read_parquet_frame(path)
+                        self._snapshots[name] = frame
+                    else:
+                        data, con = self._open_feature_sources(chosen)
+                        try:
+                            frame = build_features(data, day, con=con, close=True)
+                        finally:
+                            _close_own(con)
+                        self._save_snapshot(name, frame)
+                futures[day].set_result(frame)
+        except BaseException as exc:  # handed to whoever waits for a date
+            for future in futures.values():
+                if not future.done():
+                    future.set_exception(exc)
 
     def _build_several(self, futures: dict[dt.date, Future], source,
                        customers: pd.Index | None = None) -> None:
