@@ -187,3 +187,24 @@ def test_report_data_above_one_piece_is_generated_in_chunks_by_a_child(tmp_path,
     assert len(pd.read_parquet(folder / "customers.parquet")) == 600
     monkeypatch.setattr(bench, "_run_child", lambda args: pytest.fail("data regenerated"))
     assert bench.report_dataset(600, log=lambda line: None) == (folder, generated)
+
+
+def test_the_dashboard_bench_waits_for_a_busy_browser_to_settle(tmp_path):
+    """The dashboard bench starts its clocks once the browser's processes are idle (tabs
+    just opened keep a core busy for about a second): a busy process named like Chromium
+    under this one holds the wait until its timeout; none returns at once."""
+    from custops.tools import browser
+
+    start = time.monotonic()
+    browser._wait_browser_idle(timeout=5.0)
+    assert time.monotonic() - start < 2.0  # nothing busy (no browser here)
+    fake = tmp_path / "chromium-busy"
+    fake.symlink_to(sys.executable)
+    busy = psutil.Popen([str(fake), "-c", "while True: pass"])
+    try:
+        start = time.monotonic()
+        browser._wait_browser_idle(timeout=1.5)
+        assert time.monotonic() - start >= 1.5
+    finally:
+        busy.kill()
+        busy.wait()
