@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -13,6 +14,7 @@ import pytest
 
 from custops import aggregates, features, frames, rules
 from custops.features import build_features
+from custops.io.dataset import load_dataset
 from custops.run import context
 
 AS_OF = "2025-03-31"
@@ -384,3 +386,33 @@ def test_a_run_that_validates_its_data_builds_features_from_its_clean_files(tmp_
     got = ctx.get("features")
     assert not ctx._dataset.in_memory("orders") and not ctx._dataset.in_memory("events")
     pd.testing.assert_frame_equal(got, plain.get("features"))
+
+
+def test_a_small_table_comes_as_arrow_and_equals_the_one_through_a_file(monkeypatch):
+    """A single date's table known to be small comes from DuckDB as Arrow in memory; it
+    equals the table written to a Parquet file and read back (the path of large tables), and
+    the one that passes the memory bound partway and goes on to a file."""
+    data = load_dataset(SAMPLE)
+    calls = []
+    real = features._arrow_or_file
+
+    def counting(con, expr, most_bytes):
+        calls.append(most_bytes)
+        return real(con, expr, most_bytes)
+
+    monkeypatch.setattr(features, "_arrow_or_file", counting)
+    for as_of in ("2026-09-30", "2025-12-31"):
+        in_memory = build_features(data, as_of)
+        assert len(calls) == 1
+        monkeypatch.setattr(features, "ARROW_ROWS", 0)  # too many rows: a file, as before
+        through_file = build_features(data, as_of)
+        assert len(calls) == 1
+        monkeypatch.setattr(features, "ARROW_ROWS", 2_000_000)
+        monkeypatch.setattr(features, "ARROW_BYTES", 1000)  # passes the bound: on to a file
+        spilled = build_features(data, as_of)
+        assert len(calls) == 2
+        monkeypatch.setattr(features, "ARROW_BYTES", 1 << 30)
+        pd.testing.assert_frame_equal(in_memory, through_file)
+        pd.testing.assert_frame_equal(spilled, through_file)
+        calls.clear()
+    assert not list(features.spill_file("x").parent.glob(f"features-{os.getpid()}-*"))

@@ -36,6 +36,7 @@ import ibis
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from custops.errors import ParameterError
 from custops.features_sql import FIELD_LIMIT, order_features_sql
@@ -463,6 +464,8 @@ def build_feature_snapshots(
     (tested). DuckDB writes every date's table to a file first; the connection is closed
     (when it is this function's own, or ``close``) before pandas reads them, so the engine's
     memory (up to ~7 GiB at 10M customers) and the frames (~4 GiB each) are never both held.
+    A single date's table known to be small (:data:`ARROW_ROWS`) comes as Arrow in memory
+    instead of a file (at most :data:`ARROW_BYTES`; a larger one goes on to a file).
     On other engines each table is yielded as soon as it is ready.
 
     ``customers``: the feature rows of these customer ids only (rows equal the whole
@@ -485,24 +488,29 @@ def build_feature_snapshots(
             con.disconnect()  # its memory back at once, not when the connection is collected
             closed = True
 
-    written: list[tuple[dt.date, Path]] = []
+    written: list[tuple[dt.date, Path | pa.Table]] = []
     try:
         if getattr(con, "name", "") != "duckdb":
             yield from _build_snapshots(con, tables, dates, customers)
             return
-        for day, path in _build_snapshots(con, tables, dates, customers, to_files=True):
-            written.append((day, path))
+        for day, table in _build_snapshots(con, tables, dates, customers, to_files=True):
+            written.append((day, table))
         release()
         while written:
-            day, path = written.pop(0)
-            try:
-                frame = read_parquet_frame(path, engine_written=True)
-            finally:
-                path.unlink(missing_ok=True)
+            day, table = written.pop(0)
+            if isinstance(table, pa.Table):
+                frame = frame_from_arrow([table])
+                del table
+            else:
+                try:
+                    frame = read_parquet_frame(table, engine_written=True)
+                finally:
+                    table.unlink(missing_ok=True)
             yield day, finish_features(frame, day)
     finally:
-        for _day, path in written:
-            path.unlink(missing_ok=True)
+        for _day, table in written:
+            if isinstance(table, Path):
+                table.unlink(missing_ok=True)
         if own:
             release()
 
@@ -561,6 +569,12 @@ def _build_snapshots(con: Any, tables: Mapping[str, Any], dates,
             try:
                 # Sorted by the engine (in parallel) rather than by pandas afterwards.
                 expr = _snapshot_expression(parts, day, fast).order_by("customer_id")
+                if to_files and fast is not None and _at_most_rows(
+                        con, fast, parts.customers, ARROW_ROWS):
+                    # Small: Arrow in memory, no file written and read back (~0.5-1 s of a
+                    # million customers' table); beyond ARROW_BYTES, a file after all.
+                    yield day, _arrow_or_file(con, expr, ARROW_BYTES)
+                    continue
                 if on_duckdb:
                     # DuckDB writes the table to a file within its memory limit and pandas
                     # reads it column by column afterwards: the engine's memory and the frame
@@ -629,6 +643,58 @@ def customer_ids_at(data: Any, as_of: str | dt.date, *, con: Any = None) -> pd.S
             con.disconnect()
     out = pd.Series(ids.to_pandas(), name="customer_id").astype("string")
     return out.sort_values(kind="stable").reset_index(drop=True)
+
+
+ARROW_ROWS = 2_000_000
+"""A feature table whose customers with orders plus customers in the customers table are at
+most this many comes from DuckDB as Arrow in memory (~0.4 GiB a million customers), not
+through a Parquet file (:func:`build_feature_snapshots`)."""
+
+ARROW_BYTES = 1 << 30
+"""The most Arrow a feature table may hold in memory beside the engine; a larger one (many
+customers known only from their events) goes on to a Parquet file."""
+
+
+def _at_most_rows(con: Any, fast: ibis.Table, customers: ibis.Table | None, limit: int
+                  ) -> bool:
+    """Whether the feature table built on ``fast`` (the order customers of
+    :func:`_duckdb_order_features`) and ``customers`` has about ``limit`` rows or fewer
+    (customers known only from their events are not counted: :func:`_arrow_or_file` bounds
+    those)."""
+    rows = int(con.execute(fast.count()))
+    if customers is not None and rows <= limit:
+        rows += int(con.execute(customers.count()))  # Parquet: from the file's metadata
+    return rows <= limit
+
+
+def _arrow_or_file(con: Any, expr: ibis.Table, most_bytes: int) -> pa.Table | Path:
+    """The rows of ``expr`` as an Arrow table, or, once they pass ``most_bytes``, the Parquet
+    file they were written to (the batches read so far, then the rest)."""
+    # DuckDB's own Arrow reader on the compiled query (the engine's types, as its Parquet
+    # file holds them); ibis registers the query's in-memory tables first.
+    con._run_pre_execute_hooks(expr)
+    reader = con.con.sql(con.compile(expr)).to_arrow_reader(_ARROW_BATCH_ROWS)
+    batches: list[pa.RecordBatch] = []
+    held = 0
+    for batch in reader:
+        batches.append(batch)
+        held += batch.nbytes
+        if held > most_bytes:
+            path = spill_file("features")
+            try:
+                with pq.ParquetWriter(path, reader.schema) as writer:
+                    while batches:
+                        writer.write_batch(batches.pop(0))
+                    for rest in reader:
+                        writer.write_batch(rest)
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+            return path
+    return pa.Table.from_batches(batches, schema=reader.schema)
+
+
+_ARROW_BATCH_ROWS = 1 << 17
 
 
 def _duckdb_order_features(con: Any, orders: ibis.Table, as_of: dt.date,
