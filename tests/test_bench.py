@@ -196,14 +196,14 @@ def test_the_dashboard_bench_waits_for_a_busy_browser_to_settle(tmp_path):
     from custops.tools import browser
 
     start = time.monotonic()
-    browser._wait_browser_idle(timeout=5.0)
+    assert browser._wait_browser_idle(timeout=5.0)
     assert time.monotonic() - start < 2.0  # nothing busy (no browser here)
     fake = tmp_path / "chromium-busy"
     fake.symlink_to(sys.executable)
     busy = psutil.Popen([str(fake), "-c", "while True: pass"])
     try:
         start = time.monotonic()
-        browser._wait_browser_idle(timeout=1.5)
+        assert not browser._wait_browser_idle(timeout=1.5)  # counted as not settled
         assert time.monotonic() - start >= 1.5
     finally:
         busy.kill()

@@ -10,6 +10,7 @@ import duckdb
 import ibis
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from custops import aggregates, features, frames, rules
@@ -188,7 +189,7 @@ def test_prefetched_snapshots_equal_the_ones_built_on_demand(tmp_path, monkeypat
 
     monkeypatch.setattr(context, "build_feature_snapshots", no_tables)
     monkeypatch.setattr(context, "build_features", no_table)  # whole tables, date by date
-    broken.prefetch_features(broken.days_before(40), broken.days_before(50))  # one job
+    broken.prefetch_features(broken.days_before(40), broken.days_before(50))  # by date
     for days in (40, 50):
         with pytest.raises(RuntimeError, match="unreadable"):
             broken.features_at(broken.days_before(days))
@@ -221,14 +222,51 @@ def test_whole_snapshots_of_several_dates_come_latest_first_one_at_a_time(tmp_pa
 
     monkeypatch.setattr(context, "build_features", recording)
     ctx.prefetch_features(early, late)
-    latest = ctx.features_at(late)  # handed over while the earlier date is being built
-    assert built[0] == late
-    assert (run / "artifacts" / f"features_{late:%Y-%m-%d}.parquet").exists()
-    assert not (run / "artifacts" / f"features_{early:%Y-%m-%d}.parquet").exists()
-    release.set()
+    try:
+        latest = ctx.features_at(late)  # handed over while the earlier date is being built
+        assert built[0] == late
+        assert (run / "artifacts" / f"features_{late:%Y-%m-%d}.parquet").exists()
+        assert not (run / "artifacts" / f"features_{early:%Y-%m-%d}.parquet").exists()
+    finally:
+        release.set()
     pd.testing.assert_frame_equal(ctx.features_at(early), build_features(ctx.dataset(), early))
     assert built == [late, early]
     pd.testing.assert_frame_equal(latest, build_features(ctx.dataset(), late))
+
+
+def test_a_date_that_fails_fails_alone(monkeypatch):
+    """Built date by date, a date whose table fails hands its own error to whoever waits
+    for it; the other date is built and handed over."""
+    ctx = context.open_run(data_dir=str(SAMPLE))
+    ctx.get("features")
+    early, late = ctx.days_before(180), ctx.days_before(90)
+    real = context.build_features
+
+    def failing(data, day, **kwargs):
+        if day == early:
+            raise RuntimeError(f"table of {day} failed")
+        return real(data, day, **kwargs)
+
+    monkeypatch.setattr(context, "build_features", failing)
+    ctx.prefetch_features(early, late)
+    with pytest.raises(RuntimeError, match=f"table of {early} failed"):
+        ctx.features_at(early)
+    pd.testing.assert_frame_equal(ctx.features_at(late), build_features(ctx.dataset(), late))
+
+
+def test_unreadable_data_fails_at_prefetch_and_leaves_nothing_pending(monkeypatch):
+    """Data the feature layer cannot open fails when the build is asked for, not in the
+    background thread: no date is left pending for a features_at to wait on forever."""
+    ctx = context.open_run(data_dir=str(SAMPLE))
+    ctx.get("features")
+
+    def unreadable(chosen):
+        raise RuntimeError("tables unreadable")
+
+    monkeypatch.setattr(ctx, "_open_feature_sources", unreadable)
+    with pytest.raises(RuntimeError, match="unreadable"):
+        ctx.prefetch_features(ctx.days_before(30), customers=pd.Index(["x"]))
+    assert not ctx._pending
 
 
 def test_snapshots_built_together_equal_each_built_alone():
@@ -397,20 +435,23 @@ def test_a_small_table_comes_as_arrow_and_equals_the_one_through_a_file(monkeypa
     real = features._arrow_or_file
 
     def counting(con, expr, most_bytes):
-        calls.append(most_bytes)
-        return real(con, expr, most_bytes)
+        result = real(con, expr, most_bytes)
+        calls.append(type(result))
+        return result
 
     monkeypatch.setattr(features, "_arrow_or_file", counting)
+    monkeypatch.setattr(features, "_ARROW_BATCH_ROWS", 256)  # spilled partway: rows follow
     for as_of in ("2026-09-30", "2025-12-31"):
         in_memory = build_features(data, as_of)
-        assert len(calls) == 1
+        assert calls == [pa.Table]
         monkeypatch.setattr(features, "ARROW_ROWS", 0)  # too many rows: a file, as before
         through_file = build_features(data, as_of)
-        assert len(calls) == 1
+        assert calls == [pa.Table]
         monkeypatch.setattr(features, "ARROW_ROWS", 2_000_000)
-        monkeypatch.setattr(features, "ARROW_BYTES", 1000)  # passes the bound: on to a file
+        monkeypatch.setattr(features, "ARROW_BYTES", 20_000)  # passes the bound: on to a file
         spilled = build_features(data, as_of)
-        assert len(calls) == 2
+        assert calls[1:] and all(kind is not pa.Table for kind in calls[1:])
+        assert len(spilled) > 256  # more than the batches held before the bound
         monkeypatch.setattr(features, "ARROW_BYTES", 1 << 30)
         pd.testing.assert_frame_equal(in_memory, through_file)
         pd.testing.assert_frame_equal(spilled, through_file)

@@ -673,25 +673,30 @@ def _arrow_or_file(con: Any, expr: ibis.Table, most_bytes: int) -> pa.Table | Pa
     # DuckDB's own Arrow reader on the compiled query (the engine's types, as its Parquet
     # file holds them); ibis registers the query's in-memory tables first.
     con._run_pre_execute_hooks(expr)
-    reader = con.con.sql(con.compile(expr)).to_arrow_reader(_ARROW_BATCH_ROWS)
+    relation = con.con.sql(con.compile(expr))
+    # DuckDB 2 names it to_arrow_reader; older versions fetch_record_batch
+    open_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
     batches: list[pa.RecordBatch] = []
     held = 0
-    for batch in reader:
-        batches.append(batch)
-        held += batch.nbytes
-        if held > most_bytes:
-            path = spill_file("features")
-            try:
-                with pq.ParquetWriter(path, reader.schema) as writer:
-                    while batches:
-                        writer.write_batch(batches.pop(0))
-                    for rest in reader:
-                        writer.write_batch(rest)
-            except BaseException:
-                path.unlink(missing_ok=True)
-                raise
-            return path
-    return pa.Table.from_batches(batches, schema=reader.schema)
+    # Closed whatever happens: an open result keeps the connection from running anything
+    # else (dropping the order table afterwards would fail and hide the first error).
+    with open_reader(_ARROW_BATCH_ROWS) as reader:
+        for batch in reader:
+            batches.append(batch)
+            held += batch.nbytes
+            if held > most_bytes:
+                path = spill_file("features")
+                try:
+                    with pq.ParquetWriter(path, reader.schema) as writer:
+                        while batches:
+                            writer.write_batch(batches.pop(0))
+                        for rest in reader:
+                            writer.write_batch(rest)
+                except BaseException:
+                    path.unlink(missing_ok=True)
+                    raise
+                return path
+        return pa.Table.from_batches(batches, schema=reader.schema)
 
 
 _ARROW_BATCH_ROWS = 1 << 17
