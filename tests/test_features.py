@@ -457,3 +457,23 @@ def test_a_small_table_comes_as_arrow_and_equals_the_one_through_a_file(monkeypa
         pd.testing.assert_frame_equal(spilled, through_file)
         calls.clear()
     assert not list(features.spill_file("x").parent.glob(f"features-{os.getpid()}-*"))
+
+
+@pytest.mark.parametrize("shape", ["one row", "all refunds", "one day"])
+def test_arrow_and_file_tables_agree_on_shapes_we_did_not_generate(monkeypatch, shape):
+    """The in-memory Arrow path and the file path give the same table on one order row, an
+    order log of refunds only and one day of orders (nulls in every favourite and date)."""
+    rows = {"one row": 1, "all refunds": 6, "one day": 6}[shape]
+    orders = pd.DataFrame({
+        "order_id": [f"O{i}" for i in range(rows)],
+        "customer_id": [f"C{i % 3}" for i in range(rows)],
+        "order_time": pd.to_datetime(["2026-03-01 10:00"] * rows)
+        + pd.to_timedelta(range(rows), unit="h" if shape == "one day" else "D"),
+        "amount": [-20.0 if shape == "all refunds" else 20.0] * rows,
+        "is_refund": [shape == "all refunds"] * rows,
+        "channel": ["app"] * rows,
+    })
+    in_memory = build_features({"orders": orders}, "2026-03-31")
+    monkeypatch.setattr(features, "ARROW_ROWS", 0)
+    pd.testing.assert_frame_equal(in_memory, build_features({"orders": orders}, "2026-03-31"))
+    assert len(in_memory) == min(rows, 3)

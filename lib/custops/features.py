@@ -49,6 +49,7 @@ from custops.frames import (
 )
 from custops.io.duckdb_checks import (
     FEATURE_MEMORY_SHARE,
+    arrow_reader,
     memory_settings,
 )
 
@@ -673,14 +674,11 @@ def _arrow_or_file(con: Any, expr: ibis.Table, most_bytes: int) -> pa.Table | Pa
     # DuckDB's own Arrow reader on the compiled query (the engine's types, as its Parquet
     # file holds them); ibis registers the query's in-memory tables first.
     con._run_pre_execute_hooks(expr)
-    relation = con.con.sql(con.compile(expr))
-    # DuckDB 2 names it to_arrow_reader; older versions fetch_record_batch
-    open_reader = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
     batches: list[pa.RecordBatch] = []
     held = 0
     # Closed whatever happens: an open result keeps the connection from running anything
     # else (dropping the order table afterwards would fail and hide the first error).
-    with open_reader(_ARROW_BATCH_ROWS) as reader:
+    with arrow_reader(con.con.sql(con.compile(expr)), _ARROW_BATCH_ROWS) as reader:
         for batch in reader:
             batches.append(batch)
             held += batch.nbytes

@@ -54,6 +54,7 @@ from custops.io.rejects import RejectCollector
 __all__ = [
     "DUCKDB_MIN_ROWS",
     "ROW_STEP_KEYS",
+    "arrow_reader",
     "check_parquet_table",
     "checks_in_duckdb",
     "lazy_parquet_table",
@@ -589,6 +590,14 @@ def _parquet_schema(empty: pd.DataFrame) -> pa.Schema | None:
 _WRITE_BATCH_ROWS = 1 << 20
 
 
+def arrow_reader(relation: duckdb.DuckDBPyRelation, rows: int) -> pa.RecordBatchReader:
+    """The rows of a DuckDB relation streamed as Arrow batches of ``rows`` (DuckDB 2 names
+    it ``to_arrow_reader``, earlier versions ``fetch_record_batch``). Close it (``with``)
+    before running anything else on the connection."""
+    stream = getattr(relation, "to_arrow_reader", None) or relation.fetch_record_batch
+    return stream(rows)
+
+
 def write_clean_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path,
                         schema: pa.Schema, *, ordered: bool) -> int | None:
     """Write the rows of ``query`` (its first column the row number, then the clean columns)
@@ -606,8 +615,9 @@ def write_clean_parquet(con: duckdb.DuckDBPyConnection, query: str, path: Path,
     rows = 0
     last = -1
     try:
-        with pq.ParquetWriter(partial, schema, compression="snappy") as writer:
-            for batch in con.sql(sql).to_arrow_reader(_WRITE_BATCH_ROWS):
+        with pq.ParquetWriter(partial, schema, compression="snappy") as writer, \
+                arrow_reader(con.sql(sql), _WRITE_BATCH_ROWS) as batches:
+            for batch in batches:
                 if not batch.num_rows:
                     continue
                 numbers = batch.column(0)

@@ -481,12 +481,13 @@ class RunContext:
             con.disconnect()  # an unreadable file: its connection goes with the error
             raise
 
-    def build_features(self, day: dt.date, customers: pd.Index | None = None
-                       ) -> pd.DataFrame:
+    def build_features(self, day: dt.date, customers: pd.Index | None = None, *,
+                       sources: tuple[str, Any] | None = None) -> pd.DataFrame:
         """The per-customer feature table as of ``day``, built from the run's data (only
-        the rows of ``customers`` when given). The engine's connection is closed before
-        pandas reads the table."""
-        data, con = self._feature_tables()
+        the rows of ``customers`` when given; ``sources``: what to read, as
+        :meth:`_feature_sources` decided it earlier). The engine's connection is closed
+        before pandas reads the table."""
+        data, con = self._open_feature_sources(sources or self._feature_sources())
         try:
             return build_features(data, day, con=con, customers=customers, close=True)
         finally:
@@ -513,12 +514,19 @@ class RunContext:
             return pending.result()
         if name in self._snapshots:
             return self._snapshots[name]
-        with self._snapshot_locks([day]):  # another notebook may be building it
+        return self._stored_or_built(day)
+
+    def _stored_or_built(self, day: dt.date, sources: tuple[str, Any] | None = None
+                         ) -> pd.DataFrame:
+        """The whole feature table as of ``day`` from the run folder, else built and stored
+        there, under the date's lock (another notebook of the run may be building it)."""
+        name = catalog.snapshot_name(day)
+        with self._snapshot_locks([day]):
             path = self._stored_snapshot(name)
             if path is not None:
                 self._snapshots[name] = read_parquet_frame(path)
                 return self._snapshots[name]
-            frame = self.build_features(day)
+            frame = self.build_features(day, sources=sources)
             self._save_snapshot(name, frame)
         return frame
 
@@ -652,20 +660,8 @@ class RunContext:
         dates waits for one date, not for the pass. A date that fails hands its error to
         whoever waits for it; the other dates are still built."""
         for day in sorted(futures, reverse=True):
-            name = catalog.snapshot_name(day)
             try:
-                with self._snapshot_locks([day]):
-                    path = self._stored_snapshot(name)
-                    if path is not None:
-                        frame = read_parquet_frame(path)
-                        self._snapshots[name] = frame
-                    else:
-                        data, con = self._open_feature_sources(chosen)
-                        try:
-                            frame = build_features(data, day, con=con, close=True)
-                        finally:
-                            _close_own(con)
-                        self._save_snapshot(name, frame)
+                frame = self._stored_or_built(day, chosen)
             except BaseException as exc:  # handed to whoever waits for this date
                 futures[day].set_exception(exc)
                 continue
