@@ -695,7 +695,22 @@ FIRST_VIEW_JS = """(() => {
     }
   });
   observer.observe(document, {childList: true, subtree: true});
+  // The page's figures in the order they were drawn (DRAW_ORDER_JS names them).
+  window.__custopsDrawn = [];
+  new MutationObserver(() => {
+    for (const svg of document.querySelectorAll('.js-plotly-plot .main-svg')) {
+      const plot = svg.closest('.js-plotly-plot');
+      if (!window.__custopsDrawn.some(d => d[0] === plot)) {
+        window.__custopsDrawn.push([plot, Boolean(plot.closest('.custops-first'))]);
+      }
+    }
+  }).observe(document, {childList: true, subtree: true});
 })();"""
+# Each drawn figure, in drawing order, as "first" (the first view; removed once the panel drew),
+# "lazy" (the report below the panel), "panel" (the kernel's panel) or "other".
+DRAW_ORDER_JS = """() => window.__custopsDrawn.map(([p, first]) => first ? 'first'
+    : p.closest('.custops-lazy-figure') ? 'lazy'
+    : p.closest('.custops-dashboard .custops-output') ? 'panel' : 'other')"""
 
 
 def _open(browser, url: str, selector: str, *, attempts: int = 2):
@@ -801,6 +816,10 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
         _assert_voila_after_first_figure(page)
         assert first["spinner"] == "none"  # Voila's spinner (still there) not a CSS animation
         assert not page.locator(".custops-first").count()  # gone once the panel drew
+        # the report below the panel waited for the panel's figure (Voila rendered it first,
+        # near the top of a page not laid out yet, and it drew before the panel's)
+        order = page.evaluate(DRAW_ORDER_JS)
+        assert "panel" in order and "lazy" not in order[:order.index("panel")], order
         assert page.offsite == []  # no fontawesome from a CDN (a failed request offline)
         column, index = browser_tools.FILTER_STEPS[name][0]
         page.evaluate(browser_tools.CHANGE_CLOCK_JS)  # the bench's in-page clock

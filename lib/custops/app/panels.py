@@ -168,6 +168,32 @@ def kpi_html(items: Sequence[tuple[str, str, str]]) -> str:
 # How far below the window a lazy figure starts drawing (a manager scrolling finds it drawn).
 LAZY_MARGIN_PX = 600
 PLOTLY_DEFAULT_HEIGHT_PX = 450
+# The panel's own figure (drawn by the kernel's widgets): lazy figures wait for it.
+PANEL_DRAWN = ".custops-dashboard .custops-output .js-plotly-plot .main-svg"
+# At most this long (from the first lazy figure's script) when the panel has not drawn yet.
+LAZY_GATE_MS = 3000
+# ``window.custopsAfterPanel(fn)``: runs ``fn`` once the page's panel has drawn its figure.
+# Voila renders a page's widgets in no fixed order: the report below the panel came before
+# the panel itself, near the top of a page not laid out yet, so its first figure was drawn
+# (~0.25 s of the browser's main thread on 01) before the panel's — below the window once the
+# panel was there. Pages with neither a first view nor a panel (a panel that could not be
+# computed) do not wait; a panel that never draws a figure holds them ``LAZY_GATE_MS`` at most.
+LAZY_GATE_JS = (
+    "if (!window.custopsAfterPanel) { (function () {"
+    "var waiting = [], open = false, timer = null;"
+    f"var drawn = {json.dumps(PANEL_DRAWN)};"
+    "var watch = new MutationObserver(function () {"
+    " if (document.querySelector(drawn)) { release(); } });"
+    "function release() { if (open) { return; } open = true; watch.disconnect();"
+    " clearTimeout(timer); waiting.splice(0).forEach(function (fn) { fn(); }); }"
+    "window.custopsAfterPanel = function (fn) {"
+    " if (open) { fn(); return; }"
+    " if (document.querySelector(drawn) || !(document.getElementById('custops-first')"
+    " || document.querySelector('.custops-dashboard'))) { release(); fn(); return; }"
+    " waiting.push(fn);"
+    " if (timer === null) { watch.observe(document.body, {childList: true, subtree: true});"
+    f" timer = setTimeout(release, {LAZY_GATE_MS}); }} }};"
+    "})(); }")
 
 
 def figure_html(fig, *, lazy: bool = False, after_paint: bool = False) -> str:
@@ -177,6 +203,9 @@ def figure_html(fig, *, lazy: bool = False, after_paint: bool = False) -> str:
     ``lazy``: drawn once it comes within ``LAZY_MARGIN_PX`` of the window (the report below a
     dashboard's panel: a page's first figures are drawn first, and a page closed before its
     reader scrolled never spends the browser's time on the rest).
+
+    A lazy figure starts watching the window only once the page's panel has drawn its own
+    figure (``LAZY_GATE_JS``): the figure a manager needs first comes before the rest.
 
     ``after_paint``: drawn in a task of its own once the browser has painted what came with
     it (a panel's second and later figures: the first figure and the key numbers of a filter
@@ -192,10 +221,11 @@ def figure_html(fig, *, lazy: bool = False, after_paint: bool = False) -> str:
     if after_paint:  # the next frame is painted first, then this figure is drawn
         start = "requestAnimationFrame(function () { setTimeout(draw, 0); });"
     if lazy:  # IntersectionObserver is in every browser Voila's scripts run in; then ``start``
-        start = ("var seen = new IntersectionObserver(function (entries) {"
+        start = (LAZY_GATE_JS + "window.custopsAfterPanel(function () {"
+                 "var seen = new IntersectionObserver(function (entries) {"
                  "if (entries.some(function (e) { return e.isIntersecting; })) {"
                  f"seen.disconnect(); {start} }} }}, {{rootMargin: '{LAZY_MARGIN_PX}px 0px'}});"
-                 "seen.observe(node);")
+                 "seen.observe(node); });")
     css = "custops-figure custops-lazy-figure" if lazy else "custops-figure"
     # a lazy figure keeps its place (plotly's default height) until drawn: figures not drawn
     # yet must not all sit within the margin at once
