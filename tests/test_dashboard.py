@@ -98,6 +98,33 @@ def test_panel_shows_nothing_for_the_report_runner(capsys):
         panels.panel(SimpleNamespace(lang="en"), "09_nothing", interactive=True)
 
 
+def test_a_panel_that_cannot_be_computed_lets_the_reports_figures_draw(monkeypatch):
+    """Lazy figures on a dashboard page wait for the panel's figure; a panel that could not be
+    computed draws none, so on a dashboard page it opens that gate (nowhere else)."""
+    from custops.app.first_view import PANEL_PAGE_ATTR, PLOTLY_ON_PAGE_ENV, plotly_script
+    from custops.errors import NotComputable
+
+    class Failing:
+        def __init__(self, ctx):
+            raise NotComputable("nc.rfm_no_spend")
+
+    shown = []
+    monkeypatch.setattr(panels, "display", lambda obj: shown.append(obj))
+    monkeypatch.setitem(panels.PANELS, "01_profile", Failing)
+    ctx = SimpleNamespace(lang="en")
+    monkeypatch.delenv(PLOTLY_ON_PAGE_ENV, raising=False)
+    assert panels.panel(ctx, "01_profile") is None
+    assert not any(panels.NO_PANEL_JS in getattr(o, "data", "") for o in shown)
+    shown.clear()
+    monkeypatch.setenv(PLOTLY_ON_PAGE_ENV, "1")
+    monkeypatch.setattr(panels.pio.renderers, "default", panels.pio.renderers.default)
+    assert panels.panel(ctx, "01_profile") is None
+    assert any(panels.NO_PANEL_JS in getattr(o, "data", "") for o in shown)
+    # every dashboard page marks that a panel is coming, first view or not
+    assert PANEL_PAGE_ATTR in plotly_script("/")
+    assert f"script[{PANEL_PAGE_ATTR}]" in panels.LAZY_GATE_JS
+
+
 def test_dashboard_labels_exist_in_both_languages():
     from custops.labels import LABELS
 
@@ -532,7 +559,8 @@ def test_first_view_and_panel_figures_cannot_close_their_script():
     page = first_view_html(views, "03_churn", "/base/", plotly_version="9.9")
     assert page.count("<script") == 3 and page.count("</script>") == 3  # data, plotly, draw
     assert plotly_script("/base/", "9.9") in page
-    assert 'async src="/base/custops/static/plotly.min.js?v=9.9"' in page
+    assert 'src="/base/custops/static/plotly.min.js?v=9.9"' in page
+    assert '<script async ' in page  # never holds the page's parsing
     data = json.loads(re.search(r'id="custops-first-data">(.*?)</script>', page, re.S).group(1))
     assert data["run_lang"] == "zh" and data["views"]["en"]["outputs"][0]["html"] == "<h4>t</h4>"
     # a dashboard without a first view still gets plotly.js (its panel draws with it)
@@ -701,16 +729,17 @@ FIRST_VIEW_JS = """(() => {
     for (const svg of document.querySelectorAll('.js-plotly-plot .main-svg')) {
       const plot = svg.closest('.js-plotly-plot');
       if (!window.__custopsDrawn.some(d => d[0] === plot)) {
-        window.__custopsDrawn.push([plot, Boolean(plot.closest('.custops-first'))]);
+        window.__custopsDrawn.push([plot, plot.closest('.custops-first') ? 'first'
+          : plot.closest('.custops-lazy-figure') ? 'lazy' : null]);
       }
     }
   }).observe(document, {childList: true, subtree: true});
 })();"""
-# Each drawn figure, in drawing order, as "first" (the first view; removed once the panel drew),
-# "lazy" (the report below the panel), "panel" (the kernel's panel) or "other".
-DRAW_ORDER_JS = """() => window.__custopsDrawn.map(([p, first]) => first ? 'first'
-    : p.closest('.custops-lazy-figure') ? 'lazy'
-    : p.closest('.custops-dashboard .custops-output') ? 'panel' : 'other')"""
+# Each drawn figure, in drawing order, as "first" (the first view; removed once the panel drew)
+# or "lazy" (the report below the panel), both known when drawn, else "panel" (the kernel's
+# panel) or "other" (no longer on the page, or elsewhere).
+DRAW_ORDER_JS = """() => window.__custopsDrawn.map(([p, kind]) => kind
+    || (p.closest('.custops-dashboard .custops-output') ? 'panel' : 'other'))"""
 
 
 def _open(browser, url: str, selector: str, *, attempts: int = 2):
@@ -820,6 +849,8 @@ def test_dashboard_filters_translates_and_stays_clean(server, browser, run_dir, 
         # near the top of a page not laid out yet, and it drew before the panel's)
         order = page.evaluate(DRAW_ORDER_JS)
         assert "panel" in order and "lazy" not in order[:order.index("panel")], order
+        gate = page.evaluate("() => [window.custopsGateOpenedBy, window.custopsGateHeld]")
+        assert gate[0] == "panel", gate  # not a timer, nor a page taken for one without panel
         assert page.offsite == []  # no fontawesome from a CDN (a failed request offline)
         column, index = browser_tools.FILTER_STEPS[name][0]
         page.evaluate(browser_tools.CHANGE_CLOCK_JS)  # the bench's in-page clock

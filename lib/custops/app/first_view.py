@@ -29,7 +29,7 @@ from plotly.utils import PlotlyJSONEncoder
 
 from custops.labels import LANGS
 
-__all__ = ["FIRST_FIGURE", "PLOTLY_MIME", "PLOTLY_ON_PAGE_ENV", "PLOTLY_READY_EVENT", "cached_first_views",
+__all__ = ["FIRST_FIGURE", "PANEL_PAGE_ATTR", "PLOTLY_MIME", "PLOTLY_ON_PAGE_ENV", "PLOTLY_READY_EVENT", "cached_first_views",
            "first_view", "first_view_html", "first_views", "main", "plotly_script",
            "when_plotly"]
 
@@ -126,6 +126,9 @@ def cached_first_views(run_dir: str | os.PathLike, *, timeout: float = 300.0
 # script on either: a name changed here must change there.
 PLOTLY_READY_EVENT = "custops-plotly"
 PLOTLY_FAILED_EVENT = "custops-plotly-failed"
+# On the plotly.js tag of every dashboard page: a panel is coming (the report's lazy figures
+# wait for it to draw, custops.app.panels.LAZY_GATE_JS), first view or not.
+PANEL_PAGE_ATTR = "data-custops-panel"
 
 
 def plotly_script(base_url: str = "/", plotly_version: str = "") -> str:
@@ -136,7 +139,7 @@ def plotly_script(base_url: str = "/", plotly_version: str = "") -> str:
     ``custops-plotly`` event when they arrive first."""
     src = (f"{base_url.rstrip('/')}/{STATIC_PATH}plotly.min.js"
            + (f"?v={plotly_version}" if plotly_version else ""))
-    return (f'<script async src="{html.escape(src)}" onload="window.dispatchEvent('
+    return (f'<script async {PANEL_PAGE_ATTR} src="{html.escape(src)}" onload="window.dispatchEvent('
             f"new Event('{PLOTLY_READY_EVENT}'))\" onerror=\"window.custopsPlotlyFailed = true; "
             f"window.dispatchEvent(new Event('{PLOTLY_FAILED_EVENT}'))\"></script>")
 

@@ -34,7 +34,7 @@ import ipywidgets as widgets
 import numpy as np
 import pandas as pd
 import plotly.io as pio
-from IPython.display import Markdown, display
+from IPython.display import HTML, Markdown, display
 from plotly.io.base_renderers import MimetypeRenderer
 from plotly.utils import PlotlyJSONEncoder
 
@@ -45,7 +45,7 @@ from custops.app.downloads import (
     kernel_log,
     to_csv,
 )
-from custops.app.first_view import PLOTLY_MIME, PLOTLY_ON_PAGE_ENV, when_plotly
+from custops.app.first_view import PANEL_PAGE_ATTR, PLOTLY_MIME, PLOTLY_ON_PAGE_ENV, when_plotly
 from custops.errors import NotComputable, ParameterError
 from custops.exports import mask_phones, priority_list
 from custops.labels import check_lang, t, value_label
@@ -170,30 +170,49 @@ LAZY_MARGIN_PX = 600
 PLOTLY_DEFAULT_HEIGHT_PX = 450
 # The panel's own figure (drawn by the kernel's widgets): lazy figures wait for it.
 PANEL_DRAWN = ".custops-dashboard .custops-output .js-plotly-plot .main-svg"
-# At most this long (from the first lazy figure's script) when the panel has not drawn yet.
+# How long lazy figures wait once the panel's widgets are on the page without a figure (a
+# view with none), and at most in all (the page template reloads a page whose widgets never
+# drew after ``custops dashboard --widget-seconds``, 120 s by default).
 LAZY_GATE_MS = 3000
+LAZY_GATE_MAX_MS = 120_000
 # ``window.custopsAfterPanel(fn)``: runs ``fn`` once the page's panel has drawn its figure.
 # Voila renders a page's widgets in no fixed order: the report below the panel came before
 # the panel itself, near the top of a page not laid out yet, so its first figure was drawn
 # (~0.25 s of the browser's main thread on 01) before the panel's — below the window once the
-# panel was there. Pages with neither a first view nor a panel (a panel that could not be
-# computed) do not wait; a panel that never draws a figure holds them ``LAZY_GATE_MS`` at most.
+# panel was there. A dashboard page says a panel is coming (``PANEL_PAGE_ATTR`` on its
+# plotly.js tag, a first view, or the panel's widgets); elsewhere ``fn`` runs at once. A panel
+# that could not be computed opens the gate itself (``window.custopsOpenGate``, from
+# :func:`panel`). ``window.custopsGateOpenedBy`` says what opened it: "panel", "no panel",
+# "no panel figure" (``LAZY_GATE_MS`` after the panel's widgets came without a figure) or
+# "timeout" (``LAZY_GATE_MAX_MS``); ``window.custopsGateHeld`` counts the figures it held.
 LAZY_GATE_JS = (
     "if (!window.custopsAfterPanel) { (function () {"
-    "var waiting = [], open = false, timer = null;"
+    "var waiting = [], open = false, cap = null, settle = null;"
     f"var drawn = {json.dumps(PANEL_DRAWN)};"
+    "function coming() { return !window.custopsNoPanel && Boolean("
+    "document.getElementById('custops-first') || document.querySelector('.custops-dashboard')"
+    f" || document.querySelector('script[{PANEL_PAGE_ATTR}]')); }}"
+    "function release(why) { if (open) { return; } open = true;"
+    " window.custopsGateOpenedBy = why; watch.disconnect(); clearTimeout(cap);"
+    " clearTimeout(settle); waiting.splice(0).forEach(function (fn) {"
+    " try { fn(); } catch (e) { setTimeout(function () { throw e; }, 0); } }); }"
+    "function settling() { if (settle === null && document.querySelector('.custops-dashboard'))"
+    f" {{ settle = setTimeout(function () {{ release('no panel figure'); }}, {LAZY_GATE_MS}); }} }}"
     "var watch = new MutationObserver(function () {"
-    " if (document.querySelector(drawn)) { release(); } });"
-    "function release() { if (open) { return; } open = true; watch.disconnect();"
-    " clearTimeout(timer); waiting.splice(0).forEach(function (fn) { fn(); }); }"
+    " if (document.querySelector(drawn)) { release('panel'); } else { settling(); } });"
+    "window.custopsOpenGate = function () { release('no panel'); };"
     "window.custopsAfterPanel = function (fn) {"
     " if (open) { fn(); return; }"
-    " if (document.querySelector(drawn) || !(document.getElementById('custops-first')"
-    " || document.querySelector('.custops-dashboard'))) { release(); fn(); return; }"
-    " waiting.push(fn);"
-    " if (timer === null) { watch.observe(document.body, {childList: true, subtree: true});"
-    f" timer = setTimeout(release, {LAZY_GATE_MS}); }} }};"
+    " if (document.querySelector(drawn)) { release('panel'); fn(); return; }"
+    " if (!coming()) { release('no panel'); fn(); return; }"
+    " waiting.push(fn); window.custopsGateHeld = (window.custopsGateHeld || 0) + 1;"
+    f" if (cap === null) {{ cap = setTimeout(function () {{ release('timeout'); }}, {LAZY_GATE_MAX_MS});"
+    " settling(); watch.observe(document.documentElement, {childList: true, subtree: true}); }"
+    " };"
     "})(); }")
+# What a panel that could not be computed sends on a dashboard page: no figure is coming.
+NO_PANEL_JS = ("<script>window.custopsNoPanel = true;"
+               " if (window.custopsOpenGate) { window.custopsOpenGate(); }</script>")
 
 
 def figure_html(fig, *, lazy: bool = False, after_paint: bool = False) -> str:
@@ -204,8 +223,9 @@ def figure_html(fig, *, lazy: bool = False, after_paint: bool = False) -> str:
     dashboard's panel: a page's first figures are drawn first, and a page closed before its
     reader scrolled never spends the browser's time on the rest).
 
-    A lazy figure starts watching the window only once the page's panel has drawn its own
-    figure (``LAZY_GATE_JS``): the figure a manager needs first comes before the rest.
+    On a dashboard page a lazy figure starts watching the window only once the page's panel
+    has drawn its own figure (``LAZY_GATE_JS``, which also says when it does not wait): the
+    figure a manager needs first comes before the rest.
 
     ``after_paint``: drawn in a task of its own once the browser has painted what came with
     it (a panel's second and later figures: the first figure and the key numbers of a filter
@@ -954,6 +974,8 @@ def panel(ctx, notebook: str, interactive: bool = True) -> Panel | None:
         built = PANELS[notebook](ctx)
     except NotComputable as exc:  # the page's sections below say the same, step by step
         display(Markdown(f"**{t('not_computed', ctx.lang)}**: {exc.words(ctx.lang)}"))
+        if os.environ.get(PLOTLY_ON_PAGE_ENV) == "1":  # the report's figures need not wait
+            display(HTML(NO_PANEL_JS))
         return None
     # The page's sections in another language go right below the panel (see Panel._show_page).
     display(widgets.VBox([built.widget, built.page_style, built.page_report]))
