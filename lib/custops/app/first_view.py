@@ -29,12 +29,15 @@ from plotly.utils import PlotlyJSONEncoder
 
 from custops.labels import LANGS
 
-__all__ = ["FIRST_FIGURE", "PANEL_PAGE_ATTR", "PLOTLY_MIME", "PLOTLY_ON_PAGE_ENV", "PLOTLY_READY_EVENT", "cached_first_views",
+__all__ = ["FIRST_FIGURE", "PANEL_DRAWN", "PANEL_PAGE_ATTR", "PLOTLY_MIME", "PLOTLY_ON_PAGE_ENV", "PLOTLY_READY_EVENT", "cached_first_views",
            "first_view", "first_view_html", "first_views", "main", "plotly_script",
            "when_plotly"]
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 FIRST_FIGURE = ".custops-first .js-plotly-plot .main-svg"  # the precomputed figure, drawn
+# The interactive panel's own figure, drawn by the kernel's widgets: the first view goes, and
+# the report's lazy figures start (custops.app.panels.LAZY_GATE_JS).
+PANEL_DRAWN = ".custops-dashboard .custops-output .js-plotly-plot .main-svg"
 # Set to "1" for the server's kernels: the page template loads plotly.js, so the panels send
 # figures as HTML drawn with it (custops.app.panels.figure_html). Here, not in the server's
 # module: a kernel importing the panels must not import the server (nbformat, ~2.5 s).
@@ -218,7 +221,7 @@ def first_view_html(views: dict[str, Any], notebook: str, base_url: str = "/", *
   }}
   // The interactive panel has drawn its figure: the first view goes (watched, not a CSS
   // :has() rule, which the browser would re-check on every change of a large page).
-  var panel = '.custops-dashboard .custops-output .js-plotly-plot';
+  var panel = {json.dumps(PANEL_DRAWN)};
   var watch = new MutationObserver(function () {{
     if (document.querySelector(panel)) {{
       watch.disconnect();

@@ -45,7 +45,13 @@ from custops.app.downloads import (
     kernel_log,
     to_csv,
 )
-from custops.app.first_view import PANEL_PAGE_ATTR, PLOTLY_MIME, PLOTLY_ON_PAGE_ENV, when_plotly
+from custops.app.first_view import (
+    PANEL_DRAWN,
+    PANEL_PAGE_ATTR,
+    PLOTLY_MIME,
+    PLOTLY_ON_PAGE_ENV,
+    when_plotly,
+)
 from custops.errors import NotComputable, ParameterError
 from custops.exports import mask_phones, priority_list
 from custops.labels import check_lang, t, value_label
@@ -168,8 +174,6 @@ def kpi_html(items: Sequence[tuple[str, str, str]]) -> str:
 # How far below the window a lazy figure starts drawing (a manager scrolling finds it drawn).
 LAZY_MARGIN_PX = 600
 PLOTLY_DEFAULT_HEIGHT_PX = 450
-# The panel's own figure (drawn by the kernel's widgets): lazy figures wait for it.
-PANEL_DRAWN = ".custops-dashboard .custops-output .js-plotly-plot .main-svg"
 # How long lazy figures wait once the panel's widgets are on the page without a figure (a
 # view with none), and at most in all (the page template reloads a page whose widgets never
 # drew after ``custops dashboard --widget-seconds``, 120 s by default).
@@ -180,7 +184,8 @@ LAZY_GATE_MAX_MS = 120_000
 # the panel itself, near the top of a page not laid out yet, so its first figure was drawn
 # (~0.25 s of the browser's main thread on 01) before the panel's — below the window once the
 # panel was there. A dashboard page says a panel is coming (``PANEL_PAGE_ATTR`` on its
-# plotly.js tag, a first view, or the panel's widgets); elsewhere ``fn`` runs at once. A panel
+# plotly.js tag, there with or without a first view; or the panel's widgets); elsewhere ``fn``
+# runs at once. Lazy figures wait for the panel's own figure (``PANEL_DRAWN``). A panel
 # that could not be computed opens the gate itself (``window.custopsOpenGate``, from
 # :func:`panel`). ``window.custopsGateOpenedBy`` says what opened it: "panel", "no panel",
 # "no panel figure" (``LAZY_GATE_MS`` after the panel's widgets came without a figure) or
@@ -190,7 +195,7 @@ LAZY_GATE_JS = (
     "var waiting = [], open = false, cap = null, settle = null;"
     f"var drawn = {json.dumps(PANEL_DRAWN)};"
     "function coming() { return !window.custopsNoPanel && Boolean("
-    "document.getElementById('custops-first') || document.querySelector('.custops-dashboard')"
+    "document.querySelector('.custops-dashboard')"
     f" || document.querySelector('script[{PANEL_PAGE_ATTR}]')); }}"
     "function release(why) { if (open) { return; } open = true;"
     " window.custopsGateOpenedBy = why; watch.disconnect(); clearTimeout(cap);"
